@@ -1,0 +1,201 @@
+package api
+
+import "time"
+
+// The agent protocol.
+//
+// Agents never accept connections; every exchange is a request from the agent
+// to the control plane, authenticated with "Authorization: Bearer <token>".
+// Seen from one agent, the protocol is this state machine:
+//
+//	          enrollment token
+//	[new] ──POST /v1/agent/register──▶ [registered]  (agent token issued)
+//	                                        │
+//	           ┌────────────────────────────┘
+//	           ▼
+//	[idle] ──POST /v1/agent/lease (long-poll, ≤ wait_seconds)──▶ 0..max leases
+//	  ▲  │                                                         │
+//	  │  └── reply.drain=true: stop leasing, finish what is held ──┤
+//	  │                                                            ▼
+//	  │                                             [holding lease L, token T]
+//	  │        POST /v1/agent/tasks/{id}/heartbeat {token:T, stage, progress}
+//	  │           every HeartbeatInterval: extends the deadline;
+//	  │           reply.cancel=true: stop the work, then release
+//	  │                                                            │
+//	  ├──── POST /v1/agent/tasks/{id}/complete {token:T, result} ◀─┤ (after PUT to L.Upload.URL)
+//	  ├──── POST /v1/agent/tasks/{id}/fail     {token:T, error}  ◀─┤
+//	  └──── POST /v1/agent/tasks/{id}/release  {token:T}         ◀─┘ (hand back: shutdown, cancel)
+//
+// The token T is a fencing token: it changes every time the task is leased.
+// Errors an agent can get, and what it must do:
+//
+//   - 401 unauthorized / agent_revoked: the agent credential is unknown, expired or
+//     revoked. Stop leasing, abandon held work (it has been requeued), re-register
+//     with an enrollment token if one is configured, else exit.
+//   - 409 stale_lease on heartbeat/complete/fail/release: the lease expired and the
+//     task was rescued (or the job was canceled). Stop the work at once, delete its
+//     temporary files, and do not retry the call: the result is not wanted.
+//   - 404 not_found on a task call: the job was deleted; same as stale_lease.
+//   - 400 invalid_request: a bug in the agent; log it, fail the task if possible.
+//   - 429 rate_limited / 503 unavailable / 5xx / network errors: transient. Retry
+//     with exponential backoff and jitter. Keep working on held leases while
+//     retrying heartbeats; if the lease deadline passes without a successful
+//     heartbeat, assume the task was rescued and stop it.
+//   - Lease long-poll returning zero tasks is normal: poll again at once.
+//
+// Results are uploaded with an HTTP PUT to Lease.Upload.URL (a presigned URL:
+// the agent never holds storage credentials) before calling complete. Uploaded
+// media (jobs created from a file) is read from Lease.Spec.SourceURL.
+
+// Agent protocol routes.
+const (
+	PathAgentRegister = "/v1/agent/register"
+	PathAgentLease    = "/v1/agent/lease"
+	// PathAgentTask is followed by "/{task id}/{heartbeat|complete|fail|release}".
+	PathAgentTask = "/v1/agent/tasks"
+)
+
+// Capabilities is what an agent can run. Tasks are only leased to agents whose
+// capabilities meet the task's requirements.
+type Capabilities struct {
+	Engines   []EngineCapability `json:"engines"`
+	Languages []string           `json:"languages,omitempty"` // empty: any
+	GPUs      []GPU              `json:"gpus,omitempty"`
+	Labels    map[string]string  `json:"labels,omitempty"`
+	Slots     int                `json:"slots"`           // concurrent tasks
+	Kinds     []string           `json:"kinds,omitempty"` // task kinds; empty: all
+}
+
+// EngineCapability is one speech recognition engine and the models it has.
+type EngineCapability struct {
+	Name   string   `json:"name"`
+	Models []string `json:"models,omitempty"`
+}
+
+// GPU describes one accelerator found on the agent's machine.
+type GPU struct {
+	Name     string `json:"name"`
+	MemoryMB int    `json:"memory_mb"`
+}
+
+// RegisterRequest is the body of POST /v1/agent/register.
+type RegisterRequest struct {
+	EnrollmentToken string       `json:"enrollment_token"`
+	Name            string       `json:"name"`
+	Hostname        string       `json:"hostname,omitempty"`
+	Version         string       `json:"version,omitempty"`
+	Capabilities    Capabilities `json:"capabilities"`
+}
+
+// RegisterResponse carries the agent's own credential.
+type RegisterResponse struct {
+	AgentID          string    `json:"agent_id"`
+	Token            string    `json:"token"`
+	ExpiresAt        time.Time `json:"expires_at,omitzero"`
+	LeaseSeconds     float64   `json:"lease_seconds"`
+	HeartbeatSeconds float64   `json:"heartbeat_seconds"`
+	MaxLeaseWaitSecs float64   `json:"max_lease_wait_seconds"`
+}
+
+// LeaseRequest is the body of POST /v1/agent/lease.
+type LeaseRequest struct {
+	Max         int     `json:"max"`          // tasks wanted, ≥ 1
+	WaitSeconds float64 `json:"wait_seconds"` // long-poll hold, capped by the server (~30 s)
+	// Capabilities, when set, replaces the ones given at registration.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+}
+
+// LeaseResponse is the reply to a lease request.
+type LeaseResponse struct {
+	Tasks []Lease `json:"tasks"`
+	Drain bool    `json:"drain,omitempty"` // the agent is draining: lease nothing more
+}
+
+// Lease is one leased task.
+type Lease struct {
+	TaskID   string    `json:"task_id"`
+	JobID    string    `json:"job_id"`
+	Kind     string    `json:"kind"`
+	Attempt  int       `json:"attempt"`
+	Token    int64     `json:"token"` // fencing token; send it back on every task call
+	Deadline time.Time `json:"deadline"`
+	Spec     TaskSpec  `json:"spec"`
+	Upload   Presigned `json:"upload"` // where the result goes
+}
+
+// TaskSpec is what the agent must do.
+type TaskSpec struct {
+	URL          string            `json:"url,omitempty"`
+	SourceURL    string            `json:"source_url,omitempty"` // presigned GET of an uploaded file
+	Filename     string            `json:"filename,omitempty"`
+	Language     string            `json:"language"`
+	Task         string            `json:"task"`
+	Model        string            `json:"model,omitempty"`
+	Captions     string            `json:"captions"`
+	MaxDuration  float64           `json:"max_duration_seconds,omitempty"`
+	MaxBytes     int64             `json:"max_bytes,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	AllowPrivate bool              `json:"allow_private_sources,omitempty"`
+}
+
+// Presigned is a time-limited URL for one object operation.
+type Presigned struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Key     string            `json:"key"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Expires time.Time         `json:"expires"`
+}
+
+// HeartbeatRequest extends a lease and reports progress.
+type HeartbeatRequest struct {
+	Token    int64              `json:"token"`
+	Stage    string             `json:"stage,omitempty"`
+	Progress float64            `json:"progress"`          // 0..1 for the whole task
+	Timings  map[string]float64 `json:"timings,omitempty"` // finished stages, seconds
+}
+
+// HeartbeatResponse tells the agent the new deadline and whether to stop.
+type HeartbeatResponse struct {
+	Deadline time.Time `json:"deadline"`
+	Cancel   bool      `json:"cancel,omitempty"`
+	Drain    bool      `json:"drain,omitempty"`
+}
+
+// CompleteRequest reports success after the result was uploaded.
+type CompleteRequest struct {
+	Token  int64      `json:"token"`
+	Result TaskResult `json:"result"`
+}
+
+// TaskResult describes the uploaded transcript.
+type TaskResult struct {
+	Key      string             `json:"key"`
+	Size     int64              `json:"size"`
+	SHA256   string             `json:"sha256"`
+	Language string             `json:"language,omitempty"`
+	Duration float64            `json:"duration"`
+	Engine   string             `json:"engine,omitempty"`
+	Model    string             `json:"model,omitempty"`
+	Title    string             `json:"title,omitempty"`
+	Origin   string             `json:"origin,omitempty"`
+	Segments int                `json:"segments"`
+	Words    int                `json:"words"`
+	Timings  map[string]float64 `json:"timings,omitempty"`
+}
+
+// FailRequest reports a failed attempt.
+type FailRequest struct {
+	Token int64 `json:"token"`
+	Error Error `json:"error"`
+	// Retryable asks for another attempt (transient failure). Permanent
+	// failures fail the job at once.
+	Retryable bool `json:"retryable"`
+}
+
+// ReleaseRequest hands a task back unfinished; it is requeued at once and the
+// attempt is not counted against the task.
+type ReleaseRequest struct {
+	Token  int64  `json:"token"`
+	Reason string `json:"reason,omitempty"`
+}

@@ -1,0 +1,144 @@
+// Package api is the ytcaption wire protocol: the JSON types of the public job
+// API and of the agent protocol, the route paths, the stable error codes, and a
+// Go client for both. It imports only the standard library, so agents and
+// third-party programs can depend on it without pulling in the control plane.
+package api
+
+import "time"
+
+// JobStatus is the externally visible state of a job.
+type JobStatus string
+
+// Job statuses. Succeeded, failed and canceled are final.
+const (
+	JobQueued    JobStatus = "queued"
+	JobRunning   JobStatus = "running"
+	JobSucceeded JobStatus = "succeeded"
+	JobFailed    JobStatus = "failed"
+	JobCanceled  JobStatus = "canceled"
+)
+
+// Final reports whether no further transition is possible without a retry.
+func (s JobStatus) Final() bool {
+	return s == JobSucceeded || s == JobFailed || s == JobCanceled
+}
+
+// Caption source preferences for JobRequest.Captions.
+const (
+	CaptionsPreferExisting = "prefer-existing"
+	CaptionsASROnly        = "asr-only"
+)
+
+// Task values for JobRequest.Task.
+const (
+	TaskTranscribe = "transcribe"
+	TaskTranslate  = "translate"
+)
+
+// JobRequest is the body of POST /v1/jobs (or the non-file fields of its
+// multipart form). Zero values take the documented defaults.
+type JobRequest struct {
+	URL        string            `json:"url,omitempty"`
+	Language   string            `json:"language,omitempty"` // "auto" (default) or a language code
+	Task       string            `json:"task,omitempty"`     // "transcribe" (default) or "translate"
+	Model      string            `json:"model,omitempty"`
+	Priority   *int              `json:"priority,omitempty"` // 0..9, default 5; higher runs first
+	Captions   string            `json:"captions,omitempty"` // "prefer-existing" (default) or "asr-only"
+	Cache      *bool             `json:"cache,omitempty"`    // default true
+	WebhookURL string            `json:"webhook_url,omitempty"`
+	Metadata   map[string]any    `json:"metadata,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"` // agent labels the work requires
+}
+
+// Job is a captioning job as returned by the API.
+type Job struct {
+	ID         string         `json:"id"`
+	Tenant     string         `json:"tenant"`
+	Status     JobStatus      `json:"status"`
+	Stage      string         `json:"stage,omitempty"`
+	Progress   float64        `json:"progress"`
+	Source     Source         `json:"source"`
+	Language   string         `json:"language"`
+	Task       string         `json:"task"`
+	Model      string         `json:"model,omitempty"`
+	Priority   int            `json:"priority"`
+	Captions   string         `json:"captions"`
+	Cache      bool           `json:"cache"`
+	WebhookURL string         `json:"webhook_url,omitempty"`
+	Metadata   map[string]any `json:"metadata,omitempty"`
+	Attempts   int            `json:"attempts"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	FinishedAt *time.Time     `json:"finished_at"`
+	Error      *Error         `json:"error,omitempty"`
+	Result     *JobResult     `json:"result,omitempty"`
+}
+
+// Source says where a job's media comes from: a URL or an upload.
+type Source struct {
+	URL      string `json:"url,omitempty"`
+	Filename string `json:"filename,omitempty"` // uploads only
+	Size     int64  `json:"size,omitempty"`     // uploads only, bytes
+}
+
+// JobResult summarizes a succeeded job. The transcript itself is served by
+// GET /v1/jobs/{id}/captions.
+type JobResult struct {
+	Cached   bool               `json:"cached"`
+	Language string             `json:"language,omitempty"`
+	Duration float64            `json:"duration"` // seconds of media
+	Engine   string             `json:"engine,omitempty"`
+	Model    string             `json:"model,omitempty"`
+	Title    string             `json:"title,omitempty"`
+	Origin   string             `json:"origin,omitempty"` // "asr" or "captions" (existing caption track)
+	Segments int                `json:"segments"`
+	Words    int                `json:"words"`
+	Timings  map[string]float64 `json:"timings,omitempty"` // stage -> seconds
+}
+
+// JobList is the body of GET /v1/jobs.
+type JobList struct {
+	Jobs       []Job  `json:"jobs"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Transcript is the canonical transcript (captions format "json"). Every other
+// caption format is rendered from it.
+type Transcript struct {
+	Language string         `json:"language"`
+	Duration float64        `json:"duration"`
+	Text     string         `json:"text"`
+	Segments []Segment      `json:"segments"`
+	Engine   EngineInfo     `json:"engine"`
+	Extra    map[string]any `json:"extra,omitempty"`
+}
+
+// Segment is a span of speech, usually a sentence or phrase.
+type Segment struct {
+	Start float64 `json:"start"` // seconds
+	End   float64 `json:"end"`
+	Text  string  `json:"text"`
+	Words []Word  `json:"words,omitempty"`
+}
+
+// Word is one recognized word with its timing.
+type Word struct {
+	Word       string  `json:"word"`
+	Start      float64 `json:"start"`
+	End        float64 `json:"end"`
+	Confidence float64 `json:"confidence"`
+}
+
+// EngineInfo names what produced a transcript.
+type EngineInfo struct {
+	Name    string `json:"name"`
+	Model   string `json:"model,omitempty"`
+	Version string `json:"version,omitempty"`
+	Origin  string `json:"origin,omitempty"` // "asr" or "captions"
+}
+
+// Health is the body of /healthz and /readyz.
+type Health struct {
+	Status string            `json:"status"` // "ok" or "unavailable"
+	Checks map[string]string `json:"checks,omitempty"`
+}

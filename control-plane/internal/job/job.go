@@ -1,0 +1,192 @@
+// Package job is the domain of jobs and tasks: their states, the rules for
+// moving between them, request validation and defaults, and the retry
+// schedule. It is pure (no I/O, no clock): the store applies these rules inside
+// its transactions and the tests drive them as tables.
+package job
+
+import (
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Status is a job's state; it is the wire status.
+type Status = api.JobStatus
+
+// TaskState is the state of one task.
+type TaskState string
+
+// Task states. A queued task is leasable once RunAt has passed.
+const (
+	TaskQueued    TaskState = "queued"
+	TaskLeased    TaskState = "leased"
+	TaskSucceeded TaskState = "succeeded"
+	TaskFailed    TaskState = "failed"
+	TaskCanceled  TaskState = "canceled"
+)
+
+// Final reports whether the task is done for good (until a job retry).
+func (s TaskState) Final() bool {
+	return s == TaskSucceeded || s == TaskFailed || s == TaskCanceled
+}
+
+// Task kinds.
+const (
+	// KindCaption runs the whole pipeline (resolve, captions-first, download,
+	// extract, transcribe) and produces the canonical transcript.
+	KindCaption = "caption"
+)
+
+// Job is a user's request and its aggregate state.
+type Job struct {
+	ID             string
+	Tenant         string
+	Status         Status
+	Stage          string
+	Progress       float64
+	Spec           Spec
+	IdempotencyKey string
+	RequestHash    string // of the normalized request, to detect key reuse with another body
+	Attempts       int    // total task attempts started
+	Error          *api.Error
+	Result         *api.JobResult
+	ResultKey      string // blob key of the canonical transcript
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FinishedAt     *time.Time
+}
+
+// Spec is the normalized, validated request.
+type Spec struct {
+	URL        string            `json:"url,omitempty"`
+	UploadKey  string            `json:"upload_key,omitempty"` // blob key of an uploaded file
+	Filename   string            `json:"filename,omitempty"`
+	Size       int64             `json:"size,omitempty"`
+	Language   string            `json:"language"`
+	Task       string            `json:"task"`
+	Model      string            `json:"model,omitempty"`
+	Priority   int               `json:"priority"`
+	Captions   string            `json:"captions"`
+	Cache      bool              `json:"cache"`
+	WebhookURL string            `json:"webhook_url,omitempty"`
+	Metadata   map[string]any    `json:"metadata,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// Task is one unit of work that an agent leases.
+type Task struct {
+	ID          string
+	JobID       string
+	Tenant      string
+	Kind        string
+	State       TaskState
+	Priority    int
+	Requires    Requirements
+	Attempt     int // attempts started (leases that were not handed back)
+	MaxAttempts int
+	RunAt       time.Time // leasable from
+	// Lease fields, meaningful while State == TaskLeased (and kept after, so a
+	// late call with the last token can be told apart from a forged one).
+	Token         int64 // fencing token: changes on every lease
+	AgentID       string
+	LeaseDeadline time.Time
+	Stage         string
+	Progress      float64
+	LastError     *api.Error
+	Result        *api.TaskResult
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Requirements are what an agent must offer to lease a task.
+type Requirements struct {
+	Engine string            `json:"engine,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// SatisfiedBy reports whether an agent with caps can run a task of this kind.
+func (r Requirements) SatisfiedBy(kind string, caps api.Capabilities) bool {
+	if len(caps.Kinds) > 0 && !contains(caps.Kinds, kind) {
+		return false
+	}
+	if r.Engine != "" {
+		ok := false
+		for _, e := range caps.Engines {
+			if e.Name == r.Engine {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for k, v := range r.Labels {
+		if caps.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Plan expands a job into its tasks. Today a job is one caption task; long
+// media will fan out into per-chunk transcribe tasks here.
+func Plan(j Job, newID func() string, maxAttempts int) []Task {
+	return []Task{{
+		ID:          newID(),
+		JobID:       j.ID,
+		Tenant:      j.Tenant,
+		Kind:        KindCaption,
+		State:       TaskQueued,
+		Priority:    j.Spec.Priority,
+		Requires:    Requirements{Labels: j.Spec.Labels},
+		MaxAttempts: maxAttempts,
+		RunAt:       j.CreatedAt,
+		CreatedAt:   j.CreatedAt,
+		UpdatedAt:   j.CreatedAt,
+	}}
+}
+
+// Aggregate derives a job's status from its tasks' states.
+func Aggregate(tasks []Task) Status {
+	if len(tasks) == 0 {
+		return api.JobQueued
+	}
+	var succeeded, failed, canceled, leased, started int
+	for _, t := range tasks {
+		switch t.State {
+		case TaskSucceeded:
+			succeeded++
+		case TaskFailed:
+			failed++
+		case TaskCanceled:
+			canceled++
+		case TaskLeased:
+			leased++
+		}
+		if t.Attempt > 0 {
+			started++
+		}
+	}
+	switch {
+	case failed > 0:
+		return api.JobFailed
+	case canceled > 0:
+		return api.JobCanceled
+	case succeeded == len(tasks):
+		return api.JobSucceeded
+	case leased > 0 || succeeded > 0:
+		return api.JobRunning
+	default:
+		return api.JobQueued
+	}
+}

@@ -1,0 +1,172 @@
+package job
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// ValidationError is a request that cannot be accepted; Code is a stable api code.
+type ValidationError struct {
+	Code    string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Message }
+
+func invalid(code, format string, args ...any) error {
+	return &ValidationError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Limits bound what a request may contain.
+const (
+	MaxURLLength      = 4096
+	MaxMetadataBytes  = 16 << 10
+	DefaultPriority   = 5
+	MaxPriority       = 9
+	MaxIdempotencyKey = 255
+)
+
+var languageRE = regexp.MustCompile(`^(auto|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$`)
+
+// Normalize validates a request and fills in defaults. upload says whether a
+// file accompanies it (then URL must be empty).
+func Normalize(req api.JobRequest, upload bool) (Spec, error) {
+	s := Spec{
+		URL:        strings.TrimSpace(req.URL),
+		Language:   strings.TrimSpace(req.Language),
+		Task:       req.Task,
+		Model:      strings.TrimSpace(req.Model),
+		Priority:   DefaultPriority,
+		Captions:   req.Captions,
+		Cache:      true,
+		WebhookURL: strings.TrimSpace(req.WebhookURL),
+		Metadata:   req.Metadata,
+		Labels:     req.Labels,
+	}
+	switch {
+	case upload && s.URL != "":
+		return s, invalid(api.CodeInvalidRequest, "give either a url or a file, not both")
+	case !upload && s.URL == "":
+		return s, invalid(api.CodeInvalidRequest, "url is required (or upload a file)")
+	case !upload:
+		if err := ValidateURL(s.URL); err != nil {
+			return s, err
+		}
+	}
+	if s.Language == "" {
+		s.Language = "auto"
+	}
+	if !languageRE.MatchString(s.Language) {
+		return s, invalid(api.CodeInvalidRequest, "language must be \"auto\" or a language code such as \"en\"")
+	}
+	switch s.Task {
+	case "":
+		s.Task = api.TaskTranscribe
+	case api.TaskTranscribe, api.TaskTranslate:
+	default:
+		return s, invalid(api.CodeInvalidRequest, "task must be \"transcribe\" or \"translate\"")
+	}
+	if len(s.Model) > 128 {
+		return s, invalid(api.CodeInvalidRequest, "model name too long")
+	}
+	if req.Priority != nil {
+		if *req.Priority < 0 || *req.Priority > MaxPriority {
+			return s, invalid(api.CodeInvalidRequest, "priority must be between 0 and 9")
+		}
+		s.Priority = *req.Priority
+	}
+	switch s.Captions {
+	case "":
+		s.Captions = api.CaptionsPreferExisting
+	case api.CaptionsPreferExisting, api.CaptionsASROnly:
+	default:
+		return s, invalid(api.CodeInvalidRequest, "captions must be \"prefer-existing\" or \"asr-only\"")
+	}
+	if req.Cache != nil {
+		s.Cache = *req.Cache
+	}
+	if s.WebhookURL != "" {
+		if err := ValidateURL(s.WebhookURL); err != nil {
+			return s, invalid(api.CodeInvalidRequest, "webhook_url: %s", err.Error())
+		}
+	}
+	if s.Metadata != nil {
+		b, err := json.Marshal(s.Metadata)
+		if err != nil || len(b) > MaxMetadataBytes {
+			return s, invalid(api.CodeInvalidRequest, "metadata must be a JSON object of at most %d bytes", MaxMetadataBytes)
+		}
+	}
+	for k, v := range s.Labels {
+		if k == "" || len(k) > 63 || len(v) > 63 {
+			return s, invalid(api.CodeInvalidRequest, "labels: keys and values are at most 63 characters, keys non-empty")
+		}
+	}
+	return s, nil
+}
+
+// ValidateURL checks that raw is an absolute http(s) URL with a host. Whether
+// the host may be reached is a separate, network-aware check.
+func ValidateURL(raw string) error {
+	if len(raw) > MaxURLLength {
+		return invalid(api.CodeInvalidURL, "url longer than %d bytes", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid(api.CodeInvalidURL, "url does not parse")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalid(api.CodeInvalidURL, "url scheme must be http or https")
+	}
+	if u.Hostname() == "" {
+		return invalid(api.CodeInvalidURL, "url has no host")
+	}
+	if u.User != nil {
+		return invalid(api.CodeInvalidURL, "url must not carry credentials")
+	}
+	return nil
+}
+
+// Hash is a stable digest of a spec, used to tell an Idempotency-Key reused
+// with a different request from a genuine repeat.
+func (s Spec) Hash() string {
+	b, _ := json.Marshal(s) // a Spec always marshals: it holds only JSON types
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ToAPI renders a job for the wire.
+func (j Job) ToAPI() api.Job {
+	out := api.Job{
+		ID:         j.ID,
+		Tenant:     j.Tenant,
+		Status:     j.Status,
+		Stage:      j.Stage,
+		Progress:   j.Progress,
+		Source:     api.Source{URL: j.Spec.URL, Filename: j.Spec.Filename, Size: j.Spec.Size},
+		Language:   j.Spec.Language,
+		Task:       j.Spec.Task,
+		Model:      j.Spec.Model,
+		Priority:   j.Spec.Priority,
+		Captions:   j.Spec.Captions,
+		Cache:      j.Spec.Cache,
+		WebhookURL: j.Spec.WebhookURL,
+		Metadata:   j.Spec.Metadata,
+		Attempts:   j.Attempts,
+		CreatedAt:  j.CreatedAt.UTC(),
+		UpdatedAt:  j.UpdatedAt.UTC(),
+		Error:      j.Error,
+		Result:     j.Result,
+	}
+	if j.FinishedAt != nil {
+		f := j.FinishedAt.UTC()
+		out.FinishedAt = &f
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+// Package store persists jobs, tasks, agents and credentials. Store is the
+// contract; postgres/ (pgx) and sqlite/ (embedded, no cgo) implement it, and
+// storetest/ is the conformance suite both must pass. All SQL lives under this
+// package. State changes apply the pure rules of package job inside one
+// transaction, so the rules are tested once and enforced everywhere.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+)
+
+// Sentinel errors. Implementations wrap them with %w.
+var (
+	ErrNotFound            = errors.New("not found")
+	ErrStaleLease          = errors.New("stale lease") // fencing token is not current
+	ErrConflict            = errors.New("conflict")    // state does not allow the operation
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+	ErrExpired             = errors.New("expired") // enrollment token expired or used up
+)
+
+// Store is everything the control plane persists.
+type Store interface {
+	// CreateJob inserts a job and its tasks atomically. With an idempotency
+	// key already used by the same tenant it returns the existing job and
+	// created=false (ErrIdempotencyMismatch if the request hash differs).
+	CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (out job.Job, created bool, err error)
+	// GetJob returns a job; tenant "" matches any tenant.
+	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
+	// ListJobs returns jobs newest first and the cursor of the next page ("" at the end).
+	ListJobs(ctx context.Context, f JobFilter) ([]job.Job, string, error)
+	// JobTasks returns a job's tasks in creation order.
+	JobTasks(ctx context.Context, jobID string) ([]job.Task, error)
+	// CancelJob cancels every unfinished task of the job; ErrConflict if final.
+	CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
+	// RetryJob requeues a failed or canceled job's unfinished tasks; ErrConflict otherwise.
+	RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
+
+	// LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run,
+	// highest priority first, then oldest. Never blocks on rows another
+	// transaction holds (SKIP LOCKED on PostgreSQL).
+	LeaseTasks(ctx context.Context, p LeaseParams) ([]job.Task, error)
+	// Heartbeat extends a lease and records progress. For a task canceled
+	// while leased it returns the task (State canceled) and no error, so the
+	// holder learns to stop; for any other token mismatch ErrStaleLease.
+	Heartbeat(ctx context.Context, h Heartbeat) (job.Task, error)
+	// CompleteTask records a task's result and updates its job.
+	CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error)
+	// FailTask records a failed attempt per policy; jitter in [0,1).
+	FailTask(ctx context.Context, f Failure) (job.Job, error)
+	// ReleaseTask hands a leased task back for immediate re-lease.
+	ReleaseTask(ctx context.Context, taskID string, token int64, now time.Time) error
+	// RescueExpired retries (or fails) up to limit leased tasks whose deadline
+	// passed; it returns the tasks as they are after the rescue.
+	RescueExpired(ctx context.Context, now time.Time, p job.RetryPolicy, jitter func() float64, limit int) ([]job.Task, error)
+	// NextRunAt is the earliest RunAt of a queued task, zero if none: lets
+	// the dispatcher sleep until backed-off work becomes ready.
+	NextRunAt(ctx context.Context) (time.Time, error)
+
+	CreateEnrollment(ctx context.Context, e Enrollment) error
+	// UseEnrollment consumes one use of a valid enrollment token (ErrExpired
+	// when expired, revoked or used up; ErrNotFound when unknown).
+	UseEnrollment(ctx context.Context, tokenHash string, now time.Time) (Enrollment, error)
+	CreateAgent(ctx context.Context, a Agent) error
+	GetAgent(ctx context.Context, id string) (Agent, error)
+	AgentByTokenHash(ctx context.Context, tokenHash string) (Agent, error)
+	ListAgents(ctx context.Context) ([]Agent, error)
+	// TouchAgent records that the agent was seen, and its capabilities if given.
+	TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error
+	SetAgentDrain(ctx context.Context, id string, drain bool, now time.Time) error
+	// RevokeAgent cuts the agent off and requeues its leased tasks at once.
+	RevokeAgent(ctx context.Context, id string, now time.Time) error
+
+	// CreateAPIKey stores a key, creating its tenant if needed.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	GetAPIKey(ctx context.Context, id string) (APIKey, error)
+	ListAPIKeys(ctx context.Context, tenant string) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
+
+	// AcquireLeadership takes or renews the named leadership for holder until
+	// now+ttl. It returns true while holder is the leader; a leader that stops
+	// renewing is replaced once its term has passed.
+	AcquireLeadership(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// JobFilter selects jobs for ListJobs.
+type JobFilter struct {
+	Tenant string        // "" for all tenants
+	Status api.JobStatus // "" for any
+	Limit  int           // 1..1000; 0 means 50
+	Cursor string        // from a previous page
+}
+
+// LeaseParams describes one lease attempt.
+type LeaseParams struct {
+	AgentID      string
+	Capabilities api.Capabilities
+	Max          int
+	Now          time.Time
+	Deadline     time.Time
+}
+
+// Heartbeat is a lease extension with progress.
+type Heartbeat struct {
+	TaskID   string
+	Token    int64
+	Stage    string
+	Progress float64
+	Now      time.Time
+	Deadline time.Time
+}
+
+// Failure is a failed attempt report.
+type Failure struct {
+	TaskID    string
+	Token     int64
+	Error     api.Error
+	Retryable bool
+	Policy    job.RetryPolicy
+	Jitter    float64
+	Now       time.Time
+}
+
+// Enrollment is an agent enrollment token (stored hashed).
+type Enrollment struct {
+	ID        string
+	TokenHash string
+	Labels    map[string]string // labels an agent enrolled with it may claim
+	MaxUses   int               // 0: unlimited
+	Uses      int
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Agent is a registered agent.
+type Agent struct {
+	ID           string
+	Name         string
+	Hostname     string
+	Version      string
+	TokenHash    string
+	EnrollmentID string
+	Capabilities api.Capabilities
+	Draining     bool
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	RevokedAt    *time.Time
+	// ActiveTasks is the number of tasks it holds (filled by GetAgent/ListAgents).
+	ActiveTasks int
+}
+
+// Role is what an API key may do.
+type Role string
+
+// Roles, from most to least privileged.
+const (
+	RoleAdmin     Role = "admin"
+	RoleOperator  Role = "operator"
+	RoleSubmitter Role = "submitter"
+	RoleViewer    Role = "viewer"
+)
+
+// APIKey is a stored API key; the secret is only kept as a hash.
+type APIKey struct {
+	ID        string
+	Tenant    string
+	Role      Role
+	Name      string
+	Hash      string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
+}
