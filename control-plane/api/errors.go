@@ -46,6 +46,7 @@ const (
 	CodeMediaTooLarge    = "media_too_large"
 	CodeDownloadFailed   = "download_failed"
 	CodeTranscribeFailed = "transcription_failed"
+	CodeUnsupportedLang  = "unsupported_language" // the engine cannot recognize the requested language
 	CodeLeaseExpired     = "lease_expired"
 	CodeMaxAttempts      = "max_attempts_exceeded"
 	CodeCanceled         = "canceled"

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# With --tools-only it installs just the media tools (for `make run`).
+#
 # Makes sure everything the tests need is installed and running on loopback:
 # PostgreSQL, Redis, MinIO, and the media tools (yt-dlp, ffmpeg, pocketsphinx,
 # flite). Idempotent: when all is there it only checks, in a few seconds.
@@ -41,8 +43,14 @@ wait_for() { # name, tries, command...
 }
 
 # --- tools ---------------------------------------------------------------
-apt_install postgresql postgresql-client redis-server yt-dlp ffmpeg pocketsphinx pocketsphinx-en-us flite \
-	ca-certificates procps iproute2 curl
+MEDIA_TOOLS="yt-dlp ffmpeg pocketsphinx pocketsphinx-en-us flite ca-certificates"
+if [ "${1:-}" = "--tools-only" ]; then
+	# shellcheck disable=SC2086
+	apt_install $MEDIA_TOOLS
+	exit 0
+fi
+# shellcheck disable=SC2086
+apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl
 
 # --- PostgreSQL ------------------------------------------------------------
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -33,6 +33,9 @@ type Store interface {
 	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
 	// ListJobs returns jobs newest first and the cursor of the next page ("" at the end).
 	ListJobs(ctx context.Context, f JobFilter) ([]job.Job, string, error)
+	// GetTask returns one task (ErrNotFound if unknown). The API uses it to
+	// check that an agent acts only on tasks it holds.
+	GetTask(ctx context.Context, id string) (job.Task, error)
 	// JobTasks returns a job's tasks in creation order.
 	JobTasks(ctx context.Context, jobID string) ([]job.Task, error)
 	// CancelJob cancels every unfinished task of the job; ErrConflict if final.

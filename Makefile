@@ -1,0 +1,40 @@
+# ytcaption — see README.md. `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+PKGS  := ./...
+
+.PHONY: all build run test test-env fuzz bench clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ytcaption ./control-plane/cmd/ytcaption
+	$(GO) build -trimpath -o $(BIN)/ytcaption-agent ./agent/cmd/ytcaption-agent
+
+## run: install missing media tools, build, start the embedded dev stack.
+run:
+	@bash test/env/bootstrap.sh --tools-only
+	@$(MAKE) --no-print-directory build
+	$(BIN)/ytcaption dev
+
+## test-env: install and start PostgreSQL, Redis, MinIO and the media tools.
+test-env:
+	@bash test/env/bootstrap.sh
+
+## test: everything the tests need, then every test, then short fuzz runs.
+test: test-env build
+	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m $(PKGS)
+	@$(MAKE) --no-print-directory fuzz
+
+FUZZTIME ?= 5s
+fuzz:
+	@bash test/env/fuzz.sh $(FUZZTIME)
+
+## bench: run the benchmarks and print a table of figures.
+bench: test-env build
+	source .cache/test.env && $(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee .cache/bench.txt
+
+clean:
+	rm -rf $(BIN)

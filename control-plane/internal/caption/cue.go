@@ -1,0 +1,237 @@
+package caption
+
+import (
+	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Cue is one caption on screen: a time span and its text, lines separated by
+// "\n". Times are seconds; cues built or parsed here hold whole milliseconds.
+type Cue struct {
+	Start float64
+	End   float64
+	Text  string
+}
+
+const (
+	// pauseGap is the silence between words that ends a cue even when it has
+	// room: text should not linger over a pause or appear before speech.
+	pauseGap = 1.0
+	// minCueMS is the length given to a cue that would otherwise have none.
+	minCueMS = 200
+)
+
+// token is one word to place, with its time span in seconds.
+type token struct {
+	text       string
+	start, end float64
+}
+
+// BuildCues lays a transcript out as caption cues. Cues never span a segment
+// boundary; within a segment a cue ends when the next word would exceed the
+// layout (backing off to the last punctuation in its second half), or at a
+// pause. Word timings are used where present; otherwise a segment's time is
+// shared among its words in proportion to their length. The result is in
+// order, without overlaps, every cue at least 1 ms long and non-empty; a word
+// longer than MaxChars gets a line of its own. t should pass Validate.
+func BuildCues(t api.Transcript, l Layout) []Cue {
+	l = l.WithDefaults()
+	l.MaxChars = max(l.MaxChars, 1)
+	l.MaxLines = max(l.MaxLines, 1)
+	var cues []msCue
+	for _, s := range t.Segments {
+		cues = appendSegmentCues(cues, segmentTokens(s), l)
+	}
+	fixTimes(cues)
+	out := make([]Cue, len(cues))
+	for i, c := range cues {
+		out[i] = Cue{Start: float64(c.start) / 1000, End: float64(c.end) / 1000, Text: c.text}
+	}
+	return out
+}
+
+// msCue is a cue with times in whole milliseconds, the precision of SRT and
+// VTT, so that the ordering guarantees hold for the written times.
+type msCue struct {
+	start, end int64
+	text       string
+}
+
+func toMS(sec float64) int64 { return int64(math.Round(sec * 1000)) }
+
+// segmentTokens returns the words of a segment with their times: its word
+// timings if any word has text, else its text spread over its span.
+func segmentTokens(s api.Segment) []token {
+	var out []token
+	for _, w := range s.Words {
+		out = append(out, spread(w.Word, w.Start, w.End)...)
+	}
+	if len(out) == 0 {
+		out = spread(s.Text, s.Start, s.End)
+	}
+	return out
+}
+
+// spread splits text into tokens and shares [start, end] among them in
+// proportion to their length (one extra unit each for the following space).
+func spread(text string, start, end float64) []token {
+	words := tokens(text)
+	switch len(words) {
+	case 0:
+		return nil
+	case 1:
+		return []token{{words[0], start, end}}
+	}
+	total := 0
+	for _, w := range words {
+		total += utf8.RuneCountInString(w) + 1
+	}
+	out := make([]token, len(words))
+	span := end - start
+	cum := 0
+	for i, w := range words {
+		s := start + span*float64(cum)/float64(total)
+		cum += utf8.RuneCountInString(w) + 1
+		e := start + span*float64(cum)/float64(total)
+		if i == len(words)-1 {
+			e = end
+		}
+		out[i] = token{w, s, e}
+	}
+	return out
+}
+
+// tokens splits text at white space and drops control characters and invalid
+// UTF-8, which have no place in a caption file (a stray newline would end an
+// SRT cue early).
+func tokens(text string) []string {
+	fields := strings.Fields(strings.ToValidUTF8(text, ""))
+	out := fields[:0]
+	for _, f := range fields {
+		f = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, f)
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// appendSegmentCues lays out one segment's tokens greedily.
+func appendSegmentCues(cues []msCue, toks []token, l Layout) []msCue {
+	var pending []token
+	for _, tok := range toks {
+		if len(pending) > 0 && tok.start-pending[len(pending)-1].end >= pauseGap {
+			cues = append(cues, makeCue(pending, l))
+			pending = nil
+		}
+		for len(pending) > 0 && len(wrap(append(pending[:len(pending):len(pending)], tok), l.MaxChars)) > l.MaxLines {
+			k := breakPoint(pending)
+			cues = append(cues, makeCue(pending[:k], l))
+			pending = append([]token(nil), pending[k:]...)
+		}
+		pending = append(pending, tok)
+	}
+	if len(pending) > 0 {
+		cues = append(cues, makeCue(pending, l))
+	}
+	return cues
+}
+
+// breakPoint is where to end a full cue: after the last token that ends with
+// punctuation, provided that keeps at least half the cue's text; else after
+// all of it.
+func breakPoint(toks []token) int {
+	total := 0
+	for _, t := range toks {
+		total += utf8.RuneCountInString(t.text) + 1
+	}
+	prefix := total
+	for k := len(toks) - 1; k >= 1; k-- {
+		prefix -= utf8.RuneCountInString(toks[k].text) + 1
+		if 2*prefix < total {
+			break
+		}
+		if endsWithPunct(toks[k-1].text) {
+			return k
+		}
+	}
+	return len(toks)
+}
+
+func endsWithPunct(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return strings.ContainsRune(".,;:!?…。，、！？；：", r)
+}
+
+// wrap fills lines greedily up to maxChars runes; a token that does not fit
+// on any line alone takes a line of its own.
+func wrap(toks []token, maxChars int) []string {
+	var lines []string
+	var cur strings.Builder
+	n := 0
+	for _, t := range toks {
+		tn := utf8.RuneCountInString(t.text)
+		if n > 0 && n+1+tn > maxChars {
+			lines = append(lines, cur.String())
+			cur.Reset()
+			n = 0
+		}
+		if n > 0 {
+			cur.WriteByte(' ')
+			n++
+		}
+		cur.WriteString(t.text)
+		n += tn
+	}
+	if n > 0 {
+		lines = append(lines, cur.String())
+	}
+	return lines
+}
+
+func makeCue(toks []token, l Layout) msCue {
+	end := toks[0].end
+	for _, t := range toks[1:] {
+		end = max(end, t.end)
+	}
+	return msCue{
+		start: toMS(toks[0].start),
+		end:   toMS(end),
+		text:  strings.Join(wrap(toks, l.MaxChars), "\n"),
+	}
+}
+
+// fixTimes makes cues ordered and disjoint with start < end. A cue that runs
+// into the next one is cut at its start (speech onset matters more than the
+// tail); a cue that starts before the previous ends is pushed back; a cue of
+// no length gets minCueMS, cut short by the next cue if that starts sooner.
+func fixTimes(cues []msCue) {
+	for i := range cues {
+		c := &cues[i]
+		if i > 0 && c.start < cues[i-1].end {
+			c.start = cues[i-1].end
+		}
+		limit := int64(-1)
+		if i+1 < len(cues) && cues[i+1].start > c.start {
+			limit = cues[i+1].start
+		}
+		if limit >= 0 && c.end > limit {
+			c.end = limit
+		}
+		if c.end <= c.start {
+			c.end = c.start + minCueMS
+			if limit >= 0 && c.end > limit {
+				c.end = limit
+			}
+		}
+	}
+}

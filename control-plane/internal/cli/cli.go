@@ -1,0 +1,101 @@
+// Package cli is the ytcaption command line: the control-plane server, the
+// embedded dev stack, migrations, and the user and operator commands that
+// talk to a server through control-plane/api.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// IO bundles the process's streams and environment, so commands are testable.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// New returns the root command.
+func New(ctx context.Context, io IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ytcaption",
+		Short:         "Timed captions for any video, at fleet scale",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetContext(ctx)
+	root.SetIn(io.Stdin)
+	root.SetOut(io.Stdout)
+	root.SetErr(io.Stderr)
+	root.AddCommand(
+		serverCmd(io),
+		migrateCmd(io),
+		jobsCmd(io),
+		agentsCmd(io),
+		keysCmd(io),
+	)
+	return root
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(ctx context.Context, args []string, io IO) int {
+	root := New(ctx, io)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(io.Stderr, "ytcaption:", err)
+		return 1
+	}
+	return 0
+}
+
+// env reads YTCAPTION_<name> with a default.
+func env(io IO, name, def string) string {
+	if v := io.Getenv("YTCAPTION_" + name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(io IO, name string, def bool) bool {
+	if v := io.Getenv("YTCAPTION_" + name); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err == nil {
+			return b
+		}
+	}
+	return def
+}
+
+func envDuration(io IO, name string, def time.Duration) time.Duration {
+	if v := io.Getenv("YTCAPTION_" + name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// newLogger returns a text logger at the level named by YTCAPTION_LOG_LEVEL.
+func newLogger(io IO) *slog.Logger {
+	lvl := slog.LevelInfo
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(env(io, "LOG_LEVEL", "info"))))
+	var h slog.Handler = slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: lvl})
+	if env(io, "LOG_FORMAT", "text") == "json" {
+		h = slog.NewJSONHandler(io.Stderr, &slog.HandlerOptions{Level: lvl})
+	}
+	return slog.New(h)
+}
+
+// StdIO is the real process's IO.
+func StdIO() IO {
+	return IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}

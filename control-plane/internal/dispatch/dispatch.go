@@ -1,0 +1,130 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// Leaser claims ready tasks.
+type Leaser interface {
+	LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task, error)
+}
+
+// Config tunes the dispatcher.
+type Config struct {
+	LeaseDuration time.Duration // lease deadline after each lease/heartbeat
+	MaxWait       time.Duration // cap on an agent's long-poll
+	// Poll is how often a waiting long-poll looks for work without a
+	// wake-up (catches tasks whose backoff ended). FallbackPoll is used while
+	// the cross-replica wake-up channel is down.
+	Poll         time.Duration
+	FallbackPoll time.Duration
+}
+
+// DefaultConfig is used for zero fields.
+func DefaultConfig() Config {
+	return Config{LeaseDuration: 30 * time.Second, MaxWait: 30 * time.Second, Poll: 5 * time.Second, FallbackPoll: time.Second}
+}
+
+// Dispatcher answers lease long-polls.
+type Dispatcher struct {
+	store   Leaser
+	hub     *Hub
+	cfg     Config
+	now     func() time.Time
+	healthy func() bool
+	closing chan struct{}
+}
+
+// ErrClosing is returned to long-polls released by Close.
+var ErrClosing = errors.New("dispatcher closing")
+
+// New returns a dispatcher. healthy reports whether cross-replica wake-ups
+// arrive (nil: single process, always healthy).
+func New(s Leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bool) *Dispatcher {
+	def := DefaultConfig()
+	if cfg.LeaseDuration <= 0 {
+		cfg.LeaseDuration = def.LeaseDuration
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = def.MaxWait
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = def.Poll
+	}
+	if cfg.FallbackPoll <= 0 {
+		cfg.FallbackPoll = def.FallbackPoll
+	}
+	if healthy == nil {
+		healthy = func() bool { return true }
+	}
+	return &Dispatcher{store: s, hub: hub, cfg: cfg, now: now, healthy: healthy, closing: make(chan struct{})}
+}
+
+// Config returns the effective configuration.
+func (d *Dispatcher) Config() Config { return d.cfg }
+
+// Close releases every waiting long-poll (graceful shutdown); later calls
+// return at once with no tasks.
+func (d *Dispatcher) Close() {
+	select {
+	case <-d.closing:
+	default:
+		close(d.closing)
+	}
+}
+
+// Lease returns up to max tasks that caps can run, waiting up to wait for
+// some to become ready. It returns no tasks and no error when the wait ends
+// empty-handed or the dispatcher is closing.
+func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]job.Task, error) {
+	if max < 1 {
+		max = 1
+	}
+	if wait > d.cfg.MaxWait {
+		wait = d.cfg.MaxWait
+	}
+	end := time.NewTimer(wait)
+	defer end.Stop()
+	for {
+		woken := d.hub.Wait() // before looking, so no wake-up is lost
+		now := d.now()
+		tasks, err := d.store.LeaseTasks(ctx, store.LeaseParams{
+			AgentID: agentID, Capabilities: caps, Max: max, Now: now, Deadline: now.Add(d.cfg.LeaseDuration),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("lease: %w", err)
+		}
+		if len(tasks) > 0 || wait <= 0 {
+			return tasks, nil
+		}
+		poll := d.cfg.Poll
+		if !d.healthy() {
+			poll = d.cfg.FallbackPoll
+		}
+		// ±20% jitter keeps polls of many agents from lining up.
+		poll = time.Duration(float64(poll) * (0.8 + 0.4*rand.Float64()))
+		pt := time.NewTimer(poll)
+		select {
+		case <-woken:
+		case <-pt.C:
+		case <-end.C:
+			pt.Stop()
+			return nil, nil
+		case <-d.closing:
+			pt.Stop()
+			return nil, nil
+		case <-ctx.Done():
+			pt.Stop()
+			return nil, ctx.Err()
+		}
+		pt.Stop()
+	}
+}

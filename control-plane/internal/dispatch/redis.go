@@ -1,0 +1,100 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisBus carries wake-ups between replicas over Redis pub/sub. Every
+// replica subscribes to one channel; Notify wakes this replica's hub at once
+// and publishes so the others wake too. When Redis is unreachable, Notify
+// still wakes local waiters and the others fall back to polling (see
+// Dispatcher), so nothing stalls; the subscription comes back by itself.
+type RedisBus struct {
+	client  redis.UniversalClient
+	channel string
+	hub     *Hub
+	log     *slog.Logger
+	up      atomic.Bool
+}
+
+// NewRedisBus returns a bus on channel; call Run to start receiving.
+func NewRedisBus(client redis.UniversalClient, channel string, hub *Hub, log *slog.Logger) *RedisBus {
+	return &RedisBus{client: client, channel: channel, hub: hub, log: log}
+}
+
+// Notify wakes waiters here and on every other replica.
+func (b *RedisBus) Notify(ctx context.Context) {
+	b.hub.Wake()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := b.client.Publish(ctx, b.channel, "1").Err(); err != nil {
+		b.log.Debug("wake-up publish failed; other replicas will poll", "err", err)
+	}
+}
+
+// Healthy reports whether wake-ups from other replicas are being received.
+func (b *RedisBus) Healthy() bool { return b.up.Load() }
+
+// Run receives wake-ups until ctx ends, resubscribing with backoff.
+func (b *RedisBus) Run(ctx context.Context) {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 100 * time.Millisecond
+	bo.MaxInterval = 5 * time.Second
+	for ctx.Err() == nil {
+		err := b.subscribe(ctx, bo)
+		b.up.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := bo.NextBackOff()
+		b.log.Warn("wake-up subscription lost; polling until it is back", "err", err, "retry_in", wait)
+		// A wake-up may have been missed while down: let waiters look again.
+		b.hub.Wake()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (b *RedisBus) subscribe(ctx context.Context, bo *backoff.ExponentialBackOff) error {
+	sub := b.client.Subscribe(ctx, b.channel)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
+		return err
+	}
+	b.up.Store(true)
+	bo.Reset()
+	b.hub.Wake()
+	for {
+		// ReceiveTimeout pings on idle so a dead connection is noticed.
+		msg, err := sub.ReceiveTimeout(ctx, 5*time.Second)
+		if err != nil {
+			if isTimeout(err) {
+				if err := sub.Ping(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		switch msg.(type) {
+		case *redis.Message:
+			b.hub.Wake()
+		case *redis.Pong:
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

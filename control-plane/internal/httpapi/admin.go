@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func jitter() float64 { return rand.Float64() }
+
+func (a *API) createKey(c *fiber.Ctx) error {
+	var req api.KeyRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if !tenantRE.MatchString(req.Tenant) {
+		return badRequest("tenant must be 1-63 lower-case letters, digits, '-' or '_'")
+	}
+	if !auth.ValidRole(req.Role) {
+		return badRequest("role must be admin, operator, submitter or viewer")
+	}
+	now := a.now()
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
+		return badRequest("expires_at must be in the future")
+	}
+	cred := auth.New(auth.PrefixKey)
+	k := store.APIKey{ID: cred.ID, Tenant: req.Tenant, Role: store.Role(req.Role), Name: req.Name,
+		Hash: cred.Hash(), CreatedAt: now, ExpiresAt: req.ExpiresAt}
+	if err := a.store.CreateAPIKey(c.UserContext(), k); err != nil {
+		return err
+	}
+	out := keyToAPI(k)
+	out.Secret = cred.Token()
+	return c.Status(http.StatusCreated).JSON(out)
+}
+
+func keyToAPI(k store.APIKey) api.Key {
+	return api.Key{ID: k.ID, Tenant: k.Tenant, Role: string(k.Role), Name: k.Name,
+		CreatedAt: k.CreatedAt.UTC(), ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+}
+
+func (a *API) listKeys(c *fiber.Ctx) error {
+	keys, err := a.store.ListAPIKeys(c.UserContext(), c.Query("tenant"))
+	if err != nil {
+		return err
+	}
+	out := api.KeyList{Keys: make([]api.Key, 0, len(keys))}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, keyToAPI(k))
+	}
+	return c.JSON(out)
+}
+
+func (a *API) revokeKey(c *fiber.Ctx) error {
+	if err := a.store.RevokeAPIKey(c.UserContext(), c.Params("id"), a.now()); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (a *API) createEnrollment(c *fiber.Ctx) error {
+	var req api.EnrollmentRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	ttl := time.Duration(req.TTLSeconds * float64(time.Second))
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	if ttl < 0 || ttl > 366*24*time.Hour || req.MaxUses < 0 {
+		return badRequest("ttl must be positive and at most a year; max_uses non-negative")
+	}
+	now := a.now()
+	cred := auth.New(auth.PrefixEnrollment)
+	e := store.Enrollment{ID: cred.ID, TokenHash: auth.Hash(cred.Token()), Labels: req.Labels,
+		MaxUses: req.MaxUses, ExpiresAt: now.Add(ttl), CreatedAt: now}
+	if err := a.store.CreateEnrollment(c.UserContext(), e); err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(api.Enrollment{ID: e.ID, Token: cred.Token(), Labels: e.Labels,
+		MaxUses: e.MaxUses, ExpiresAt: e.ExpiresAt.UTC()})
+}
+
+// offlineAfter is how long an agent may stay silent before it shows offline.
+const offlineAfter = 2 * time.Minute
+
+func (a *API) agentToAPI(ag store.Agent) api.Agent {
+	state := "active"
+	switch {
+	case ag.RevokedAt != nil:
+		state = "revoked"
+	case ag.Draining:
+		state = "draining"
+	case a.now().Sub(ag.LastSeenAt) > offlineAfter:
+		state = "offline"
+	}
+	return api.Agent{ID: ag.ID, Name: ag.Name, Hostname: ag.Hostname, Version: ag.Version, State: state,
+		Capabilities: ag.Capabilities, ActiveTasks: ag.ActiveTasks, CreatedAt: ag.CreatedAt.UTC(),
+		LastSeenAt: ag.LastSeenAt.UTC()}
+}
+
+func (a *API) listAgents(c *fiber.Ctx) error {
+	agents, err := a.store.ListAgents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := api.AgentList{Agents: make([]api.Agent, 0, len(agents))}
+	for _, ag := range agents {
+		out.Agents = append(out.Agents, a.agentToAPI(ag))
+	}
+	return c.JSON(out)
+}
+
+func (a *API) agentAction(c *fiber.Ctx) error {
+	ctx, id, now := c.UserContext(), c.Params("id"), a.now()
+	var err error
+	switch c.Params("action") {
+	case "drain":
+		err = a.store.SetAgentDrain(ctx, id, true, now)
+	case "resume":
+		err = a.store.SetAgentDrain(ctx, id, false, now)
+	case "revoke":
+		if err = a.store.RevokeAgent(ctx, id, now); err == nil {
+			a.notify.Notify(ctx)
+		}
+	default:
+		return errorf(http.StatusNotFound, api.CodeNotFound, "unknown agent action")
+	}
+	if err != nil {
+		return err
+	}
+	ag, err := a.store.GetAgent(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(a.agentToAPI(ag))
+}

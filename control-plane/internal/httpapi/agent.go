@@ -1,0 +1,240 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+func (a *API) register(c *fiber.Ctx) error {
+	var req api.RegisterRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Name) == "" || len(req.Name) > 128 {
+		return badRequest("name is required (at most 128 characters)")
+	}
+	if req.Capabilities.Slots < 1 {
+		req.Capabilities.Slots = 1
+	}
+	if _, ok := auth.Parse(req.EnrollmentToken, auth.PrefixEnrollment); !ok {
+		return errorf(http.StatusUnauthorized, api.CodeBadToken, "enrollment token missing or malformed")
+	}
+	ctx := c.UserContext()
+	now := a.now()
+	enr, err := a.store.UseEnrollment(ctx, auth.Hash(req.EnrollmentToken), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusUnauthorized, api.CodeBadToken, "unknown enrollment token")
+	}
+	if err != nil {
+		return err
+	}
+	// Labels fixed by the enrollment token override what the agent claims.
+	if len(enr.Labels) > 0 {
+		if req.Capabilities.Labels == nil {
+			req.Capabilities.Labels = map[string]string{}
+		}
+		for k, v := range enr.Labels {
+			req.Capabilities.Labels[k] = v
+		}
+	}
+	agentCred := auth.New(auth.PrefixAgent)
+	ag := store.Agent{
+		ID: agentCred.ID, Name: req.Name, Hostname: req.Hostname, Version: req.Version,
+		TokenHash: agentCred.Hash(), EnrollmentID: enr.ID, Capabilities: req.Capabilities,
+		CreatedAt: now, LastSeenAt: now,
+	}
+	if err := a.store.CreateAgent(ctx, ag); err != nil {
+		return err
+	}
+	a.log.Info("agent registered", "agent", ag.ID, "name", ag.Name, "host", ag.Hostname)
+	return c.Status(http.StatusCreated).JSON(api.RegisterResponse{
+		AgentID: ag.ID, Token: agentCred.Token(),
+		LeaseSeconds:     a.cfg.LeaseDuration.Seconds(),
+		HeartbeatSeconds: a.cfg.HeartbeatInterval.Seconds(),
+		MaxLeaseWaitSecs: a.cfg.MaxLeaseWait.Seconds(),
+	})
+}
+
+func (a *API) lease(c *fiber.Ctx) error {
+	var req api.LeaseRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Max < 1 {
+		req.Max = 1
+	}
+	if req.Max > 100 {
+		return badRequest("max must be between 1 and 100")
+	}
+	ag := agentOf(c)
+	ctx := c.UserContext()
+	now := a.now()
+	if err := a.store.TouchAgent(ctx, ag.ID, now, req.Capabilities); err != nil {
+		return err
+	}
+	if ag.Draining {
+		return c.JSON(api.LeaseResponse{Tasks: []api.Lease{}, Drain: true})
+	}
+	caps := ag.Capabilities
+	if req.Capabilities != nil {
+		caps = *req.Capabilities
+	}
+	wait := time.Duration(req.WaitSeconds * float64(time.Second))
+	tasks, err := a.dispatch.Lease(ctx, ag.ID, caps, req.Max, wait)
+	if err != nil {
+		return err
+	}
+	out := api.LeaseResponse{Tasks: make([]api.Lease, 0, len(tasks))}
+	for _, t := range tasks {
+		l, err := a.leaseFor(c, t)
+		if err != nil {
+			// Hand it straight back: the agent never learned of it.
+			_ = a.store.ReleaseTask(ctx, t.ID, t.Token, a.now())
+			a.notify.Notify(ctx)
+			return err
+		}
+		out.Tasks = append(out.Tasks, l)
+	}
+	return c.JSON(out)
+}
+
+// leaseFor builds what the agent needs for a leased task: the job's spec and
+// presigned URLs for the upload (and the uploaded source, if any).
+func (a *API) leaseFor(c *fiber.Ctx, t job.Task) (api.Lease, error) {
+	ctx := c.UserContext()
+	j, err := a.store.GetJob(ctx, "", t.JobID)
+	if err != nil {
+		return api.Lease{}, fmt.Errorf("load job of task %s: %w", t.ID, err)
+	}
+	spec := api.TaskSpec{
+		URL: j.Spec.URL, Filename: j.Spec.Filename, Language: j.Spec.Language, Task: j.Spec.Task,
+		Model: j.Spec.Model, Captions: j.Spec.Captions, MaxDuration: a.cfg.MaxDuration.Seconds(),
+		MaxBytes: a.cfg.MaxUploadBytes, Labels: j.Spec.Labels, AllowPrivate: a.cfg.AllowPrivateSources,
+	}
+	if j.Spec.UploadKey != "" {
+		src, err := a.blobs.PresignGet(ctx, j.Spec.UploadKey, a.cfg.PresignTTL)
+		if err != nil {
+			return api.Lease{}, fmt.Errorf("presign source: %w", err)
+		}
+		spec.SourceURL = src.URL
+	}
+	up, err := a.blobs.PresignPut(ctx, blob.ResultKey(t.JobID, t.ID, t.Attempt), a.cfg.PresignTTL)
+	if err != nil {
+		return api.Lease{}, fmt.Errorf("presign result: %w", err)
+	}
+	return api.Lease{
+		TaskID: t.ID, JobID: t.JobID, Kind: t.Kind, Attempt: t.Attempt, Token: t.Token,
+		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up,
+	}, nil
+}
+
+// ownTask checks that the calling agent holds the task; another agent's
+// task looks like a stale lease, revealing nothing.
+func (a *API) ownTask(c *fiber.Ctx) (job.Task, error) {
+	t, err := a.store.GetTask(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return t, err
+	}
+	if t.AgentID != agentOf(c).ID {
+		return t, store.ErrStaleLease
+	}
+	return t, nil
+}
+
+func (a *API) heartbeat(c *fiber.Ctx) error {
+	var req api.HeartbeatRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if _, err := a.ownTask(c); err != nil {
+		return err
+	}
+	if req.Progress < 0 || req.Progress > 1 {
+		return badRequest("progress must be between 0 and 1")
+	}
+	ag := agentOf(c)
+	now := a.now()
+	t, err := a.store.Heartbeat(c.UserContext(), store.Heartbeat{
+		TaskID: c.Params("id"), Token: req.Token, Stage: req.Stage, Progress: req.Progress,
+		Now: now, Deadline: now.Add(a.cfg.LeaseDuration),
+	})
+	if err != nil {
+		return err
+	}
+	_ = a.store.TouchAgent(c.UserContext(), ag.ID, now, nil)
+	return c.JSON(api.HeartbeatResponse{
+		Deadline: t.LeaseDeadline.UTC(), Cancel: t.State == job.TaskCanceled, Drain: ag.Draining,
+	})
+}
+
+func (a *API) complete(c *fiber.Ctx) error {
+	var req api.CompleteRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := a.ownTask(c)
+	if err != nil {
+		return err
+	}
+	// The result must be the object this attempt was told to write.
+	if req.Result.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
+		return badRequest("result key does not belong to this lease")
+	}
+	j, err := a.store.CompleteTask(c.UserContext(), t.ID, req.Token, req.Result, a.now())
+	if err != nil {
+		return err
+	}
+	a.log.Info("task completed", "task", t.ID, "job", j.ID, "agent", t.AgentID, "job_status", j.Status)
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (a *API) fail(c *fiber.Ctx) error {
+	var req api.FailRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Error.Code == "" {
+		return badRequest("error.code is required")
+	}
+	t, err := a.ownTask(c)
+	if err != nil {
+		return err
+	}
+	j, err := a.store.FailTask(c.UserContext(), store.Failure{
+		TaskID: t.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,
+		Policy: a.cfg.RetryPolicy, Jitter: jitter(), Now: a.now(),
+	})
+	if err != nil {
+		return err
+	}
+	a.log.Info("task failed", "task", t.ID, "job", j.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (a *API) release(c *fiber.Ctx) error {
+	var req api.ReleaseRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := a.ownTask(c)
+	if err != nil {
+		return err
+	}
+	if err := a.store.ReleaseTask(c.UserContext(), t.ID, req.Token, a.now()); err != nil {
+		return err
+	}
+	a.log.Info("task handed back", "task", t.ID, "job", t.JobID, "reason", req.Reason)
+	a.notify.Notify(c.UserContext())
+	return c.SendStatus(http.StatusNoContent)
+}

@@ -1,0 +1,201 @@
+// Package httpapi is the control plane's HTTP surface (Fiber): the public job
+// API, the agent protocol, the fleet and key administration routes, health
+// and readiness. It authenticates callers, validates input, and maps every
+// error to one status and stable code; the work itself is delegated to the
+// store, the dispatcher and the blob store.
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// Blobs is the artifact storage the API needs.
+type Blobs interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+	PresignPut(ctx context.Context, key string, ttl time.Duration) (api.Presigned, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (api.Presigned, error)
+}
+
+// Dispatcher answers lease long-polls.
+type Dispatcher interface {
+	Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]job.Task, error)
+}
+
+// Notifier wakes waiting agents after work was queued.
+type Notifier interface {
+	Notify(ctx context.Context)
+}
+
+// Resolver is used to check source hosts in server mode.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Config tunes the API.
+type Config struct {
+	AllowPrivateSources bool
+	MaxUploadBytes      int64         // multipart uploads; default 512 MiB
+	MaxJSONBytes        int           // JSON bodies; default 1 MiB
+	MaxDuration         time.Duration // longest media accepted; default 4 h
+	LeaseDuration       time.Duration // reported to agents
+	HeartbeatInterval   time.Duration // reported to agents
+	MaxLeaseWait        time.Duration
+	PresignTTL          time.Duration // lifetime of URLs handed to agents; default 12 h
+	RetryPolicy         job.RetryPolicy
+	// BlobHandler, if set, serves the local blob store's presigned URLs
+	// under /v1/blobs/.
+	BlobHandler http.Handler
+	// Ready checks back /readyz; a failing check makes it 503.
+	Ready map[string]func(context.Context) error
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	cfg      Config
+	store    store.Store
+	blobs    Blobs
+	dispatch Dispatcher
+	notify   Notifier
+	resolver Resolver
+	now      func() time.Time
+	log      *slog.Logger
+	newID    func() string
+}
+
+// Deps are the collaborators of the API.
+type Deps struct {
+	Store      store.Store
+	Blobs      Blobs
+	Dispatcher Dispatcher
+	Notifier   Notifier
+	Resolver   Resolver // nil: net.DefaultResolver
+	Now        func() time.Time
+	NewID      func() string
+}
+
+// New builds the API.
+func New(cfg Config, d Deps, log *slog.Logger) *API {
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = 512 << 20
+	}
+	if cfg.MaxJSONBytes <= 0 {
+		cfg.MaxJSONBytes = 1 << 20
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = 4 * time.Hour
+	}
+	if cfg.PresignTTL <= 0 {
+		cfg.PresignTTL = 12 * time.Hour
+	}
+	if cfg.RetryPolicy.MaxAttempts == 0 {
+		cfg.RetryPolicy = job.DefaultRetryPolicy()
+	}
+	r := d.Resolver
+	if r == nil {
+		r = defaultResolver{}
+	}
+	return &API{cfg: cfg, store: d.Store, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
+		resolver: r, now: d.Now, log: log, newID: d.NewID}
+}
+
+// App returns the Fiber application with every route mounted.
+func (a *API) App() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "ytcaption",
+		DisableStartupMessage: true,
+		BodyLimit:             int(a.cfg.MaxUploadBytes) + 1<<20,
+		ErrorHandler:          errorHandler(a.log),
+		ReadTimeout:           5 * time.Minute,
+		IdleTimeout:           2 * time.Minute,
+		// Long-polls hold a request for up to MaxLeaseWait.
+		WriteTimeout: a.cfg.MaxLeaseWait + time.Minute,
+	})
+	app.Use(recover.New())
+
+	app.Get("/healthz", a.healthz)
+	app.Get("/readyz", a.readyz)
+
+	v1 := app.Group("/v1")
+	v1.Post("/jobs", a.requireKey(auth.SubmitJobs), a.submitJob)
+	v1.Get("/jobs", a.requireKey(auth.ReadJobs), a.listJobs)
+	v1.Get("/jobs/:id", a.requireKey(auth.ReadJobs), a.getJob)
+	v1.Post("/jobs/:id/cancel", a.requireKey(auth.CancelJobs), a.cancelJob)
+	v1.Post("/jobs/:id/retry", a.requireKey(auth.SubmitJobs), a.retryJob)
+	v1.Get("/jobs/:id/captions", a.requireKey(auth.ReadJobs), a.captions)
+	v1.Get("/jobs/:id/events", a.requireKey(auth.ReadJobs), a.events)
+
+	v1.Post("/keys", a.requireKey(auth.ManageKeys), a.createKey)
+	v1.Get("/keys", a.requireKey(auth.ManageKeys), a.listKeys)
+	v1.Post("/keys/:id/revoke", a.requireKey(auth.ManageKeys), a.revokeKey)
+
+	v1.Post("/agents/enrollments", a.requireKey(auth.ManageFleet), a.createEnrollment)
+	v1.Get("/agents", a.requireKey(auth.ManageFleet), a.listAgents)
+	v1.Post("/agents/:id/:action", a.requireKey(auth.ManageFleet), a.agentAction)
+
+	v1.Post("/agent/register", a.register)
+	v1.Post("/agent/lease", a.requireAgent, a.lease)
+	v1.Post("/agent/tasks/:id/heartbeat", a.requireAgent, a.heartbeat)
+	v1.Post("/agent/tasks/:id/complete", a.requireAgent, a.complete)
+	v1.Post("/agent/tasks/:id/fail", a.requireAgent, a.fail)
+	v1.Post("/agent/tasks/:id/release", a.requireAgent, a.release)
+
+	if a.cfg.BlobHandler != nil {
+		app.All("/v1/blobs/*", adaptor.HTTPHandler(a.cfg.BlobHandler))
+	}
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	return app
+}
+
+func (a *API) healthz(c *fiber.Ctx) error {
+	return c.JSON(api.Health{Status: "ok"})
+}
+
+func (a *API) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	defer cancel()
+	h := api.Health{Status: "ok", Checks: map[string]string{}}
+	for name, check := range a.cfg.Ready {
+		if err := check(ctx); err != nil {
+			h.Status = "unavailable"
+			h.Checks[name] = "failing"
+			a.log.Warn("readiness check failed", "check", name, "err", err)
+			continue
+		}
+		h.Checks[name] = "ok"
+	}
+	if h.Status != "ok" {
+		return c.Status(http.StatusServiceUnavailable).JSON(h)
+	}
+	return c.JSON(h)
+}
+
+// decodeJSON reads a bounded JSON body into v.
+func (a *API) decodeJSON(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if len(body) > a.cfg.MaxJSONBytes {
+		return errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "JSON body larger than the limit")
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	if err := strictUnmarshal(body, v); err != nil {
+		return badRequest("invalid JSON body: " + err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// CreateJob inserts a job and its tasks in one transaction. The job's
+// aggregate fields are derived from the tasks.
+func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job.Job, bool, error) {
+	if j.ID == "" || j.CreatedAt.IsZero() {
+		return job.Job{}, false, fmt.Errorf("postgres: create job: id and created_at are required")
+	}
+	now := j.UpdatedAt
+	if now.IsZero() {
+		now = j.CreatedAt
+	}
+	tasks = prepareTasks(j, tasks)
+	settle(&j, tasks, now)
+	spec, err := jsonArg(&j.Spec)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job: spec: %w", err)
+	}
+	errJ, err := jsonArg(j.Error)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job: error: %w", err)
+	}
+	resJ, err := jsonArg(j.Result)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job: result: %w", err)
+	}
+	var (
+		out     job.Job
+		created bool
+	)
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, `INSERT INTO jobs (`+jobCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
+			RETURNING id`,
+			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
+			j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, now, timePtrArg(j.FinishedAt)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The tenant already used this idempotency key (ON CONFLICT waited
+			// for that transaction if it was still open).
+			prev, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
+				WHERE tenant = $1 AND idempotency_key = $2`, j.Tenant, j.IdempotencyKey))
+			if err != nil {
+				return fmt.Errorf("read job with the same idempotency key: %w", mapErr(err))
+			}
+			if prev.RequestHash != j.RequestHash {
+				return fmt.Errorf("key %q is job %s: %w", j.IdempotencyKey, prev.ID, store.ErrIdempotencyMismatch)
+			}
+			out, created = prev, false
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("insert job: %w", mapErr(err))
+		}
+		b := &pgx.Batch{}
+		for i, t := range tasks {
+			args, err := taskArgs(t)
+			if err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO tasks (`+taskCols("")+`, ord)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+				append(args, i)...)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("insert tasks: %w", mapErr(err))
+		}
+		out, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, j.ID))
+		created = true
+		return err
+	})
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, err)
+	}
+	return out, created, nil
+}
+
+// prepareTasks fills in what a task inherits from its job.
+func prepareTasks(j job.Job, tasks []job.Task) []job.Task {
+	out := make([]job.Task, len(tasks))
+	for i, t := range tasks {
+		t.JobID = j.ID
+		if t.Tenant == "" {
+			t.Tenant = j.Tenant
+		}
+		if t.State == "" {
+			t.State = job.TaskQueued
+		}
+		if t.CreatedAt.IsZero() {
+			t.CreatedAt = j.CreatedAt
+		}
+		if t.UpdatedAt.IsZero() {
+			t.UpdatedAt = t.CreatedAt
+		}
+		if t.RunAt.IsZero() {
+			t.RunAt = t.CreatedAt
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// GetJob returns a job; tenant "" matches any tenant.
+func (s *Store) GetJob(ctx context.Context, tenant, id string) (job.Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
+		WHERE id = $1 AND ($2::text = '' OR tenant = $2::text)`, id, tenant))
+	if err != nil {
+		return job.Job{}, fmt.Errorf("postgres: get job %s: %w", id, mapErr(err))
+	}
+	return j, nil
+}
+
+// ListJobs returns jobs newest first, paging by (created_at, id).
+func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, string, error) {
+	limit := pageLimit(f.Limit)
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Tenant != "" {
+		where = append(where, "tenant = "+arg(f.Tenant))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.Cursor != "" {
+		ts, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("postgres: list jobs: %w", err)
+		}
+		where = append(where, "(created_at, id) < ("+arg(ts)+"::timestamptz, "+arg(id)+"::text)")
+	}
+	q := `SELECT ` + jobCols + ` FROM jobs`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("postgres: list jobs: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job.Job, error) { return scanJob(r) })
+	if err != nil {
+		return nil, "", fmt.Errorf("postgres: list jobs: %w", err)
+	}
+	next := ""
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		next = encodeCursor(jobs[limit-1])
+	}
+	return jobs, next, nil
+}
+
+// GetTask returns one task.
+func (s *Store) GetTask(ctx context.Context, id string) (job.Task, error) {
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskCols("")+` FROM tasks WHERE id = $1`, id))
+	if err != nil {
+		return job.Task{}, fmt.Errorf("postgres: get task %s: %w", id, mapErr(err))
+	}
+	return t, nil
+}
+
+// JobTasks returns a job's tasks in creation order.
+func (s *Store) JobTasks(ctx context.Context, jobID string) ([]job.Task, error) {
+	tasks, err := jobTasks(ctx, s.pool, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tasks of job %s: %w", jobID, err)
+	}
+	return tasks, nil
+}
+
+func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) {
+	return collectTasks(q.Query(ctx, `SELECT `+taskCols("")+` FROM tasks WHERE job_id = $1 ORDER BY ord`, jobID))
+}
+
+// lockJob reads a job and holds its row lock until the transaction ends.
+func lockJob(ctx context.Context, tx pgx.Tx, tenant, id string) (job.Job, error) {
+	j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
+		WHERE id = $1 AND ($2::text = '' OR tenant = $2::text) FOR UPDATE`, id, tenant))
+	if err != nil {
+		return j, fmt.Errorf("lock job: %w", mapErr(err))
+	}
+	return j, nil
+}
+
+// refresh re-derives a locked job from its tasks and saves it.
+func refresh(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time) error {
+	tasks, err := jobTasks(ctx, tx, j.ID)
+	if err != nil {
+		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
+	}
+	for _, t := range abandonSiblings(tasks, now) {
+		if err := saveTask(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	settle(j, tasks, now)
+	return saveJob(ctx, tx, *j)
+}
+
+// CancelJob cancels every unfinished task of a job that is not final.
+func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	return s.changeJob(ctx, "cancel", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
+		if !job.CanCancelJob(j.Status) {
+			return nil, fmt.Errorf("job is %s: %w", j.Status, store.ErrConflict)
+		}
+		var changed []job.Task
+		for _, t := range tasks {
+			if t.State.Final() {
+				continue
+			}
+			c, err := job.Cancel(t, now)
+			if err != nil {
+				return nil, mapErr(err)
+			}
+			changed = append(changed, c)
+		}
+		return changed, nil
+	})
+}
+
+// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
+func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	return s.changeJob(ctx, "retry", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
+		if !job.CanRetryJob(j.Status) {
+			return nil, fmt.Errorf("job is %s: %w", j.Status, store.ErrConflict)
+		}
+		var changed []job.Task
+		for _, t := range tasks {
+			if t.State != job.TaskFailed && t.State != job.TaskCanceled {
+				continue
+			}
+			r, err := job.Retry(t, now)
+			if err != nil {
+				return nil, mapErr(err)
+			}
+			changed = append(changed, r)
+		}
+		j.Error, j.FinishedAt = nil, nil
+		return changed, nil
+	})
+}
+
+// changeJob locks a job, lets fn decide which tasks change, saves them and
+// re-derives the job.
+func (s *Store) changeJob(ctx context.Context, op, tenant, id string, now time.Time,
+	fn func(j *job.Job, tasks []job.Task) ([]job.Task, error)) (job.Job, error) {
+	var out job.Job
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		j, err := lockJob(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		tasks, err := jobTasks(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("read tasks: %w", err)
+		}
+		changed, err := fn(&j, tasks)
+		if err != nil {
+			return err
+		}
+		for _, t := range changed {
+			if err := saveTask(ctx, tx, t); err != nil {
+				return err
+			}
+		}
+		if err := refresh(ctx, tx, &j, now); err != nil {
+			return err
+		}
+		out = j
+		return nil
+	})
+	if err != nil {
+		return job.Job{}, fmt.Errorf("postgres: %s job %s: %w", op, id, err)
+	}
+	return out, nil
+}

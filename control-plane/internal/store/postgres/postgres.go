@@ -1,0 +1,107 @@
+// Package postgres is the PostgreSQL implementation of store.Store, on a pgx
+// connection pool. It is the store for multi-replica deployments: replicas
+// lease from one queue with SELECT ... FOR UPDATE SKIP LOCKED, so they never
+// wait on each other's rows and never hand one task to two agents.
+//
+// Locking discipline (it is what keeps the store free of deadlocks): every
+// change to a task holds the row lock of its job, taken before the task's.
+// Operations that start from a task (heartbeat, complete, fail, release) look
+// up the task's job id, lock the job, then the task. Operations that scan for
+// tasks (lease, rescue) lock task and job together with SKIP LOCKED and so
+// never wait at all.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
+// unknown parameters such as search_path are sent as run-time parameters). It
+// does not migrate: call Migrate.
+func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &Store{pool: pool, log: logger}, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// inTx runs fn in a READ COMMITTED transaction. The locking discipline makes
+// deadlocks a bug, but a deadlock or serialization failure is retried a few
+// times anyway rather than surfaced to an agent as an internal error; fn must
+// therefore set its results only from what it reads.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	const attempts = 3
+	for i := 1; ; i++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		if err == nil || i == attempts || !retryable(err) {
+			return err
+		}
+		s.log.WarnContext(ctx, "postgres: retrying transaction", "attempt", i, "err", err)
+	}
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// mapErr turns the job rules' errors and PostgreSQL constraint violations
+// into the store's sentinel errors, keeping the original in the chain.
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, job.ErrStaleLease):
+		return fmt.Errorf("%w: %w", store.ErrStaleLease, err)
+	case errors.Is(err, job.ErrInvalidState):
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	case errors.As(err, &pe) && pe.Code == "23505":
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	}
+	return err
+}

@@ -1,0 +1,200 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+)
+
+const jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, request_hash,
+	attempts, error, result, result_key, created_at, updated_at, finished_at`
+
+var taskColNames = []string{"id", "job_id", "tenant", "kind", "state", "priority", "requires",
+	"attempt", "max_attempts", "run_at", "token", "agent_id", "lease_deadline", "stage",
+	"progress", "last_error", "result", "created_at", "updated_at"}
+
+// taskCols is the task column list, each name prefixed (e.g. "t.").
+func taskCols(prefix string) string {
+	return prefix + strings.Join(taskColNames, ", "+prefix)
+}
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func scanJob(row pgx.Row) (job.Job, error) {
+	var (
+		j                job.Job
+		status           string
+		spec, errJ, resJ []byte
+		finished         *time.Time
+	)
+	if err := row.Scan(&j.ID, &j.Tenant, &status, &j.Stage, &j.Progress, &spec, &j.IdempotencyKey,
+		&j.RequestHash, &j.Attempts, &errJ, &resJ, &j.ResultKey, &j.CreatedAt, &j.UpdatedAt, &finished); err != nil {
+		return j, err
+	}
+	j.Status = job.Status(status)
+	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
+	if finished != nil {
+		f := finished.UTC()
+		j.FinishedAt = &f
+	}
+	if err := unmarshal(spec, &j.Spec); err != nil {
+		return j, fmt.Errorf("job %s spec: %w", j.ID, err)
+	}
+	if err := unmarshalPtr(errJ, &j.Error); err != nil {
+		return j, fmt.Errorf("job %s error: %w", j.ID, err)
+	}
+	if err := unmarshalPtr(resJ, &j.Result); err != nil {
+		return j, fmt.Errorf("job %s result: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+func scanTask(row pgx.Row) (job.Task, error) {
+	var (
+		t                  job.Task
+		state              string
+		req, lastErr, resJ []byte
+		deadline           *time.Time
+	)
+	if err := row.Scan(&t.ID, &t.JobID, &t.Tenant, &t.Kind, &state, &t.Priority, &req, &t.Attempt,
+		&t.MaxAttempts, &t.RunAt, &t.Token, &t.AgentID, &deadline, &t.Stage, &t.Progress, &lastErr,
+		&resJ, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return t, err
+	}
+	t.State = job.TaskState(state)
+	t.RunAt, t.CreatedAt, t.UpdatedAt = t.RunAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	if deadline != nil {
+		t.LeaseDeadline = deadline.UTC()
+	}
+	if err := unmarshal(req, &t.Requires); err != nil {
+		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
+	}
+	if err := unmarshalPtr(lastErr, &t.LastError); err != nil {
+		return t, fmt.Errorf("task %s last error: %w", t.ID, err)
+	}
+	if err := unmarshalPtr(resJ, &t.Result); err != nil {
+		return t, fmt.Errorf("task %s result: %w", t.ID, err)
+	}
+	return t, nil
+}
+
+func collectTasks(rows pgx.Rows, err error) ([]job.Task, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (job.Task, error) { return scanTask(r) })
+}
+
+func unmarshal(b []byte, v any) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, v)
+}
+
+// unmarshalPtr decodes b into a new *T stored in *p, or nil for SQL NULL.
+func unmarshalPtr[T any](b []byte, p **T) error {
+	if len(b) == 0 || string(b) == "null" {
+		*p = nil
+		return nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// jsonArg encodes v for a jsonb parameter; nil pointers become SQL NULL.
+func jsonArg[T any](v *T) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// timeArg is a nullable timestamp: the zero time is SQL NULL.
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func timePtrArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+// taskArgs are a task's columns in taskColNames order.
+func taskArgs(t job.Task) ([]any, error) {
+	req, err := jsonArg(&t.Requires)
+	if err != nil {
+		return nil, fmt.Errorf("task %s requires: %w", t.ID, err)
+	}
+	lastErr, err := jsonArg(t.LastError)
+	if err != nil {
+		return nil, fmt.Errorf("task %s last error: %w", t.ID, err)
+	}
+	res, err := jsonArg(t.Result)
+	if err != nil {
+		return nil, fmt.Errorf("task %s result: %w", t.ID, err)
+	}
+	return []any{t.ID, t.JobID, t.Tenant, t.Kind, string(t.State), t.Priority, req, t.Attempt,
+		t.MaxAttempts, t.RunAt, t.Token, t.AgentID, timeArg(t.LeaseDeadline), t.Stage, t.Progress,
+		lastErr, res, t.CreatedAt, t.UpdatedAt}, nil
+}
+
+// saveTask writes a task's mutable columns (id, job, tenant, kind and
+// creation time never change).
+func saveTask(ctx context.Context, tx pgx.Tx, t job.Task) error {
+	a, err := taskArgs(t)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE tasks SET state = $2, priority = $3, requires = $4, attempt = $5,
+		max_attempts = $6, run_at = $7, token = $8, agent_id = $9, lease_deadline = $10,
+		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15
+		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18])
+	if err != nil {
+		return fmt.Errorf("update task %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// saveJob writes a job's mutable columns.
+func saveJob(ctx context.Context, tx pgx.Tx, j job.Job) error {
+	errJ, err := jsonArg(j.Error)
+	if err != nil {
+		return fmt.Errorf("job %s error: %w", j.ID, err)
+	}
+	resJ, err := jsonArg(j.Result)
+	if err != nil {
+		return fmt.Errorf("job %s result: %w", j.ID, err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE jobs SET status = $2, stage = $3, progress = $4, attempts = $5,
+		error = $6, result = $7, result_key = $8, updated_at = $9, finished_at = $10 WHERE id = $1`,
+		j.ID, string(j.Status), j.Stage, j.Progress, j.Attempts, errJ, resJ, j.ResultKey, j.UpdatedAt,
+		timePtrArg(j.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("update job %s: %w", j.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+// Package sweep runs the control plane's housekeeping loop: it rescues tasks
+// whose lease expired (the agent died or was partitioned) and retries them per
+// the retry policy, and wakes waiting agents when backed-off tasks become
+// ready. Exactly one replica sweeps at a time, chosen through a leadership
+// lease in the store; a crashed leader is replaced when its term runs out.
+package sweep
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+)
+
+// Store is what the sweeper needs from the store.
+type Store interface {
+	AcquireLeadership(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	RescueExpired(ctx context.Context, now time.Time, p job.RetryPolicy, jitter func() float64, limit int) ([]job.Task, error)
+	NextRunAt(ctx context.Context) (time.Time, error)
+}
+
+// Notifier wakes waiting agents (on every replica).
+type Notifier interface {
+	Notify(ctx context.Context)
+}
+
+// Config tunes the sweeper.
+type Config struct {
+	Interval time.Duration // between sweeps
+	Term     time.Duration // leadership term; a dead leader is replaced after it
+	Batch    int           // max leases rescued per sweep
+	Policy   job.RetryPolicy
+}
+
+// Sweeper is the housekeeping loop of one replica.
+type Sweeper struct {
+	store   Store
+	notify  Notifier
+	cfg     Config
+	holder  string
+	now     func() time.Time
+	log     *slog.Logger
+	leader  bool
+	lastDue time.Time
+	// OnRescue, if set, is called with each rescued task (metrics, tests).
+	OnRescue func(job.Task)
+}
+
+// leadership is the name of the leadership lease the sweepers compete for.
+const leadership = "sweeper"
+
+// New returns a sweeper for the replica named holder.
+func New(s Store, n Notifier, cfg Config, holder string, now func() time.Time, log *slog.Logger) *Sweeper {
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Term <= 0 {
+		cfg.Term = 10 * time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Policy.MaxAttempts == 0 {
+		cfg.Policy = job.DefaultRetryPolicy()
+	}
+	return &Sweeper{store: s, notify: n, cfg: cfg, holder: holder, now: now, log: log}
+}
+
+// Run sweeps every Interval until ctx ends, then gives up leadership so
+// another replica takes over at once.
+func (s *Sweeper) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		s.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			if s.leader {
+				// A zero term ends ours now; a fresh context because ctx is done.
+				rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_, _ = s.store.AcquireLeadership(rctx, leadership, s.holder, s.now(), 0)
+				cancel()
+			}
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Leader reports whether this replica led the last sweep.
+func (s *Sweeper) Leader() bool { return s.leader }
+
+// Sweep runs one pass if this replica is (or becomes) the leader.
+func (s *Sweeper) Sweep(ctx context.Context) {
+	now := s.now()
+	ok, err := s.store.AcquireLeadership(ctx, leadership, s.holder, now, s.cfg.Term)
+	if err != nil {
+		s.log.Warn("sweeper: leadership check failed", "err", err)
+		return
+	}
+	if ok != s.leader {
+		s.log.Info("sweeper leadership changed", "leader", ok, "holder", s.holder)
+	}
+	s.leader = ok
+	if !ok {
+		return
+	}
+	wake := false
+	for {
+		rescued, err := s.store.RescueExpired(ctx, now, s.cfg.Policy, rand.Float64, s.cfg.Batch)
+		if err != nil {
+			s.log.Warn("sweeper: rescue failed", "err", err)
+			break
+		}
+		for _, t := range rescued {
+			s.log.Info("rescued expired lease", "task", t.ID, "job", t.JobID, "attempt", t.Attempt, "state", t.State, "retry_at", t.RunAt)
+			if s.OnRescue != nil {
+				s.OnRescue(t)
+			}
+			if t.State == job.TaskQueued {
+				wake = true
+			}
+		}
+		if len(rescued) < s.cfg.Batch {
+			break
+		}
+	}
+	// Backed-off tasks become ready silently; wake the agents once when the
+	// earliest one comes due.
+	next, err := s.store.NextRunAt(ctx)
+	if err == nil && !next.IsZero() && !next.After(now) && !next.Equal(s.lastDue) {
+		s.lastDue = next
+		wake = true
+	}
+	if wake {
+		s.notify.Notify(ctx)
+	}
+}

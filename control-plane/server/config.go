@@ -1,0 +1,79 @@
+// Package server wires the control plane together: it opens the store (and
+// migrates it), the blob store, Redis, builds the dispatcher, the sweeper and
+// the HTTP API, serves until its context ends, and shuts down gracefully.
+package server
+
+import (
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+)
+
+// Config is the control plane's configuration. Zero values take defaults.
+type Config struct {
+	Listen    string // host:port; default 127.0.0.1:8080
+	PublicURL string // how agents and clients reach this replica; default http://<listen address>
+	DataDir   string // embedded defaults live here; default ./data
+	// DatabaseURL is postgres://… or a SQLite file path; default <DataDir>/ytcaption.db.
+	DatabaseURL string
+	RedisURL    string // optional; enables cross-replica wake-ups
+	RedisPrefix string // key and channel prefix; default "ytcaption:"
+	S3          S3Config
+	// AdminKey is accepted as an admin key of tenant "default". Without it a
+	// key is generated on first start and printed once.
+	AdminKey            string
+	AllowPrivateSources bool
+	ReplicaName         string // default hostname:port
+
+	LeaseDuration     time.Duration
+	HeartbeatInterval time.Duration
+	MaxLeaseWait      time.Duration
+	RetryPolicy       job.RetryPolicy
+	MaxUploadBytes    int64
+	MaxDuration       time.Duration
+	ShutdownTimeout   time.Duration
+	SweepInterval     time.Duration
+	LeaderTerm        time.Duration
+}
+
+// S3Config selects S3/MinIO for artifacts; empty Endpoint means local disk.
+type S3Config struct {
+	Endpoint  string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	Region    string
+}
+
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = c.DataDir + "/ytcaption.db"
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "ytcaption:"
+	}
+	if c.S3.Bucket == "" {
+		c.S3.Bucket = "ytcaption"
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = 30 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = c.LeaseDuration / 3
+	}
+	if c.MaxLeaseWait <= 0 {
+		c.MaxLeaseWait = 30 * time.Second
+	}
+	if c.RetryPolicy.MaxAttempts == 0 {
+		c.RetryPolicy = job.DefaultRetryPolicy()
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 20 * time.Second
+	}
+}

@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/internal/dispatch"
+	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store/postgres"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store/sqlite"
+	"github.com/ytcaption/ytcaption/control-plane/internal/sweep"
+)
+
+// Server is one running control-plane replica.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	ln       net.Listener
+	url      string
+	api      *httpapi.API
+	disp     *dispatch.Dispatcher
+	sweeper  *sweep.Sweeper
+	bus      *dispatch.RedisBus
+	redis    *redis.Client
+	closers  []func() error
+	adminKey string // generated at first start; "" otherwise
+}
+
+// notifier is what wakes long-polls: the Redis bus across replicas, or the
+// process-local hub.
+type notifier interface{ Notify(context.Context) }
+
+type hubNotifier struct{ hub *dispatch.Hub }
+
+func (h hubNotifier) Notify(context.Context) { h.hub.Wake() }
+
+// New opens everything the replica needs and starts listening; Run serves.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	cfg.defaults()
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.store, err = OpenStore(ctx, cfg.DatabaseURL, log); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.store.Close)
+
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.url = strings.TrimRight(cfg.PublicURL, "/")
+	if s.url == "" {
+		s.url = "http://" + s.ln.Addr().String()
+	}
+	if cfg.ReplicaName == "" {
+		host, _ := os.Hostname()
+		cfg.ReplicaName = host + "/" + s.ln.Addr().String()
+		s.cfg.ReplicaName = cfg.ReplicaName
+	}
+
+	blobs, blobHandler, err := s.openBlobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	hub := dispatch.NewHub()
+	var n notifier = hubNotifier{hub}
+	var healthy func() bool
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse redis url: %w", err)
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+		s.redis = redis.NewClient(opt)
+		s.closers = append(s.closers, s.redis.Close)
+		s.bus = dispatch.NewRedisBus(s.redis, cfg.RedisPrefix+"wake", hub, log)
+		n, healthy = s.bus, s.bus.Healthy
+	}
+	s.disp = dispatch.New(s.store, hub, dispatch.Config{LeaseDuration: cfg.LeaseDuration, MaxWait: cfg.MaxLeaseWait}, time.Now, healthy)
+	s.sweeper = sweep.New(s.store, n, sweep.Config{Interval: cfg.SweepInterval, Term: cfg.LeaderTerm, Policy: cfg.RetryPolicy},
+		cfg.ReplicaName, time.Now, log)
+
+	if err := s.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	ready := map[string]func(context.Context) error{"database": s.store.Ping, "blobs": blobs.Ping}
+	s.api = httpapi.New(httpapi.Config{
+		AllowPrivateSources: cfg.AllowPrivateSources, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
+		LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
+		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready,
+	}, httpapi.Deps{
+		Store: s.store, Blobs: blobs, Dispatcher: s.disp, Notifier: n, Now: time.Now,
+		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+	}, log)
+	return s, nil
+}
+
+type blobStore interface {
+	httpapi.Blobs
+	Ping(context.Context) error
+}
+
+func (s *Server) openBlobs(ctx context.Context) (blobStore, http.Handler, error) {
+	if s.cfg.S3.Endpoint != "" {
+		b, err := blob.NewS3(ctx, blob.S3Config{Endpoint: s.cfg.S3.Endpoint, Bucket: s.cfg.S3.Bucket,
+			AccessKey: s.cfg.S3.AccessKey, SecretKey: s.cfg.S3.SecretKey, Region: s.cfg.S3.Region}, s.log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open S3 store: %w", err)
+		}
+		return b, nil, nil
+	}
+	secret, err := loadOrCreateSecret(filepath.Join(s.cfg.DataDir, "blob-signing.key"))
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := blob.NewLocal(filepath.Join(s.cfg.DataDir, "blobs"), secret, s.url, time.Now, blob.WithLogger(s.log),
+		blob.WithMaxBodySize(max(s.cfg.MaxUploadBytes, 2<<30)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open local blob store: %w", err)
+	}
+	s.closers = append(s.closers, l.Close)
+	return l, l.Handler(), nil
+}
+
+// loadOrCreateSecret keeps the local blob signing key across restarts, so
+// presigned URLs handed out before a restart stay valid.
+func loadOrCreateSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// OpenStore opens (and migrates) the store named by a database URL:
+// postgres:// or postgresql:// for PostgreSQL, anything else is a SQLite path.
+func OpenStore(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		pg, err := postgres.Open(ctx, dsn, log)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		if err := pg.Migrate(ctx); err != nil {
+			pg.Close()
+			return nil, fmt.Errorf("migrate postgres: %w", err)
+		}
+		return pg, nil
+	}
+	path := strings.TrimPrefix(dsn, "sqlite://")
+	if dir := filepath.Dir(strings.TrimPrefix(path, "file:")); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database dir: %w", err)
+		}
+	}
+	sq, err := sqlite.Open(ctx, dsn, log)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := sq.Migrate(ctx); err != nil {
+		sq.Close()
+		return nil, fmt.Errorf("migrate sqlite: %w", err)
+	}
+	return sq, nil
+}
+
+// bootstrapAdmin makes sure an admin key exists: the configured one, or a
+// generated one on first start (kept in AdminKey for the caller to print once).
+func (s *Server) bootstrapAdmin(ctx context.Context) error {
+	if s.cfg.AdminKey != "" {
+		cred, ok := auth.ParseKey(s.cfg.AdminKey)
+		if !ok {
+			return errors.New("admin key must be 8 to 256 characters")
+		}
+		if _, err := s.store.GetAPIKey(ctx, cred.ID); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("look up admin key: %w", err)
+		}
+		return s.store.CreateAPIKey(ctx, store.APIKey{ID: cred.ID, Tenant: "default", Role: store.RoleAdmin,
+			Name: "configured admin key", Hash: cred.Hash(), CreatedAt: time.Now()})
+	}
+	keys, err := s.store.ListAPIKeys(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	for _, k := range keys {
+		if k.Role == store.RoleAdmin && k.RevokedAt == nil {
+			return nil
+		}
+	}
+	cred := auth.New(auth.PrefixKey)
+	if err := s.store.CreateAPIKey(ctx, store.APIKey{ID: cred.ID, Tenant: "default", Role: store.RoleAdmin,
+		Name: "bootstrap admin key", Hash: cred.Hash(), CreatedAt: time.Now()}); err != nil {
+		return fmt.Errorf("create admin key: %w", err)
+	}
+	s.adminKey = cred.Token()
+	return nil
+}
+
+// URL is the base URL of this replica.
+func (s *Server) URL() string { return s.url }
+
+// GeneratedAdminKey is the admin key created at this start, if one was.
+func (s *Server) GeneratedAdminKey() string { return s.adminKey }
+
+// Store exposes the store to in-process tooling (dev mode, tests).
+func (s *Server) Store() store.Store { return s.store }
+
+// Run serves until ctx ends, then shuts down gracefully: long-polls are
+// released, in-flight requests finish (up to ShutdownTimeout), the sweeper
+// hands over leadership, and connections are closed.
+func (s *Server) Run(ctx context.Context) error {
+	app := s.api.App()
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	if s.bus != nil {
+		wg.Go(func() { s.bus.Run(bg) })
+	}
+	wg.Go(func() { s.sweeper.Run(bg) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- app.Listener(s.ln) }()
+	s.log.Info("control plane serving", "url", s.url, "replica", s.cfg.ReplicaName)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	s.log.Info("control plane shutting down")
+	s.disp.Close()
+	if shutErr := app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); shutErr != nil && err == nil {
+		err = fmt.Errorf("shutdown: %w", shutErr)
+	}
+	stopBG()
+	wg.Wait()
+	s.close()
+	return err
+}
+
+func (s *Server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil && !errors.Is(err, io.EOF) {
+			s.log.Debug("close", "err", err)
+		}
+	}
+	s.closers = nil
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+}
+
+// Run is New followed by Run.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if k := s.GeneratedAdminKey(); k != "" {
+		fmt.Fprintf(os.Stderr, "\nAdmin API key (shown once, keep it): %s\n\n", k)
+	}
+	return s.Run(ctx)
+}
