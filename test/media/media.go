@@ -38,8 +38,8 @@ func MP4(t testing.TB, wav string) string {
 	if hasEncoder(t, "libx264") {
 		vcodec = []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}
 	}
-	args := append(videoInput(wav), vcodec...)
-	args = append(args, "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart", out)
+	args := append(videoInput(t, wav), vcodec...)
+	args = append(args, "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", out)
 	run(t, "ffmpeg", args...)
 	return out
 }
@@ -57,9 +57,9 @@ func WebM(t testing.TB, wav string) string {
 	if hasEncoder(t, "libopus") {
 		acodec = []string{"-c:a", "libopus", "-b:a", "48k"}
 	}
-	args := append(videoInput(wav), vcodec...)
+	args := append(videoInput(t, wav), vcodec...)
 	args = append(args, acodec...)
-	args = append(args, "-shortest", out)
+	args = append(args, out)
 	run(t, "ffmpeg", args...)
 	return out
 }
@@ -154,8 +154,12 @@ func Words(s string) []string {
 	return strings.Fields(b.String())
 }
 
-func videoInput(wav string) []string {
-	return []string{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-i", wav, "-map", "0:v:0", "-map", "1:a:0"}
+// videoInput is a test-pattern video exactly as long as wav (ffmpeg's
+// -shortest overshoots with encoders that buffer, such as libvpx) and wav.
+func videoInput(t testing.TB, wav string) []string {
+	t.Helper()
+	d := strings.TrimSpace(run(t, "ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", wav))
+	return []string{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=" + d, "-i", wav, "-map", "0:v:0", "-map", "1:a:0"}
 }
 
 func hasEncoder(t testing.TB, name string) bool {

@@ -41,6 +41,13 @@ type Engine interface {
 	Transcribe(ctx context.Context, wavPath string, opts Options) (api.Transcript, error)
 }
 
+// Validator is implemented by engines that can reject options before any
+// media is fetched (a language or model they do not have), so a job that
+// cannot succeed fails in seconds rather than after a long download.
+type Validator interface {
+	Validate(opts Options) error
+}
+
 // Checker is implemented by engines that can tell whether they are usable on
 // this machine and what they offer.
 type Checker interface {

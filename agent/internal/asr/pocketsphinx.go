@@ -95,11 +95,18 @@ func (p *Pocketsphinx) Args(wavPath string) []string {
 	}
 }
 
+// Validate implements Validator: the model is English only.
+func (p *Pocketsphinx) Validate(opts Options) error {
+	if !isAuto(opts.Language) && baseLang(opts.Language) != "en" {
+		return failure.Permanent(api.CodeUnsupportedLang, "pocketsphinx recognizes English only, not %q", opts.Language)
+	}
+	return nil
+}
+
 // Transcribe implements Engine.
 func (p *Pocketsphinx) Transcribe(ctx context.Context, wavPath string, opts Options) (api.Transcript, error) {
-	if !isAuto(opts.Language) && baseLang(opts.Language) != "en" {
-		return api.Transcript{}, failure.Permanent(api.CodeUnsupportedLang,
-			"pocketsphinx recognizes English only, not %q", opts.Language)
+	if err := p.Validate(opts); err != nil {
+		return api.Transcript{}, err
 	}
 	duration, err := wavDuration(wavPath)
 	if err != nil {

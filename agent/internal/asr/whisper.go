@@ -147,15 +147,30 @@ func (w *WhisperCpp) Args(model, wavPath, outBase string, opts Options) []string
 	return append(args, w.cfg.ExtraArgs...)
 }
 
-// Transcribe implements Engine.
-func (w *WhisperCpp) Transcribe(ctx context.Context, wavPath string, opts Options) (api.Transcript, error) {
+// Validate implements Validator: the model must be here, and English-only
+// models (*.en) take English only.
+func (w *WhisperCpp) Validate(opts Options) error {
+	_, err := w.validate(opts)
+	return err
+}
+
+func (w *WhisperCpp) validate(opts Options) (string, error) {
 	model, err := w.modelPath(opts.Model)
 	if err != nil {
-		return api.Transcript{}, err
+		return "", err
 	}
 	if strings.HasSuffix(modelName(model), ".en") && !isAuto(opts.Language) && baseLang(opts.Language) != "en" {
-		return api.Transcript{}, failure.Permanent(api.CodeUnsupportedLang,
+		return "", failure.Permanent(api.CodeUnsupportedLang,
 			"whisper model %s is English-only, not %q", modelName(model), opts.Language)
+	}
+	return model, nil
+}
+
+// Transcribe implements Engine.
+func (w *WhisperCpp) Transcribe(ctx context.Context, wavPath string, opts Options) (api.Transcript, error) {
+	model, err := w.validate(opts)
+	if err != nil {
+		return api.Transcript{}, err
 	}
 	duration, err := wavDuration(wavPath)
 	if err != nil {

@@ -25,7 +25,7 @@ var (
 // ParseVTT converts a WebVTT document into a transcript with one segment per
 // cue. It is tolerant: it skips headers, NOTE/STYLE/REGION blocks, cue
 // identifiers and settings, strips markup and inline timestamps, decodes
-// entities, and drops a cue that repeats the previous cue's text (rolling
+// entities, and drops lines that repeat the previous cue's last line (rolling
 // captions). Word timings are not invented: caption tracks have none.
 func ParseVTT(r io.Reader) (api.Transcript, error) {
 	sc := bufio.NewScanner(r)
@@ -39,13 +39,24 @@ func ParseVTT(r io.Reader) (api.Transcript, error) {
 		sawCue  bool
 		lineNum int
 	)
+	var prevLast string // the last text line of the previous kept cue
 	flush := func() {
 		if cur != nil {
-			t := cleanCueText(strings.Join(text, " "))
-			if t != "" && !(len(segs) > 0 && segs[len(segs)-1].Text == t) {
-				cur.Text = t
+			var lines []string
+			for _, l := range text {
+				if c := cleanCueText(l); c != "" {
+					lines = append(lines, c)
+				}
+			}
+			// Rolling captions repeat the previous cue's last line first.
+			for len(lines) > 0 && len(segs) > 0 && lines[0] == prevLast {
+				lines = lines[1:]
+			}
+			if len(lines) > 0 {
+				cur.Text = strings.Join(lines, " ")
 				segs = append(segs, *cur)
-			} else if t != "" && len(segs) > 0 && cur.End > segs[len(segs)-1].End {
+				prevLast = lines[len(lines)-1]
+			} else if len(text) > 0 && len(segs) > 0 && cur.End > segs[len(segs)-1].End {
 				segs[len(segs)-1].End = cur.End // a repeated cue extends the last one
 			}
 		}

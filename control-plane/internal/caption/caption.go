@@ -27,10 +27,10 @@ const (
 const (
 	DefaultMaxChars = 42
 	DefaultMaxLines = 2
-	// LimitMaxChars and LimitMaxLines bound a requested layout; beyond them a
-	// "caption" is a wall of text.
-	LimitMaxChars = 500
-	LimitMaxLines = 10
+	// LimitMaxChars and LimitMaxLines bound a requested layout: generous, but
+	// they keep a query parameter from asking for absurd cues.
+	LimitMaxChars = 1000
+	LimitMaxLines = 1000
 )
 
 var (

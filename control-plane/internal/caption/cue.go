@@ -128,22 +128,47 @@ func tokens(text string) []string {
 // appendSegmentCues lays out one segment's tokens greedily.
 func appendSegmentCues(cues []msCue, toks []token, l Layout) []msCue {
 	var pending []token
+	var fill lineFill
 	for _, tok := range toks {
 		if len(pending) > 0 && tok.start-pending[len(pending)-1].end >= pauseGap {
 			cues = append(cues, makeCue(pending, l))
-			pending = nil
+			pending, fill = nil, lineFill{}
 		}
-		for len(pending) > 0 && len(wrap(append(pending[:len(pending):len(pending)], tok), l.MaxChars)) > l.MaxLines {
+		for len(pending) > 0 && fill.with(tok.text, l.MaxChars).lines > l.MaxLines {
 			k := breakPoint(pending)
 			cues = append(cues, makeCue(pending[:k], l))
 			pending = append([]token(nil), pending[k:]...)
+			fill = lineFill{}
+			for _, p := range pending {
+				fill = fill.with(p.text, l.MaxChars)
+			}
 		}
 		pending = append(pending, tok)
+		fill = fill.with(tok.text, l.MaxChars)
 	}
 	if len(pending) > 0 {
 		cues = append(cues, makeCue(pending, l))
 	}
 	return cues
+}
+
+// lineFill tracks greedy wrapping as tokens are appended (the same rule as
+// wrap), so testing whether one more token fits costs O(1).
+type lineFill struct {
+	lines int // lines used
+	n     int // runes on the last line
+}
+
+func (f lineFill) with(text string, maxChars int) lineFill {
+	tn := utf8.RuneCountInString(text)
+	switch {
+	case f.lines == 0:
+		return lineFill{1, tn}
+	case f.n+1+tn > maxChars:
+		return lineFill{f.lines + 1, tn}
+	default:
+		return lineFill{f.lines, f.n + 1 + tn}
+	}
 }
 
 // breakPoint is where to end a full cue: after the last token that ends with

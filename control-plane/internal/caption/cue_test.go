@@ -120,7 +120,7 @@ func TestBuildCues(t *testing.T) {
 			want: []Cue{{1, 2, "tab here ok"}},
 		},
 		{
-			name: "a word with spaces is split and shares its time",
+			name:   "a word with spaces is split and shares its time",
 			t:      one(api.Segment{Start: 0, End: 1, Words: []api.Word{{Word: "New\nYork", Start: 0, End: 1}}}),
 			layout: Layout{MaxChars: 4, MaxLines: 1},
 			want:   []Cue{{0, 0.444, "New"}, {0.444, 1, "York"}},
@@ -152,12 +152,14 @@ var (
 // vocabulary for generated transcripts: ordinary words, punctuation, markup
 // and caption syntax look-alikes, long words, non-ASCII, white space and
 // control characters.
-var vocabulary = []string{
-	"the", "a", "caption", "is", "timed", "well,", "ok.", "Really?", "yes!", "so;", "note:",
-	"&", "AT&T", "<b>", "x>y", "&amp;", "-->", "--", "1", "42", "00:00:01,000", "00:01.000",
-	"NOTE", "WEBVTT", "STYLE", "naïve", "日本語の字幕", "…", "supercalifragilisticexpialidocious",
-	"https://example.com/a/very/long/path/that/does/not/fit/on/one/line",
-	"", " ", "two words", "line\nbreak", "tab\tsep", "\u00a0", "ctl\x07char", "\uFEFFbom", "\r\n",
+func vocabulary() []string {
+	return []string{
+		"the", "a", "caption", "is", "timed", "well,", "ok.", "Really?", "yes!", "so;", "note:",
+		"&", "AT&T", "<b>", "x>y", "&amp;", "-->", "--", "1", "42", "00:00:01,000", "00:01.000",
+		"NOTE", "WEBVTT", "STYLE", "naïve", "日本語の字幕", "…", "supercalifragilisticexpialidocious",
+		"https://example.com/a/very/long/path/that/does/not/fit/on/one/line",
+		"", " ", "two words", "line\nbreak", "tab\tsep", "\u00a0", "ctl\x07char", "\uFEFFbom", "\r\n",
+	}
 }
 
 // genTranscript makes a random transcript that passes Validate, with sub-
@@ -165,6 +167,7 @@ var vocabulary = []string{
 // their segment and segments without words.
 func genTranscript(r *rand.Rand) api.Transcript {
 	var t api.Transcript
+	vocab := vocabulary()
 	clock := r.Float64() * 3
 	prevStart := 0.0
 	for range r.IntN(8) {
@@ -178,7 +181,7 @@ func genTranscript(r *rand.Rand) api.Transcript {
 		at := start
 		var texts []string
 		for range n {
-			w := vocabulary[r.IntN(len(vocabulary))]
+			w := vocab[r.IntN(len(vocab))]
 			texts = append(texts, w)
 			switch r.IntN(10) {
 			case 0:
@@ -385,6 +388,25 @@ func TestRenderGoldenTranscriptsProperties(t *testing.T) {
 			if err := checkRender(tr, l); err != nil {
 				t.Errorf("layout %+v: %v", l, err)
 			}
+		}
+	}
+}
+
+// lineFill must wrap exactly like wrap, or cues could exceed MaxLines.
+func TestLineFillMatchesWrap(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		maxChars := 1 + r.IntN(30)
+		var toks []token
+		var fill lineFill
+		for range r.IntN(20) {
+			w := strings.Repeat("é", 1+r.IntN(12))
+			toks = append(toks, token{text: w})
+			fill = fill.with(w, maxChars)
+		}
+		if got := len(wrap(toks, maxChars)); got != fill.lines {
+			t.Fatalf("maxChars %d, tokens %v: wrap has %d lines, lineFill %d", maxChars, toks, got, fill.lines)
 		}
 	}
 }

@@ -161,7 +161,7 @@ func Aggregate(tasks []Task) Status {
 	if len(tasks) == 0 {
 		return api.JobQueued
 	}
-	var succeeded, failed, canceled, leased, started int
+	var succeeded, failed, canceled, leased int
 	for _, t := range tasks {
 		switch t.State {
 		case TaskSucceeded:
@@ -172,9 +172,6 @@ func Aggregate(tasks []Task) Status {
 			canceled++
 		case TaskLeased:
 			leased++
-		}
-		if t.Attempt > 0 {
-			started++
 		}
 	}
 	switch {

@@ -38,6 +38,8 @@ func (p RetryPolicy) Delay(attempt int, jitter float64) time.Duration {
 	if attempt < 1 {
 		attempt = 1
 	}
+	// Clamped so a caller's out-of-range jitter cannot break the cap.
+	jitter = min(max(jitter, 0), 1)
 	d := float64(p.BaseDelay) * math.Pow(2, float64(attempt-1))
 	if d > float64(p.MaxDelay) || math.IsInf(d, 0) {
 		d = float64(p.MaxDelay)
@@ -95,8 +97,9 @@ func Complete(t Task, token int64, res api.TaskResult, now time.Time) (Task, err
 }
 
 // Fail records a failed attempt. A retryable failure requeues the task after
-// the policy's delay unless attempts are exhausted; a permanent one fails it.
-// When attempts run out, the last error is kept so the job shows why.
+// the policy's delay unless attempts are exhausted (the task's own
+// MaxAttempts when set, else the policy's); a permanent one fails it. When
+// attempts run out, the last error is kept so the job shows why.
 func Fail(t Task, token int64, e api.Error, retryable bool, p RetryPolicy, now time.Time, jitter float64) (Task, error) {
 	if err := CheckToken(t, token); err != nil {
 		return t, err
@@ -117,7 +120,11 @@ func Expire(t Task, p RetryPolicy, now time.Time, jitter float64) (Task, error) 
 func fail(t Task, e api.Error, retryable bool, p RetryPolicy, now time.Time, jitter float64) Task {
 	t.LastError = &e
 	t.UpdatedAt = now
-	if retryable && t.Attempt < p.MaxAttempts {
+	limit := p.MaxAttempts
+	if t.MaxAttempts > 0 {
+		limit = t.MaxAttempts // fixed when the task was planned
+	}
+	if retryable && t.Attempt < limit {
 		t.State = TaskQueued
 		t.RunAt = now.Add(p.Delay(t.Attempt, jitter))
 		return t

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
@@ -42,7 +43,7 @@ type Sweeper struct {
 	holder  string
 	now     func() time.Time
 	log     *slog.Logger
-	leader  bool
+	leader  atomic.Bool
 	lastDue time.Time
 	// OnRescue, if set, is called with each rescued task (metrics, tests).
 	OnRescue func(job.Task)
@@ -77,7 +78,7 @@ func (s *Sweeper) Run(ctx context.Context) {
 		s.Sweep(ctx)
 		select {
 		case <-ctx.Done():
-			if s.leader {
+			if s.leader.Load() {
 				// A zero term ends ours now; a fresh context because ctx is done.
 				rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				_, _ = s.store.AcquireLeadership(rctx, leadership, s.holder, s.now(), 0)
@@ -90,7 +91,7 @@ func (s *Sweeper) Run(ctx context.Context) {
 }
 
 // Leader reports whether this replica led the last sweep.
-func (s *Sweeper) Leader() bool { return s.leader }
+func (s *Sweeper) Leader() bool { return s.leader.Load() }
 
 // Sweep runs one pass if this replica is (or becomes) the leader.
 func (s *Sweeper) Sweep(ctx context.Context) {
@@ -100,10 +101,9 @@ func (s *Sweeper) Sweep(ctx context.Context) {
 		s.log.Warn("sweeper: leadership check failed", "err", err)
 		return
 	}
-	if ok != s.leader {
+	if s.leader.Swap(ok) != ok {
 		s.log.Info("sweeper leadership changed", "leader", ok, "holder", s.holder)
 	}
-	s.leader = ok
 	if !ok {
 		return
 	}

@@ -73,7 +73,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 			if err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO tasks (`+taskCols("")+`, ord)
+			b.Queue(`INSERT INTO tasks (`+taskCols+`, ord)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 				append(args, i)...)
 		}
@@ -172,7 +172,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, str
 
 // GetTask returns one task.
 func (s *Store) GetTask(ctx context.Context, id string) (job.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskCols("")+` FROM tasks WHERE id = $1`, id))
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = $1`, id))
 	if err != nil {
 		return job.Task{}, fmt.Errorf("postgres: get task %s: %w", id, mapErr(err))
 	}
@@ -189,7 +189,7 @@ func (s *Store) JobTasks(ctx context.Context, jobID string) ([]job.Task, error) 
 }
 
 func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) {
-	return collectTasks(q.Query(ctx, `SELECT `+taskCols("")+` FROM tasks WHERE job_id = $1 ORDER BY ord`, jobID))
+	return collectTasks(q.Query(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY ord`, jobID))
 }
 
 // lockJob reads a job and holds its row lock until the transaction ends.

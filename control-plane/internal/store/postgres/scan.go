@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,14 +14,14 @@ import (
 const jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, request_hash,
 	attempts, error, result, result_key, created_at, updated_at, finished_at`
 
-var taskColNames = []string{"id", "job_id", "tenant", "kind", "state", "priority", "requires",
-	"attempt", "max_attempts", "run_at", "token", "agent_id", "lease_deadline", "stage",
-	"progress", "last_error", "result", "created_at", "updated_at"}
-
-// taskCols is the task column list, each name prefixed (e.g. "t.").
-func taskCols(prefix string) string {
-	return prefix + strings.Join(taskColNames, ", "+prefix)
-}
+// Task columns, in the order scanTask and taskArgs use, bare and qualified
+// by the alias t.
+const (
+	taskCols = `id, job_id, tenant, kind, state, priority, requires, attempt, max_attempts,
+	run_at, token, agent_id, lease_deadline, stage, progress, last_error, result, created_at, updated_at`
+	taskColsT = `t.id, t.job_id, t.tenant, t.kind, t.state, t.priority, t.requires, t.attempt, t.max_attempts,
+	t.run_at, t.token, t.agent_id, t.lease_deadline, t.stage, t.progress, t.last_error, t.result, t.created_at, t.updated_at`
+)
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
@@ -143,7 +142,7 @@ func timePtrArg(t *time.Time) any {
 	return *t
 }
 
-// taskArgs are a task's columns in taskColNames order.
+// taskArgs are a task's columns in taskCols order.
 func taskArgs(t job.Task) ([]any, error) {
 	req, err := jsonArg(&t.Requires)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 // job.Requirements.SatisfiedBy, so tasks no agent here can run never fill the
 // LIMIT); SKIP LOCKED on the task and its job means concurrent leasers and job
 // updates never make it wait.
-var leaseSQL = `SELECT ` + taskCols("t.") + `
+const leaseSQL = `SELECT ` + taskColsT + `
 FROM tasks t JOIN jobs j ON j.id = t.job_id
 WHERE t.state = 'queued' AND t.run_at <= $1
   AND (cardinality($2::text[]) = 0 OR t.kind = ANY($2::text[]))
@@ -117,7 +117,7 @@ func (s *Store) onTask(ctx context.Context, op, taskID string, now time.Time,
 		if err != nil {
 			return err
 		}
-		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskCols("")+` FROM tasks WHERE id = $1 FOR UPDATE`, taskID))
+		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = $1 FOR UPDATE`, taskID))
 		if err != nil {
 			return fmt.Errorf("lock task: %w", mapErr(err))
 		}
@@ -213,7 +213,7 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 	var rescued []job.Task
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rescued = nil
-		expired, err := collectTasks(tx.Query(ctx, `SELECT `+taskCols("t.")+`
+		expired, err := collectTasks(tx.Query(ctx, `SELECT `+taskColsT+`
 			FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.state = 'leased' AND t.lease_deadline < $1
 			ORDER BY t.lease_deadline, t.id

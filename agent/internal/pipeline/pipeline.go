@@ -1,0 +1,488 @@
+// Package pipeline runs one captioning task on an agent as ordered stages:
+// resolve → captions → download → extract → transcribe. It prefers a
+// source's human-made captions when the job allows, fetches uploads over
+// HTTP instead of yt-dlp, enforces duration and size limits, reports
+// progress and per-stage timings, and always removes its temporary files.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ytcaption/ytcaption/agent/internal/asr"
+	"github.com/ytcaption/ytcaption/agent/internal/audio"
+	"github.com/ytcaption/ytcaption/agent/internal/failure"
+	"github.com/ytcaption/ytcaption/agent/internal/source"
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Stage names, as reported in progress and timings.
+const (
+	StageResolve    = "resolve"
+	StageCaptions   = "captions"
+	StageDownload   = "download"
+	StageExtract    = "extract"
+	StageTranscribe = "transcribe"
+)
+
+// Transcript origins.
+const (
+	OriginASR      = "asr"
+	OriginCaptions = "captions"
+)
+
+type stageWeight struct {
+	name   string
+	weight float64
+}
+
+// stages returns the stages in order with their share of overall progress.
+// Transcription dominates the time of a typical task.
+func stages() [5]stageWeight {
+	return [5]stageWeight{
+		{StageResolve, 0.05},
+		{StageCaptions, 0.05},
+		{StageDownload, 0.30},
+		{StageExtract, 0.10},
+		{StageTranscribe, 0.50},
+	}
+}
+
+// Resolver learns what a URL is without downloading it.
+type Resolver interface {
+	Resolve(ctx context.Context, url string) (source.Info, error)
+}
+
+// CaptionFetcher gets a human-made caption track as a transcript.
+type CaptionFetcher interface {
+	FetchCaptions(ctx context.Context, url, lang, dir string) (api.Transcript, error)
+}
+
+// Downloader fetches a source's audio into dir.
+type Downloader interface {
+	Download(ctx context.Context, url, dir string, lim source.Limits) (string, error)
+}
+
+// UploadFetcher fetches an uploaded file from a presigned URL.
+type UploadFetcher interface {
+	FetchURL(ctx context.Context, url, dest string, maxBytes int64) (int64, error)
+}
+
+// Media probes media files and extracts their audio for the engines.
+type Media interface {
+	Probe(ctx context.Context, path string) (audio.Probe, error)
+	Extract(ctx context.Context, in, out string) error
+}
+
+// Limits bound the media a task may process; the tighter of these and the
+// task's own limits applies.
+type Limits = source.Limits
+
+// ProgressFunc receives the current stage and overall progress (0..1, never
+// decreasing). It is called from the goroutine running the task and from
+// engine output readers, never concurrently.
+type ProgressFunc func(stage string, progress float64)
+
+// Pipeline runs tasks. Its fields are read-only once Run is called, so one
+// Pipeline serves concurrent tasks.
+type Pipeline struct {
+	Resolver   Resolver
+	Captions   CaptionFetcher
+	Downloader Downloader
+	Uploads    UploadFetcher
+	Media      Media
+	// Engines by name; DefaultEngine is used unless the task's model names
+	// another engine ("whisper-cpp:base.en").
+	Engines       map[string]asr.Engine
+	DefaultEngine string
+	Limits        Limits
+	Logger        *slog.Logger
+	Now           func() time.Time // clock for timings; default time.Now
+}
+
+// Config builds a Pipeline on the real tools.
+type Config struct {
+	YTDLP         source.Config
+	FFmpeg        audio.Config
+	HTTPClient    *http.Client // for uploads; default http.DefaultClient
+	Engines       map[string]asr.Engine
+	DefaultEngine string
+	Limits        Limits
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// New returns a Pipeline using yt-dlp, ffmpeg and HTTP for its stages.
+func New(cfg Config) *Pipeline {
+	yt := source.NewYTDLP(cfg.YTDLP)
+	return &Pipeline{
+		Resolver:      yt,
+		Captions:      yt,
+		Downloader:    yt,
+		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
+		Media:         audio.New(cfg.FFmpeg),
+		Engines:       cfg.Engines,
+		DefaultEngine: cfg.DefaultEngine,
+		Limits:        cfg.Limits,
+		Logger:        cfg.Logger,
+		Now:           cfg.Now,
+	}
+}
+
+// Result describes a finished run, for the task result and the job.
+type Result struct {
+	Title    string
+	Origin   string // OriginASR or OriginCaptions
+	Language string
+	Duration float64 // seconds of media
+	Engine   string
+	Model    string
+	Segments int
+	Words    int
+	Timings  map[string]float64 // stage → seconds
+}
+
+// TaskResult fills the descriptive fields of an api.TaskResult; the upload
+// fields (Key, Size, SHA256) are the caller's.
+func (r Result) TaskResult() api.TaskResult {
+	return api.TaskResult{
+		Language: r.Language, Duration: r.Duration, Engine: r.Engine, Model: r.Model,
+		Title: r.Title, Origin: r.Origin, Segments: r.Segments, Words: r.Words, Timings: r.Timings,
+	}
+}
+
+// Run performs spec inside a fresh temporary directory under workdir, which
+// is removed on every return path. Errors are classified for failure.Classify
+// and prefixed with the stage that failed; a canceled ctx yields an error
+// matching context.Canceled once every subprocess has exited.
+func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, progress ProgressFunc) (api.Transcript, Result, error) {
+	if err := os.MkdirAll(workdir, 0o750); err != nil {
+		return api.Transcript{}, Result{}, fmt.Errorf("workdir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(workdir, "task-")
+	if err != nil {
+		return api.Transcript{}, Result{}, fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	r := &run{p: p, spec: spec, tmp: tmp, progress: progress, res: Result{Timings: map[string]float64{}}}
+	r.lim = p.limits(spec)
+	engine, model, err := p.engine(spec.Model)
+	if err != nil {
+		return api.Transcript{}, r.res, err
+	}
+	r.engine, r.opts = engine, asr.Options{Language: spec.Language, Task: spec.Task, Model: model}
+	tr, err := r.do(ctx)
+	if err != nil {
+		return api.Transcript{}, r.res, err
+	}
+	r.finish(&tr)
+	return tr, r.res, nil
+}
+
+func (p *Pipeline) limits(spec api.TaskSpec) Limits {
+	lim := p.Limits
+	if spec.MaxDuration > 0 && (lim.MaxDuration == 0 || spec.MaxDuration < lim.MaxDuration) {
+		lim.MaxDuration = spec.MaxDuration
+	}
+	if spec.MaxBytes > 0 && (lim.MaxBytes == 0 || spec.MaxBytes < lim.MaxBytes) {
+		lim.MaxBytes = spec.MaxBytes
+	}
+	return lim
+}
+
+// engine picks the engine for a task's model: "engine:model", a bare
+// engine name, or a model for the default engine.
+func (p *Pipeline) engine(model string) (asr.Engine, string, error) {
+	name := p.DefaultEngine
+	if n, m, ok := strings.Cut(model, ":"); ok {
+		if _, known := p.Engines[n]; known {
+			name, model = n, m
+		}
+	} else if _, known := p.Engines[model]; known {
+		name, model = model, ""
+	}
+	if name == "" && len(p.Engines) == 1 {
+		for n := range p.Engines {
+			name = n
+		}
+	}
+	e, ok := p.Engines[name]
+	if !ok || e == nil {
+		// This agent was matched to a task it cannot run; another may.
+		return nil, "", failure.Transient(api.CodeTranscribeFailed, "no speech recognition engine %q on this agent", name)
+	}
+	return e, model, nil
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pipeline) log() *slog.Logger {
+	if p.Logger != nil {
+		return p.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// run is the state of one Run call.
+type run struct {
+	p        *Pipeline
+	spec     api.TaskSpec
+	tmp      string
+	lim      Limits
+	progress ProgressFunc
+	res      Result
+	engine   asr.Engine
+	opts     asr.Options
+
+	mu   sync.Mutex // engines may report progress from their output readers
+	last float64
+}
+
+// report sends overall progress for stage at fraction done of it.
+func (r *run) report(stage string, done float64) {
+	if r.progress == nil {
+		return
+	}
+	total := 0.0
+	for _, s := range stages() {
+		if s.name == stage {
+			total += s.weight * max(0, min(1, done))
+			break
+		}
+		total += s.weight
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if total < r.last {
+		total = r.last
+	}
+	r.last = total
+	r.progress(stage, total)
+}
+
+// stage runs fn as stage, recording its time and wrapping its error.
+func (r *run) stage(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r.report(name, 0)
+	start := r.p.now()
+	err := fn(ctx)
+	r.res.Timings[name] = r.p.now().Sub(start).Seconds()
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r.report(name, 1)
+	return nil
+}
+
+func (r *run) do(ctx context.Context) (api.Transcript, error) {
+	var media string
+	if r.spec.SourceURL != "" {
+		r.res.Title = r.spec.Filename
+		if err := r.validate(); err != nil {
+			return api.Transcript{}, err
+		}
+		err := r.stage(ctx, StageDownload, func(ctx context.Context) error {
+			media = filepath.Join(r.tmp, "upload"+safeExt(r.spec.Filename))
+			_, err := r.p.Uploads.FetchURL(ctx, r.spec.SourceURL, media, r.lim.MaxBytes)
+			return err
+		})
+		if err != nil {
+			return api.Transcript{}, err
+		}
+	} else {
+		if r.spec.URL == "" {
+			return api.Transcript{}, failure.Permanent(api.CodeInvalidRequest, "task has neither url nor source_url")
+		}
+		var info source.Info
+		err := r.stage(ctx, StageResolve, func(ctx context.Context) error {
+			var err error
+			if info, err = r.p.Resolver.Resolve(ctx, r.spec.URL); err != nil {
+				return err
+			}
+			r.res.Title, r.res.Duration = info.Title, info.Duration
+			return source.CheckLimits(info, r.lim)
+		})
+		if err != nil {
+			return api.Transcript{}, err
+		}
+		if tr, ok, err := r.captions(ctx, info); err != nil || ok {
+			return tr, err
+		}
+		if err := r.validate(); err != nil {
+			return api.Transcript{}, err
+		}
+		err = r.stage(ctx, StageDownload, func(ctx context.Context) error {
+			var err error
+			media, err = r.p.Downloader.Download(ctx, r.spec.URL, r.tmp, r.lim)
+			return err
+		})
+		if err != nil {
+			return api.Transcript{}, err
+		}
+	}
+
+	wav := filepath.Join(r.tmp, "audio.wav")
+	err := r.stage(ctx, StageExtract, func(ctx context.Context) error {
+		probe, err := r.p.Media.Probe(ctx, media)
+		if err != nil {
+			return err
+		}
+		if !probe.HasAudio {
+			return failure.Permanent(api.CodeNoAudio, "the media has no audio stream")
+		}
+		if probe.Duration > 0 {
+			r.res.Duration = probe.Duration
+		}
+		if err := source.CheckLimits(source.Info{Duration: probe.Duration}, r.lim); err != nil {
+			return err
+		}
+		if err := r.p.Media.Extract(ctx, media, wav); err != nil {
+			return err
+		}
+		// The source is no longer needed; free the disk early on long media.
+		_ = os.Remove(media)
+		return nil
+	})
+	if err != nil {
+		return api.Transcript{}, err
+	}
+
+	var tr api.Transcript
+	err = r.stage(ctx, StageTranscribe, func(ctx context.Context) error {
+		opts := r.opts
+		opts.Progress = func(done float64) { r.report(StageTranscribe, done) }
+		var err error
+		if tr, err = r.engine.Transcribe(ctx, wav, opts); err != nil {
+			return err
+		}
+		if tr.Engine.Name == "" {
+			tr.Engine.Name = r.engine.Name()
+		}
+		return nil
+	})
+	if err != nil {
+		return api.Transcript{}, err
+	}
+	tr.Engine.Origin = OriginASR
+	return tr, nil
+}
+
+// validate rejects what the engine cannot do (a language, a model) before
+// media is fetched, so such a job fails in seconds, not after a download.
+func (r *run) validate() error {
+	if v, ok := r.engine.(asr.Validator); ok {
+		return v.Validate(r.opts)
+	}
+	return nil
+}
+
+// captions tries the source's human-made captions. ok is false when there
+// are none to use, or fetching them failed: then ASR runs instead, since a
+// missing caption file is no reason to fail a job that ASR can do.
+func (r *run) captions(ctx context.Context, info source.Info) (api.Transcript, bool, error) {
+	lang, ok := captionLanguage(r.spec, info)
+	if !ok || r.p.Captions == nil {
+		return api.Transcript{}, false, nil
+	}
+	var tr api.Transcript
+	err := r.stage(ctx, StageCaptions, func(ctx context.Context) error {
+		var err error
+		tr, err = r.p.Captions.FetchCaptions(ctx, r.spec.URL, lang, r.tmp)
+		if err == nil && len(tr.Segments) == 0 {
+			err = fmt.Errorf("%s: empty caption track: %w", lang, source.ErrNoCaptions)
+		}
+		return err
+	})
+	if err != nil {
+		if failure.IsCanceled(err) {
+			return api.Transcript{}, false, err
+		}
+		r.p.log().LogAttrs(ctx, slog.LevelWarn, "captions unusable; falling back to ASR",
+			slog.String("url", r.spec.URL), slog.String("lang", lang), slog.Any("err", err))
+		return api.Transcript{}, false, nil
+	}
+	tr.Language = lang
+	tr.Engine = api.EngineInfo{Name: OriginCaptions, Origin: OriginCaptions}
+	if info.Duration > tr.Duration {
+		tr.Duration = info.Duration
+	}
+	return tr, true, nil
+}
+
+// captionLanguage decides whether captions-first applies and which track to
+// fetch. A translation to English can use an English track; "auto" uses the
+// video's own language when the site tells it, else captions are skipped.
+func captionLanguage(spec api.TaskSpec, info source.Info) (string, bool) {
+	if spec.Captions == api.CaptionsASROnly {
+		return "", false
+	}
+	want := spec.Language
+	switch {
+	case spec.Task == api.TaskTranslate:
+		want = "en"
+	case want == "" || strings.EqualFold(want, "auto"):
+		want = info.Language
+	}
+	if want == "" {
+		return "", false
+	}
+	return info.SubtitleLanguage(want)
+}
+
+// finish fills the result from the transcript.
+func (r *run) finish(tr *api.Transcript) {
+	if tr.Duration < r.res.Duration {
+		tr.Duration = r.res.Duration
+	}
+	if tr.Segments == nil {
+		tr.Segments = []api.Segment{}
+	}
+	r.res.Duration = tr.Duration
+	r.res.Origin = tr.Engine.Origin
+	r.res.Language = tr.Language
+	r.res.Engine = tr.Engine.Name
+	r.res.Model = tr.Engine.Model
+	r.res.Segments = len(tr.Segments)
+	for _, s := range tr.Segments {
+		r.res.Words += len(s.Words)
+	}
+	if r.res.Title == "" {
+		r.res.Title = r.spec.Filename
+	}
+	if r.progress != nil {
+		last := StageTranscribe
+		if r.res.Origin == OriginCaptions {
+			last = StageCaptions
+		}
+		r.mu.Lock()
+		r.last = 1
+		r.mu.Unlock()
+		r.progress(last, 1)
+	}
+}
+
+var extRe = regexp.MustCompile(`^\.[A-Za-z0-9]{1,8}$`)
+
+// safeExt keeps an upload's extension (a hint for ffprobe) when it is plain.
+func safeExt(name string) string {
+	if ext := filepath.Ext(name); extRe.MatchString(ext) {
+		return strings.ToLower(ext)
+	}
+	return ""
+}

@@ -1,0 +1,450 @@
+// Package runner is the agent's lease loop. It long-polls the control plane
+// for as many tasks as it has free slots, runs each through an Executor while
+// heartbeats extend the lease and carry progress, uploads results through the
+// presigned URL, and reports completion or failure. Cancel and drain arrive
+// in heartbeat replies. Shutdown is two-phase: stop leasing and let running
+// tasks finish within a grace period, then hand back (release) the rest so
+// they are requeued at once instead of after their lease expires.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/ytcaption/ytcaption/agent/internal/failure"
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Protocol is the part of the agent protocol the runner speaks.
+type Protocol interface {
+	Lease(ctx context.Context, req api.LeaseRequest) (api.LeaseResponse, error)
+	Heartbeat(ctx context.Context, taskID string, req api.HeartbeatRequest) (api.HeartbeatResponse, error)
+	Complete(ctx context.Context, taskID string, req api.CompleteRequest) error
+	Fail(ctx context.Context, taskID string, req api.FailRequest) error
+	Release(ctx context.Context, taskID string, req api.ReleaseRequest) error
+}
+
+// Executor does the work of one leased task.
+type Executor interface {
+	Execute(ctx context.Context, l api.Lease, progress func(stage string, p float64)) (Output, error)
+}
+
+// Output is what a successful execution produced.
+type Output struct {
+	Transcript api.Transcript
+	Title      string
+	Origin     string // "asr" or "captions"
+	Timings    map[string]float64
+}
+
+// Config tunes the runner.
+type Config struct {
+	Slots             int
+	Capabilities      api.Capabilities
+	LeaseWait         time.Duration // long-poll hold asked for; default 30 s
+	HeartbeatInterval time.Duration // default 10 s
+	Grace             time.Duration // how long running tasks may finish after shutdown starts; default 60 s
+	HTTP              *http.Client  // for presigned uploads
+}
+
+// Runner runs tasks for one agent.
+type Runner struct {
+	proto Protocol
+	exec  Executor
+	cfg   Config
+	log   *slog.Logger
+
+	hard     context.Context // canceled by Kill: everything stops now
+	kill     context.CancelFunc
+	draining atomic.Bool
+	active   atomic.Int64
+	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	tasks map[string]*task
+}
+
+// ErrUnauthorized is returned by Run when the control plane no longer
+// accepts the agent's credential.
+var ErrUnauthorized = errors.New("agent credential rejected")
+
+// New returns a runner.
+func New(p Protocol, e Executor, cfg Config, log *slog.Logger) *Runner {
+	if cfg.Slots < 1 {
+		cfg.Slots = 1
+	}
+	if cfg.LeaseWait <= 0 {
+		cfg.LeaseWait = 30 * time.Second
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 10 * time.Second
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 60 * time.Second
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Minute}
+	}
+	cfg.Capabilities.Slots = cfg.Slots
+	hard, kill := context.WithCancel(context.Background())
+	return &Runner{proto: p, exec: e, cfg: cfg, log: log, hard: hard, kill: kill, tasks: map[string]*task{}}
+}
+
+// Active is the number of tasks running now.
+func (r *Runner) Active() int { return int(r.active.Load()) }
+
+// Kill stops everything at once: running tasks are canceled and handed back.
+func (r *Runner) Kill() { r.kill() }
+
+// Run leases and runs tasks until ctx ends, then shuts down gracefully: no
+// more leases, running tasks get Grace to finish, the rest are handed back.
+func (r *Runner) Run(ctx context.Context) error {
+	defer r.kill()
+	free := make(chan struct{}, r.cfg.Slots)
+	for range r.cfg.Slots {
+		free <- struct{}{}
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval = 200*time.Millisecond, 30*time.Second
+	var runErr error
+loop:
+	for {
+		// Wait for at least one free slot.
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-r.hard.Done():
+			break loop
+		case <-free:
+		}
+		n := 1
+	more:
+		for n < r.cfg.Slots {
+			select {
+			case <-free:
+				n++
+			default:
+				break more
+			}
+		}
+		resp, err := r.proto.Lease(ctx, api.LeaseRequest{Max: n, WaitSeconds: r.cfg.LeaseWait.Seconds(), Capabilities: &r.cfg.Capabilities})
+		leased := 0
+		if err == nil {
+			bo.Reset()
+			r.draining.Store(resp.Drain)
+			for _, l := range resp.Tasks {
+				leased++
+				r.start(l, free)
+			}
+		}
+		for range n - leased { // give back the slots not used
+			free <- struct{}{}
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			break loop
+		case isUnauthorized(err):
+			runErr = fmt.Errorf("%w: %v", ErrUnauthorized, err)
+			r.log.Error("control plane rejected the agent credential; stopping", "err", err)
+			break loop
+		case err != nil:
+			wait := bo.NextBackOff()
+			r.log.Warn("lease failed; backing off", "err", err, "retry_in", wait)
+			if !sleep(ctx, wait) {
+				break loop
+			}
+		case resp.Drain:
+			// Drained: hold off, asking again now and then to see a resume.
+			if !sleep(ctx, 5*time.Second) {
+				break loop
+			}
+		}
+	}
+	r.shutdown()
+	return runErr
+}
+
+// shutdown waits up to Grace for running tasks, then hands the rest back.
+func (r *Runner) shutdown() {
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	if n := r.Active(); n > 0 {
+		r.log.Info("shutting down: letting running tasks finish", "running", n, "grace", r.cfg.Grace)
+	}
+	select {
+	case <-done:
+		return
+	case <-time.After(r.cfg.Grace):
+		r.log.Warn("grace period over: handing back unfinished tasks", "running", r.Active())
+	case <-r.hard.Done():
+		r.log.Warn("stopping now: handing back unfinished tasks", "running", r.Active())
+	}
+	r.mu.Lock()
+	for _, t := range r.tasks {
+		t.stop(stopHandBack)
+	}
+	r.mu.Unlock()
+	<-done
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func isUnauthorized(err error) bool {
+	var se *api.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusUnauthorized
+}
+
+// isGone reports an answer that means the lease is not ours any more.
+func isGone(err error) bool {
+	var se *api.StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusConflict || se.Status == http.StatusNotFound)
+}
+
+// retryable reports a call worth retrying: network errors, 429 and 5xx.
+func retryable(err error) bool {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusTooManyRequests || se.Status >= 500
+	}
+	return err != nil
+}
+
+// Why a task was stopped before it finished.
+type stopReason int32
+
+const (
+	stopNone     stopReason = iota
+	stopCanceled            // the job was canceled: drop the work
+	stopLost                // the lease is gone (rescued elsewhere): drop the work
+	stopHandBack            // shutdown: release the task for someone else
+)
+
+type task struct {
+	lease    api.Lease
+	cancel   context.CancelFunc
+	reason   atomic.Int32
+	stage    atomic.Value // string
+	progress atomic.Uint64
+	changed  chan struct{}
+}
+
+func (t *task) stop(why stopReason) {
+	t.reason.CompareAndSwap(int32(stopNone), int32(why))
+	t.cancel()
+}
+
+func (r *Runner) start(l api.Lease, free chan<- struct{}) {
+	ctx, cancel := context.WithCancel(r.hard)
+	t := &task{lease: l, cancel: cancel, changed: make(chan struct{}, 1)}
+	t.stage.Store("")
+	r.mu.Lock()
+	r.tasks[l.TaskID] = t
+	r.mu.Unlock()
+	r.active.Add(1)
+	r.wg.Go(func() {
+		defer func() {
+			cancel()
+			r.mu.Lock()
+			delete(r.tasks, l.TaskID)
+			r.mu.Unlock()
+			r.active.Add(-1)
+			free <- struct{}{}
+		}()
+		r.run(ctx, t)
+	})
+}
+
+func (r *Runner) run(ctx context.Context, t *task) {
+	l := t.lease
+	log := r.log.With("task", l.TaskID, "job", l.JobID, "attempt", l.Attempt)
+	log.Info("task started", "url", l.Spec.URL, "upload", l.Spec.Filename)
+	hbDone := make(chan struct{})
+	hbCtx, stopHB := context.WithCancel(ctx)
+	go func() { defer close(hbDone); r.heartbeats(hbCtx, t, log) }()
+
+	out, err := r.exec.Execute(ctx, l, func(stage string, p float64) {
+		t.stage.Store(stage)
+		t.progress.Store(uint64(p * 1e6))
+		select {
+		case t.changed <- struct{}{}:
+		default:
+		}
+	})
+	var res api.TaskResult
+	if err == nil {
+		res, err = r.upload(ctx, l, out)
+	}
+	// Heartbeats go on during upload; stop them before the final call.
+	stopHB()
+	<-hbDone
+
+	// Final calls must get through even when the task context was canceled.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	reason := stopReason(t.reason.Load())
+	if err != nil && reason == stopNone && failure.IsCanceled(err) {
+		reason = stopHandBack // killed before shutdown marked the task
+	}
+	switch {
+	case reason == stopCanceled:
+		log.Info("task canceled by the control plane")
+	case reason == stopLost:
+		log.Warn("lease lost (rescued elsewhere); work dropped")
+	case err == nil:
+		r.final(fctx, log, func(ctx context.Context) error {
+			return r.proto.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
+		})
+		log.Info("task completed", "segments", res.Segments, "duration", res.Duration)
+	case reason == stopHandBack:
+		log.Info("handing task back")
+		r.final(fctx, log, func(ctx context.Context) error {
+			return r.proto.Release(ctx, l.TaskID, api.ReleaseRequest{Token: l.Token, Reason: "agent shutting down"})
+		})
+	default:
+		e, retry := failure.Classify(err)
+		log.Warn("task failed", "code", e.Code, "retryable", retry, "err", err)
+		r.final(fctx, log, func(ctx context.Context) error {
+			return r.proto.Fail(ctx, l.TaskID, api.FailRequest{Token: l.Token, Error: e, Retryable: retry})
+		})
+	}
+}
+
+// final makes a closing protocol call, retrying transient errors; a stale
+// lease answer ends it (the result is not wanted).
+func (r *Runner) final(ctx context.Context, log *slog.Logger, call func(context.Context) error) {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := call(ctx)
+		if err != nil && !retryable(err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(2*time.Minute))
+	if err != nil {
+		if isGone(err) {
+			log.Warn("control plane no longer holds our lease; result dropped", "err", err)
+			return
+		}
+		log.Error("could not report task outcome; the lease will expire and the task be retried", "err", err)
+	}
+}
+
+// heartbeats extends the lease until ctx ends, sending progress, and stops
+// the task on cancel or when the lease is lost.
+func (r *Runner) heartbeats(ctx context.Context, t *task, log *slog.Logger) {
+	l := t.lease
+	deadline := l.Deadline
+	tick := time.NewTicker(r.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	var lastSent time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-t.changed:
+			// Report a new stage promptly, but not more than twice a second.
+			if time.Since(lastSent) < 500*time.Millisecond {
+				continue
+			}
+		}
+		stage, _ := t.stage.Load().(string)
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := r.proto.Heartbeat(hctx, l.TaskID, api.HeartbeatRequest{
+			Token: l.Token, Stage: stage, Progress: float64(t.progress.Load()) / 1e6,
+		})
+		cancel()
+		lastSent = time.Now()
+		switch {
+		case err == nil:
+			deadline = resp.Deadline
+			r.draining.Store(resp.Drain)
+			if resp.Cancel {
+				t.stop(stopCanceled)
+				return
+			}
+		case isGone(err) || isUnauthorized(err):
+			log.Warn("heartbeat refused: lease lost", "err", err)
+			t.stop(stopLost)
+			return
+		case ctx.Err() != nil:
+			return
+		default:
+			log.Warn("heartbeat failed; will retry", "err", err)
+			if time.Now().After(deadline) {
+				// Without a heartbeat before the deadline the task has been
+				// (or will be) rescued: stop rather than race the new holder.
+				log.Warn("lease deadline passed without a heartbeat; stopping")
+				t.stop(stopLost)
+				return
+			}
+		}
+	}
+}
+
+// upload writes the transcript through the presigned URL, retrying
+// transient failures.
+func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskResult, error) {
+	body, err := json.Marshal(out.Transcript)
+	if err != nil {
+		return api.TaskResult{}, failure.Permanent(api.CodeTranscribeFailed, "encode transcript: %w", err)
+	}
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		req, err := http.NewRequestWithContext(ctx, l.Upload.Method, l.Upload.URL, bytes.NewReader(body))
+		if err != nil {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		req.ContentLength = int64(len(body))
+		for k, v := range l.Upload.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := r.cfg.HTTP.Do(req)
+		if err != nil {
+			return struct{}{}, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			err := fmt.Errorf("upload result: HTTP %d", resp.StatusCode)
+			if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+				return struct{}{}, err
+			}
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, nil
+	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(5*time.Minute))
+	if err != nil {
+		return api.TaskResult{}, failure.Transient("upload_failed", "upload transcript: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	words := 0
+	for _, s := range out.Transcript.Segments {
+		words += len(s.Words)
+	}
+	return api.TaskResult{
+		Key: l.Upload.Key, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]),
+		Language: out.Transcript.Language, Duration: out.Transcript.Duration,
+		Engine: out.Transcript.Engine.Name, Model: out.Transcript.Engine.Model,
+		Title: out.Title, Origin: out.Origin, Segments: len(out.Transcript.Segments), Words: words,
+		Timings: out.Timings,
+	}, nil
+}

@@ -1,0 +1,284 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// CreateJob inserts a job and its tasks in one transaction. The job's
+// aggregate fields are derived from the tasks.
+func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job.Job, bool, error) {
+	if j.ID == "" || j.CreatedAt.IsZero() {
+		return job.Job{}, false, fmt.Errorf("sqlite: create job: id and created_at are required")
+	}
+	now := j.UpdatedAt
+	if now.IsZero() {
+		now = j.CreatedAt
+	}
+	tasks = prepareTasks(j, tasks)
+	settle(&j, tasks, now)
+	spec, err := jsonArg(&j.Spec)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("sqlite: create job: spec: %w", err)
+	}
+	errJ, err := jsonArg(j.Error)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("sqlite: create job: error: %w", err)
+	}
+	resJ, err := jsonArg(j.Result)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("sqlite: create job: result: %w", err)
+	}
+	var (
+		out     job.Job
+		created bool
+	)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if j.IdempotencyKey != "" {
+			// Writes are serialized, so looking first cannot race an insert.
+			prev, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs
+				WHERE tenant = ? AND idempotency_key = ?`, j.Tenant, j.IdempotencyKey))
+			switch {
+			case err == nil && prev.RequestHash != j.RequestHash:
+				return fmt.Errorf("key %q is job %s: %w", j.IdempotencyKey, prev.ID, store.ErrIdempotencyMismatch)
+			case err == nil:
+				out, created = prev, false
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("read job with the same idempotency key: %w", err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
+			j.Attempts, errJ, resJ, j.ResultKey, ts(j.CreatedAt), ts(now), nullTSPtr(j.FinishedAt))
+		if err != nil {
+			return fmt.Errorf("insert job: %w", mapErr(err))
+		}
+		for i, t := range tasks {
+			args, err := taskArgs(t)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`, ord)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, i)...); err != nil {
+				return fmt.Errorf("insert task %s: %w", t.ID, mapErr(err))
+			}
+		}
+		out, err = scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, j.ID))
+		created = true
+		return err
+	})
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
+	}
+	return out, created, nil
+}
+
+// prepareTasks fills in what a task inherits from its job.
+func prepareTasks(j job.Job, tasks []job.Task) []job.Task {
+	out := make([]job.Task, len(tasks))
+	for i, t := range tasks {
+		t.JobID = j.ID
+		if t.Tenant == "" {
+			t.Tenant = j.Tenant
+		}
+		if t.State == "" {
+			t.State = job.TaskQueued
+		}
+		if t.CreatedAt.IsZero() {
+			t.CreatedAt = j.CreatedAt
+		}
+		if t.UpdatedAt.IsZero() {
+			t.UpdatedAt = t.CreatedAt
+		}
+		if t.RunAt.IsZero() {
+			t.RunAt = t.CreatedAt
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// GetJob returns a job; tenant "" matches any tenant.
+func (s *Store) GetJob(ctx context.Context, tenant, id string) (job.Job, error) {
+	j, err := getJob(ctx, s.r, tenant, id)
+	if err != nil {
+		return job.Job{}, fmt.Errorf("sqlite: get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+func getJob(ctx context.Context, q querier, tenant, id string) (job.Job, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs
+		WHERE id = ? AND (? = '' OR tenant = ?)`, id, tenant, tenant))
+	if err != nil {
+		return j, mapErr(err)
+	}
+	return j, nil
+}
+
+// ListJobs returns jobs newest first, paging by (created_at, id).
+func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, string, error) {
+	limit := pageLimit(f.Limit)
+	var (
+		where []string
+		args  []any
+	)
+	if f.Tenant != "" {
+		where = append(where, "tenant = ?")
+		args = append(args, f.Tenant)
+	}
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(f.Status))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: list jobs: %w", err)
+		}
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, ts(at), id)
+	}
+	q := `SELECT ` + jobCols + ` FROM jobs`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	next := ""
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		next = encodeCursor(jobs[limit-1])
+	}
+	return jobs, next, nil
+}
+
+// GetTask returns one task.
+func (s *Store) GetTask(ctx context.Context, id string) (job.Task, error) {
+	t, err := scanTask(s.r.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
+	if err != nil {
+		return job.Task{}, fmt.Errorf("sqlite: get task %s: %w", id, mapErr(err))
+	}
+	return t, nil
+}
+
+// JobTasks returns a job's tasks in creation order.
+func (s *Store) JobTasks(ctx context.Context, jobID string) ([]job.Task, error) {
+	tasks, err := jobTasks(ctx, s.r, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: tasks of job %s: %w", jobID, err)
+	}
+	return tasks, nil
+}
+
+func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = ? ORDER BY ord`, jobID)
+	return collect(rows, err, scanTask)
+}
+
+// refresh re-derives a job from its tasks and saves it.
+func refresh(ctx context.Context, tx *sql.Tx, j *job.Job, now time.Time) error {
+	tasks, err := jobTasks(ctx, tx, j.ID)
+	if err != nil {
+		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
+	}
+	for _, t := range abandonSiblings(tasks, now) {
+		if err := saveTask(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	settle(j, tasks, now)
+	return saveJob(ctx, tx, *j)
+}
+
+// CancelJob cancels every unfinished task of a job that is not final.
+func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	return s.changeJob(ctx, "cancel", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
+		if !job.CanCancelJob(j.Status) {
+			return nil, fmt.Errorf("job is %s: %w", j.Status, store.ErrConflict)
+		}
+		var changed []job.Task
+		for _, t := range tasks {
+			if t.State.Final() {
+				continue
+			}
+			c, err := job.Cancel(t, now)
+			if err != nil {
+				return nil, mapErr(err)
+			}
+			changed = append(changed, c)
+		}
+		return changed, nil
+	})
+}
+
+// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
+func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	return s.changeJob(ctx, "retry", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
+		if !job.CanRetryJob(j.Status) {
+			return nil, fmt.Errorf("job is %s: %w", j.Status, store.ErrConflict)
+		}
+		var changed []job.Task
+		for _, t := range tasks {
+			if t.State != job.TaskFailed && t.State != job.TaskCanceled {
+				continue
+			}
+			r, err := job.Retry(t, now)
+			if err != nil {
+				return nil, mapErr(err)
+			}
+			changed = append(changed, r)
+		}
+		j.Error, j.FinishedAt = nil, nil
+		return changed, nil
+	})
+}
+
+// changeJob reads a job, lets fn decide which tasks change, saves them and
+// re-derives the job, all in one write transaction.
+func (s *Store) changeJob(ctx context.Context, op, tenant, id string, now time.Time,
+	fn func(j *job.Job, tasks []job.Task) ([]job.Task, error)) (job.Job, error) {
+	var out job.Job
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		j, err := getJob(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		tasks, err := jobTasks(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("read tasks: %w", err)
+		}
+		changed, err := fn(&j, tasks)
+		if err != nil {
+			return err
+		}
+		for _, t := range changed {
+			if err := saveTask(ctx, tx, t); err != nil {
+				return err
+			}
+		}
+		if err := refresh(ctx, tx, &j, now); err != nil {
+			return err
+		}
+		out = j
+		return nil
+	})
+	if err != nil {
+		return job.Job{}, fmt.Errorf("sqlite: %s job %s: %w", op, id, err)
+	}
+	return out, nil
+}

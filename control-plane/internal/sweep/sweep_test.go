@@ -1,0 +1,139 @@
+package sweep_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store/postgres"
+	"github.com/ytcaption/ytcaption/control-plane/internal/sweep"
+	"github.com/ytcaption/ytcaption/test/testenv"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type countNotify struct{ n atomic.Int64 }
+
+func (c *countNotify) Notify(context.Context) { c.n.Add(1) }
+
+func openPostgres(t *testing.T) store.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), testenv.Postgres(t), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// clock is a manual clock shared by the sweepers of a test.
+type clock struct{ t atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+func TestLeadershipAndRescue(t *testing.T) {
+	t.Parallel()
+	s := openPostgres(t)
+	ctx := context.Background()
+	var clk clock
+	clk.t.Store(time.Now().UnixNano())
+	n := &countNotify{}
+	cfg := sweep.Config{Term: 10 * time.Second, Policy: job.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Second, MaxDelay: time.Second}}
+	a := sweep.New(s, n, cfg, "replica-a", clk.now, quiet())
+	b := sweep.New(s, n, cfg, "replica-b", clk.now, quiet())
+
+	a.Sweep(ctx)
+	b.Sweep(ctx)
+	if !a.Leader() || b.Leader() {
+		t.Fatalf("leaders: a=%v b=%v, want only a", a.Leader(), b.Leader())
+	}
+
+	// A leased task whose deadline passes is rescued by the leader only.
+	now := clk.now()
+	j := job.Job{ID: newID(), Tenant: "default", Status: api.JobQueued, CreatedAt: now, UpdatedAt: now,
+		Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing"}}
+	if _, _, err := s.CreateJob(ctx, j, job.Plan(j, newID, 2)); err != nil {
+		t.Fatal(err)
+	}
+	caps := api.Capabilities{Engines: []api.EngineCapability{{Name: "x"}}}
+	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Capabilities: caps, Max: 1, Now: now, Deadline: now.Add(5 * time.Second)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %v %v", leased, err)
+	}
+	var rescued atomic.Int64
+	a.OnRescue = func(job.Task) { rescued.Add(1) }
+	b.OnRescue = func(job.Task) { t.Error("the follower rescued a task") }
+	clk.advance(6 * time.Second)
+	b.Sweep(ctx)
+	a.Sweep(ctx)
+	if rescued.Load() != 1 {
+		t.Fatalf("rescued %d, want 1", rescued.Load())
+	}
+	task, _ := s.GetTask(ctx, leased[0].ID)
+	if task.State != job.TaskQueued || !task.RunAt.After(clk.now()) {
+		t.Fatalf("rescued task: %+v", task)
+	}
+	// When the backoff ends, the sweeper wakes the agents once.
+	before := n.n.Load()
+	clk.advance(2 * time.Second)
+	a.Sweep(ctx)
+	a.Sweep(ctx)
+	if got := n.n.Load() - before; got != 1 {
+		t.Fatalf("wake-ups for a due task: %d, want 1", got)
+	}
+
+	// The leader crashes (stops renewing): b takes over after the term.
+	clk.advance(5 * time.Second)
+	b.Sweep(ctx)
+	if b.Leader() {
+		t.Fatal("b took over before a's term ended")
+	}
+	clk.advance(6 * time.Second)
+	b.Sweep(ctx)
+	if !b.Leader() {
+		t.Fatal("b did not take over after a's term")
+	}
+	a.Sweep(ctx)
+	if a.Leader() {
+		t.Fatal("two leaders")
+	}
+}
+
+// TestGracefulHandOver: a stopping leader gives up its term at once.
+func TestGracefulHandOver(t *testing.T) {
+	t.Parallel()
+	s := openPostgres(t)
+	n := &countNotify{}
+	var clk clock
+	clk.t.Store(time.Now().UnixNano())
+	cfg := sweep.Config{Interval: 10 * time.Millisecond, Term: time.Hour}
+	a := sweep.New(s, n, cfg, "a", clk.now, quiet())
+	b := sweep.New(s, n, cfg, "b", clk.now, quiet())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	for !a.Leader() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	clk.advance(time.Millisecond)
+	b.Sweep(context.Background())
+	if !b.Leader() {
+		t.Fatal("b did not take over from a stopped leader")
+	}
+}
