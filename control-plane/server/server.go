@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			return nil, fmt.Errorf("parse redis url: %w", err)
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+		opt.Protocol = 2 // pub/sub on RESP2: no push-notification reads that ignore deadlines
 		s.redis = redis.NewClient(opt)
 		s.closers = append(s.closers, s.redis.Close)
 		s.bus = dispatch.NewRedisBus(s.redis, cfg.RedisPrefix+"wake", hub, log)

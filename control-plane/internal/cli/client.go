@@ -103,9 +103,15 @@ func jobsCmd(io IO) *cobra.Command {
 		}
 	}
 	cmd.AddCommand(list,
-		one("get", "Show a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) { return c.GetJob(cmd.Context(), id) }),
-		one("cancel", "Cancel a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) { return c.CancelJob(cmd.Context(), id) }),
-		one("retry", "Retry a failed or canceled job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) { return c.RetryJob(cmd.Context(), id) }),
+		one("get", "Show a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) {
+			return c.GetJob(cmd.Context(), id)
+		}),
+		one("cancel", "Cancel a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) {
+			return c.CancelJob(cmd.Context(), id)
+		}),
+		one("retry", "Retry a failed or canceled job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) {
+			return c.RetryJob(cmd.Context(), id)
+		}),
 	)
 	return cmd
 }

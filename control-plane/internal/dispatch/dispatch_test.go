@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/dispatch"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
@@ -18,7 +19,6 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store/postgres"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store/sqlite"
 	"github.com/ytcaption/ytcaption/test/testenv"
-	"github.com/redis/go-redis/v9"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -180,6 +180,7 @@ func TestRedisBus(t *testing.T) {
 	t.Parallel()
 	url, prefix := testenv.Redis(t)
 	opt, _ := redis.ParseURL(url)
+	opt.Protocol = 2
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup

@@ -68,6 +68,9 @@ func (b *RedisBus) Run(ctx context.Context) {
 func (b *RedisBus) subscribe(ctx context.Context, bo *backoff.ExponentialBackOff) error {
 	sub := b.client.Subscribe(ctx, b.channel)
 	defer sub.Close()
+	// A blocked read does not watch ctx; closing the subscription ends it.
+	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
+	defer stop()
 	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
 		return err
 	}
