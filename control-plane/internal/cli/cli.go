@@ -38,6 +38,8 @@ func New(ctx context.Context, io IO) *cobra.Command {
 	root.SetErr(io.Stderr)
 	root.AddCommand(
 		serverCmd(io),
+		devCmd(io),
+		captionCmd(io),
 		migrateCmd(io),
 		jobsCmd(io),
 		agentsCmd(io),
@@ -85,9 +87,12 @@ func envDuration(io IO, name string, def time.Duration) time.Duration {
 }
 
 // newLogger returns a text logger at the level named by YTCAPTION_LOG_LEVEL.
-func newLogger(io IO) *slog.Logger {
+func newLogger(io IO) *slog.Logger { return newLoggerAt(io, "info") }
+
+// newLoggerAt is newLogger with another default level.
+func newLoggerAt(io IO, level string) *slog.Logger {
 	lvl := slog.LevelInfo
-	_ = lvl.UnmarshalText([]byte(strings.ToUpper(env(io, "LOG_LEVEL", "info"))))
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(env(io, "LOG_LEVEL", level))))
 	var h slog.Handler = slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: lvl})
 	if env(io, "LOG_FORMAT", "text") == "json" {
 		h = slog.NewJSONHandler(io.Stderr, &slog.HandlerOptions{Level: lvl})

@@ -1,0 +1,149 @@
+// Package cli is the ytcaption-agent command line: run (the agent), doctor
+// (what this machine can do) and install (a systemd unit and its config).
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ytcaption/ytcaption/agent/worker"
+)
+
+// Main runs the agent CLI and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := &cobra.Command{
+		Use:           "ytcaption-agent",
+		Short:         "A ytcaption worker: leases captioning tasks and runs them",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetContext(ctx)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	root.AddCommand(runCmd(stderr, getenv), doctorCmd(getenv), installCmd(getenv))
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "ytcaption-agent:", err)
+		return 1
+	}
+	return 0
+}
+
+func env(getenv func(string) string, name, def string) string {
+	if v := getenv("YTCAPTION_AGENT_" + name); v != "" {
+		return v
+	}
+	return def
+}
+
+// bindConfig binds the agent configuration to flags (defaults from the
+// YTCAPTION_AGENT_* environment).
+func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Config, labels *string) {
+	f := cmd.Flags()
+	conc, _ := strconv.Atoi(env(getenv, "CONCURRENCY", "1"))
+	f.StringVar(&cfg.Server, "server", env(getenv, "SERVER", ""), "control-plane URL (YTCAPTION_AGENT_SERVER)")
+	f.StringVar(&cfg.Token, "token", env(getenv, "TOKEN", ""), "enrollment token from `ytcaption agents enroll`, or an agent token (YTCAPTION_AGENT_TOKEN)")
+	f.StringVar(&cfg.Name, "name", env(getenv, "NAME", ""), "agent name; default the hostname")
+	f.StringVar(&cfg.StateDir, "state-dir", env(getenv, "STATE_DIR", defaultStateDir()), "where the agent credential is kept")
+	f.StringVar(&cfg.WorkDir, "work-dir", env(getenv, "WORK_DIR", ""), "temporary media files; default $TMPDIR/ytcaption-agent")
+	f.IntVar(&cfg.Concurrency, "concurrency", conc, "tasks run at once")
+	f.StringVar(labels, "labels", env(getenv, "LABELS", ""), "labels k=v,... that tasks may require")
+	f.StringVar(&cfg.Engine, "engine", env(getenv, "ENGINE", ""), "default engine: pocketsphinx, whisper-cpp or openai (default: the best available)")
+	f.DurationVar(&cfg.Grace, "grace", 60*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
+	f.StringVar(&cfg.YTDLPBinary, "yt-dlp", env(getenv, "YTDLP", ""), "yt-dlp binary")
+	f.StringVar(&cfg.Cookies, "cookies", env(getenv, "COOKIES", ""), "Netscape cookies file for yt-dlp")
+	f.StringVar(&cfg.Proxy, "proxy", env(getenv, "PROXY", ""), "proxy URL for downloads")
+	f.StringVar(&cfg.FFmpeg, "ffmpeg", env(getenv, "FFMPEG", ""), "ffmpeg binary")
+	f.StringVar(&cfg.FFprobe, "ffprobe", env(getenv, "FFPROBE", ""), "ffprobe binary")
+	f.StringVar(&cfg.SphinxModelDir, "sphinx-model-dir", env(getenv, "SPHINX_MODEL_DIR", ""), "pocketsphinx model directory")
+	f.StringVar(&cfg.WhisperBinary, "whisper-cli", env(getenv, "WHISPER_CLI", ""), "whisper.cpp whisper-cli binary")
+	f.StringVar(&cfg.WhisperModel, "whisper-model", env(getenv, "WHISPER_MODEL", ""), "whisper.cpp ggml model file")
+	f.StringVar(&cfg.OpenAIURL, "openai-url", env(getenv, "OPENAI_URL", ""), "OpenAI-compatible transcription server")
+	f.StringVar(&cfg.OpenAIKey, "openai-key", env(getenv, "OPENAI_KEY", ""), "API key for --openai-url")
+	f.StringVar(&cfg.OpenAIModel, "openai-model", env(getenv, "OPENAI_MODEL", ""), "model name for --openai-url")
+}
+
+func defaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/ytcaption-agent"
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return d + "/ytcaption-agent"
+	}
+	return ""
+}
+
+func parseLabels(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("label %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+	lvl := slog.LevelInfo
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(env(getenv, "LOG_LEVEL", "info"))))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
+	var cfg worker.Config
+	var labels string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the agent until SIGTERM (finish or hand back running tasks; a second SIGTERM stops at once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if cfg.Labels, err = parseLabels(labels); err != nil {
+				return err
+			}
+			log := newLogger(stderr, getenv)
+			// The first signal starts a graceful stop, the second makes it immediate.
+			ctx, stop := context.WithCancel(context.WithoutCancel(cmd.Context()))
+			defer stop()
+			w, err := worker.New(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+			defer signal.Stop(sigs)
+			go func() {
+				select {
+				case s := <-sigs:
+					log.Info("signal received: finishing running tasks (send again to stop now)", "signal", s.String())
+					stop()
+				case <-ctx.Done():
+					return
+				}
+				if s, ok := <-sigs; ok {
+					log.Warn("second signal: handing back running tasks now", "signal", s.String())
+					w.Kill()
+				}
+			}()
+			log.Info("agent starting", "server", cfg.Server, "concurrency", cfg.Concurrency, "engines", w.Capabilities().Engines)
+			return w.Run(ctx)
+		},
+	}
+	bindConfig(cmd, getenv, &cfg, &labels)
+	return cmd
+}

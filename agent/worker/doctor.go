@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ytcaption/ytcaption/agent/internal/asr"
+)
+
+// Check is one line of a doctor report.
+type Check struct {
+	Name     string
+	OK       bool
+	Required bool
+	Detail   string
+}
+
+// Report is what doctor found.
+type Report struct{ Checks []Check }
+
+// Ready reports whether every required check passed and an engine can run.
+func (r Report) Ready() bool {
+	engine := false
+	for _, c := range r.Checks {
+		if c.Required && !c.OK {
+			return false
+		}
+		if strings.HasPrefix(c.Name, "engine ") && c.OK {
+			engine = true
+		}
+	}
+	return engine
+}
+
+// Doctor checks the tools, engines, models and GPUs the configuration uses.
+func Doctor(ctx context.Context, cfg Config) Report {
+	var r Report
+	tool := func(name, bin string, args ...string) {
+		if bin == "" {
+			bin = name
+		}
+		c := Check{Name: name, Required: true}
+		path, err := exec.LookPath(bin)
+		if err != nil {
+			c.Detail = "not found on PATH (Debian/Ubuntu: apt-get install " + name + ")"
+			r.Checks = append(r.Checks, c)
+			return
+		}
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		out, _ := exec.CommandContext(tctx, path, args...).CombinedOutput()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		c.OK, c.Detail = true, path+"  "+line
+		r.Checks = append(r.Checks, c)
+	}
+	tool("yt-dlp", cfg.YTDLPBinary, "--version")
+	tool("ffmpeg", cfg.FFmpeg, "-version")
+	tool("ffprobe", cfg.FFprobe, "-version")
+
+	all := engines(cfg)
+	caps, why := asr.Capabilities(ctx, all)
+	for _, c := range caps {
+		r.Checks = append(r.Checks, Check{Name: "engine " + c.Name, OK: true, Detail: "models: " + strings.Join(c.Models, ", ")})
+	}
+	names := make([]string, 0, len(why))
+	for name := range why {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r.Checks = append(r.Checks, Check{Name: "engine " + name, Detail: why[name].Error()})
+	}
+	gpus := DetectGPUs(ctx)
+	g := Check{Name: "gpu", OK: true, Detail: "none (CPU engines only)"}
+	if len(gpus) > 0 {
+		var names []string
+		for _, x := range gpus {
+			names = append(names, fmt.Sprintf("%s (%d MiB)", x.Name, x.MemoryMB))
+		}
+		g.Detail = strings.Join(names, "; ")
+	}
+	r.Checks = append(r.Checks, g)
+	return r
+}

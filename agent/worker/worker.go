@@ -1,0 +1,264 @@
+// Package worker wires an agent together: it builds the speech engines and
+// the media pipeline from plain configuration, registers with the control
+// plane (or reuses a saved credential), advertises what this machine can
+// run, and drives the lease loop. ytcaption-agent uses it, and so does
+// `ytcaption dev`, which runs agents in-process.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ytcaption/ytcaption/agent/internal/asr"
+	"github.com/ytcaption/ytcaption/agent/internal/audio"
+	"github.com/ytcaption/ytcaption/agent/internal/pipeline"
+	"github.com/ytcaption/ytcaption/agent/internal/runner"
+	"github.com/ytcaption/ytcaption/agent/internal/source"
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Version is reported to the control plane.
+const Version = "0.1.0"
+
+// Config is an agent's configuration.
+type Config struct {
+	Server      string // control-plane base URL
+	Token       string // enrollment token (yte_…) or agent token (yta_…)
+	Name        string // default: hostname
+	StateDir    string // keeps the agent credential across restarts; "" keeps none
+	WorkDir     string // temporary media; default os.TempDir()/ytcaption-agent
+	Concurrency int
+	Labels      map[string]string
+	Engine      string // default engine: pocketsphinx, whisper-cpp or openai
+	Grace       time.Duration
+	LeaseWait   time.Duration
+
+	YTDLPBinary string
+	Cookies     string
+	Proxy       string
+	FFmpeg      string
+	FFprobe     string
+
+	SphinxModelDir string // default: Debian's pocketsphinx-en-us location
+	WhisperBinary  string
+	WhisperModel   string
+	OpenAIURL      string
+	OpenAIKey      string
+	OpenAIModel    string
+
+	HTTPClient *http.Client // for the control plane; default: no overall timeout (long-polls)
+}
+
+// Worker is a configured agent.
+type Worker struct {
+	cfg    Config
+	log    *slog.Logger
+	pipe   *pipeline.Pipeline
+	caps   api.Capabilities
+	runner atomic.Pointer[runner.Runner]
+}
+
+// engines builds every engine the configuration names.
+func engines(cfg Config) map[string]asr.Engine {
+	ps := asr.PocketsphinxConfig{}
+	if cfg.SphinxModelDir != "" {
+		ps.HMM = filepath.Join(cfg.SphinxModelDir, "en-us")
+		ps.LM = filepath.Join(cfg.SphinxModelDir, "en-us.lm.bin")
+		ps.Dict = filepath.Join(cfg.SphinxModelDir, "cmudict-en-us.dict")
+	}
+	m := map[string]asr.Engine{
+		asr.NamePocketsphinx: asr.NewPocketsphinx(ps),
+		asr.NameWhisperCpp:   asr.NewWhisperCpp(asr.WhisperConfig{Binary: cfg.WhisperBinary, Model: cfg.WhisperModel}),
+	}
+	if cfg.OpenAIURL != "" {
+		m[asr.NameOpenAI] = asr.NewOpenAI(asr.OpenAIConfig{BaseURL: cfg.OpenAIURL, APIKey: cfg.OpenAIKey, Model: cfg.OpenAIModel})
+	}
+	return m
+}
+
+// New builds a worker and checks which engines can run here.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Worker, error) {
+	if cfg.Server == "" {
+		return nil, errors.New("no control-plane server given")
+	}
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = filepath.Join(os.TempDir(), "ytcaption-agent")
+	}
+	all := engines(cfg)
+	available, why := asr.Capabilities(ctx, all)
+	usable := map[string]asr.Engine{}
+	for _, c := range available {
+		usable[c.Name] = all[c.Name]
+	}
+	for name, err := range why {
+		log.Debug("engine unavailable", "engine", name, "why", err)
+	}
+	if len(usable) == 0 {
+		return nil, fmt.Errorf("no speech engine can run here (%v); run `ytcaption-agent doctor`", why)
+	}
+	def := cfg.Engine
+	if def == "" {
+		// The most accurate engine present wins.
+		for _, n := range []string{asr.NameWhisperCpp, asr.NameOpenAI, asr.NamePocketsphinx} {
+			if _, ok := usable[n]; ok {
+				def = n
+				break
+			}
+		}
+	}
+	if _, ok := usable[def]; !ok {
+		return nil, fmt.Errorf("engine %q cannot run here: %v", def, why[def])
+	}
+	pipe := pipeline.New(pipeline.Config{
+		YTDLP:  source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy, Logger: log},
+		FFmpeg: audio.Config{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe}, Engines: usable, DefaultEngine: def, Logger: log,
+	})
+	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx)}
+	return &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps}, nil
+}
+
+// Capabilities is what the worker advertises.
+func (w *Worker) Capabilities() api.Capabilities { return w.caps }
+
+// Execute implements runner.Executor with the media pipeline.
+func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
+	tr, res, err := w.pipe.Run(ctx, l.Spec, w.cfg.WorkDir, progress)
+	if err != nil {
+		return runner.Output{}, err
+	}
+	return runner.Output{Transcript: tr, Title: res.Title, Origin: res.Origin, Timings: res.Timings}, nil
+}
+
+// Run registers (or reuses the saved credential) and runs tasks until ctx
+// ends, then shuts down gracefully. Kill, from another goroutine, makes the
+// shutdown immediate (running tasks are handed back).
+func (w *Worker) Run(ctx context.Context) error {
+	for {
+		token, fromCache, err := w.credential(ctx)
+		if err != nil {
+			return err
+		}
+		client := api.NewClient(w.cfg.Server, token, w.cfg.HTTPClient)
+		r := runner.New(client, w, runner.Config{
+			Slots: w.cfg.Concurrency, Capabilities: w.caps, LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
+		}, w.log)
+		w.runner.Store(r)
+		err = r.Run(ctx)
+		if errors.Is(err, runner.ErrUnauthorized) && fromCache && strings.HasPrefix(w.cfg.Token, "yte_") {
+			w.log.Warn("saved agent credential rejected; enrolling again")
+			_ = os.Remove(w.statePath())
+			continue
+		}
+		return err
+	}
+}
+
+// Kill ends a running worker at once, handing running tasks back.
+func (w *Worker) Kill() {
+	if r := w.runner.Load(); r != nil {
+		r.Kill()
+	}
+}
+
+// Active is the number of tasks running now.
+func (w *Worker) Active() int {
+	if r := w.runner.Load(); r != nil {
+		return r.Active()
+	}
+	return 0
+}
+
+type savedCredential struct {
+	Server  string `json:"server"`
+	AgentID string `json:"agent_id"`
+	Token   string `json:"token"`
+}
+
+func (w *Worker) statePath() string {
+	if w.cfg.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(w.cfg.StateDir, "credential.json")
+}
+
+// credential returns the agent token to use: the configured one if it is an
+// agent token, a saved one for this server, or a fresh one from enrolling.
+func (w *Worker) credential(ctx context.Context) (token string, fromCache bool, err error) {
+	if strings.HasPrefix(w.cfg.Token, "yta_") {
+		return w.cfg.Token, false, nil
+	}
+	if p := w.statePath(); p != "" {
+		if b, err := os.ReadFile(p); err == nil {
+			var s savedCredential
+			if json.Unmarshal(b, &s) == nil && s.Server == w.cfg.Server && s.Token != "" {
+				return s.Token, true, nil
+			}
+		}
+	}
+	if w.cfg.Token == "" {
+		return "", false, errors.New("no token: pass an enrollment token (ytcaption agents enroll)")
+	}
+	host, _ := os.Hostname()
+	resp, err := api.NewClient(w.cfg.Server, "", w.cfg.HTTPClient).Register(ctx, api.RegisterRequest{
+		EnrollmentToken: w.cfg.Token, Name: w.cfg.Name, Hostname: host,
+		Version: Version + " " + runtime.GOOS + "/" + runtime.GOARCH, Capabilities: w.caps,
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("register with %s: %w", w.cfg.Server, err)
+	}
+	w.log.Info("registered with the control plane", "agent", resp.AgentID, "server", w.cfg.Server)
+	if p := w.statePath(); p != "" {
+		b, _ := json.Marshal(savedCredential{Server: w.cfg.Server, AgentID: resp.AgentID, Token: resp.Token})
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				w.log.Warn("could not save the agent credential", "err", err)
+			}
+		}
+	}
+	return resp.Token, false, nil
+}
+
+// DetectGPUs lists NVIDIA GPUs through nvidia-smi, if it is installed.
+func DetectGPUs(ctx context.Context) []api.GPU {
+	if _, err := exec.LookPath("nvidia-smi"); err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits").Output()
+	if err != nil {
+		return nil
+	}
+	return parseNvidiaSMI(string(out))
+}
+
+func parseNvidiaSMI(out string) []api.GPU {
+	var gpus []api.GPU
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, mem, ok := strings.Cut(line, ",")
+		if !ok {
+			continue
+		}
+		mb, _ := strconv.Atoi(strings.TrimSpace(mem))
+		gpus = append(gpus, api.GPU{Name: strings.TrimSpace(name), MemoryMB: mb})
+	}
+	return gpus
+}
