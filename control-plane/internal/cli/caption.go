@@ -91,7 +91,6 @@ func captionCmd(sio IO) *cobra.Command {
 	return cmd
 }
 
-
 // captionClient talks to the configured server, or starts an ephemeral
 // embedded stack in a temporary directory.
 func captionClient(ctx context.Context, cmd *cobra.Command, sio IO, agents int) (*api.Client, func(), error) {
