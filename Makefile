@@ -24,9 +24,14 @@ test-env:
 	@bash test/env/bootstrap.sh
 
 ## test: everything the tests need, then every test, then short fuzz runs.
+## Measurements tests make (e.g. cross-replica wake-up latency) are printed at the end.
+REPORT := $(CURDIR)/.cache/report
 test: test-env build
-	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m $(PKGS)
+	@rm -rf $(REPORT) && mkdir -p $(REPORT)
+	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_REPORT_DIR=$(REPORT) \
+		$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
+	@echo "--- measurements"; cat $(REPORT)/*.txt 2>/dev/null || true
 
 FUZZTIME ?= 5s
 fuzz:

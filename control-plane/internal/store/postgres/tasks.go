@@ -78,7 +78,6 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 			if err != nil {
 				return fmt.Errorf("read job %s: %w", id, err)
 			}
-			j.Attempts += perJob[id]
 			if err := refresh(ctx, tx, &j, p.Now); err != nil {
 				return err
 			}

@@ -16,6 +16,11 @@ import (
 // the task that failed (or was canceled), and FinishedAt while final.
 func settle(j *job.Job, tasks []job.Task, now time.Time) {
 	j.Status = job.Aggregate(tasks)
+	// Attempts counts the leases of the current run that were not handed back.
+	j.Attempts = 0
+	for _, t := range tasks {
+		j.Attempts += t.Attempt
+	}
 	if len(tasks) > 0 {
 		var sum float64
 		for _, t := range tasks {

@@ -1,0 +1,427 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Bounds on waits. They are generous because the machine may be busy with
+// the other tests; they only turn a hang into a clear failure.
+const (
+	readyWait = 60 * time.Second
+	jobWait   = 4 * time.Minute
+	stopWait  = 15 * time.Second
+)
+
+// binary returns the path of one of the built binaries.
+func binary(t testing.TB, name string) string {
+	t.Helper()
+	dir := os.Getenv(binEnv)
+	if dir == "" {
+		t.Fatalf("%s is not set", binEnv)
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("binary %s: %v (run `make build`, or unset %s to let the tests build it)", name, err, binEnv)
+	}
+	return p
+}
+
+// childEnv is this process's environment without any YTCAPTION_* setting
+// (a developer's YTCAPTION_SERVER must not leak into a test), plus extra.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "YTCAPTION_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// freeAddr picks a free loopback port. The port is closed again before the
+// process that will use it starts; another process could take it meanwhile,
+// which is unlikely enough on a test machine.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a port: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatalf("pick a port: %v", err)
+	}
+	return addr
+}
+
+// proc is a binary started for one test, in its own process group, with its
+// output in a log file that is dumped into the test log if the test fails.
+type proc struct {
+	t       testing.TB
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error // the exit status; valid once done is closed
+}
+
+// startProc starts bin with args and env; it is stopped (SIGTERM, then
+// SIGKILL) when the test ends.
+func startProc(t testing.TB, name string, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("create log: %v", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{t: t, name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("---- %s: %s %s ----\n%s", name, filepath.Base(bin), strings.Join(args, " "), p.logTail(300))
+		}
+	})
+	return p
+}
+
+// signal sends sig to the process group.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.exited() {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits up to d for the process to exit and reports whether it did.
+func (p *proc) wait(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// stop ends the process gracefully if it can, else kills its group.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	p.signal(syscall.SIGTERM)
+	if !p.wait(stopWait) {
+		p.t.Logf("%s did not exit within %s of SIGTERM; killing it", p.name, stopWait)
+		p.signal(syscall.SIGKILL)
+		<-p.done
+	}
+	// Children left in the group (yt-dlp, ffmpeg) go too.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// log is the process's output so far.
+func (p *proc) log() string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return fmt.Sprintf("(read log: %v)", err)
+	}
+	return string(b)
+}
+
+func (p *proc) logTail(lines int) string {
+	l := strings.Split(p.log(), "\n")
+	if len(l) > lines {
+		l = append([]string{fmt.Sprintf("... (%d lines before)", len(l)-lines)}, l[len(l)-lines:]...)
+	}
+	return strings.Join(l, "\n")
+}
+
+// waitReady polls base/readyz until it answers 200.
+func waitReady(t testing.TB, p *proc, base string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(readyWait)
+	var last string
+	for {
+		if p.exited() {
+			t.Fatalf("%s exited before it was ready (%v):\n%s", p.name, p.err, p.logTail(100))
+		}
+		resp, err := hc.Get(base + "/readyz")
+		if err == nil {
+			b, _ := readAll(resp)
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("HTTP %d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready at %s/readyz after %s: %s\n%s", p.name, base, readyWait, last, p.logTail(100))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readAll(resp *http.Response) (string, error) {
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err := b.ReadFrom(resp.Body)
+	return b.String(), err
+}
+
+// runCLI runs a command to completion and returns its stdout; it fails the
+// test if the command fails.
+func runCLI(t testing.TB, env []string, bin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := tryCLI(t, 3*time.Minute, env, bin, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// tryCLI runs a command to completion (or until timeout) in its own process
+// group and returns its stdout, stderr and exit error.
+func tryCLI(t testing.TB, timeout time.Duration, env []string, bin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("still running after %s: %w", timeout, err)
+	}
+	return o.String(), e.String(), err
+}
+
+// stack is a running control plane and its admin credential.
+type stack struct {
+	url   string
+	key   string
+	admin *api.Client
+	srv   *proc
+}
+
+// apiKey makes an admin key unique to a test.
+func apiKey(t testing.TB) string {
+	return "e2e-admin-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name()) + fmt.Sprintf("-%d", time.Now().UnixNano())
+}
+
+// startDev runs `ytcaption dev` with n in-process agents.
+func startDev(t testing.TB, agents int) *stack {
+	t.Helper()
+	addr, key := freeAddr(t), apiKey(t)
+	p := startProc(t, "ytcaption-dev", childEnv(), binary(t, "ytcaption"),
+		"dev", "--addr", addr, "--data", t.TempDir(), "--agents", fmt.Sprint(agents), "--api-key", key)
+	s := &stack{url: "http://" + addr, key: key, srv: p}
+	waitReady(t, p, s.url)
+	s.admin = api.NewClient(s.url, key, nil)
+	return s
+}
+
+// startServer runs `ytcaption server` configured by env (YTCAPTION_*
+// settings) and extra flags. Without YTCAPTION_DATABASE_URL it uses SQLite
+// and local disk in a temporary directory.
+func startServer(t testing.TB, env []string, args ...string) *stack {
+	t.Helper()
+	addr, key := freeAddr(t), apiKey(t)
+	env = append([]string{
+		"YTCAPTION_LISTEN=" + addr,
+		"YTCAPTION_DATA_DIR=" + t.TempDir(),
+		"YTCAPTION_ADMIN_KEY=" + key,
+		"YTCAPTION_ALLOW_PRIVATE_SOURCES=true", // the test media is served on loopback
+	}, env...)
+	p := startProc(t, "ytcaption-server", childEnv(env...), binary(t, "ytcaption"), append([]string{"server"}, args...)...)
+	s := &stack{url: "http://" + addr, key: key, srv: p}
+	waitReady(t, p, s.url)
+	s.admin = api.NewClient(s.url, key, nil)
+	return s
+}
+
+// cliEnv is the environment of a `ytcaption` user command against s.
+func (s *stack) cliEnv(extra ...string) []string {
+	return childEnv(append([]string{"YTCAPTION_SERVER=" + s.url, "YTCAPTION_API_KEY=" + s.key}, extra...)...)
+}
+
+// enroll creates an agent enrollment token with `ytcaption agents enroll`.
+func (s *stack) enroll(t testing.TB) string {
+	t.Helper()
+	out := runCLI(t, s.cliEnv(), binary(t, "ytcaption"), "agents", "enroll")
+	return singleLine(t, "agents enroll", out)
+}
+
+// singleLine checks that a command printed exactly one line and returns it.
+func singleLine(t testing.TB, what, out string) string {
+	t.Helper()
+	line, rest, _ := strings.Cut(out, "\n")
+	if line == "" || rest != "" || strings.ContainsAny(line, " \t") {
+		t.Fatalf("%s: want one token alone on stdout, got %q", what, out)
+	}
+	return line
+}
+
+// agent is a ytcaption-agent process.
+type agent struct {
+	*proc
+	name    string
+	workDir string
+}
+
+// startAgent runs `ytcaption-agent run` against s with its own state and
+// work directories.
+func (s *stack) startAgent(t testing.TB, token, name string, args ...string) *agent {
+	t.Helper()
+	work := t.TempDir()
+	args = append([]string{"run", "--server", s.url, "--token", token, "--name", name,
+		"--state-dir", t.TempDir(), "--work-dir", work}, args...)
+	p := startProc(t, name, childEnv(), binary(t, "ytcaption-agent"), args...)
+	return &agent{proc: p, name: name, workDir: work}
+}
+
+// waitAgents waits until n agents are registered and active.
+func (s *stack) waitAgents(t testing.TB, n int, procs ...*agent) {
+	t.Helper()
+	deadline := time.Now().Add(readyWait)
+	for {
+		for _, a := range procs {
+			if a.exited() {
+				t.Fatalf("agent %s exited (%v):\n%s", a.name, a.err, a.logTail(100))
+			}
+		}
+		l, err := s.admin.ListAgents(context.Background())
+		if err != nil {
+			t.Fatalf("list agents: %v", err)
+		}
+		active := 0
+		for _, a := range l.Agents {
+			if a.State == "active" {
+				active++
+			}
+		}
+		if active >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d agents active after %s", active, n, readyWait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitJob waits until the job is final.
+func waitJob(t testing.TB, c *api.Client, id string) api.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), jobWait)
+	defer cancel()
+	j, err := c.WaitJob(ctx, id, 100*time.Millisecond, nil)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("job %s not final after %s: status %s, stage %q, progress %.2f, attempts %d",
+			id, jobWait, j.Status, j.Stage, j.Progress, j.Attempts)
+	}
+	if err != nil {
+		t.Fatalf("wait for job %s: %v", id, err)
+	}
+	return j
+}
+
+// mustSucceed fails the test with the job's error unless it succeeded.
+func mustSucceed(t testing.TB, j api.Job) {
+	t.Helper()
+	if j.Status != api.JobSucceeded {
+		t.Fatalf("job %s (%s%s) ended %s, error %+v", j.ID, j.Source.URL, j.Source.Filename, j.Status, j.Error)
+	}
+	if j.Result == nil {
+		t.Fatalf("job %s succeeded without a result", j.ID)
+	}
+}
+
+// logEvent is one runner log line about a task.
+type logEvent struct {
+	task, job string
+	attempt   string
+}
+
+var taskLine = regexp.MustCompile(`msg="([^"]+)" task=(\S+) job=(\S+) attempt=(\d+)`)
+
+// events returns the agent's log lines with message msg, in order.
+func (a *agent) events(msg string) []logEvent {
+	var out []logEvent
+	for _, m := range taskLine.FindAllStringSubmatch(a.log(), -1) {
+		if m[1] == msg {
+			out = append(out, logEvent{task: m[2], job: m[3], attempt: m[4]})
+		}
+	}
+	return out
+}
+
+// did reports whether the agent logged msg for the job.
+func (a *agent) did(msg, jobID string) bool {
+	for _, e := range a.events(msg) {
+		if e.job == jobID {
+			return true
+		}
+	}
+	return false
+}
+
+// emptyDir fails the test unless dir has no entries.
+func emptyDir(t testing.TB, what, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if len(ents) > 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%s %s is not empty: %v", what, dir, names)
+	}
+}
