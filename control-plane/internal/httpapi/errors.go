@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
@@ -45,6 +46,8 @@ func mapError(err error) (int, api.Error) {
 		return http.StatusConflict, api.Error{Code: api.CodeConflict, Message: "the operation is not allowed in the current state"}
 	case errors.Is(err, store.ErrIdempotencyMismatch):
 		return http.StatusUnprocessableEntity, api.Error{Code: api.CodeIdempotency, Message: "Idempotency-Key was already used with a different request"}
+	case errors.Is(err, caption.ErrInvalidTranscript):
+		return http.StatusUnprocessableEntity, api.Error{Code: api.CodeUnprocessable, Message: "the job's transcript is invalid and cannot be rendered; retry the job"}
 	case errors.Is(err, store.ErrExpired):
 		return http.StatusUnauthorized, api.Error{Code: api.CodeBadToken, Message: "enrollment token expired, revoked or used up"}
 	case errors.As(err, &fe):
