@@ -44,6 +44,11 @@ type Config struct {
 	Engine      string // default engine: pocketsphinx, whisper-cpp or openai
 	Grace       time.Duration
 	LeaseWait   time.Duration
+	// MaxDownloads and MaxTranscribes bound those stages across concurrent
+	// tasks (0: only Concurrency bounds them), e.g. one transcription per GPU
+	// while other slots download.
+	MaxDownloads   int
+	MaxTranscribes int
 
 	YTDLPBinary string
 	Cookies     string
@@ -84,6 +89,9 @@ func engines(cfg Config) map[string]asr.Engine {
 	}
 	if cfg.OpenAIURL != "" {
 		m[asr.NameOpenAI] = asr.NewOpenAI(asr.OpenAIConfig{BaseURL: cfg.OpenAIURL, APIKey: cfg.OpenAIKey, Model: cfg.OpenAIModel})
+	}
+	for name, e := range extraEngines() { // empty unless built for tests
+		m[name] = e
 	}
 	return m
 }
@@ -130,6 +138,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Worker, error) {
 	pipe := pipeline.New(pipeline.Config{
 		YTDLP:  source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy, Logger: log},
 		FFmpeg: audio.Config{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe}, Engines: usable, DefaultEngine: def, Logger: log,
+		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
 	})
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx)}
 	return &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps}, nil

@@ -130,7 +130,7 @@ func (s *Server) openBlobs(ctx context.Context) (blobStore, http.Handler, error)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open S3 store: %w", err)
 		}
-		return b, nil, nil
+		return blob.NewBreaker(b, 5, 10*time.Second, 10*time.Second, s.log), nil, nil
 	}
 	secret, err := loadOrCreateSecret(filepath.Join(s.cfg.DataDir, "blob-signing.key"))
 	if err != nil {

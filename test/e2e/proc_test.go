@@ -120,6 +120,15 @@ func (p *proc) signal(sig syscall.Signal) {
 	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
+// signalMain sends sig to the process alone, as `kill PID` or a service
+// manager does; its children (ffmpeg, the speech engine) do not get it.
+func (p *proc) signalMain(sig syscall.Signal) {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+}
+
 func (p *proc) exited() bool {
 	select {
 	case <-p.done:

@@ -59,6 +59,8 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.IntVar(&cfg.Concurrency, "concurrency", conc, "tasks run at once")
 	f.StringVar(labels, "labels", env(getenv, "LABELS", ""), "labels k=v,... that tasks may require")
 	f.StringVar(&cfg.Engine, "engine", env(getenv, "ENGINE", ""), "default engine: pocketsphinx, whisper-cpp or openai (default: the best available)")
+	f.IntVar(&cfg.MaxDownloads, "max-downloads", 0, "downloads at once across tasks (0: --concurrency)")
+	f.IntVar(&cfg.MaxTranscribes, "max-transcribes", 0, "transcriptions at once across tasks, e.g. 1 per GPU (0: --concurrency)")
 	f.DurationVar(&cfg.Grace, "grace", 60*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
 	f.StringVar(&cfg.YTDLPBinary, "yt-dlp", env(getenv, "YTDLP", ""), "yt-dlp binary")
 	f.StringVar(&cfg.Cookies, "cookies", env(getenv, "COOKIES", ""), "Netscape cookies file for yt-dlp")

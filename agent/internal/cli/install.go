@@ -29,8 +29,10 @@ StateDirectory=ytcaption-agent
 CacheDirectory=ytcaption-agent
 Environment=YTCAPTION_AGENT_STATE_DIR=/var/lib/ytcaption-agent
 Environment=YTCAPTION_AGENT_WORK_DIR=/var/cache/ytcaption-agent
-# SIGTERM: finish or hand back running tasks within the grace period.
+# SIGTERM: finish or hand back running tasks within the grace period. Only
+# the agent gets it (mixed): its ffmpeg and speech engine must keep working.
 KillSignal=SIGTERM
+KillMode=mixed
 TimeoutStopSec={{.StopTimeout}}
 Restart=on-failure
 RestartSec=5s

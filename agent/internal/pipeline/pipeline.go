@@ -106,6 +106,12 @@ type Pipeline struct {
 	Limits        Limits
 	Logger        *slog.Logger
 	Now           func() time.Time // clock for timings; default time.Now
+	// StageLimits caps how many runs may be in a stage at once (e.g. one
+	// transcription per GPU, a few downloads); stages not named are unbounded.
+	StageLimits map[string]int
+
+	semOnce sync.Once
+	sems    map[string]chan struct{}
 }
 
 // Config builds a Pipeline on the real tools.
@@ -118,15 +124,19 @@ type Config struct {
 	Limits        Limits
 	Logger        *slog.Logger
 	Now           func() time.Time
+	Breakers      BreakerSettings
+	StageLimits   map[string]int
 }
 
 // New returns a Pipeline using yt-dlp, ffmpeg and HTTP for its stages.
 func New(cfg Config) *Pipeline {
 	yt := source.NewYTDLP(cfg.YTDLP)
+	guarded := NewSiteBreakers(yt, yt, yt, cfg.Breakers, cfg.Logger)
 	return &Pipeline{
-		Resolver:      yt,
-		Captions:      yt,
-		Downloader:    yt,
+		Resolver:      guarded,
+		Captions:      guarded,
+		Downloader:    guarded,
+		StageLimits:   cfg.StageLimits,
 		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
 		Media:         audio.New(cfg.FFmpeg),
 		Engines:       cfg.Engines,
@@ -274,14 +284,41 @@ func (r *run) report(stage string, done float64) {
 	r.progress(stage, total)
 }
 
+// enter waits for room in a bounded stage.
+func (p *Pipeline) enter(ctx context.Context, stage string) (release func(), err error) {
+	p.semOnce.Do(func() {
+		p.sems = map[string]chan struct{}{}
+		for name, n := range p.StageLimits {
+			if n > 0 {
+				p.sems[name] = make(chan struct{}, n)
+			}
+		}
+	})
+	sem, ok := p.sems[stage]
+	if !ok {
+		return func() {}, nil
+	}
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // stage runs fn as stage, recording its time and wrapping its error.
 func (r *run) stage(ctx context.Context, name string, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	release, err := r.p.enter(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer release()
 	r.report(name, 0)
 	start := r.p.now()
-	err := fn(ctx)
+	err = fn(ctx)
 	r.res.Timings[name] = r.p.now().Sub(start).Seconds()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)

@@ -8,7 +8,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,11 @@ type Config struct {
 	HeartbeatInterval time.Duration // default 10 s
 	Grace             time.Duration // how long running tasks may finish after shutdown starts; default 60 s
 	HTTP              *http.Client  // for presigned uploads
+	// SpoolDir keeps finished results on disk until their upload succeeds;
+	// UploadPatience is how long an object-store outage is waited out (the
+	// lease is kept alive meanwhile) before the attempt fails as retryable.
+	SpoolDir       string
+	UploadPatience time.Duration
 }
 
 // Runner runs tasks for one agent.
@@ -96,6 +102,12 @@ func New(p Protocol, e Executor, cfg Config, log *slog.Logger) *Runner {
 	}
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: 10 * time.Minute}
+	}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = filepath.Join(os.TempDir(), "ytcaption-agent", "spool")
+	}
+	if cfg.UploadPatience <= 0 {
+		cfg.UploadPatience = 30 * time.Minute
 	}
 	cfg.Capabilities.Slots = cfg.Slots
 	hard, kill := context.WithCancel(context.Background())
@@ -213,6 +225,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func isUnauthorized(err error) bool {
 	var se *api.StatusError
 	return errors.As(err, &se) && se.Status == http.StatusUnauthorized
+}
+
+func uploadBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 500*time.Millisecond, 30*time.Second
+	return b
 }
 
 // isGone reports an answer that means the lease is not ours any more.
@@ -354,7 +372,13 @@ func (r *Runner) final(ctx context.Context, log *slog.Logger, call func(context.
 func (r *Runner) heartbeats(ctx context.Context, t *task, log *slog.Logger) {
 	l := t.lease
 	deadline := l.Deadline
-	tick := time.NewTicker(r.cfg.HeartbeatInterval)
+	// The control plane may grant leases shorter than the configured
+	// interval: beat at least three times per lease so it never lapses.
+	every := r.cfg.HeartbeatInterval
+	if d := time.Until(l.Deadline) / 3; d > 0 && d < every {
+		every = max(d, 100*time.Millisecond)
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var lastSent time.Time
 	for {
@@ -363,9 +387,15 @@ func (r *Runner) heartbeats(ctx context.Context, t *task, log *slog.Logger) {
 			return
 		case <-tick.C:
 		case <-t.changed:
-			// Report a new stage promptly, but not more than twice a second.
-			if time.Since(lastSent) < 500*time.Millisecond {
-				continue
+			// Report a new stage promptly, but not more than twice a second:
+			// a change that comes too soon is sent a little later, not
+			// dropped until the next tick.
+			if wait := 500*time.Millisecond - time.Since(lastSent); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
 			}
 		}
 		stage, _ := t.stage.Load().(string)
@@ -402,15 +432,31 @@ func (r *Runner) heartbeats(ctx context.Context, t *task, log *slog.Logger) {
 	}
 }
 
-// upload writes the transcript through the presigned URL, retrying
-// transient failures.
+// upload writes the transcript through the presigned URL. The result is
+// spooled to disk first and retried with backoff for up to UploadPatience, so
+// an object-store outage shorter than that fails nothing.
 func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskResult, error) {
 	body, err := json.Marshal(out.Transcript)
 	if err != nil {
 		return api.TaskResult{}, failure.Permanent(api.CodeTranscribeFailed, "encode transcript: %w", err)
 	}
+	if err := os.MkdirAll(r.cfg.SpoolDir, 0o700); err != nil {
+		return api.TaskResult{}, failure.Transient("spool_failed", "create spool dir: %w", err)
+	}
+	spool := filepath.Join(r.cfg.SpoolDir, fmt.Sprintf("%s-%d.json", l.TaskID, l.Attempt))
+	if err := os.WriteFile(spool, body, 0o600); err != nil {
+		return api.TaskResult{}, failure.Transient("spool_failed", "spool result: %w", err)
+	}
+	defer os.Remove(spool)
+	attempts := 0
 	_, err = backoff.Retry(ctx, func() (struct{}, error) {
-		req, err := http.NewRequestWithContext(ctx, l.Upload.Method, l.Upload.URL, bytes.NewReader(body))
+		attempts++
+		f, err := os.Open(spool)
+		if err != nil {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		defer f.Close()
+		req, err := http.NewRequestWithContext(ctx, l.Upload.Method, l.Upload.URL, f)
 		if err != nil {
 			return struct{}{}, backoff.Permanent(err)
 		}
@@ -420,6 +466,9 @@ func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskR
 		}
 		resp, err := r.cfg.HTTP.Do(req)
 		if err != nil {
+			if attempts == 1 {
+				r.log.Warn("result upload failed; keeping it on disk and retrying", "task", l.TaskID, "err", err)
+			}
 			return struct{}{}, err
 		}
 		resp.Body.Close()
@@ -431,9 +480,9 @@ func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskR
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, nil
-	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(5*time.Minute))
+	}, backoff.WithBackOff(uploadBackoff()), backoff.WithMaxElapsedTime(r.cfg.UploadPatience))
 	if err != nil {
-		return api.TaskResult{}, failure.Transient("upload_failed", "upload transcript: %w", err)
+		return api.TaskResult{}, failure.Transient("upload_failed", "upload transcript after %d tries: %w", attempts, err)
 	}
 	sum := sha256.Sum256(body)
 	words := 0

@@ -5,6 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -318,5 +323,79 @@ func TestSlots(t *testing.T) {
 	}
 	for _, id := range ids {
 		waitJob(t, admin, id, func(j api.Job) bool { return j.Status == api.JobSucceeded })
+	}
+}
+
+// outageProxy forwards presigned uploads to the real store, answering 503
+// while down, as an object store in an outage would.
+type outageProxy struct {
+	down  atomic.Bool
+	tried atomic.Int32
+	srv   *httptest.Server
+}
+
+func newOutageProxy(t *testing.T, target string) *outageProxy {
+	u, _ := url.Parse(target)
+	p := &outageProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.tried.Add(1)
+		if p.down.Load() {
+			http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// viaProxy sends a lease's upload through the proxy.
+type viaProxy struct {
+	runner.Protocol
+	proxy string
+}
+
+func (v viaProxy) Lease(ctx context.Context, req api.LeaseRequest) (api.LeaseResponse, error) {
+	resp, err := v.Protocol.Lease(ctx, req)
+	for i := range resp.Tasks {
+		u, _ := url.Parse(resp.Tasks[i].Upload.URL)
+		p, _ := url.Parse(v.proxy)
+		u.Host = p.Host
+		resp.Tasks[i].Upload.URL = u.String()
+	}
+	return resp, err
+}
+
+// TestStorageOutage: a result finished while the object store is down waits
+// on disk and is uploaded when it returns; the job does not fail.
+func TestStorageOutage(t *testing.T) {
+	t.Parallel()
+	admin := controlPlane(t, 2*time.Second)
+	proxy := newOutageProxy(t, admin.BaseURL())
+	proxy.down.Store(true)
+	c := cfg()
+	c.SpoolDir = t.TempDir()
+	c.UploadPatience = time.Minute
+	r := runner.New(viaProxy{agentClient(t, admin), proxy.srv.URL}, execFunc(func(context.Context, api.Lease, func(string, float64)) (runner.Output, error) {
+		return transcript(), nil
+	}), c, quiet())
+	start(t, r)
+	j, _ := admin.SubmitJob(context.Background(), api.JobRequest{URL: "https://example.com/outage"}, "")
+	for proxy.tried.Load() < 3 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if files, _ := os.ReadDir(c.SpoolDir); len(files) != 1 {
+		t.Fatalf("spooled results during the outage: %d, want 1", len(files))
+	}
+	// The outage outlasts the 2 s lease: heartbeats must keep it alive.
+	time.Sleep(3 * time.Second)
+	proxy.down.Store(false)
+	done := waitJob(t, admin, j.ID, func(j api.Job) bool { return j.Status.Final() })
+	if done.Status != api.JobSucceeded || done.Attempts != 1 {
+		t.Fatalf("after the outage: %s attempts %d %+v", done.Status, done.Attempts, done.Error)
+	}
+	if files, _ := os.ReadDir(c.SpoolDir); len(files) != 0 {
+		t.Fatalf("spool not cleaned: %d files", len(files))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -127,6 +128,7 @@ func (a *API) App() *fiber.App {
 		WriteTimeout: a.cfg.MaxLeaseWait + time.Minute,
 	})
 	app.Use(recover.New())
+	app.Use(a.deadline)
 
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
@@ -160,6 +162,28 @@ func (a *API) App() *fiber.App {
 	}
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app
+}
+
+// requestTimeout bounds ordinary requests, so a stuck backend turns into a
+// 503 instead of a hung client.
+const requestTimeout = 15 * time.Second
+
+// deadline gives every request a context with a time limit fitting its
+// route: long-polls hold up to MaxLeaseWait, uploads stream large bodies.
+func (a *API) deadline(c *fiber.Ctx) error {
+	d := requestTimeout
+	switch p := c.Path(); {
+	case p == api.PathAgentLease:
+		d = a.cfg.MaxLeaseWait + requestTimeout
+	case p == api.PathJobs && c.Method() == fiber.MethodPost:
+		d = 10 * time.Minute
+	case strings.HasPrefix(p, "/v1/blobs/"):
+		d = 30 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), d)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
 }
 
 func (a *API) healthz(c *fiber.Ctx) error {

@@ -3,12 +3,16 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"syscall"
 	"log/slog"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -62,20 +66,28 @@ func mapError(err error) (int, api.Error) {
 			return fe.Code, api.Error{Code: api.CodeInvalidRequest, Message: fe.Message}
 		}
 		return fe.Code, api.Error{Code: api.CodeInternal, Message: fe.Message}
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, api.Error{Code: api.CodeUnavailable, Message: "a backend did not answer in time; retry"}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, blob.ErrUnavailable), isConnError(err):
+		return http.StatusServiceUnavailable, api.Error{Code: api.CodeUnavailable, Message: "a backend is unavailable or did not answer in time; retry"}
 	}
 	return http.StatusInternalServerError, api.Error{Code: api.CodeInternal, Message: "internal error"}
+}
+
+// isConnError reports a failure to reach a backend (database, object store):
+// the drivers wrap the network error they got.
+func isConnError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, e := mapError(err)
-		if status >= 500 {
+		if status >= 500 || status == http.StatusUnprocessableEntity {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
 		}
-		if status == http.StatusTooManyRequests && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
-			c.Set(fiber.HeaderRetryAfter, "1")
+		if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, "2")
 		}
 		return c.Status(status).JSON(api.ErrorBody{Error: e})
 	}

@@ -1,0 +1,61 @@
+package chaos_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// binEnv names the directory holding a built bin/ytcaption (`make test`
+// sets it). The agent is always built here, with the test-only engine.
+const binEnv = "YTCAPTION_BIN"
+
+// Environment variables of the test binary itself, not of the processes
+// it starts.
+const (
+	chaosModeEnv   = "YTCAPTION_CHAOS"        // "long" for the long run
+	chaosRecordEnv = "YTCAPTION_CHAOS_RECORD" // "1": append the table to docs/reliability.md
+	chaosBinEnv    = "YTCAPTION_CHAOS_BIN"    // set by TestMain: where the binaries are
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+// run builds the agent with the test engine (and the control plane when
+// YTCAPTION_BIN does not provide it) into a temporary directory.
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ytcaption-chaos-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	builds := map[string][]string{
+		"ytcaption-agent": {"-tags", "ytcaption_testengine", "github.com/ytcaption/ytcaption/agent/cmd/ytcaption-agent"},
+	}
+	if bin := os.Getenv(binEnv); bin != "" {
+		if err := os.Symlink(filepath.Join(bin, "ytcaption"), filepath.Join(dir, "ytcaption")); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 1
+		}
+	} else {
+		builds["ytcaption"] = []string{"github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption"}
+	}
+	for name, args := range builds {
+		cmd := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, name)}, args...)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "chaos: build %s: %v\n", name, err)
+			return 1
+		}
+	}
+	// The environment carries the path, not a package variable.
+	if err := os.Setenv(chaosBinEnv, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 1
+	}
+	return m.Run()
+}
