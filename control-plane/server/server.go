@@ -107,10 +107,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 	ready := map[string]func(context.Context) error{"database": s.store.Ping, "blobs": blobs.Ping}
+	degraded := map[string]func() string{}
+	if s.bus != nil {
+		degraded["wakeups"] = func() string {
+			if s.bus.Healthy() {
+				return ""
+			}
+			return "Redis unreachable; agents poll every second"
+		}
+	}
 	s.api = httpapi.New(httpapi.Config{
 		AllowPrivateSources: cfg.AllowPrivateSources, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
 		LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
-		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready,
+		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready, Degraded: degraded,
 	}, httpapi.Deps{
 		Store: s.store, Blobs: blobs, Dispatcher: s.disp, Notifier: n, Now: time.Now,
 		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -43,8 +42,10 @@ type Dispatcher struct {
 	closing chan struct{}
 }
 
-// ErrClosing is returned to long-polls released by Close.
-var ErrClosing = errors.New("dispatcher closing")
+// queryTimeout bounds one lease query, so a stuck database surfaces as an
+// error the agent retries rather than a silent hang.
+const queryTimeout = 5 * time.Second
+
 
 // New returns a dispatcher. healthy reports whether cross-replica wake-ups
 // arrive (nil: single process, always healthy).
@@ -96,9 +97,11 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 	for {
 		woken := d.hub.Wait() // before looking, so no wake-up is lost
 		now := d.now()
-		tasks, err := d.store.LeaseTasks(ctx, store.LeaseParams{
+		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		tasks, err := d.store.LeaseTasks(qctx, store.LeaseParams{
 			AgentID: agentID, Capabilities: caps, Max: max, Now: now, Deadline: now.Add(d.cfg.LeaseDuration),
 		})
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("lease: %w", err)
 		}

@@ -64,6 +64,10 @@ type Config struct {
 	BlobHandler http.Handler
 	// Ready checks back /readyz; a failing check makes it 503.
 	Ready map[string]func(context.Context) error
+	// Degraded reports optional parts that may fail without making the
+	// replica unready (e.g. Redis wake-ups: dispatch falls back to polling);
+	// each returns "" when healthy, else what is degraded.
+	Degraded map[string]func() string
 }
 
 // API holds the handlers' dependencies.
@@ -202,6 +206,12 @@ func (a *API) readyz(c *fiber.Ctx) error {
 			continue
 		}
 		h.Checks[name] = "ok"
+	}
+	for name, check := range a.cfg.Degraded {
+		h.Checks[name] = "ok"
+		if msg := check(); msg != "" {
+			h.Checks[name] = "degraded: " + msg
+		}
 	}
 	if h.Status != "ok" {
 		return c.Status(http.StatusServiceUnavailable).JSON(h)

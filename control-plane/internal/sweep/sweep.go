@@ -95,6 +95,9 @@ func (s *Sweeper) Leader() bool { return s.leader.Load() }
 
 // Sweep runs one pass if this replica is (or becomes) the leader.
 func (s *Sweeper) Sweep(ctx context.Context) {
+	// A pass never outlives its leadership term.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Term)
+	defer cancel()
 	now := s.now()
 	ok, err := s.store.AcquireLeadership(ctx, leadership, s.holder, now, s.cfg.Term)
 	if err != nil {

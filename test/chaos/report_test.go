@@ -1,0 +1,277 @@
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/test/media"
+)
+
+// tally is the exact accounting of a run.
+type tally struct {
+	submitted, succeeded, failed, invalid, lost int
+	unexpectedFail                              []string // valid jobs that failed
+	invalidNotFailed                            []string
+	duplicates                                  int // accepted completions beyond the first, per task
+	resultProblems                              []string
+	retries                                     int
+	faults                                      map[string]int
+	longest                                     time.Duration
+	longestKind                                 string
+	rolling5xx                                  int
+	rollingFailed                               int
+	all5xx                                      map[int]int
+	lateRejected                                int // agents' completions refused as stale
+	realChecked                                 int
+}
+
+// account checks every job exactly and prints (and maybe records) the table.
+func (s *suite) account() {
+	t := s.t
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	jobs := s.w.snapshot()
+	var tl tally
+	tl.faults = map[string]int{}
+	for _, j := range jobs {
+		tl.submitted++
+		st := j.last.Status
+		switch {
+		case !j.final:
+			tl.lost++
+			t.Errorf("LOST: job %s (%s, submitted in %q) still %s after the drain: stage %q, attempts %d",
+				j.id, j.kind, j.phase, st, j.last.Stage, j.last.Attempts)
+		case st == api.JobSucceeded:
+			tl.succeeded++
+		case st == api.JobFailed:
+			tl.failed++
+		}
+		if j.kind == kindInvalid {
+			tl.invalid++
+			if j.final && (st != api.JobFailed || j.last.Error == nil || j.last.Error.Code != api.CodeSourceNotFound) {
+				tl.invalidNotFailed = append(tl.invalidNotFailed, j.id)
+				t.Errorf("invalid job %s ended %s with %+v, want failed %s", j.id, st, j.last.Error, api.CodeSourceNotFound)
+			}
+		} else if j.final && st != api.JobSucceeded {
+			tl.unexpectedFail = append(tl.unexpectedFail, j.id)
+			t.Errorf("job %s (%s, submitted in %q) ended %s after %d attempts: %+v", j.id, j.kind, j.phase, st, j.last.Attempts, j.last.Error)
+		}
+		if j.phase == "rolling restart" && j.kind != kindInvalid && st != api.JobSucceeded {
+			tl.rollingFailed++
+		}
+		tl.retries += max(0, j.last.Attempts-1)
+	}
+
+	// Each task's result accepted once, across every replica's log.
+	completions := serverCompletions(s.c.replicaLogs())
+	for task, by := range completions {
+		if len(by) > 1 {
+			tl.duplicates += len(by) - 1
+			t.Errorf("DUPLICATE: task %s completed %d times (agents %v)", task, len(by), by)
+		}
+	}
+	s.checkResults(ctx, jobs, completions, &tl)
+	s.checkReal(ctx, jobs, &tl)
+
+	for _, a := range s.c.agents {
+		for _, e := range agentEvents(a.log.read(), false) {
+			if e.msg == staleOutcomes[0] {
+				tl.lateRejected++
+			}
+		}
+	}
+	for _, f := range s.faults {
+		tl.faults[f.kind]++
+		if f.recovered > tl.longest {
+			tl.longest, tl.longestKind = f.recovered, f.kind
+		}
+	}
+	tl.rolling5xx, _ = s.c.client.fivexx("rolling restart")
+	_, tl.all5xx = s.c.client.fivexx("")
+	if tl.rolling5xx != 0 {
+		t.Errorf("rolling restart: %d 5xx answers to the client, want 0", tl.rolling5xx)
+	}
+	if tl.lost != 0 || tl.duplicates != 0 {
+		t.Errorf("lost %d, duplicate results %d; want 0 and 0", tl.lost, tl.duplicates)
+	}
+	if tl.invalid == 0 || tl.realChecked == 0 {
+		t.Errorf("the workload ran %d invalid and %d real-engine jobs; want some of each", tl.invalid, tl.realChecked)
+	}
+	for _, e := range s.w.errs {
+		t.Errorf("workload: %s", e)
+	}
+
+	table := s.table(tl)
+	t.Logf("chaos results:\n%s", table)
+	if os.Getenv(chaosRecordEnv) == "1" {
+		if err := appendResults(table); err != nil {
+			t.Errorf("record results: %v", err)
+		}
+	}
+}
+
+// checkResults compares the store with the logs: every succeeded job has
+// one committed result, the one its completing attempt wrote, and the
+// object is in MinIO.
+func (s *suite) checkResults(ctx context.Context, jobs []jobRec, completions map[string][]string, tl *tally) {
+	t := s.t
+	conn, err := pgx.Connect(ctx, s.c.pg.URL())
+	if err != nil {
+		t.Errorf("connect to PostgreSQL for the result check: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	type row struct {
+		status, resultKey, task string
+		attempt                 int
+	}
+	rows, err := conn.Query(ctx, `SELECT j.id, j.status, j.result_key, t.id, t.attempt
+		FROM jobs j JOIN tasks t ON t.job_id = j.id`)
+	if err != nil {
+		t.Errorf("query jobs: %v", err)
+		return
+	}
+	db := map[string][]row{}
+	for rows.Next() {
+		var id string
+		var r row
+		if err := rows.Scan(&id, &r.status, &r.resultKey, &r.task, &r.attempt); err != nil {
+			t.Errorf("scan: %v", err)
+			return
+		}
+		db[id] = append(db[id], r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Errorf("query jobs: %v", err)
+		return
+	}
+	mc, err := minio.New(strings.TrimPrefix(s.c.minio.Endpoint(), "http://"),
+		&minio.Options{Creds: credentials.NewStaticV4(s.c.minio.user, s.c.minio.pass, "")})
+	if err != nil {
+		t.Errorf("minio client: %v", err)
+		return
+	}
+	problem := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		tl.resultProblems = append(tl.resultProblems, msg)
+		t.Error(msg)
+	}
+	for _, j := range jobs {
+		rs := db[j.id]
+		if len(rs) != 1 {
+			problem("job %s has %d tasks in the store, want 1", j.id, len(rs))
+			continue
+		}
+		r := rs[0]
+		if j.last.Status != api.JobSucceeded {
+			continue
+		}
+		want := fmt.Sprintf("jobs/%s/tasks/%s/attempt-%d/transcript.json", j.id, r.task, r.attempt)
+		if r.resultKey != want {
+			problem("job %s: committed result %q, want the completing attempt's %q", j.id, r.resultKey, want)
+		}
+		if n := len(completions[r.task]); n != 1 {
+			// Zero is possible only if a replica died between commit and log.
+			t.Logf("job %s: %d accepted completions logged for task %s", j.id, n, r.task)
+		}
+		if _, err := mc.StatObject(ctx, s.c.bucket, r.resultKey, minio.StatObjectOptions{}); err != nil {
+			problem("job %s: committed result %s is not in the bucket: %v", j.id, r.resultKey, err)
+		}
+	}
+}
+
+// checkReal checks the pocketsphinx jobs' captions against the spoken text.
+func (s *suite) checkReal(ctx context.Context, jobs []jobRec, tl *tally) {
+	for _, j := range jobs {
+		if j.kind != kindReal || j.last.Status != api.JobSucceeded {
+			continue
+		}
+		txt, err := s.c.client.captions(ctx, j.id, "txt")
+		if err != nil {
+			s.t.Errorf("real job %s: %v", j.id, err)
+			continue
+		}
+		if j.last.Result == nil || j.last.Result.Engine != "pocketsphinx" {
+			s.t.Errorf("real job %s: result %+v, want the pocketsphinx engine", j.id, j.last.Result)
+		}
+		if wer := media.WER(realSpeech, txt); wer > maxRealWER {
+			s.t.Errorf("real job %s: WER %.2f above %.2f: %q", j.id, wer, maxRealWER, txt)
+		}
+		tl.realChecked++
+	}
+}
+
+// table renders the run as Markdown.
+func (s *suite) table(tl tally) string {
+	var kinds []string
+	total := 0
+	for k, n := range tl.faults {
+		kinds = append(kinds, fmt.Sprintf("%s ×%d", k, n))
+		total += n
+	}
+	sort.Strings(kinds)
+	fivexx := "none"
+	if len(tl.all5xx) > 0 {
+		var parts []string
+		for code, n := range tl.all5xx {
+			parts = append(parts, fmt.Sprintf("%d×%d", n, code))
+		}
+		sort.Strings(parts)
+		fivexx = strings.Join(parts, ", ")
+	}
+	skipped := ""
+	if s.disk.skipped != "" {
+		skipped = " (full-disk scenario skipped: " + s.disk.skipped + ")"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s — %s run, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), s.m.name, machine())
+	b.WriteString("| measure | value |\n|---|---|\n")
+	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
+	row("jobs submitted", tl.submitted)
+	row("succeeded", tl.succeeded)
+	row("failed (all deliberately invalid?)", fmt.Sprintf("%d (%d invalid submitted; %d valid jobs failed)", tl.failed, tl.invalid, len(tl.unexpectedFail)))
+	row("lost (not final after the drain)", tl.lost)
+	row("duplicate committed results", tl.duplicates)
+	row("result/store mismatches", len(tl.resultProblems))
+	row("faults injected", fmt.Sprintf("%d: %s%s", total, strings.Join(kinds, ", "), skipped))
+	row("retries (attempts beyond the first)", tl.retries)
+	row("late completions refused (stale lease)", tl.lateRejected)
+	row("longest time to recover", fmt.Sprintf("%.1f s (%s)", tl.longest.Seconds(), tl.longestKind))
+	row("5xx during the rolling restart", tl.rolling5xx)
+	row("5xx seen by clients in the whole run", fivexx)
+	row("real-engine (pocketsphinx) jobs checked", tl.realChecked)
+	return b.String()
+}
+
+// appendResults appends the table to docs/reliability.md, under its
+// "## Chaos results" heading (created when missing).
+func appendResults(table string) error {
+	path, err := filepath.Abs("../../docs/reliability.md")
+	if err != nil {
+		return err
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var b strings.Builder
+	b.Write(old)
+	if !strings.Contains(string(old), "## Chaos results") {
+		if len(old) == 0 {
+			b.WriteString("# Reliability\n")
+		}
+		b.WriteString("\n## Chaos results\n\nEach run of the chaos suite (`make chaos`, or `YTCAPTION_CHAOS_RECORD=1` with `go test ./test/chaos/`) appends its table here.\n")
+	}
+	b.WriteString("\n" + table)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
