@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 PKGS  := ./...
 
-.PHONY: all build run test test-env fuzz bench clean
+.PHONY: all build run test test-env fuzz bench chaos clean
 
 all: build
 
@@ -36,6 +36,12 @@ test: test-env build
 FUZZTIME ?= 5s
 fuzz:
 	@bash test/env/fuzz.sh $(FUZZTIME)
+
+## chaos: the long fault-injection run (test/chaos); appends its results table
+## to docs/reliability.md. `make test` runs the short version.
+chaos: test-env build
+	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_CHAOS=long YTCAPTION_CHAOS_RECORD=1 \
+		$(GO) test -count=1 -v -timeout 45m -run TestChaos ./test/chaos/
 
 ## bench: run the benchmarks and print a table of figures.
 bench: test-env build

@@ -21,12 +21,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ytcaption/ytcaption/agent/internal/asr"
 	"github.com/ytcaption/ytcaption/agent/internal/audio"
 	"github.com/ytcaption/ytcaption/agent/internal/pipeline"
 	"github.com/ytcaption/ytcaption/agent/internal/runner"
 	"github.com/ytcaption/ytcaption/agent/internal/source"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
 // Version is reported to the control plane.
@@ -49,6 +52,12 @@ type Config struct {
 	// while other slots download.
 	MaxDownloads   int
 	MaxTranscribes int
+	// AllowPrivateSources lets downloads reach loopback and private
+	// addresses (dev mode); AllowTargets lists exceptions ("10.2.0.0/16",
+	// "127.0.0.1:8081"). Otherwise every download goes through an egress
+	// guard that refuses them, whatever the URL, redirect or DNS answer.
+	AllowPrivateSources bool
+	AllowTargets        []string
 
 	YTDLPBinary string
 	Cookies     string
@@ -64,6 +73,18 @@ type Config struct {
 	OpenAIModel    string
 
 	HTTPClient *http.Client // for the control plane; default: no overall timeout (long-polls)
+	// TracerProvider records a span per task and per pipeline stage, joined
+	// to the job's trace through the lease's traceparent; nil: no tracing.
+	TracerProvider trace.TracerProvider
+
+	// HashiCorp stack (hashicorp.go): Server may be consul://SERVICE, found
+	// through the Consul agent at ConsulAddr; an empty Token is read from
+	// Vault; an agent placed by Nomad reports its node and allocation.
+	ConsulAddr   string
+	ConsulToken  string
+	Vault        VaultConfig
+	NomadNodeID  string
+	NomadAllocID string
 }
 
 // Worker is a configured agent.
@@ -73,6 +94,9 @@ type Worker struct {
 	pipe   *pipeline.Pipeline
 	caps   api.Capabilities
 	runner atomic.Pointer[runner.Runner]
+	base   string       // control-plane base URL (a placeholder with Consul)
+	consul *consulState // nil unless Server is consul://
+	guard  *netguard.Proxy
 }
 
 // engines builds every engine the configuration names.
@@ -97,7 +121,7 @@ func engines(cfg Config) map[string]asr.Engine {
 }
 
 // New builds a worker and checks which engines can run here.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (*Worker, error) {
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err error) {
 	if cfg.Server == "" {
 		return nil, errors.New("no control-plane server given")
 	}
@@ -135,13 +159,31 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Worker, error) {
 	if _, ok := usable[def]; !ok {
 		return nil, fmt.Errorf("engine %q cannot run here: %v", def, why[def])
 	}
+	guard, err := netguard.NewProxy(netguard.Policy{AllowPrivate: cfg.AllowPrivateSources, Allow: cfg.AllowTargets}, log)
+	if err != nil {
+		return nil, fmt.Errorf("start egress guard: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = guard.Close()
+		}
+	}()
 	pipe := pipeline.New(pipeline.Config{
-		YTDLP:  source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy, Logger: log},
+		YTDLP: source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy,
+			GuardProxy: guard.URL(), Logger: log},
 		FFmpeg: audio.Config{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe}, Engines: usable, DefaultEngine: def, Logger: log,
 		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
 	})
+	nomadLabels(&cfg)
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx)}
-	return &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps}, nil
+	w := &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps, guard: guard}
+	if err := w.setupDiscovery(); err != nil {
+		return nil, err
+	}
+	if err := w.enrollmentToken(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // Capabilities is what the worker advertises.
@@ -149,7 +191,9 @@ func (w *Worker) Capabilities() api.Capabilities { return w.caps }
 
 // Execute implements runner.Executor with the media pipeline.
 func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
+	ctx, end := w.trace(ctx, l, &progress)
 	tr, res, err := w.pipe.Run(ctx, l.Spec, w.cfg.WorkDir, progress)
+	end(err)
 	if err != nil {
 		return runner.Output{}, err
 	}
@@ -160,14 +204,20 @@ func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string,
 // ends, then shuts down gracefully. Kill, from another goroutine, makes the
 // shutdown immediate (running tasks are handed back).
 func (w *Worker) Run(ctx context.Context) error {
+	defer w.guard.Close()
+	w.startDiscovery(ctx)
+	defer w.stopDiscovery()
 	for {
 		token, fromCache, err := w.credential(ctx)
 		if err != nil {
 			return err
 		}
-		client := api.NewClient(w.cfg.Server, token, w.cfg.HTTPClient)
+		client := api.NewClient(w.base, token, w.cfg.HTTPClient)
 		r := runner.New(client, w, runner.Config{
 			Slots: w.cfg.Concurrency, Capabilities: w.caps, LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
+			// Spooled results sit beside the task directories (and go with
+			// them), not in a shared $TMPDIR that --work-dir would not cover.
+			SpoolDir: w.cfg.WorkDir,
 		}, w.log)
 		w.runner.Store(r)
 		err = r.Run(ctx)
@@ -226,7 +276,7 @@ func (w *Worker) credential(ctx context.Context) (token string, fromCache bool, 
 		return "", false, errors.New("no token: pass an enrollment token (ytcaption agents enroll)")
 	}
 	host, _ := os.Hostname()
-	resp, err := api.NewClient(w.cfg.Server, "", w.cfg.HTTPClient).Register(ctx, api.RegisterRequest{
+	resp, err := api.NewClient(w.base, "", w.cfg.HTTPClient).Register(ctx, api.RegisterRequest{
 		EnrollmentToken: w.cfg.Token, Name: w.cfg.Name, Hostname: host,
 		Version: Version + " " + runtime.GOOS + "/" + runtime.GOARCH, Capabilities: w.caps,
 	})

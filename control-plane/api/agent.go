@@ -121,6 +121,9 @@ type Lease struct {
 	Deadline time.Time `json:"deadline"`
 	Spec     TaskSpec  `json:"spec"`
 	Upload   Presigned `json:"upload"` // where the result goes
+	// Traceparent is the W3C trace context of the job's submission, so the
+	// agent's spans join the trace that began at the API.
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // TaskSpec is what the agent must do.

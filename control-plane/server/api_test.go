@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -101,13 +103,26 @@ func TestJobLifecycle(t *testing.T) {
 	}
 }
 
+// loopbackName is a host name that resolves (through /etc/hosts, no DNS
+// needed) to a loopback address: this machine's own name on Debian.
+func loopbackName(t *testing.T) string {
+	t.Helper()
+	name, err := os.Hostname()
+	if err == nil {
+		if addrs, err := net.LookupHost(name); err == nil && len(addrs) > 0 && net.ParseIP(addrs[0]).IsLoopback() {
+			return name
+		}
+	}
+	return "localhost.localdomain"
+}
+
 func rawGet(t *testing.T, r *replica, path, key string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, r.url+path, nil)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := validatingClient().Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -127,7 +142,7 @@ func rawDo(t *testing.T, r *replica, method, path, key, contentType string, body
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := validatingClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -179,6 +194,12 @@ func TestAPIErrors(t *testing.T) {
 		{"metadata address", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://169.254.169.254/latest"}`, nil, 400, api.CodeForbiddenSource},
 		{"ipv6 loopback", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://[::1]/a"}`, nil, 400, api.CodeForbiddenSource},
 		{"localhost name", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://localhost/a"}`, nil, 400, api.CodeForbiddenSource},
+		{"unspecified address", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://0.0.0.0:8080/a"}`, nil, 400, api.CodeForbiddenSource},
+		{"decimal loopback", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://2130706433/a"}`, nil, 400, api.CodeForbiddenSource},
+		{"hex loopback", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://0x7f000001/a"}`, nil, 400, api.CodeForbiddenSource},
+		{"octal short loopback", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://0177.1/a"}`, nil, 400, api.CodeForbiddenSource},
+		{"mapped loopback", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://[::ffff:127.0.0.1]/a"}`, nil, 400, api.CodeForbiddenSource},
+		{"hostname resolving to loopback", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"http://` + loopbackName(t) + `/a"}`, nil, 400, api.CodeForbiddenSource},
 		{"priority out of range", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"https://example.com/a","priority":10}`, nil, 400, api.CodeInvalidRequest},
 		{"bad task", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"https://example.com/a","task":"dance"}`, nil, 400, api.CodeInvalidRequest},
 		{"bad captions", "POST", "/v1/jobs", adminKey, "application/json", `{"url":"https://example.com/a","captions":"maybe"}`, nil, 400, api.CodeInvalidRequest},

@@ -23,7 +23,13 @@ type Config struct {
 	// key is generated on first start and printed once.
 	AdminKey            string
 	AllowPrivateSources bool
-	ReplicaName         string // default hostname:port
+	SourceAllowList     []string // exceptions to the private-source rule
+	// SessionKeys signs console sessions (YTCAPTION_SESSION_KEYS): comma-
+	// separated keys of 32+ bytes, the first signs and all verify. Empty: a
+	// key generated once and kept in DataDir (one replica only). With Vault,
+	// the KV key session_keys is used when this is empty.
+	SessionKeys string
+	ReplicaName string // default hostname:port
 
 	LeaseDuration     time.Duration
 	HeartbeatInterval time.Duration
@@ -34,6 +40,13 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	SweepInterval     time.Duration
 	LeaderTerm        time.Duration
+
+	Surface SurfaceConfig // tracing, OpenAI endpoint, webhooks (surface.go)
+
+	// HashiCorp stack integrations (hashicorp.go); each is off while its Addr is empty.
+	Consul ConsulConfig
+	Vault  VaultConfig
+	Nomad  NomadConfig
 }
 
 // S3Config selects S3/MinIO for artifacts; empty Endpoint means local disk.

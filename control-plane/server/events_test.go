@@ -21,7 +21,7 @@ func TestEvents(t *testing.T) {
 	j, _ := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/e"}, "")
 	req, _ := http.NewRequest(http.MethodGet, r.url+"/v1/jobs/"+j.ID+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+adminKey)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := validatingClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func startReplica(t *testing.T, cfg server.Config) *replica {
 		t.Fatalf("start replica: %v", err)
 	}
 	r := &replica{srv: srv, url: srv.URL(), cancel: cancel, done: make(chan error, 1)}
-	r.admin = api.NewClient(r.url, adminKey, nil)
+	r.admin = api.NewClient(r.url, adminKey, validatingClient())
 	go func() { r.done <- srv.Run(ctx) }()
 	t.Cleanup(r.stop)
 	return r
@@ -115,16 +115,16 @@ func enrollAgent(t *testing.T, r *replica, name string, caps api.Capabilities) *
 	if caps.Engines == nil {
 		caps.Engines = []api.EngineCapability{{Name: "test"}}
 	}
-	reg, err := api.NewClient(r.url, "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: e.Token, Name: name, Capabilities: caps})
+	reg, err := api.NewClient(r.url, "", validatingClient()).Register(ctx, api.RegisterRequest{EnrollmentToken: e.Token, Name: name, Capabilities: caps})
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	return &simAgent{t: t, c: api.NewClient(r.url, reg.Token, nil), id: reg.AgentID, token: reg.Token}
+	return &simAgent{t: t, c: api.NewClient(r.url, reg.Token, validatingClient()), id: reg.AgentID, token: reg.Token}
 }
 
 // on returns the same agent talking to another replica.
 func (a *simAgent) on(r *replica) *simAgent {
-	return &simAgent{t: a.t, c: api.NewClient(r.url, a.token, nil), id: a.id, token: a.token}
+	return &simAgent{t: a.t, c: api.NewClient(r.url, a.token, validatingClient()), id: a.id, token: a.token}
 }
 
 func (a *simAgent) lease(wait time.Duration) []api.Lease {

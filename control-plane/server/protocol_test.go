@@ -54,7 +54,7 @@ func TestIdempotencyKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			theirs, err := api.NewClient(r.url, k.Secret, nil).SubmitJob(ctx, req, "key-1")
+			theirs, err := api.NewClient(r.url, k.Secret, validatingClient()).SubmitJob(ctx, req, "key-1")
 			if err != nil || theirs.ID == a.ID || theirs.Tenant != "other" {
 				t.Fatalf("other tenant: %+v %v", theirs, err)
 			}

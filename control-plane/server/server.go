@@ -20,6 +20,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
 	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/internal/console"
 	"github.com/ytcaption/ytcaption/control-plane/internal/dispatch"
 	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -41,7 +42,9 @@ type Server struct {
 	bus      *dispatch.RedisBus
 	redis    *redis.Client
 	closers  []func() error
-	adminKey string // generated at first start; "" otherwise
+	adminKey string    // generated at first start; "" otherwise
+	hc       hashicorp // Consul, Vault and Nomad integrations (hashicorp.go)
+	surface  surface   // metrics, tracing, webhooks (surface.go)
 }
 
 // notifier is what wakes long-polls: the Redis bus across replicas, or the
@@ -61,6 +64,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			s.close()
 		}
 	}()
+	// With Vault configured, secrets come from there before anything uses them.
+	if err = s.loadSecrets(ctx); err != nil {
+		return nil, err
+	}
+	cfg = s.cfg
 	if s.store, err = OpenStore(ctx, cfg.DatabaseURL, log); err != nil {
 		return nil, err
 	}
@@ -116,13 +124,35 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			return "Redis unreachable; agents poll every second"
 		}
 	}
+	fleetView, err := s.openFleet()
+	if err != nil {
+		return nil, err
+	}
+	keySpec := cfg.SessionKeys
+	if keySpec == "" {
+		keySpec = s.Secret("session_keys") // Vault, when configured
+	}
+	sessionKeys, err := console.LoadKeys(keySpec, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("console session keys: %w", err)
+	}
+	con, err := console.New(console.Config{Keys: sessionKeys}, time.Now, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.newSurface(ctx); err != nil {
+		return nil, err
+	}
 	s.api = httpapi.New(httpapi.Config{
-		AllowPrivateSources: cfg.AllowPrivateSources, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
+		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
 		LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
 		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready, Degraded: degraded,
+		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
 	}, httpapi.Deps{
-		Store: s.store, Blobs: blobs, Dispatcher: s.disp, Notifier: n, Now: time.Now,
-		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+		Store: instrumentedStore{s.store, s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
+		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),
+		NewID:   func() string { return uuid.Must(uuid.NewV7()).String() },
+		Console: con,
 	}, log)
 	return s, nil
 }
@@ -256,10 +286,12 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { s.bus.Run(bg) })
 	}
 	wg.Go(func() { s.sweeper.Run(bg) })
+	wg.Go(func() { s.surface.sender.Run(bg) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(s.ln) }()
 	s.log.Info("control plane serving", "url", s.url, "replica", s.cfg.ReplicaName)
+	s.startHashicorp(bg, &wg)
 
 	var err error
 	select {
@@ -268,6 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 		err = fmt.Errorf("serve: %w", err)
 	}
 	s.log.Info("control plane shutting down")
+	s.stopHashicorp()
 	s.disp.Close()
 	if shutErr := app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); shutErr != nil && err == nil {
 		err = fmt.Errorf("shutdown: %w", shutErr)

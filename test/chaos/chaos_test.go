@@ -76,6 +76,9 @@ type suite struct {
 	diskMount string
 	// checks of single scenarios, reported at the end
 	partition, disk scenarioResult
+	// broken is set when throughput did not resume after a fault: the
+	// remaining faults are skipped and the accounting shows the damage.
+	broken bool
 }
 
 type scenarioResult struct {
@@ -119,6 +122,7 @@ func TestChaos(t *testing.T) {
 	submitDone := make(chan struct{})
 	go func() { defer close(submitDone); s.w.submitLoop(ctx) }()
 	go s.w.pollLoop(pollCtx)
+	go s.c.supervise(pollCtx)
 
 	s.w.setPhase("warm-up")
 	s.waitSucceeded(3)
@@ -163,6 +167,10 @@ func (s *suite) waitSucceeded(n int) {
 // system settle a moment.
 func (s *suite) inject(kind string, fault func(*faultRec) error) {
 	s.t.Helper()
+	if s.broken {
+		s.t.Logf("fault %s skipped: the system did not recover from an earlier one", kind)
+		return
+	}
 	s.w.setPhase(kind)
 	f := faultRec{kind: kind, start: time.Now(), recovered: -1}
 	err := fault(&f)
@@ -176,6 +184,7 @@ func (s *suite) inject(kind string, fault func(*faultRec) error) {
 		f.recovered = at.Sub(f.start)
 	} else {
 		s.t.Errorf("%s: no job succeeded within %s of healing", kind, recoveryWait)
+		s.broken = true
 	}
 	s.faults = append(s.faults, f)
 	s.t.Logf("fault %-20s %-12s healed after %6.1fs, recovered after %6.1fs %s", kind, f.target,
@@ -211,6 +220,8 @@ func (s *suite) killAgent(f *faultRec) error {
 	if n := len(running(a.log.read())); n > 0 {
 		f.note = fmt.Sprintf("(%d task running)", n)
 	}
+	a.expected.Store(true)
+	defer a.expected.Store(false)
 	sigkill(a.proc())
 	time.Sleep(time.Second)
 	f.healed = time.Now()
@@ -221,6 +232,8 @@ func (s *suite) killAgent(f *faultRec) error {
 func (s *suite) killReplica(f *faultRec) error {
 	r := s.c.replicas[s.rng.IntN(len(s.c.replicas))]
 	f.target = r.name
+	r.expected.Store(true)
+	defer r.expected.Store(false)
 	sigkill(r.proc())
 	time.Sleep(s.m.replicaDown)
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
@@ -446,6 +459,8 @@ func mountTmpfs(t *testing.T) string {
 func (s *suite) rollingRestart(f *faultRec) error {
 	f.target = "both replicas"
 	for _, r := range s.c.replicas {
+		r.expected.Store(true)
+		defer r.expected.Store(false)
 		p := r.proc()
 		p.signal(syscall.SIGTERM)
 		if !p.wait(2 * stopWait) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ type replica struct {
 	env  []string
 	log  *logFile
 	bin  string
+
+	expected atomic.Bool // the suite is stopping it
+	crashes  atomic.Int32
 
 	mu sync.Mutex
 	p  *proc
@@ -81,6 +85,11 @@ type agentProc struct {
 	state   string
 	workDir string
 	log     *logFile
+
+	// expected is set while the suite itself stops the agent, so the
+	// supervisor does not take the exit for a crash.
+	expected atomic.Bool
+	crashes  atomic.Int32
 
 	mu sync.Mutex
 	p  *proc
@@ -172,7 +181,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 		}
 		c.replicas = append(c.replicas, r)
 		addrs = append(addrs, r.addr)
-		t.Cleanup(func() { r.proc().stop() })
+		t.Cleanup(func() { r.expected.Store(true); r.proc().stop() })
 	}
 	c.client = newLBClient(c.replicas, c.adminKey)
 
@@ -194,7 +203,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 			t.Fatal(err)
 		}
 		c.agents = append(c.agents, a)
-		t.Cleanup(func() { a.proc().stop() })
+		t.Cleanup(func() { a.expected.Store(true); a.proc().stop() })
 	}
 	if err := c.waitAgents(ctx, len(agents)); err != nil {
 		t.Fatal(err)
@@ -210,6 +219,37 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 		}
 	})
 	return c
+}
+
+// supervise restarts agents that exit on their own, as systemd or Nomad
+// would, and counts each such exit as a crash (reported as a failure).
+func (c *cluster) supervise(ctx context.Context) {
+	for sleepCtx(ctx, 300*time.Millisecond) {
+		for _, a := range c.agents {
+			p := a.proc()
+			if a.expected.Load() || !p.exited() {
+				continue
+			}
+			a.crashes.Add(1)
+			c.t.Errorf("CRASH: agent %s exited on its own (%v):\n%s", a.name, p.err, a.log.tail(15))
+			if err := a.start(); err != nil {
+				c.t.Errorf("restart %s: %v", a.name, err)
+			}
+		}
+		for _, r := range c.replicas {
+			p := r.proc()
+			if r.expected.Load() || !p.exited() {
+				continue
+			}
+			r.crashes.Add(1)
+			c.t.Errorf("CRASH: %s exited on its own (%v):\n%s", r.name, p.err, r.log.tail(15))
+			sctx, cancel := context.WithTimeout(ctx, readyWait)
+			if err := r.start(sctx); err != nil {
+				c.t.Errorf("restart %s: %v", r.name, err)
+			}
+			cancel()
+		}
+	}
 }
 
 // waitAgents waits until n agents are registered and active.

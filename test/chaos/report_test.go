@@ -33,6 +33,7 @@ type tally struct {
 	all5xx                                      map[int]int
 	lateRejected                                int // agents' completions refused as stale
 	realChecked                                 int
+	crashes                                     int // processes that exited on their own
 }
 
 // account checks every job exactly and prints (and maybe records) the table.
@@ -89,6 +90,12 @@ func (s *suite) account() {
 				tl.lateRejected++
 			}
 		}
+	}
+	for _, a := range s.c.agents {
+		tl.crashes += int(a.crashes.Load())
+	}
+	for _, r := range s.c.replicas {
+		tl.crashes += int(r.crashes.Load())
 	}
 	for _, f := range s.faults {
 		tl.faults[f.kind]++
@@ -245,6 +252,7 @@ func (s *suite) table(tl tally) string {
 	row("result/store mismatches", len(tl.resultProblems))
 	row("faults injected", fmt.Sprintf("%d: %s%s", total, strings.Join(kinds, ", "), skipped))
 	row("retries (attempts beyond the first)", tl.retries)
+	row("processes that crashed on their own", tl.crashes)
 	row("late completions refused (stale lease)", tl.lateRejected)
 	row("longest time to recover", fmt.Sprintf("%.1f s (%s)", tl.longest.Seconds(), tl.longestKind))
 	row("5xx during the rolling restart", tl.rolling5xx)

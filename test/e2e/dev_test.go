@@ -9,30 +9,6 @@ import (
 	"github.com/ytcaption/ytcaption/test/media"
 )
 
-// clip is a media file served over loopback HTTP.
-type clip struct {
-	name     string
-	path     string
-	url      string
-	duration float64
-}
-
-// serveClips copies the files into one directory served on loopback and
-// returns them with their URLs and durations.
-func serveClips(t testing.TB, files map[string]string) map[string]clip {
-	t.Helper()
-	dir := t.TempDir()
-	base := media.Serve(t, dir)
-	out := map[string]clip{}
-	for name, src := range files {
-		p := media.Copy(t, src, dir, name)
-		out[name] = clip{name: name, path: p, url: base + "/" + name, duration: probeDuration(t, p)}
-	}
-	return out
-}
-
-func noCache() *bool { f := false; return &f }
-
 // TestDevDefaults runs `ytcaption dev` (SQLite, local disk, in-process
 // agents) and captions an MP4 and a WebM by URL.
 func TestDevDefaults(t *testing.T) {

@@ -50,7 +50,7 @@ if [ "${1:-}" = "--tools-only" ]; then
 	exit 0
 fi
 # shellcheck disable=SC2086
-apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl
+apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl chromium
 
 # --- PostgreSQL ------------------------------------------------------------
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -90,6 +90,16 @@ if ! curl -fsS "http://$MINIO_ADDR/minio/health/live" >/dev/null 2>&1; then
 		setsid nohup "$MINIO" server --quiet --address "$MINIO_ADDR" "$CACHE/minio-data" \
 		>"$CACHE/log/minio.log" 2>&1 </dev/null &
 	wait_for MinIO 120 curl -fsS "http://$MINIO_ADDR/minio/health/live"
+fi
+
+# --- Node.js and the official openai client (OpenAI-compatibility tests) -----
+OPENAI_NPM_VERSION="6.49.0"
+command -v node >/dev/null || apt_install nodejs
+command -v npm >/dev/null || apt_install npm
+if ! grep -qs "\"version\": \"$OPENAI_NPM_VERSION\"" "$CACHE/node/node_modules/openai/package.json"; then
+	log "installing openai@$OPENAI_NPM_VERSION (npm) into .cache/node"
+	npm install --silent --no-audit --no-fund --prefix "$CACHE/node" "openai@$OPENAI_NPM_VERSION" >"$CACHE/log/npm.log" 2>&1 \
+		|| { cat "$CACHE/log/npm.log" >&2; exit 1; }
 fi
 
 cat >"$CACHE/test.env" <<ENV

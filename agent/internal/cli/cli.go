@@ -62,6 +62,9 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.IntVar(&cfg.MaxDownloads, "max-downloads", 0, "downloads at once across tasks (0: --concurrency)")
 	f.IntVar(&cfg.MaxTranscribes, "max-transcribes", 0, "transcriptions at once across tasks, e.g. 1 per GPU (0: --concurrency)")
 	f.DurationVar(&cfg.Grace, "grace", 60*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
+	f.BoolVar(&cfg.AllowPrivateSources, "allow-private-sources", env(getenv, "ALLOW_PRIVATE_SOURCES", "") == "true",
+		"let downloads reach loopback and private addresses (YTCAPTION_AGENT_ALLOW_PRIVATE_SOURCES)")
+	f.StringSliceVar(&cfg.AllowTargets, "allow-target", nil, "egress exceptions: CIDR, address, or address:port (repeatable)")
 	f.StringVar(&cfg.YTDLPBinary, "yt-dlp", env(getenv, "YTDLP", ""), "yt-dlp binary")
 	f.StringVar(&cfg.Cookies, "cookies", env(getenv, "COOKIES", ""), "Netscape cookies file for yt-dlp")
 	f.StringVar(&cfg.Proxy, "proxy", env(getenv, "PROXY", ""), "proxy URL for downloads")
@@ -73,6 +76,32 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.StringVar(&cfg.OpenAIURL, "openai-url", env(getenv, "OPENAI_URL", ""), "OpenAI-compatible transcription server")
 	f.StringVar(&cfg.OpenAIKey, "openai-key", env(getenv, "OPENAI_KEY", ""), "API key for --openai-url")
 	f.StringVar(&cfg.OpenAIModel, "openai-model", env(getenv, "OPENAI_MODEL", ""), "model name for --openai-url")
+	bindHashicorp(cmd, getenv, cfg)
+}
+
+// bindHashicorp binds Consul discovery (--server consul://SERVICE), the
+// enrollment token from Vault, and the Nomad placement an agent reports.
+// Tokens come from the environment only.
+func bindHashicorp(cmd *cobra.Command, getenv func(string) string, cfg *worker.Config) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.ConsulAddr, "consul-addr", env(getenv, "CONSUL_ADDR", or(getenv("CONSUL_HTTP_ADDR"), "127.0.0.1:8500")), "Consul agent for --server consul://SERVICE (YTCAPTION_AGENT_CONSUL_ADDR)")
+	cfg.ConsulToken = env(getenv, "CONSUL_TOKEN", getenv("CONSUL_HTTP_TOKEN"))
+	f.StringVar(&cfg.Vault.Addr, "vault-addr", env(getenv, "VAULT_ADDR", ""), "Vault address; without --token the enrollment token is read from Vault (YTCAPTION_AGENT_VAULT_ADDR)")
+	f.StringVar(&cfg.Vault.KV, "vault-kv", env(getenv, "VAULT_KV", "secret/ytcaption-agent"), "KV v2 <mount>/<path> holding enrollment_token (YTCAPTION_AGENT_VAULT_KV)")
+	cfg.Vault.Token = getenv("VAULT_TOKEN")
+	cfg.Vault.RoleID = env(getenv, "VAULT_ROLE_ID", "")
+	cfg.Vault.SecretID = env(getenv, "VAULT_SECRET_ID", "")
+	f.StringVar(&cfg.Vault.JWTFile, "vault-jwt-file", env(getenv, "VAULT_JWT_FILE", ""), "Nomad workload identity file for Vault JWT login (YTCAPTION_AGENT_VAULT_JWT_FILE)")
+	f.StringVar(&cfg.Vault.JWTRole, "vault-jwt-role", env(getenv, "VAULT_JWT_ROLE", "ytcaption-agent"), "Vault JWT auth role (YTCAPTION_AGENT_VAULT_JWT_ROLE)")
+	cfg.NomadAllocID = getenv("NOMAD_ALLOC_ID")
+	cfg.NomadNodeID = env(getenv, "NOMAD_NODE_ID", "")
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func defaultStateDir() string {

@@ -183,6 +183,9 @@ func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, p
 	}
 	defer os.RemoveAll(tmp)
 
+	if spec.AllowPrivate {
+		ctx = source.AllowPrivate(ctx)
+	}
 	r := &run{p: p, spec: spec, tmp: tmp, progress: progress, res: Result{Timings: map[string]float64{}}}
 	r.lim = p.limits(spec)
 	engine, model, err := p.engine(spec.Model)

@@ -23,6 +23,8 @@ func ytdlpRules() []rule {
 		return rule{re: regexp.MustCompile(`(?i)` + p), code: code, permanent: permanent}
 	}
 	return []rule{
+		// The agent's egress guard refused a loopback/private/metadata target.
+		r(`ytcaption egress policy`, api.CodeForbiddenSource, true),
 		// YouTube's bot check says "Sign in" but is a per-IP throttle: cookies, a
 		// proxy or time fix it, so it must not fail the job for good.
 		r(`not a bot|confirm you.?re not a robot|captcha`, api.CodeDownloadFailed, false),

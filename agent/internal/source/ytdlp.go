@@ -29,6 +29,10 @@ type Config struct {
 	Binary          string        // yt-dlp executable; default "yt-dlp" from PATH
 	CookiesFile     string        // Netscape cookies file for sites that need a login
 	Proxy           string        // proxy URL for every request yt-dlp makes
+	// GuardProxy is the agent's egress-guarding proxy (see netguard.Proxy);
+	// downloads go through it unless the run allows private sources or an
+	// operator Proxy is set (that proxy then enforces egress policy).
+	GuardProxy string
 	ResolveTimeout  time.Duration // default 2m
 	DownloadTimeout time.Duration // default 1h
 	SocketTimeout   time.Duration // per-socket idle timeout; default 30s
@@ -146,7 +150,7 @@ func (y *YTDLP) Version(ctx context.Context) (string, error) {
 // base are the options every run gets: no user or system config files (they
 // could change output names or formats), no cache, and the agent's network
 // settings.
-func (y *YTDLP) base() []string {
+func (y *YTDLP) base(ctx context.Context) []string {
 	args := []string{
 		"--ignore-config", "--no-cache-dir", "--no-playlist", "--no-color",
 		"--socket-timeout", strconv.Itoa(int(y.cfg.SocketTimeout / time.Second)),
@@ -158,10 +162,26 @@ func (y *YTDLP) base() []string {
 	if y.cfg.CookiesFile != "" {
 		args = append(args, "--cookies", y.cfg.CookiesFile)
 	}
-	if y.cfg.Proxy != "" {
+	switch {
+	case y.cfg.Proxy != "":
 		args = append(args, "--proxy", y.cfg.Proxy)
+	case y.cfg.GuardProxy != "" && !privateAllowed(ctx):
+		args = append(args, "--proxy", y.cfg.GuardProxy)
 	}
 	return args
+}
+
+type privateKey struct{}
+
+// AllowPrivate marks a run whose sources may be loopback or private (dev
+// mode, or a control plane configured to allow them): no egress guard.
+func AllowPrivate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, privateKey{}, true)
+}
+
+func privateAllowed(ctx context.Context) bool {
+	v, _ := ctx.Value(privateKey{}).(bool)
+	return v
 }
 
 // rawInfo is the subset of yt-dlp's info JSON that we read.
@@ -336,7 +356,7 @@ func (y *YTDLP) run(ctx context.Context, timeout time.Duration, dir string, args
 
 	full := args
 	if url != "" {
-		full = append(y.base(), args...)
+		full = append(y.base(ctx), args...)
 		full = append(full, "--", url)
 	}
 	cmd := exec.CommandContext(runCtx, y.cfg.Binary, full...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -47,22 +48,16 @@ func captionCmd(sio IO) *cobra.Command {
 			if quiet {
 				progress = io.Discard
 			}
-			j, err = c.WaitJob(ctx, j.ID, 200*time.Millisecond, func(j api.Job) {
-				stage := j.Stage
-				if stage == "" {
-					stage = string(j.Status)
-				}
-				fmt.Fprintf(progress, "\r\033[K%-10s %3.0f%%  %s", stage, j.Progress*100, j.ID)
-			})
+			j, err = follow(ctx, c, j, func(j api.Job) { fmt.Fprint(progress, progressLine(j)) })
 			fmt.Fprintln(progress)
 			if err != nil {
 				return err
 			}
 			if j.Status != api.JobSucceeded {
 				if j.Error != nil {
-					return fmt.Errorf("job %s %s: %s: %s", j.ID, j.Status, j.Error.Code, j.Error.Message)
+					return &jobFailedError{fmt.Sprintf("job %s %s: %s: %s", j.ID, j.Status, j.Error.Code, j.Error.Message)}
 				}
-				return fmt.Errorf("job %s %s", j.ID, j.Status)
+				return &jobFailedError{fmt.Sprintf("job %s %s", j.ID, j.Status)}
 			}
 			var w = cmd.OutOrStdout()
 			if out != "" {
@@ -128,4 +123,34 @@ func submit(ctx context.Context, c *api.Client, src string, req api.JobRequest) 
 	}
 	defer f.Close()
 	return c.UploadJob(ctx, req, filepath.Base(src), f, "")
+}
+
+// follow waits for a job through its event stream, falling back to polling
+// when the stream cannot be had (an older server, a proxy that buffers).
+func follow(ctx context.Context, c *api.Client, j api.Job, update func(api.Job)) (api.Job, error) {
+	update(j)
+	if j.Status.Final() {
+		return j, nil
+	}
+	done, err := c.Events(ctx, j.ID, update)
+	if err == nil || ctx.Err() != nil {
+		return done, err
+	}
+	var se *api.StatusError
+	if errors.As(err, &se) && se.Status != http.StatusNotFound {
+		return done, err
+	}
+	return c.WaitJob(ctx, j.ID, 200*time.Millisecond, update)
+}
+
+// progressLine draws a one-line progress bar: stage, bar, percent, job id.
+func progressLine(j api.Job) string {
+	const width = 24
+	stage := j.Stage
+	if stage == "" || j.Status == api.JobQueued || j.Status.Final() {
+		stage = string(j.Status)
+	}
+	p := min(max(j.Progress, 0), 1)
+	filled := int(p * width)
+	return fmt.Sprintf("\r\033[K%-10s [%s%s] %3.0f%%  %s", stage, strings.Repeat("#", filled), strings.Repeat("-", width-filled), p*100, j.ID)
 }

@@ -44,6 +44,7 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		jobsCmd(io),
 		agentsCmd(io),
 		keysCmd(io),
+		webhooksCmd(io),
 	)
 	return root
 }
@@ -54,7 +55,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(io.Stderr, "ytcaption:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

@@ -50,7 +50,7 @@ func wantJSON(cmd *cobra.Command) bool {
 func jobsCmd(io IO) *cobra.Command {
 	cmd := &cobra.Command{Use: "jobs", Short: "List, inspect, cancel and retry jobs"}
 	clientFlags(cmd)
-	var status, cursor string
+	var status, cursor, output string
 	var limit int
 	list := &cobra.Command{
 		Use: "list", Short: "List jobs, newest first", Args: cobra.NoArgs,
@@ -63,8 +63,11 @@ func jobsCmd(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if wantJSON(cmd) {
+			if wantJSON(cmd) || output == "json" {
 				return printJSON(cmd.OutOrStdout(), l)
+			}
+			if output != "" && output != "table" {
+				return fmt.Errorf("invalid argument %q for -o: want table or json", output)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%-36s  %-9s  %-10s  %5s  %-20s  %s\n", "ID", "STATUS", "STAGE", "PROG", "CREATED", "SOURCE")
@@ -83,6 +86,7 @@ func jobsCmd(io IO) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&status, "status", "", "queued, running, succeeded, failed or canceled")
+	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	list.Flags().IntVar(&limit, "limit", 20, "page size")
 	list.Flags().StringVar(&cursor, "cursor", "", "page cursor from a previous list")
 

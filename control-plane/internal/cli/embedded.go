@@ -65,7 +65,7 @@ func startEmbedded(ctx context.Context, cfg embeddedConfig, log *slog.Logger) (*
 		for i := range cfg.Agents {
 			w, err := worker.New(ctx, worker.Config{
 				Server: e.url, Token: enr.Token, Name: fmt.Sprintf("dev-agent-%d", i+1), Engine: cfg.Engine,
-				WorkDir: filepath.Join(cfg.DataDir, "work"), Grace: 10 * time.Second,
+				WorkDir: filepath.Join(cfg.DataDir, "work"), Grace: 10 * time.Second, AllowPrivateSources: true,
 			}, log.With("agent", i+1))
 			if err != nil {
 				e.Close()

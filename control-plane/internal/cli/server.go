@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,9 +27,49 @@ func serverFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
 	f.StringVar(&cfg.S3.Region, "s3-region", env(io, "S3_REGION", ""), "S3 region (YTCAPTION_S3_REGION)")
 	f.StringVar(&cfg.AdminKey, "api-key", env(io, "ADMIN_KEY", ""), "an admin API key to accept, of tenant \"default\" (YTCAPTION_ADMIN_KEY)")
 	f.BoolVar(&cfg.AllowPrivateSources, "allow-private-sources", envBool(io, "ALLOW_PRIVATE_SOURCES", false), "accept loopback and private source URLs (YTCAPTION_ALLOW_PRIVATE_SOURCES)")
+	f.StringSliceVar(&cfg.SourceAllowList, "source-allow", splitList(env(io, "SOURCE_ALLOWLIST", "")),
+		"non-public sources to accept anyway: CIDR, address or address:port, comma-separated (YTCAPTION_SOURCE_ALLOWLIST)")
 	f.DurationVar(&cfg.LeaseDuration, "lease-duration", envDuration(io, "LEASE_DURATION", 0), "task lease duration, extended by heartbeats (YTCAPTION_LEASE_DURATION)")
 	f.DurationVar(&cfg.MaxDuration, "max-media-duration", envDuration(io, "MAX_MEDIA_DURATION", 0), "longest media accepted (YTCAPTION_MAX_MEDIA_DURATION)")
 	f.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest upload accepted")
+	hashicorpFlags(cmd, io, cfg)
+}
+
+// hashicorpFlags binds the Consul, Vault and Nomad integrations; each is
+// off while its address is empty. Tokens are read from the environment
+// only, so they never show in a process listing.
+func hashicorpFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Consul.Addr, "consul-addr", env(io, "CONSUL_ADDR", ""), "Consul agent address; registers this replica as service \"ytcaption\" (YTCAPTION_CONSUL_ADDR)")
+	cfg.Consul.Token = env(io, "CONSUL_TOKEN", io.Getenv("CONSUL_HTTP_TOKEN"))
+	f.StringVar(&cfg.Consul.ServiceAddr, "consul-service-addr", env(io, "CONSUL_SERVICE_ADDR", ""), "address to register in Consul; default the listen host (YTCAPTION_CONSUL_SERVICE_ADDR)")
+	f.StringVar(&cfg.Vault.Addr, "vault-addr", env(io, "VAULT_ADDR", ""), "Vault address; secrets are read from KV v2 (YTCAPTION_VAULT_ADDR)")
+	f.StringVar(&cfg.Vault.KV, "vault-kv", env(io, "VAULT_KV", "secret/ytcaption"), "KV v2 <mount>/<path> of the secrets (YTCAPTION_VAULT_KV)")
+	f.StringVar(&cfg.Vault.Namespace, "vault-namespace", env(io, "VAULT_NAMESPACE", ""), "Vault namespace (YTCAPTION_VAULT_NAMESPACE)")
+	cfg.Vault.Token = io.Getenv("VAULT_TOKEN")
+	cfg.Vault.RoleID = env(io, "VAULT_ROLE_ID", "")
+	cfg.Vault.SecretID = env(io, "VAULT_SECRET_ID", "")
+	f.StringVar(&cfg.Vault.AppRoleMount, "vault-approle-mount", env(io, "VAULT_APPROLE_MOUNT", "approle"), "AppRole auth mount (YTCAPTION_VAULT_APPROLE_MOUNT)")
+	f.StringVar(&cfg.Vault.JWTFile, "vault-jwt-file", env(io, "VAULT_JWT_FILE", ""), "Nomad workload identity file for JWT login (YTCAPTION_VAULT_JWT_FILE)")
+	f.StringVar(&cfg.Vault.JWTRole, "vault-jwt-role", env(io, "VAULT_JWT_ROLE", "ytcaption-control-plane"), "JWT auth role (YTCAPTION_VAULT_JWT_ROLE)")
+	f.StringVar(&cfg.Vault.JWTMount, "vault-jwt-mount", env(io, "VAULT_JWT_MOUNT", "jwt-nomad"), "JWT auth mount (YTCAPTION_VAULT_JWT_MOUNT)")
+	f.DurationVar(&cfg.Vault.RefreshInterval, "vault-refresh", envDuration(io, "VAULT_REFRESH", 0), "how often to check the secret for a new version; default 1m (YTCAPTION_VAULT_REFRESH)")
+	f.StringVar(&cfg.Nomad.Addr, "nomad-addr", env(io, "NOMAD_ADDR", ""), "Nomad address; enables /v1/fleet and the autoscaler (YTCAPTION_NOMAD_ADDR)")
+	cfg.Nomad.Token = env(io, "NOMAD_TOKEN", io.Getenv("NOMAD_TOKEN")) // NOMAD_TOKEN: a Nomad task's workload identity
+	f.StringVar(&cfg.Nomad.Region, "nomad-region", env(io, "NOMAD_REGION", ""), "Nomad region (YTCAPTION_NOMAD_REGION)")
+	f.StringVar(&cfg.Nomad.Namespace, "nomad-namespace", env(io, "NOMAD_NAMESPACE", ""), "Nomad namespace of the agent jobs (YTCAPTION_NOMAD_NAMESPACE)")
+	f.StringVar(&cfg.Nomad.AgentJob, "autoscale-job", env(io, "AUTOSCALE_JOB", "ytcaption-agent-cpu"), "Nomad job whose group the autoscaler sizes (YTCAPTION_AUTOSCALE_JOB)")
+	f.StringVar(&cfg.Nomad.AgentGroup, "autoscale-group", env(io, "AUTOSCALE_GROUP", "agent"), "task group the autoscaler sizes (YTCAPTION_AUTOSCALE_GROUP)")
+	f.IntVar(&cfg.Nomad.ScaleMin, "autoscale-min", envInt(io, "AUTOSCALE_MIN", 1), "fewest agents (YTCAPTION_AUTOSCALE_MIN)")
+	f.IntVar(&cfg.Nomad.ScaleMax, "autoscale-max", envInt(io, "AUTOSCALE_MAX", 0), "most agents; 0 turns the autoscaler off (YTCAPTION_AUTOSCALE_MAX)")
+	f.DurationVar(&cfg.Nomad.ScaleInterval, "autoscale-interval", envDuration(io, "AUTOSCALE_INTERVAL", 0), "autoscaler evaluation period; default 15s (YTCAPTION_AUTOSCALE_INTERVAL)")
+}
+
+func envInt(io IO, name string, def int) int {
+	if n, err := strconv.Atoi(env(io, name, "")); err == nil {
+		return n
+	}
+	return def
 }
 
 func serverCmd(io IO) *cobra.Command {
@@ -62,4 +104,14 @@ func migrateCmd(io IO) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dsn, "database-url", env(io, "DATABASE_URL", "data/ytcaption.db"), "postgres:// URL or SQLite path (YTCAPTION_DATABASE_URL)")
 	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

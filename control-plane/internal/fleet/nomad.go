@@ -130,3 +130,42 @@ func Join(nodes []api.NomadNode, agents []store.Agent) api.FleetNodes {
 	}
 	return out
 }
+
+// AgentLister lists registered agents.
+type AgentLister interface {
+	ListAgents(ctx context.Context) ([]store.Agent, error)
+}
+
+// View is the fleet as the API shows it: Nomad nodes joined to agents, node
+// drains, and the autoscaler's decisions. Autoscaler may be nil.
+type View struct {
+	Nomad      *Nomad
+	Agents     AgentLister
+	Autoscaler *Autoscaler
+}
+
+// Nodes lists Nomad nodes with the agents on them.
+func (v *View) Nodes(ctx context.Context) (api.FleetNodes, error) {
+	nodes, err := v.Nomad.Nodes(ctx)
+	if err != nil {
+		return api.FleetNodes{}, err
+	}
+	agents, err := v.Agents.ListAgents(ctx)
+	if err != nil {
+		return api.FleetNodes{}, fmt.Errorf("list agents: %w", err)
+	}
+	return Join(nodes, agents), nil
+}
+
+// DrainNode drains a Nomad node.
+func (v *View) DrainNode(ctx context.Context, nodeID string, deadline time.Duration, reason string) error {
+	return v.Nomad.DrainNode(ctx, nodeID, deadline, reason)
+}
+
+// AutoscalerState reports whether the autoscaler runs and what it decided.
+func (v *View) AutoscalerState() api.Autoscaler {
+	if v.Autoscaler == nil {
+		return api.Autoscaler{Decisions: []api.AutoscalerDecision{}}
+	}
+	return api.Autoscaler{Enabled: true, Decisions: v.Autoscaler.Decisions()}
+}

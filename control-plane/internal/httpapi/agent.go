@@ -135,7 +135,7 @@ func (a *API) leaseFor(c *fiber.Ctx, t job.Task) (api.Lease, error) {
 	}
 	return api.Lease{
 		TaskID: t.ID, JobID: t.JobID, Kind: t.Kind, Attempt: t.Attempt, Token: t.Token,
-		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up,
+		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up, Traceparent: a.traceparentOf(ctx, t.JobID),
 	}, nil
 }
 

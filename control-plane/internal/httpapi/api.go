@@ -51,6 +51,9 @@ type Resolver interface {
 // Config tunes the API.
 type Config struct {
 	AllowPrivateSources bool
+	// SourceAllowList names non-public sources accepted anyway: CIDRs,
+	// addresses, or address:port pairs.
+	SourceAllowList []string
 	MaxUploadBytes      int64         // multipart uploads; default 512 MiB
 	MaxJSONBytes        int           // JSON bodies; default 1 MiB
 	MaxDuration         time.Duration // longest media accepted; default 4 h
@@ -64,10 +67,14 @@ type Config struct {
 	BlobHandler http.Handler
 	// Ready checks back /readyz; a failing check makes it 503.
 	Ready map[string]func(context.Context) error
+	// Fleet is the Nomad view behind /v1/fleet; nil without Nomad.
+	Fleet Fleet
 	// Degraded reports optional parts that may fail without making the
 	// replica unready (e.g. Redis wake-ups: dispatch falls back to polling);
 	// each returns "" when healthy, else what is degraded.
 	Degraded map[string]func() string
+	// Surface tunes the OpenAI-compatible endpoint and the result cache.
+	Surface SurfaceConfig
 }
 
 // API holds the handlers' dependencies.
@@ -78,9 +85,11 @@ type API struct {
 	dispatch Dispatcher
 	notify   Notifier
 	resolver Resolver
+	console  Console
 	now      func() time.Time
 	log      *slog.Logger
 	newID    func() string
+	obs      observer
 }
 
 // Deps are the collaborators of the API.
@@ -92,6 +101,27 @@ type Deps struct {
 	Resolver   Resolver // nil: net.DefaultResolver
 	Now        func() time.Time
 	NewID      func() string
+	// Console, if set, is served under /console/, and its session cookies
+	// authenticate API requests that carry no Authorization header.
+	Console Console
+	// Telemetry: metrics (nil: none), /metrics contents and tracing.
+	Observe ObserveDeps
+}
+
+// SessionVerifier checks console session cookies.
+type SessionVerifier interface {
+	// Session returns the API key id behind the request's session cookie and
+	// whether the request carries that session's CSRF token; ok is false
+	// when there is no valid session.
+	Session(c *fiber.Ctx) (keyID string, csrf, ok bool)
+}
+
+// Console is the operator console.
+type Console interface {
+	SessionVerifier
+	// Mount adds the console's routes to the /console group; verify checks
+	// an API key exactly as the API does.
+	Mount(r fiber.Router, verify func(ctx context.Context, key string) (auth.Principal, error))
 }
 
 // New builds the API.
@@ -115,8 +145,9 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	if r == nil {
 		r = defaultResolver{}
 	}
+	cfg.Surface.defaults()
 	return &API{cfg: cfg, store: d.Store, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
-		resolver: r, now: d.Now, log: log, newID: d.NewID}
+		resolver: r, now: d.Now, log: log, newID: d.NewID, console: d.Console, obs: newObserver(d.Observe)}
 }
 
 // App returns the Fiber application with every route mounted.
@@ -133,9 +164,13 @@ func (a *API) App() *fiber.App {
 	})
 	app.Use(recover.New())
 	app.Use(a.deadline)
+	app.Use(a.observe)
 
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
+	if a.console != nil {
+		a.console.Mount(app.Group("/console"), a.verifyKey)
+	}
 
 	v1 := app.Group("/v1")
 	v1.Post("/jobs", a.requireKey(auth.SubmitJobs), a.submitJob)
@@ -153,6 +188,8 @@ func (a *API) App() *fiber.App {
 	v1.Post("/agents/enrollments", a.requireKey(auth.ManageFleet), a.createEnrollment)
 	v1.Get("/agents", a.requireKey(auth.ManageFleet), a.listAgents)
 	v1.Post("/agents/:id/:action", a.requireKey(auth.ManageFleet), a.agentAction)
+	a.mountFleet(v1)
+	a.mountSurface(app, v1)
 
 	v1.Post("/agent/register", a.register)
 	v1.Post("/agent/lease", a.requireAgent, a.lease)
@@ -179,6 +216,8 @@ func (a *API) deadline(c *fiber.Ctx) error {
 	switch p := c.Path(); {
 	case p == api.PathAgentLease:
 		d = a.cfg.MaxLeaseWait + requestTimeout
+	case p == PathTranscriptions:
+		d = a.cfg.Surface.TranscriptionTimeout + time.Minute
 	case p == api.PathJobs && c.Method() == fiber.MethodPost:
 		d = 10 * time.Minute
 	case strings.HasPrefix(p, "/v1/blobs/"):

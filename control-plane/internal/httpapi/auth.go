@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -27,24 +30,72 @@ func bearer(c *fiber.Ctx) string {
 }
 
 // requireKey authenticates an API key and checks that its role allows a.
+// Without an Authorization header, a console session cookie stands for the
+// key it was opened with; see authenticate.
 func (a *API) requireKey(act auth.Action) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		cred, ok := auth.ParseKey(bearer(c))
-		if !ok {
-			return errUnauthorized
+		p, err := a.authenticate(c)
+		if err != nil {
+			return err
 		}
-		k, err := a.store.GetAPIKey(c.UserContext(), cred.ID)
-		if err != nil || !auth.Matches(cred.Secret, k.Hash) || k.RevokedAt != nil ||
-			(k.ExpiresAt != nil && !a.now().Before(*k.ExpiresAt)) {
-			return errUnauthorized
-		}
-		p := auth.Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}
 		if !p.Can(act) {
-			return errorf(http.StatusForbidden, api.CodeForbidden, "role "+string(k.Role)+" may not do this")
+			return errorf(http.StatusForbidden, api.CodeForbidden, "role "+string(p.Role)+" may not do this")
 		}
 		c.Locals(localPrincipal, p)
 		return c.Next()
 	}
+}
+
+var errCSRF = errorf(http.StatusForbidden, api.CodeForbidden, "missing or invalid CSRF token: send the ytc_csrf cookie's value in X-CSRF-Token")
+
+// authenticate finds the caller. A request with an Authorization header is
+// judged by its bearer key alone. Otherwise a console session cookie is
+// accepted; its key is re-checked in the store on every request (so
+// revocation logs sessions out at once), and a state-changing method must
+// carry the session's CSRF token.
+func (a *API) authenticate(c *fiber.Ctx) (auth.Principal, error) {
+	if a.console != nil && c.Get(fiber.HeaderAuthorization) == "" {
+		if id, csrf, ok := a.console.Session(c); ok {
+			k, err := a.store.GetAPIKey(c.UserContext(), id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return auth.Principal{}, fmt.Errorf("look up session key: %w", err) // store down: 503, not 401
+			}
+			if err != nil || !a.keyUsable(k) {
+				return auth.Principal{}, errUnauthorized
+			}
+			if !csrf && !safeMethod(c.Method()) {
+				return auth.Principal{}, errCSRF
+			}
+			return auth.Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
+		}
+	}
+	return a.verifyKey(c.UserContext(), bearer(c))
+}
+
+// verifyKey checks an API key: it exists, matches, and is neither revoked
+// nor expired. The console's login uses it too.
+func (a *API) verifyKey(ctx context.Context, token string) (auth.Principal, error) {
+	cred, ok := auth.ParseKey(token)
+	if !ok {
+		return auth.Principal{}, errUnauthorized
+	}
+	k, err := a.store.GetAPIKey(ctx, cred.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The store is unreachable: a retryable 503, not a rejected key.
+		return auth.Principal{}, fmt.Errorf("look up api key: %w", err)
+	}
+	if err != nil || !auth.Matches(cred.Secret, k.Hash) || !a.keyUsable(k) {
+		return auth.Principal{}, errUnauthorized
+	}
+	return auth.Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
+}
+
+func (a *API) keyUsable(k store.APIKey) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || a.now().Before(*k.ExpiresAt))
+}
+
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
 }
 
 func principal(c *fiber.Ctx) auth.Principal {
@@ -59,6 +110,11 @@ func (a *API) requireAgent(c *fiber.Ctx) error {
 		return errUnauthorized
 	}
 	ag, err := a.store.GetAgent(c.UserContext(), cred.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The store is unreachable: a 401 here would make agents drop
+		// their credential and re-enroll during a database restart.
+		return fmt.Errorf("look up agent: %w", err)
+	}
 	if err != nil || !auth.Matches(cred.Secret, ag.TokenHash) {
 		return errUnauthorized
 	}

@@ -1,11 +1,12 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
-	"github.com/ytcaption/ytcaption/control-plane/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -52,12 +53,13 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	if spec.URL != "" && !a.cfg.AllowPrivateSources {
+	if spec.URL != "" {
 		if err := a.checkHost(ctx, spec.URL); err != nil {
 			return err
 		}
 	}
 	now := a.now()
+	uploadSum := sha256.New() // the cache key of an upload is its content hash
 	j := job.Job{
 		ID: a.newID(), Tenant: p.Tenant, Status: api.JobQueued, Spec: spec,
 		IdempotencyKey: idem, CreatedAt: now, UpdatedAt: now,
@@ -73,7 +75,7 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 		if err != nil {
 			return fmt.Errorf("open upload: %w", err)
 		}
-		err = a.blobs.Put(ctx, j.Spec.UploadKey, f, upload.Size, "application/octet-stream")
+		err = a.blobs.Put(ctx, j.Spec.UploadKey, io.TeeReader(f, uploadSum), upload.Size, "application/octet-stream")
 		_ = f.Close()
 		if err != nil {
 			return fmt.Errorf("store upload: %w", err)
@@ -83,7 +85,7 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 	hashed := j.Spec
 	hashed.UploadKey = ""
 	j.RequestHash = hashed.Hash()
-	out, created, err := a.store.CreateJob(ctx, j, job.Plan(j, a.newID, a.cfg.RetryPolicy.MaxAttempts))
+	out, created, err := a.createJob(ctx, j, uploadSum)
 	if err != nil {
 		if j.Spec.UploadKey != "" {
 			_ = a.blobs.Delete(context.WithoutCancel(ctx), j.Spec.UploadKey)
@@ -104,7 +106,8 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 func (a *API) checkHost(ctx context.Context, raw string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := netguard.CheckURL(ctx, a.resolver, raw); err != nil {
+	policy := netguard.Policy{AllowPrivate: a.cfg.AllowPrivateSources, Allow: a.cfg.SourceAllowList}
+	if err := policy.CheckURL(ctx, a.resolver, raw); err != nil {
 		if errors.Is(err, netguard.ErrForbidden) {
 			return errorf(http.StatusBadRequest, api.CodeForbiddenSource,
 				"the source address is loopback, private or otherwise not public; this server does not fetch from such addresses")
@@ -268,44 +271,4 @@ func (a *API) transcript(ctx context.Context, key string) (api.Transcript, error
 		return t, fmt.Errorf("decode transcript %s: %w", key, err)
 	}
 	return t, nil
-}
-
-// events streams a job's status, stage and progress as server-sent events
-// until the job is final.
-func (a *API) events(c *fiber.Ctx) error {
-	j, err := a.loadJob(c)
-	if err != nil {
-		return err
-	}
-	scope, id := principal(c).Scope(), j.ID
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set("X-Accel-Buffering", "no")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-		defer cancel()
-		var last api.Job
-		for seq := 1; ; {
-			if j.Status != last.Status || j.Stage != last.Stage || j.Progress != last.Progress {
-				b, _ := json.Marshal(j.ToAPI())
-				if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, j.Status, b); err != nil {
-					return
-				}
-				if w.Flush() != nil {
-					return
-				}
-				seq++
-				last = j.ToAPI()
-			}
-			if j.Status.Final() {
-				return
-			}
-			time.Sleep(250 * time.Millisecond)
-			var err error
-			if j, err = a.store.GetJob(ctx, scope, id); err != nil {
-				return
-			}
-		}
-	})
-	return nil
 }

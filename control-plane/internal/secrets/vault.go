@@ -282,6 +282,12 @@ func (c *Client) watch(ctx context.Context, sec *vault.Secret) error {
 				ttl = r.Secret.Auth.LeaseDuration
 			}
 			c.log.Debug("vault token renewed", "ttl", time.Duration(ttl)*time.Second)
+			// A renewal granting less than the login did means the max TTL
+			// is near: a method that can log in does so now, before the
+			// token lapses, instead of waiting for the watcher to give up.
+			if ttl < sec.Auth.LeaseDuration && c.Method() != "token" {
+				return errors.New("token nearing its max TTL")
+			}
 		}
 	}
 }

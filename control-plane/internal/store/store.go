@@ -25,6 +25,8 @@ var (
 
 // Store is everything the control plane persists.
 type Store interface {
+	DevSurface
+
 	// CreateJob inserts a job and its tasks atomically. With an idempotency
 	// key already used by the same tenant it returns the existing job and
 	// created=false (ErrIdempotencyMismatch if the request hash differs).

@@ -80,6 +80,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("insert tasks: %w", mapErr(err))
 		}
+		if err := recordChange(ctx, tx, j, now); err != nil {
+			return err
+		}
 		out, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, j.ID))
 		created = true
 		return err

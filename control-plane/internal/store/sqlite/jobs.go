@@ -72,6 +72,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 				return fmt.Errorf("insert task %s: %w", t.ID, mapErr(err))
 			}
 		}
+		if err := recordChange(ctx, tx, j, now); err != nil {
+			return err
+		}
 		out, err = scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, j.ID))
 		created = true
 		return err

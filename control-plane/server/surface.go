@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
+	"github.com/ytcaption/ytcaption/control-plane/internal/webhook"
+)
+
+// SurfaceConfig configures the developer-facing features: tracing, the
+// OpenAI-compatible endpoint and webhook delivery. Zero values take defaults.
+type SurfaceConfig struct {
+	// OTLPEndpoint exports traces by OTLP/HTTP (e.g. http://collector:4318);
+	// empty: no export. TracerProvider, if set, is used instead (tests).
+	OTLPEndpoint   string
+	TracerProvider trace.TracerProvider
+	// OpenAIModels maps OpenAI model names to job models; see httpapi.SurfaceConfig.
+	OpenAIModels         map[string]string
+	TranscriptionTimeout time.Duration
+	Webhooks             WebhookConfig
+}
+
+// WebhookConfig tunes webhook delivery (defaults: 10 s per attempt,
+// backoff from 5 s to 1 h, retried for 24 h, outbox polled every second).
+// Targets on loopback/private addresses are allowed only with
+// AllowPrivateSources.
+type WebhookConfig struct {
+	Timeout    time.Duration
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	MaxAge     time.Duration
+	Poll       time.Duration
+}
+
+// surface is the running developer-facing machinery of a replica.
+type surface struct {
+	reg     *prometheus.Registry
+	metrics *telemetry.Metrics
+	tracer  trace.TracerProvider
+	sender  *webhook.Sender
+}
+
+func (s *Server) newSurface(ctx context.Context) error {
+	c := s.cfg.Surface
+	s.surface.reg = prometheus.NewRegistry()
+	s.surface.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.surface.metrics = telemetry.NewMetrics(s.surface.reg, s.store, time.Now)
+	s.surface.tracer = c.TracerProvider
+	if s.surface.tracer == nil {
+		tp, shutdown, err := telemetry.NewTracerProvider(ctx, c.OTLPEndpoint, "ytcaption")
+		if err != nil {
+			return err
+		}
+		s.surface.tracer = tp
+		s.closers = append(s.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return shutdown(ctx)
+		})
+	}
+	w := c.Webhooks
+	s.surface.sender = webhook.New(s.store, webhook.Config{AllowPrivate: s.cfg.AllowPrivateSources, Timeout: w.Timeout,
+		MinBackoff: w.MinBackoff, MaxBackoff: w.MaxBackoff, MaxAge: w.MaxAge, Poll: w.Poll}, time.Now, s.log, s.surface.metrics)
+	return nil
+}
+
+func (s *Server) surfaceAPIConfig() httpapi.SurfaceConfig {
+	return httpapi.SurfaceConfig{OpenAIModels: s.cfg.Surface.OpenAIModels, TranscriptionTimeout: s.cfg.Surface.TranscriptionTimeout}
+}
+
+func (s *Server) observeDeps() httpapi.ObserveDeps {
+	return httpapi.ObserveDeps{Metrics: s.surface.metrics, Gatherer: s.surface.reg, Tracer: s.surface.tracer}
+}
+
+// Gatherer exposes the replica's metrics registry (tests, embedding).
+func (s *Server) Gatherer() prometheus.Gatherer { return s.surface.reg }
+
+// instrumentedStore observes task outcomes on their way to the store.
+type instrumentedStore struct {
+	store.Store
+	m *telemetry.Metrics
+}
+
+func (s instrumentedStore) CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error) {
+	j, err := s.Store.CompleteTask(ctx, taskID, token, res, now)
+	if err == nil {
+		s.m.TaskCompleted(j.Spec.URL, res)
+		if j.Status.Final() {
+			s.m.JobFinished(j.Status)
+		}
+	}
+	return j, err
+}
+
+func (s instrumentedStore) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
+	j, err := s.Store.FailTask(ctx, f)
+	if err == nil {
+		switch f.Error.Code {
+		case api.CodeDownloadFailed, api.CodeSourceNotFound, api.CodeSourcePrivate:
+			if j.Spec.URL != "" {
+				s.m.DownloadFailed(j.Spec.URL)
+			}
+		}
+		if j.Status.Final() {
+			s.m.JobFinished(j.Status)
+		}
+	}
+	return j, err
+}
+
+func (s instrumentedStore) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	j, err := s.Store.CancelJob(ctx, tenant, id, now)
+	if err == nil && j.Status.Final() {
+		s.m.JobFinished(j.Status)
+	}
+	return j, err
+}
+
+// instrumentedDispatcher records how long leased tasks had been ready.
+type instrumentedDispatcher struct {
+	d httpapi.Dispatcher
+	m *telemetry.Metrics
+}
+
+func (d instrumentedDispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]job.Task, error) {
+	tasks, err := d.d.Lease(ctx, agentID, caps, max, wait)
+	now := time.Now()
+	for _, t := range tasks {
+		d.m.LeaseWait(now.Sub(t.RunAt))
+	}
+	return tasks, err
+}
