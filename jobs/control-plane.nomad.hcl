@@ -83,6 +83,10 @@ job "ytcaption" {
       port "http" {}
     }
 
+    # Leave the Consul catalog before SIGTERM, so agents move to other
+    # replicas while this one finishes its requests.
+    shutdown_delay = "5s"
+
     restart {
       attempts = 3
       interval = "5m"

@@ -289,7 +289,8 @@ func (s *suite) partitionAgent(f *faultRec) error {
 		}
 		for _, c := range cands {
 			for _, e := range running(c.log.read()) {
-				if !seen[e.task+"/"+e.attempt] {
+				// A valid job: an invalid one fails before the partition matters.
+				if r, ok := s.w.get(e.job); ok && r.kind == kindTest && !seen[e.task+"/"+e.attempt] {
 					a, ev = c, e
 					break
 				}
@@ -297,6 +298,18 @@ func (s *suite) partitionAgent(f *faultRec) error {
 			if a != nil {
 				break
 			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Cut it off once the task is transcribing: its result is then ready
+	// within the lease, so the agent tries to complete late (a stale
+	// completion) rather than noticing the lost lease first.
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		j, err := s.c.client.job(ctx, ev.job)
+		cancel()
+		if err == nil && (j.Stage == "transcribe" || j.Status.Final()) {
+			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -354,6 +367,13 @@ func (s *suite) partitionAgent(f *faultRec) error {
 	if done[0] == agentID {
 		return fmt.Errorf("task %s: completion accepted from the partitioned agent %s", ev.task, agentID)
 	}
+	var lines []string
+	for _, line := range strings.Split(a.log.read(), "\n") {
+		if strings.Contains(line, ev.task) {
+			lines = append(lines, line)
+		}
+	}
+	s.t.Logf("%s's log for task %s:\n%s", a.name, ev.task, strings.Join(lines, "\n"))
 	f.note = fmt.Sprintf("(task %s: %q; completed by another agent)", ev.task[:8], outcome)
 	s.partition.notes = append(s.partition.notes, fmt.Sprintf("%s: %s", a.name, outcome))
 	return nil

@@ -318,19 +318,26 @@ func singleLine(t testing.TB, what, out string) string {
 // agent is a ytcaption-agent process.
 type agent struct {
 	*proc
-	name    string
-	workDir string
+	name     string
+	workDir  string
+	stateDir string
 }
 
 // startAgent runs `ytcaption-agent run` against s with its own state and
 // work directories.
 func (s *stack) startAgent(t testing.TB, token, name string, args ...string) *agent {
 	t.Helper()
-	work := t.TempDir()
+	return s.startAgentEnv(t, token, name, nil, args...)
+}
+
+// startAgentEnv is startAgent with extra environment.
+func (s *stack) startAgentEnv(t testing.TB, token, name string, env []string, args ...string) *agent {
+	t.Helper()
+	work, state := t.TempDir(), t.TempDir()
 	args = append([]string{"run", "--server", s.url, "--token", token, "--name", name,
-		"--state-dir", t.TempDir(), "--work-dir", work}, args...)
-	p := startProc(t, name, childEnv(), binary(t, "ytcaption-agent"), args...)
-	return &agent{proc: p, name: name, workDir: work}
+		"--state-dir", state, "--work-dir", work}, args...)
+	p := startProc(t, name, childEnv(env...), binary(t, "ytcaption-agent"), args...)
+	return &agent{proc: p, name: name, workDir: work, stateDir: state}
 }
 
 // waitAgents waits until n agents are registered and active.

@@ -188,9 +188,26 @@ func TestControlPlaneSecretsOnlyFromVault(t *testing.T) {
 	})
 }
 
+// nomadVault is the Vault integration the job specs need (workload
+// identities for Vault); validation does not contact Vault.
+const nomadVault = `
+vault {
+  enabled = true
+  address = "http://127.0.0.1:1"
+  default_identity {
+    aud = ["vault.io"]
+    ttl = "1h"
+  }
+}
+`
+
 func TestNomadJobValidate(t *testing.T) {
 	t.Parallel()
-	addr := nomadDev(t)
+	addr := nomadDev(t, nomadVault)
+	// The GPU node pool, as terraform/modules/nomad creates it.
+	if _, err := call(context.Background(), "PUT", addr+"/v1/node/pools", nil, map[string]string{"Name": "gpu"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "jobs", "*.nomad.hcl"))
 	for _, f := range files {
 		cmd := exec.Command("nomad", "job", "validate", f)
@@ -208,6 +225,9 @@ job "ytcaption-agent-cpu" {
   type = "service"
   group "agent" {
     count = 1
+    update {
+      max_parallel = 0
+    }
     scaling {
       enabled = true
       min     = 0
@@ -230,7 +250,7 @@ job "ytcaption-agent-cpu" {
 
 func TestControlPlaneNomadFleet(t *testing.T) {
 	t.Parallel()
-	addr := nomadDev(t)
+	addr := nomadDev(t, "")
 	spec := filepath.Join(t.TempDir(), "agent.nomad.hcl")
 	if err := os.WriteFile(spec, []byte(testAgentJob), 0o600); err != nil {
 		t.Fatal(err)
@@ -276,5 +296,40 @@ func TestControlPlaneNomadFleet(t *testing.T) {
 	ev := st.TaskGroups["agent"].Events
 	if len(ev) == 0 || !strings.Contains(ev[0].Message, "below minimum 2") {
 		t.Fatalf("scaling events %+v", ev)
+	}
+
+	// An agent placed on that node reports it; draining the agent with
+	// nomad_node drains the Nomad node too.
+	enr, err := r.client().CreateEnrollment(ctx, api.EnrollmentRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := nodes.Nodes[0].ID
+	reg, err := api.NewClient(r.srv.URL(), "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: enr.Token, Name: "nomad-agent",
+		Capabilities: api.Capabilities{Slots: 1, Engines: []api.EngineCapability{{Name: "pocketsphinx"}},
+			Labels: map[string]string{api.LabelNomadNode: node, api.LabelNomadAlloc: "alloc-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(ctx, "GET", r.srv.URL()+api.PathFleetNodes, auth, nil, &nodes); err != nil {
+		t.Fatal(err)
+	}
+	if a := nodes.Nodes[0].Agents; len(a) != 1 || a[0].ID != reg.AgentID || a[0].AllocID != "alloc-1" {
+		t.Fatalf("agents on the node: %+v", a)
+	}
+	var drained api.DrainResponse
+	if _, err := call(ctx, "POST", r.srv.URL()+api.PathFleetAgents+"/"+reg.AgentID+"/drain", auth,
+		api.DrainRequest{NomadNode: true, DeadlineSeconds: 60}, &drained); err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		DrainStrategy         any
+		SchedulingEligibility string
+	}
+	if _, err := call(ctx, "GET", addr+"/v1/node/"+node, nil, nil, &info); err != nil {
+		t.Fatal(err)
+	}
+	if drained.NomadNodeID != node || info.SchedulingEligibility != "ineligible" {
+		t.Fatalf("drain %+v, node %+v", drained, info)
 	}
 }

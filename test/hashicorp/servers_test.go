@@ -190,9 +190,10 @@ func vault(t *testing.T, addr, method, path string, in, out any) {
 	}
 }
 
-// nomadDev starts `nomad agent -dev` on free loopback ports and returns its
-// address once its client node is ready.
-func nomadDev(t *testing.T) string {
+// nomadDev starts `nomad agent -dev` on free loopback ports, with extra
+// agent configuration appended, and returns its address once its client
+// node is ready.
+func nomadDev(t *testing.T, extra string) string {
 	t.Helper()
 	bin := binary(t, "nomad")
 	dir := t.TempDir()
@@ -215,7 +216,7 @@ plugin "raw_exec" {
     enabled = true
   }
 }
-`, filepath.Join(dir, "data"), httpPort, freePort(t), freePort(t))
+`, filepath.Join(dir, "data"), httpPort, freePort(t), freePort(t)) + extra
 	cfgFile := filepath.Join(dir, "dev.hcl")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ytcaption/ytcaption/agent/worker"
+	"github.com/ytcaption/ytcaption/internal/redact"
 )
 
 // Main runs the agent CLI and returns the exit code.
@@ -129,10 +130,12 @@ func parseLabels(s string) (map[string]string, error) {
 	return out, nil
 }
 
-func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+// newLogger redacts secrets (token patterns, presigned URL signatures, and
+// the given values) from everything the agent logs.
+func newLogger(w io.Writer, getenv func(string) string, secrets ...string) *slog.Logger {
 	lvl := slog.LevelInfo
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(env(getenv, "LOG_LEVEL", "info"))))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(redact.NewHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}), redact.NewRedactor(secrets...)))
 }
 
 func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -147,7 +150,7 @@ func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 			if cfg.Labels, err = parseLabels(labels); err != nil {
 				return err
 			}
-			log := newLogger(stderr, getenv)
+			log := newLogger(stderr, getenv, cfg.Token, cfg.OpenAIKey)
 			// The first signal starts a graceful stop, the second makes it immediate.
 			ctx, stop := context.WithCancel(context.WithoutCancel(cmd.Context()))
 			defer stop()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ytcaption/ytcaption/internal/redact"
 )
 
 // IO bundles the process's streams and environment, so commands are testable.
@@ -88,17 +90,19 @@ func envDuration(io IO, name string, def time.Duration) time.Duration {
 }
 
 // newLogger returns a text logger at the level named by YTCAPTION_LOG_LEVEL.
-func newLogger(io IO) *slog.Logger { return newLoggerAt(io, "info") }
+// Every logger redacts secrets: the known patterns, and the given values
+// (configured keys and passwords that follow no pattern).
+func newLogger(io IO, secrets ...string) *slog.Logger { return newLoggerAt(io, "info", secrets...) }
 
 // newLoggerAt is newLogger with another default level.
-func newLoggerAt(io IO, level string) *slog.Logger {
+func newLoggerAt(io IO, level string, secrets ...string) *slog.Logger {
 	lvl := slog.LevelInfo
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(env(io, "LOG_LEVEL", level))))
 	var h slog.Handler = slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: lvl})
 	if env(io, "LOG_FORMAT", "text") == "json" {
 		h = slog.NewJSONHandler(io.Stderr, &slog.HandlerOptions{Level: lvl})
 	}
-	return slog.New(h)
+	return slog.New(redact.NewHandler(h, redact.NewRedactor(secrets...)))
 }
 
 // StdIO is the real process's IO.

@@ -14,7 +14,7 @@ func devCmd(io IO) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			e, err := startEmbedded(ctx, cfg, newLogger(io))
+			e, err := startEmbedded(ctx, cfg, newLogger(io, cfg.AdminKey))
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,8 @@ func serverFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
 	f.DurationVar(&cfg.LeaseDuration, "lease-duration", envDuration(io, "LEASE_DURATION", 0), "task lease duration, extended by heartbeats (YTCAPTION_LEASE_DURATION)")
 	f.DurationVar(&cfg.MaxDuration, "max-media-duration", envDuration(io, "MAX_MEDIA_DURATION", 0), "longest media accepted (YTCAPTION_MAX_MEDIA_DURATION)")
 	f.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest upload accepted")
+	f.StringVar(&cfg.Surface.OTLPEndpoint, "otlp-endpoint", env(io, "OTLP_ENDPOINT", io.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")),
+		"export traces by OTLP/HTTP to this URL, e.g. http://otel-collector:4318 (YTCAPTION_OTLP_ENDPOINT)")
 	hashicorpFlags(cmd, io, cfg)
 }
 
@@ -79,7 +81,7 @@ func serverCmd(io IO) *cobra.Command {
 		Short: "Run a control-plane replica",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return server.Run(cmd.Context(), cfg, newLogger(io))
+			return server.Run(cmd.Context(), cfg, newLogger(io, cfg.AdminKey, cfg.S3.SecretKey))
 		},
 	}
 	serverFlags(cmd, io, &cfg)

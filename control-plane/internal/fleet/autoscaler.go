@@ -227,7 +227,13 @@ func (a *Autoscaler) Tick(ctx context.Context) (Decision, error) {
 	if err == nil {
 		a.lastChange = now
 	}
-	a.decisions = append(a.decisions, rec)
+	// A decision that keeps failing the same way (e.g. Nomad refusing to
+	// scale during a deployment) is one entry, not one per tick.
+	if n := len(a.decisions); n > 0 && !rec.Applied && sameAttempt(a.decisions[n-1], rec) {
+		a.decisions[n-1] = rec
+	} else {
+		a.decisions = append(a.decisions, rec)
+	}
 	if len(a.decisions) > a.cfg.Keep {
 		a.decisions = a.decisions[len(a.decisions)-a.cfg.Keep:]
 	}
@@ -235,6 +241,10 @@ func (a *Autoscaler) Tick(ctx context.Context) (Decision, error) {
 	a.log.Info("autoscaler decision", "job", a.cfg.Job, "group", a.cfg.Group, "from", d.From, "to", d.To,
 		"reason", d.Reason, "applied", err == nil)
 	return d, err
+}
+
+func sameAttempt(a, b api.AutoscalerDecision) bool {
+	return !a.Applied && a.From == b.From && a.To == b.To && a.Reason == b.Reason && a.Error == b.Error
 }
 
 // Decisions returns the recorded decisions, newest last.

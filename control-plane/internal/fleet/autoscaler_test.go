@@ -202,3 +202,29 @@ func TestStoreQueue(t *testing.T) {
 		})
 	}
 }
+
+type refusingScaler struct{ calls int }
+
+func (r *refusingScaler) GroupCount(context.Context, string, string) (int, error) { return 1, nil }
+func (r *refusingScaler) Scale(context.Context, string, string, int, string, map[string]any) error {
+	r.calls++
+	return errors.New("job scaling blocked due to active deployment")
+}
+
+func TestAutoscalerRecordsRepeatedFailureOnce(t *testing.T) {
+	t.Parallel()
+	s := &refusingScaler{}
+	a, err := NewAutoscaler(AutoscalerConfig{Job: "j", Group: "g", Policy: Policy{Min: 2, Max: 3, UpPerAgent: 2, DownPerAgent: 1}},
+		&fakeQueue{}, s, nil, time.Now, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := a.Tick(context.Background()); err == nil {
+			t.Fatal("refused scale not reported")
+		}
+	}
+	if d := a.Decisions(); len(d) != 1 || d[0].Applied || d[0].Error == "" || s.calls != 3 {
+		t.Fatalf("decisions %+v calls %d", d, s.calls)
+	}
+}

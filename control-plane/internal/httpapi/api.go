@@ -164,6 +164,7 @@ func (a *API) App() *fiber.App {
 	})
 	app.Use(recover.New())
 	app.Use(a.deadline)
+	app.Use(a.logRequest)
 	app.Use(a.observe)
 
 	app.Get("/healthz", a.healthz)
@@ -227,6 +228,22 @@ func (a *API) deadline(c *fiber.Ctx) error {
 	defer cancel()
 	c.SetUserContext(ctx)
 	return c.Next()
+}
+
+// logRequest writes one debug line per request: route, status, time. The
+// query string is left out: presigned URLs carry their signature there.
+func (a *API) logRequest(c *fiber.Ctx) error {
+	if !a.log.Enabled(c.UserContext(), slog.LevelDebug) {
+		return c.Next()
+	}
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		status, _ = mapError(err)
+	}
+	a.log.Debug("request", "method", c.Method(), "path", c.Path(), "status", status, "took", time.Since(start))
+	return err
 }
 
 func (a *API) healthz(c *fiber.Ctx) error {
