@@ -24,6 +24,9 @@ type Config struct {
 	AdminKey            string
 	AllowPrivateSources bool
 	SourceAllowList     []string // exceptions to the private-source rule
+	// KeyRate and TenantRate limit requests a second (needs RedisURL);
+	// MaxUnfinished caps a tenant's queued and running jobs.
+	KeyRate, TenantRate, MaxUnfinished int
 	// SessionKeys signs console sessions (YTCAPTION_SESSION_KEYS): comma-
 	// separated keys of 32+ bytes, the first signs and all verify. Empty: a
 	// key generated once and kept in DataDir (one replica only). With Vault,

@@ -23,6 +23,7 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/console"
 	"github.com/ytcaption/ytcaption/control-plane/internal/dispatch"
 	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
+	"github.com/ytcaption/ytcaption/control-plane/internal/ratelimit"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store/postgres"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store/sqlite"
@@ -144,7 +145,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 	s.api = httpapi.New(httpapi.Config{
-		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
+		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
+		KeyRate: cfg.KeyRate, TenantRate: cfg.TenantRate, MaxUnfinished: cfg.MaxUnfinished, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
 		LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
 		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready, Degraded: degraded,
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
@@ -152,9 +154,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Store: instrumentedStore{s.store, s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
 		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),
 		NewID:   func() string { return uuid.Must(uuid.NewV7()).String() },
-		Console: con,
+		Console: con, Limiter: s.rateLimiter(),
 	}, log)
 	return s, nil
+}
+
+// rateLimiter shares request budgets across replicas through Redis; without
+// Redis there are no rate limits.
+func (s *Server) rateLimiter() httpapi.RateLimiter {
+	if s.redis == nil {
+		return nil
+	}
+	return ratelimit.NewRedis(s.redis, s.cfg.RedisPrefix)
 }
 
 type blobStore interface {

@@ -29,6 +29,10 @@ func serverFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
 	f.BoolVar(&cfg.AllowPrivateSources, "allow-private-sources", envBool(io, "ALLOW_PRIVATE_SOURCES", false), "accept loopback and private source URLs (YTCAPTION_ALLOW_PRIVATE_SOURCES)")
 	f.StringSliceVar(&cfg.SourceAllowList, "source-allow", splitList(env(io, "SOURCE_ALLOWLIST", "")),
 		"non-public sources to accept anyway: CIDR, address or address:port, comma-separated (YTCAPTION_SOURCE_ALLOWLIST)")
+	f.StringVar(&cfg.SessionKeys, "session-keys", env(io, "SESSION_KEYS", ""), "comma-separated console session signing keys; the first signs, all verify (YTCAPTION_SESSION_KEYS)")
+	f.IntVar(&cfg.KeyRate, "rate-per-key", envInt(io, "RATE_PER_KEY", 0), "requests a second per API key, in Redis (0: no limit) (YTCAPTION_RATE_PER_KEY)")
+	f.IntVar(&cfg.TenantRate, "rate-per-tenant", envInt(io, "RATE_PER_TENANT", 0), "requests a second per tenant (YTCAPTION_RATE_PER_TENANT)")
+	f.IntVar(&cfg.MaxUnfinished, "max-unfinished-per-tenant", envInt(io, "MAX_UNFINISHED_PER_TENANT", 0), "queued+running jobs a tenant may have (0: no cap) (YTCAPTION_MAX_UNFINISHED_PER_TENANT)")
 	f.DurationVar(&cfg.LeaseDuration, "lease-duration", envDuration(io, "LEASE_DURATION", 0), "task lease duration, extended by heartbeats (YTCAPTION_LEASE_DURATION)")
 	f.DurationVar(&cfg.MaxDuration, "max-media-duration", envDuration(io, "MAX_MEDIA_DURATION", 0), "longest media accepted (YTCAPTION_MAX_MEDIA_DURATION)")
 	f.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest upload accepted")

@@ -54,7 +54,12 @@ type Config struct {
 	// SourceAllowList names non-public sources accepted anyway: CIDRs,
 	// addresses, or address:port pairs.
 	SourceAllowList []string
-	MaxUploadBytes      int64         // multipart uploads; default 512 MiB
+	MaxUploadBytes  int64 // multipart uploads; default 512 MiB
+	// KeyRate and TenantRate cap requests a second per API key and per
+	// tenant (0: no limit); MaxUnfinished caps a tenant's queued and running
+	// jobs (0: no cap).
+	KeyRate, TenantRate int
+	MaxUnfinished       int
 	MaxJSONBytes        int           // JSON bodies; default 1 MiB
 	MaxDuration         time.Duration // longest media accepted; default 4 h
 	LeaseDuration       time.Duration // reported to agents
@@ -86,6 +91,7 @@ type API struct {
 	notify   Notifier
 	resolver Resolver
 	console  Console
+	limiter  RateLimiter
 	now      func() time.Time
 	log      *slog.Logger
 	newID    func() string
@@ -104,6 +110,8 @@ type Deps struct {
 	// Console, if set, is served under /console/, and its session cookies
 	// authenticate API requests that carry no Authorization header.
 	Console Console
+	// Limiter enforces KeyRate and TenantRate (nil: no rate limits).
+	Limiter RateLimiter
 	// Telemetry: metrics (nil: none), /metrics contents and tracing.
 	Observe ObserveDeps
 }
@@ -147,7 +155,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	}
 	cfg.Surface.defaults()
 	return &API{cfg: cfg, store: d.Store, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
-		resolver: r, now: d.Now, log: log, newID: d.NewID, console: d.Console, obs: newObserver(d.Observe)}
+		resolver: r, now: d.Now, log: log, newID: d.NewID, console: d.Console, limiter: d.Limiter, obs: newObserver(d.Observe)}
 }
 
 // App returns the Fiber application with every route mounted.

@@ -41,6 +41,9 @@ func (a *API) requireKey(act auth.Action) fiber.Handler {
 		if !p.Can(act) {
 			return errorf(http.StatusForbidden, api.CodeForbidden, "role "+string(p.Role)+" may not do this")
 		}
+		if err := a.rateLimit(c, p); err != nil {
+			return err
+		}
 		c.Locals(localPrincipal, p)
 		return c.Next()
 	}

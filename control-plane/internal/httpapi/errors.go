@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"syscall"
 	"log/slog"
+	"net"
 	"net/http"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 

@@ -19,8 +19,8 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
-	"github.com/ytcaption/ytcaption/internal/netguard"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
 func (a *API) submitJob(c *fiber.Ctx) error {
@@ -50,6 +50,9 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 	}
 	spec, err := job.Normalize(req, upload != nil)
 	if err != nil {
+		return err
+	}
+	if err := a.checkTenantCap(c, p.Tenant); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -219,6 +222,9 @@ func (a *API) cancelJob(c *fiber.Ctx) error {
 }
 
 func (a *API) retryJob(c *fiber.Ctx) error {
+	if err := a.checkTenantCap(c, principal(c).Tenant); err != nil {
+		return err
+	}
 	j, err := a.store.RetryJob(c.UserContext(), principal(c).Scope(), c.Params("id"), a.now())
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(http.StatusConflict, api.CodeConflict, "only failed or canceled jobs can be retried")

@@ -91,6 +91,10 @@ type Store interface {
 	// renewing is replaced once its term has passed.
 	AcquireLeadership(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 
+	// CountUnfinished counts a tenant's queued and running jobs (the
+	// per-tenant cap on work in flight).
+	CountUnfinished(ctx context.Context, tenant string) (int, error)
+
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -285,3 +285,13 @@ func (s *Store) changeJob(ctx context.Context, op, tenant, id string, now time.T
 	}
 	return out, nil
 }
+
+// CountUnfinished counts a tenant's queued and running jobs.
+func (s *Store) CountUnfinished(ctx context.Context, tenant string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE tenant = ? AND status IN ('queued', 'running')`, tenant).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count unfinished jobs of %s: %w", tenant, err)
+	}
+	return n, nil
+}
