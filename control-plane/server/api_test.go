@@ -170,7 +170,7 @@ func TestAPIErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	big := `{"url":"https://example.com/x","metadata":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
+	big := `{"url":"https://example.com/x","metadata":{"pad":"` + strings.Repeat("x", 3<<19) + `"}}`
 	cases := []struct {
 		name, method, path, key, ctype, body string
 		hdr                                  map[string]string

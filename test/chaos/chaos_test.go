@@ -27,18 +27,20 @@ type mode struct {
 	pgDown      time.Duration // PostgreSQL is down this long per restart
 	outage      time.Duration // Redis and MinIO outages
 	testAgents  int
-	every       time.Duration // submission pace
-	maxInflight int
-	drain       time.Duration // bound on the final wait for every job to finish
+	// rollingRounds is how many times both replicas are restarted in turn.
+	rollingRounds int
+	every         time.Duration // submission pace
+	maxInflight   int
+	drain         time.Duration // bound on the final wait for every job to finish
 }
 
 func chaosMode() mode {
 	if os.Getenv(chaosModeEnv) == "long" {
 		return mode{name: "long", cycles: 3, agentKills: 3, replicaDown: 10 * time.Second, pgDown: 10 * time.Second,
-			outage: 30 * time.Second, testAgents: 4, every: 500 * time.Millisecond, maxInflight: 10, drain: 6 * time.Minute}
+			outage: 30 * time.Second, testAgents: 4, rollingRounds: 4, every: 500 * time.Millisecond, maxInflight: 10, drain: 6 * time.Minute}
 	}
 	return mode{name: "short", cycles: 1, agentKills: 2, replicaDown: 3 * time.Second, pgDown: 2 * time.Second,
-		outage: 8 * time.Second, testAgents: 3, every: 700 * time.Millisecond, maxInflight: 6, drain: 3 * time.Minute}
+		outage: 8 * time.Second, testAgents: 3, rollingRounds: 2, every: 700 * time.Millisecond, maxInflight: 6, drain: 3 * time.Minute}
 }
 
 const (
@@ -277,44 +279,47 @@ func (s *suite) partitionAgent(f *faultRec) error {
 			seen[e.task+"/"+e.attempt] = true
 		}
 	}
-	// Wait for a task to start on one of them, and cut that agent off at once.
+	// Wait for a task of a valid job to start on one of them and reach
+	// transcription, then cut that agent off: its result is then ready
+	// within the lease, so the agent tries to complete late (a stale
+	// completion) rather than noticing the lost lease first. A task that
+	// finishes before the cut is passed over for the next one.
 	var (
 		a  *agentProc
 		ev agentEvent
 	)
 	deadline := time.Now().Add(recoveryWait)
-	for a == nil {
-		if time.Now().After(deadline) {
-			return errors.New("no task started on a test agent")
-		}
-		for _, c := range cands {
-			for _, e := range running(c.log.read()) {
-				// A valid job: an invalid one fails before the partition matters.
-				if r, ok := s.w.get(e.job); ok && r.kind == kindTest && !seen[e.task+"/"+e.attempt] {
-					a, ev = c, e
+	for {
+		a = nil
+		for a == nil {
+			if time.Now().After(deadline) {
+				return errors.New("no task of a valid job could be cut off on a test agent")
+			}
+			for _, c := range cands {
+				for _, e := range running(c.log.read()) {
+					// An invalid job fails before the partition matters.
+					if r, ok := s.w.get(e.job); ok && r.kind == kindTest && !seen[e.task+"/"+e.attempt] {
+						a, ev = c, e
+						break
+					}
+				}
+				if a != nil {
 					break
 				}
 			}
-			if a != nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		seen[ev.task+"/"+ev.attempt] = true
+		if s.jobAt(ev.job, "transcribe", deadline) {
+			a.proxy.partition()
+			f.start = time.Now()
+			time.Sleep(300 * time.Millisecond)
+			if !s.jobAt(ev.job, "", time.Now()) {
 				break
 			}
+			a.proxy.heal() // it finished before the cut took hold
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	// Cut it off once the task is transcribing: its result is then ready
-	// within the lease, so the agent tries to complete late (a stale
-	// completion) rather than noticing the lost lease first.
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		j, err := s.c.client.job(ctx, ev.job)
-		cancel()
-		if err == nil && (j.Stage == "transcribe" || j.Status.Final()) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	a.proxy.partition()
-	f.start = time.Now()
 	f.target = a.name
 	agentID := a.id()
 	s.t.Logf("partitioned %s (agent %s) running task %s of job %s", a.name, agentID, ev.task, ev.job)
@@ -377,6 +382,25 @@ func (s *suite) partitionAgent(f *faultRec) error {
 	f.note = fmt.Sprintf("(task %s: %q; completed by another agent)", ev.task[:8], outcome)
 	s.partition.notes = append(s.partition.notes, fmt.Sprintf("%s: %s", a.name, outcome))
 	return nil
+}
+
+// jobAt waits until the job is at stage (or, with stage "", just looks
+// once) and reports true, or false once the job is final.
+func (s *suite) jobAt(id, stage string, until time.Time) bool {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		j, err := s.c.client.job(ctx, id)
+		cancel()
+		switch {
+		case err == nil && j.Status.Final():
+			return false
+		case err == nil && (stage == "" || j.Stage == stage):
+			return true
+		case time.Now().After(until):
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // fillDisk fills the disk agent's work dir (a small tmpfs) until a task
@@ -475,29 +499,38 @@ func mountTmpfs(t *testing.T) string {
 }
 
 // rollingRestart restarts the replicas one at a time (SIGTERM, wait,
-// start) under the steady load.
+// start) under the steady load, several rounds; after each restart the
+// load goes on until a job succeeds again.
 func (s *suite) rollingRestart(f *faultRec) error {
-	f.target = "both replicas"
-	for _, r := range s.c.replicas {
-		r.expected.Store(true)
-		defer r.expected.Store(false)
-		p := r.proc()
-		p.signal(syscall.SIGTERM)
-		if !p.wait(2 * stopWait) {
-			return fmt.Errorf("%s did not stop within %s of SIGTERM", r.name, 2*stopWait)
-		}
-		if p.err != nil {
-			s.t.Errorf("%s exited with %v after SIGTERM, want a clean exit", r.name, p.err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), readyWait)
-		err := r.start(ctx)
-		cancel()
-		if err != nil {
-			return err
+	f.target = fmt.Sprintf("2 replicas ×%d", s.m.rollingRounds)
+	for range s.m.rollingRounds {
+		for _, r := range s.c.replicas {
+			if err := s.restartReplica(r); err != nil {
+				return err
+			}
+			if _, ok := s.waitSuccessAfter(time.Now()); !ok {
+				return fmt.Errorf("no job succeeded after %s restarted", r.name)
+			}
 		}
 	}
 	f.healed = time.Now()
 	return nil
+}
+
+func (s *suite) restartReplica(r *replica) error {
+	r.expected.Store(true)
+	defer r.expected.Store(false)
+	p := r.proc()
+	p.signal(syscall.SIGTERM)
+	if !p.wait(2 * stopWait) {
+		return fmt.Errorf("%s did not stop within %s of SIGTERM", r.name, 2*stopWait)
+	}
+	if p.err != nil {
+		s.t.Errorf("%s exited with %v after SIGTERM, want a clean exit", r.name, p.err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
+	defer cancel()
+	return r.start(ctx)
 }
 
 // drain waits, bounded, for every submitted job to be final.

@@ -35,8 +35,8 @@ type lbClient struct {
 func newLBClient(replicas []*replica, key string) *lbClient {
 	return &lbClient{
 		replicas: replicas, key: key,
-		hc:       &http.Client{Timeout: 30 * time.Second},
-		phase:    "setup", requests: map[string]int{}, status5x: map[string]map[int]int{},
+		hc:    &http.Client{Timeout: 30 * time.Second},
+		phase: "setup", requests: map[string]int{}, status5x: map[string]map[int]int{},
 	}
 }
 

@@ -278,7 +278,7 @@ func appendResults(table string) error {
 		if len(old) == 0 {
 			b.WriteString("# Reliability\n")
 		}
-		b.WriteString("\n## Chaos results\n\nEach run of the chaos suite (`make chaos`, or `YTCAPTION_CHAOS_RECORD=1` with `go test ./test/chaos/`) appends its table here.\n")
+		b.WriteString("\n## Chaos results\n\nEach run of the chaos suite with `YTCAPTION_CHAOS_RECORD=1` (`make chaos` sets it) appends its table here.\n")
 	}
 	b.WriteString("\n" + table)
 	return os.WriteFile(path, []byte(b.String()), 0o644)

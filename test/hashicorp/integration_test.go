@@ -275,7 +275,9 @@ func TestControlPlaneNomadFleet(t *testing.T) {
 	// Below the autoscaler's minimum: it scales the group up to 2 through
 	// Nomad's scaling API and records why.
 	eventually(t, "group scaled to 2", func() bool {
-		var st struct{ TaskGroups map[string]struct{ Desired int } }
+		var st struct {
+			TaskGroups map[string]struct{ Desired int }
+		}
 		_, err := call(ctx, "GET", addr+"/v1/job/ytcaption-agent-cpu/scale", nil, nil, &st)
 		return err == nil && st.TaskGroups["agent"].Desired == 2
 	})

@@ -330,10 +330,12 @@ func (r *Runner) run(ctx context.Context, t *task) {
 	case reason == stopLost:
 		log.Warn("lease lost (rescued elsewhere); work dropped")
 	case err == nil:
-		r.final(fctx, log, func(ctx context.Context) error {
+		// Logged only when accepted: a refused late completion is not one.
+		if r.final(fctx, log, func(ctx context.Context) error {
 			return r.proto.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
-		})
-		log.Info("task completed", "segments", res.Segments, "duration", res.Duration)
+		}) {
+			log.Info("task completed", "segments", res.Segments, "duration", res.Duration)
+		}
 	case reason == stopHandBack:
 		log.Info("handing task back")
 		r.final(fctx, log, func(ctx context.Context) error {
@@ -349,8 +351,9 @@ func (r *Runner) run(ctx context.Context, t *task) {
 }
 
 // final makes a closing protocol call, retrying transient errors; a stale
-// lease answer ends it (the result is not wanted).
-func (r *Runner) final(ctx context.Context, log *slog.Logger, call func(context.Context) error) {
+// lease answer ends it (the result is not wanted). It reports whether the
+// control plane accepted the call.
+func (r *Runner) final(ctx context.Context, log *slog.Logger, call func(context.Context) error) bool {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := call(ctx)
 		if err != nil && !retryable(err) {
@@ -361,10 +364,12 @@ func (r *Runner) final(ctx context.Context, log *slog.Logger, call func(context.
 	if err != nil {
 		if isGone(err) {
 			log.Warn("control plane no longer holds our lease; result dropped", "err", err)
-			return
+			return false
 		}
 		log.Error("could not report task outcome; the lease will expire and the task be retried", "err", err)
+		return false
 	}
+	return true
 }
 
 // heartbeats extends the lease until ctx ends, sending progress, and stops
