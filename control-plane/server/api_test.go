@@ -170,6 +170,8 @@ func TestAPIErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 1.5 MiB: over the JSON limit but under the request limit, so the 413 is
+	// answered rather than the connection cut mid-upload.
 	big := `{"url":"https://example.com/x","metadata":{"pad":"` + strings.Repeat("x", 3<<19) + `"}}`
 	cases := []struct {
 		name, method, path, key, ctype, body string

@@ -18,7 +18,7 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
-	"github.com/ytcaption/ytcaption/control-plane/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 )
@@ -162,10 +162,8 @@ func (a *API) probe(ctx context.Context, raw string) string {
 	if err != nil {
 		return ""
 	}
-	d := &net.Dialer{Timeout: a.cfg.Surface.ProbeTimeout}
-	if !a.cfg.AllowPrivateSources {
-		d.Control = netguard.Control
-	}
+	d := netguard.Policy{AllowPrivate: a.cfg.AllowPrivateSources, Allow: a.cfg.SourceAllowList}.Dialer()
+	d.Timeout = a.cfg.Surface.ProbeTimeout
 	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: a.cfg.Surface.ProbeTimeout}
 	defer c.CloseIdleConnections()
 	resp, err := c.Do(req)

@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,7 +23,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -85,10 +84,8 @@ type Sender struct {
 // New returns a sender; out may be nil.
 func New(st Store, cfg Config, now func() time.Time, log *slog.Logger, out Outcomes) *Sender {
 	cfg.defaults()
-	d := &net.Dialer{Timeout: cfg.Timeout}
-	if !cfg.AllowPrivate {
-		d.Control = netguard.Control
-	}
+	d := netguard.Policy{AllowPrivate: cfg.AllowPrivate}.Dialer()
+	d.Timeout = cfg.Timeout
 	tr := &http.Transport{
 		DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
 		TLSHandshakeTimeout: cfg.Timeout, ResponseHeaderTimeout: cfg.Timeout,
