@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"time"
 
@@ -79,6 +80,12 @@ type Store interface {
 	SetAgentDrain(ctx context.Context, id string, drain bool, now time.Time) error
 	// RevokeAgent cuts the agent off and requeues its leased tasks at once.
 	RevokeAgent(ctx context.Context, id string, now time.Time) error
+	// RenewAgentToken rotates an agent's credential: r.NewHash becomes the
+	// token until r.ExpiresAt, and the token presented (the current one, or
+	// the previous one within its grace) stays valid until r.GraceUntil.
+	// ErrNotFound for an unknown agent; ErrConflict when the agent is revoked
+	// or the presented token is neither current nor in its grace.
+	RenewAgentToken(ctx context.Context, r AgentTokenRenewal) (Agent, error)
 
 	// CreateAPIKey stores a key, creating its tenant if needed.
 	CreateAPIKey(ctx context.Context, k APIKey) error
@@ -164,6 +171,35 @@ type Agent struct {
 	RevokedAt    *time.Time
 	// ActiveTasks is the number of tasks it holds (filled by GetAgent/ListAgents).
 	ActiveTasks int
+	// TokenExpiresAt ends the current token's validity; zero never expires
+	// (agents registered before tokens had a lifetime).
+	TokenExpiresAt time.Time
+	// PrevTokenHash is the token replaced by the last renewal, still accepted
+	// until PrevTokenExpiresAt: calls the agent sent just before it switched
+	// tokens must not fail.
+	PrevTokenHash      string
+	PrevTokenExpiresAt time.Time
+}
+
+// AgentTokenRenewal is one rotation of an agent's credential.
+type AgentTokenRenewal struct {
+	AgentID       string
+	PresentedHash string    // hash of the token the agent authenticated with
+	NewHash       string    // hash of the token handed out now
+	ExpiresAt     time.Time // of the new token
+	GraceUntil    time.Time // the presented token is accepted until then
+	Now           time.Time
+}
+
+// TokenValid reports whether hash is one of the agent's usable tokens at
+// now: the current one before it expires, or the previous one in its grace.
+// Revocation is checked separately. Hashes are compared in constant time.
+func (a Agent) TokenValid(hash string, now time.Time) bool {
+	equal := func(x, y string) bool { return subtle.ConstantTimeCompare([]byte(x), []byte(y)) == 1 }
+	if equal(hash, a.TokenHash) {
+		return a.TokenExpiresAt.IsZero() || now.Before(a.TokenExpiresAt)
+	}
+	return a.PrevTokenHash != "" && equal(hash, a.PrevTokenHash) && now.Before(a.PrevTokenExpiresAt)
 }
 
 // Role is what an API key may do.

@@ -90,20 +90,27 @@ func (s *Store) UseEnrollment(ctx context.Context, tokenHash string, now time.Ti
 
 const agentCols = `a.id, a.name, a.hostname, a.version, a.token_hash, a.enrollment_id, a.capabilities,
 	a.draining, a.created_at, a.last_seen_at, a.revoked_at,
+	a.token_expires_at, a.prev_token_hash, a.prev_token_expires_at,
 	(SELECT count(*) FROM tasks t WHERE t.state = 'leased' AND t.agent_id = a.id)`
 
 func scanAgent(row pgx.Row) (store.Agent, error) {
 	var (
-		a       store.Agent
-		caps    []byte
-		revoked *time.Time
+		a                      store.Agent
+		caps                   []byte
+		revoked, expires, prev *time.Time
 	)
 	if err := row.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.TokenHash, &a.EnrollmentID, &caps,
-		&a.Draining, &a.CreatedAt, &a.LastSeenAt, &revoked, &a.ActiveTasks); err != nil {
+		&a.Draining, &a.CreatedAt, &a.LastSeenAt, &revoked, &expires, &a.PrevTokenHash, &prev, &a.ActiveTasks); err != nil {
 		return a, err
 	}
 	a.CreatedAt, a.LastSeenAt = a.CreatedAt.UTC(), a.LastSeenAt.UTC()
 	a.RevokedAt = utcPtr(revoked)
+	if expires != nil {
+		a.TokenExpiresAt = expires.UTC()
+	}
+	if prev != nil {
+		a.PrevTokenExpiresAt = prev.UTC()
+	}
 	if err := unmarshal(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
 	}
@@ -121,10 +128,12 @@ func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
 		lastSeen = a.CreatedAt
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO agents (id, name, hostname, version, token_hash,
-		enrollment_id, capabilities, draining, created_at, last_seen_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		enrollment_id, capabilities, draining, created_at, last_seen_at, revoked_at,
+		token_expires_at, prev_token_hash, prev_token_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		a.ID, a.Name, a.Hostname, a.Version, a.TokenHash, a.EnrollmentID, caps, a.Draining,
-		a.CreatedAt, lastSeen, timePtrArg(a.RevokedAt))
+		a.CreatedAt, lastSeen, timePtrArg(a.RevokedAt),
+		timeArg(a.TokenExpiresAt), a.PrevTokenHash, timeArg(a.PrevTokenExpiresAt))
 	if err != nil {
 		return fmt.Errorf("postgres: create agent %s: %w", a.ID, mapErr(err))
 	}

@@ -83,20 +83,27 @@ func (s *Store) UseEnrollment(ctx context.Context, tokenHash string, now time.Ti
 
 const agentCols = `a.id, a.name, a.hostname, a.version, a.token_hash, a.enrollment_id, a.capabilities,
 	a.draining, a.created_at, a.last_seen_at, a.revoked_at,
+	a.token_expires_at, a.prev_token_hash, a.prev_token_expires_at,
 	(SELECT count(*) FROM tasks t WHERE t.state = 'leased' AND t.agent_id = a.id)`
 
 func scanAgent(row scanner) (store.Agent, error) {
 	var (
-		a                 store.Agent
-		caps              []byte
-		created, lastSeen int64
-		revoked           sql.NullInt64
+		a                      store.Agent
+		caps                   []byte
+		created, lastSeen      int64
+		revoked, expires, prev sql.NullInt64
 	)
 	if err := row.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.TokenHash, &a.EnrollmentID, &caps,
-		&a.Draining, &created, &lastSeen, &revoked, &a.ActiveTasks); err != nil {
+		&a.Draining, &created, &lastSeen, &revoked, &expires, &a.PrevTokenHash, &prev, &a.ActiveTasks); err != nil {
 		return a, err
 	}
 	a.CreatedAt, a.LastSeenAt, a.RevokedAt = fromTS(created), fromTS(lastSeen), fromNullTS(revoked)
+	if expires.Valid {
+		a.TokenExpiresAt = fromTS(expires.Int64)
+	}
+	if prev.Valid {
+		a.PrevTokenExpiresAt = fromTS(prev.Int64)
+	}
 	if err := unmarshal(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
 	}
@@ -115,10 +122,12 @@ func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO agents (id, name, hostname, version, token_hash,
-			enrollment_id, capabilities, draining, created_at, last_seen_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			enrollment_id, capabilities, draining, created_at, last_seen_at, revoked_at,
+			token_expires_at, prev_token_hash, prev_token_expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.Name, a.Hostname, a.Version, a.TokenHash, a.EnrollmentID, caps, a.Draining,
-			ts(a.CreatedAt), ts(lastSeen), nullTSPtr(a.RevokedAt))
+			ts(a.CreatedAt), ts(lastSeen), nullTSPtr(a.RevokedAt),
+			nullTS(a.TokenExpiresAt), a.PrevTokenHash, nullTS(a.PrevTokenExpiresAt))
 		return mapErr(err)
 	})
 	if err != nil {

@@ -1,0 +1,41 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// RenewAgentToken rotates an agent's credential under a row lock, so two
+// renewals racing with the same token cannot both succeed.
+func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) (store.Agent, error) {
+	var out store.Agent
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		a, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = $1 FOR UPDATE OF a`, r.AgentID))
+		if err != nil {
+			return mapErr(err)
+		}
+		if a.RevokedAt != nil {
+			return fmt.Errorf("agent was revoked: %w", store.ErrConflict)
+		}
+		if !a.TokenValid(r.PresentedHash, r.Now) {
+			return fmt.Errorf("presented token is not current: %w", store.ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE agents SET token_hash = $2, token_expires_at = $3,
+			prev_token_hash = $4, prev_token_expires_at = $5 WHERE id = $1`,
+			r.AgentID, r.NewHash, timeArg(r.ExpiresAt), r.PresentedHash, timeArg(r.GraceUntil)); err != nil {
+			return mapErr(err)
+		}
+		a.TokenHash, a.TokenExpiresAt = r.NewHash, r.ExpiresAt.UTC()
+		a.PrevTokenHash, a.PrevTokenExpiresAt = r.PresentedHash, r.GraceUntil.UTC()
+		out = a
+		return nil
+	})
+	if err != nil {
+		return store.Agent{}, fmt.Errorf("postgres: renew agent token %s: %w", r.AgentID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,41 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// RenewAgentToken rotates an agent's credential inside one write
+// transaction (SQLite has a single writer), so two renewals racing with the
+// same token cannot both succeed.
+func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) (store.Agent, error) {
+	var out store.Agent
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		a, err := scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = ?`, r.AgentID))
+		if err != nil {
+			return mapErr(err)
+		}
+		if a.RevokedAt != nil {
+			return fmt.Errorf("agent was revoked: %w", store.ErrConflict)
+		}
+		if !a.TokenValid(r.PresentedHash, r.Now) {
+			return fmt.Errorf("presented token is not current: %w", store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE agents SET token_hash = ?, token_expires_at = ?,
+			prev_token_hash = ?, prev_token_expires_at = ? WHERE id = ?`,
+			r.NewHash, nullTS(r.ExpiresAt), r.PresentedHash, nullTS(r.GraceUntil), r.AgentID); err != nil {
+			return mapErr(err)
+		}
+		a.TokenHash, a.TokenExpiresAt = r.NewHash, fromTS(ts(r.ExpiresAt))
+		a.PrevTokenHash, a.PrevTokenExpiresAt = r.PresentedHash, fromTS(ts(r.GraceUntil))
+		out = a
+		return nil
+	})
+	if err != nil {
+		return store.Agent{}, fmt.Errorf("sqlite: renew agent token %s: %w", r.AgentID, err)
+	}
+	return out, nil
+}
