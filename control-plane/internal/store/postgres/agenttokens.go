@@ -29,10 +29,8 @@ func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) 
 			r.AgentID, r.NewHash, timeArg(r.ExpiresAt), r.PresentedHash, timeArg(r.GraceUntil)); err != nil {
 			return mapErr(err)
 		}
-		a.TokenHash, a.TokenExpiresAt = r.NewHash, r.ExpiresAt.UTC()
-		a.PrevTokenHash, a.PrevTokenExpiresAt = r.PresentedHash, r.GraceUntil.UTC()
-		out = a
-		return nil
+		out, err = scanAgent(tx.QueryRow(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = $1`, r.AgentID))
+		return err
 	})
 	if err != nil {
 		return store.Agent{}, fmt.Errorf("postgres: renew agent token %s: %w", r.AgentID, err)

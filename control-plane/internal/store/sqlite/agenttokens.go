@@ -29,10 +29,8 @@ func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) 
 			r.NewHash, nullTS(r.ExpiresAt), r.PresentedHash, nullTS(r.GraceUntil), r.AgentID); err != nil {
 			return mapErr(err)
 		}
-		a.TokenHash, a.TokenExpiresAt = r.NewHash, fromTS(ts(r.ExpiresAt))
-		a.PrevTokenHash, a.PrevTokenExpiresAt = r.PresentedHash, fromTS(ts(r.GraceUntil))
-		out = a
-		return nil
+		out, err = scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = ?`, r.AgentID))
+		return err
 	})
 	if err != nil {
 		return store.Agent{}, fmt.Errorf("sqlite: renew agent token %s: %w", r.AgentID, err)
