@@ -9,9 +9,12 @@ import "time"
 // Seen from one agent, the protocol is this state machine:
 //
 //	          enrollment token
-//	[new] ──POST /v1/agent/register──▶ [registered]  (agent token issued)
+//	[new] ──POST /v1/agent/register──▶ [registered]  (agent token + expires_at)
 //	                                        │
 //	           ┌────────────────────────────┘
+//	           │   meanwhile, alongside everything below, once half the agent
+//	           │   token's lifetime has passed (with jitter): POST /v1/agent/renew
+//	           │   → new token + expires_at; the old one works for RenewGrace more
 //	           ▼
 //	[idle] ──POST /v1/agent/lease (long-poll, ≤ wait_seconds)──▶ 0..max leases
 //	  ▲  │                                                         │
@@ -27,11 +30,20 @@ import "time"
 //	  └──── POST /v1/agent/tasks/{id}/release  {token:T}         ◀─┘ (hand back: shutdown, cancel)
 //
 // The token T is a fencing token: it changes every time the task is leased.
+//
+// Agent tokens are short-lived (24 h by default, set on the server). A
+// renewal invalidates the token it was called with, except that the server
+// still accepts it for RenewGrace afterwards, so calls sent just before the
+// agent switched to the new token succeed; a renewal whose reply was lost may
+// be retried with the old token within that grace. An agent that lets its
+// token expire gets 401 and must enroll again.
 // Errors an agent can get, and what it must do:
 //
 //   - 401 unauthorized / agent_revoked: the agent credential is unknown, expired or
-//     revoked. Stop leasing, abandon held work (it has been requeued), re-register
-//     with an enrollment token if one is configured, else exit.
+//     revoked, or (with client-certificate auth on the server) the connection
+//     carried no verified client certificate. Stop leasing, abandon held work
+//     (it has been requeued), re-register with an enrollment token if one is
+//     configured, else exit. On renew, 401 means the same.
 //   - 409 stale_lease on heartbeat/complete/fail/release: the lease expired and the
 //     task was rescued (or the job was canceled). Stop the work at once, delete its
 //     temporary files, and do not retry the call: the result is not wanted.
@@ -50,6 +62,7 @@ import "time"
 // Agent protocol routes.
 const (
 	PathAgentRegister = "/v1/agent/register"
+	PathAgentRenew    = "/v1/agent/renew"
 	PathAgentLease    = "/v1/agent/lease"
 	// PathAgentTask is followed by "/{task id}/{heartbeat|complete|fail|release}".
 	PathAgentTask = "/v1/agent/tasks"
@@ -95,6 +108,18 @@ type RegisterResponse struct {
 	LeaseSeconds     float64   `json:"lease_seconds"`
 	HeartbeatSeconds float64   `json:"heartbeat_seconds"`
 	MaxLeaseWaitSecs float64   `json:"max_lease_wait_seconds"`
+}
+
+// RenewGrace is how long the server keeps accepting an agent token after
+// it was renewed.
+const RenewGrace = 60 * time.Second
+
+// RenewResponse is the reply to POST /v1/agent/renew (no request body): the
+// agent's next token, which replaces the one the call was made with.
+type RenewResponse struct {
+	AgentID   string    `json:"agent_id"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // LeaseRequest is the body of POST /v1/agent/lease.

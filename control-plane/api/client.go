@@ -27,7 +27,10 @@ const (
 type Client struct {
 	base  string
 	token string
-	http  *http.Client
+	// tokenFn, when set, is asked for the credential on every request, so a
+	// renewed token is used at once by every caller sharing the client.
+	tokenFn func() string
+	http    *http.Client
 }
 
 // NewClient returns a client for the control plane at baseURL (e.g.
@@ -41,13 +44,22 @@ func NewClient(baseURL, token string, httpClient *http.Client) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, http: httpClient}
 }
 
+// NewClientWithTokenSource is NewClient with a credential read from token
+// before every request (e.g. an agent token that is renewed while calls
+// are in flight).
+func NewClientWithTokenSource(baseURL string, token func() string, httpClient *http.Client) *Client {
+	c := NewClient(baseURL, "", httpClient)
+	c.tokenFn = token
+	return c
+}
+
 // BaseURL is the server the client talks to.
 func (c *Client) BaseURL() string { return c.base }
 
 // WithToken returns a copy of the client that sends another credential.
 func (c *Client) WithToken(token string) *Client {
 	cp := *c
-	cp.token = token
+	cp.token, cp.tokenFn = token, nil
 	return &cp
 }
 
@@ -76,8 +88,12 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any, heade
 }
 
 func (c *Client) send(req *http.Request, out any) error {
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	token := c.token
+	if c.tokenFn != nil {
+		token = c.tokenFn()
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
@@ -284,6 +300,14 @@ func (c *Client) WaitJob(ctx context.Context, id string, every time.Duration, on
 func (c *Client) Register(ctx context.Context, req RegisterRequest) (RegisterResponse, error) {
 	var r RegisterResponse
 	err := c.Do(ctx, http.MethodPost, PathAgentRegister, req, &r, nil)
+	return r, err
+}
+
+// Renew exchanges the agent token the client sends for a new one; the old
+// token stays valid for RenewGrace. The client is not changed.
+func (c *Client) Renew(ctx context.Context) (RenewResponse, error) {
+	var r RenewResponse
+	err := c.Do(ctx, http.MethodPost, PathAgentRenew, nil, &r, nil)
 	return r, err
 }
 

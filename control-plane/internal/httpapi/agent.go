@@ -52,14 +52,14 @@ func (a *API) register(c *fiber.Ctx) error {
 	ag := store.Agent{
 		ID: agentCred.ID, Name: req.Name, Hostname: req.Hostname, Version: req.Version,
 		TokenHash: agentCred.Hash(), EnrollmentID: enr.ID, Capabilities: req.Capabilities,
-		CreatedAt: now, LastSeenAt: now,
+		CreatedAt: now, LastSeenAt: now, TokenExpiresAt: now.Add(a.cfg.AgentTokenTTL),
 	}
 	if err := a.store.CreateAgent(ctx, ag); err != nil {
 		return err
 	}
 	a.log.Info("agent registered", "agent", ag.ID, "name", ag.Name, "host", ag.Hostname)
 	return c.Status(http.StatusCreated).JSON(api.RegisterResponse{
-		AgentID: ag.ID, Token: agentCred.Token(),
+		AgentID: ag.ID, Token: agentCred.Token(), ExpiresAt: ag.TokenExpiresAt.UTC(),
 		LeaseSeconds:     a.cfg.LeaseDuration.Seconds(),
 		HeartbeatSeconds: a.cfg.HeartbeatInterval.Seconds(),
 		MaxLeaseWaitSecs: a.cfg.MaxLeaseWait.Seconds(),

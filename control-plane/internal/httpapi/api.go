@@ -80,6 +80,12 @@ type Config struct {
 	Degraded map[string]func() string
 	// Surface tunes the OpenAI-compatible endpoint and the result cache.
 	Surface SurfaceConfig
+	// AgentTokenTTL is the lifetime of agent tokens (registration and
+	// renewal); default 24 h.
+	AgentTokenTTL time.Duration
+	// AgentClientCert makes the /v1/agent/ routes require a client
+	// certificate verified by the TLS layer (agentcert.go).
+	AgentClientCert bool
 }
 
 // API holds the handlers' dependencies.
@@ -149,6 +155,9 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	if cfg.RetryPolicy.MaxAttempts == 0 {
 		cfg.RetryPolicy = job.DefaultRetryPolicy()
 	}
+	if cfg.AgentTokenTTL <= 0 {
+		cfg.AgentTokenTTL = DefaultAgentTokenTTL
+	}
 	r := d.Resolver
 	if r == nil {
 		r = defaultResolver{}
@@ -174,6 +183,7 @@ func (a *API) App() *fiber.App {
 	app.Use(a.deadline)
 	app.Use(a.logRequest)
 	app.Use(a.observe)
+	app.Use(a.agentClientCert)
 
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
@@ -201,6 +211,7 @@ func (a *API) App() *fiber.App {
 	a.mountSurface(app, v1)
 
 	v1.Post("/agent/register", a.register)
+	v1.Post("/agent/renew", a.requireAgent, a.renew)
 	v1.Post("/agent/lease", a.requireAgent, a.lease)
 	v1.Post("/agent/tasks/:id/heartbeat", a.requireAgent, a.heartbeat)
 	v1.Post("/agent/tasks/:id/complete", a.requireAgent, a.complete)

@@ -17,6 +17,8 @@ import (
 const (
 	localPrincipal = "principal"
 	localAgent     = "agent"
+	// localAgentTokenHash is the hash of the token the agent called with.
+	localAgentTokenHash = "agent_token_hash"
 )
 
 var errUnauthorized = errorf(http.StatusUnauthorized, api.CodeUnauthorized, "missing, unknown, expired or revoked credential")
@@ -118,13 +120,17 @@ func (a *API) requireAgent(c *fiber.Ctx) error {
 		// their credential and re-enroll during a database restart.
 		return fmt.Errorf("look up agent: %w", err)
 	}
-	if err != nil || !auth.Matches(cred.Secret, ag.TokenHash) {
+	// The current token until it expires, or the one it replaced during
+	// the grace after a renewal.
+	hash := auth.Hash(cred.Secret)
+	if err != nil || !ag.TokenValid(hash, a.now()) {
 		return errUnauthorized
 	}
 	if ag.RevokedAt != nil {
 		return errorf(http.StatusUnauthorized, api.CodeAgentRevoked, "this agent was revoked; enroll again")
 	}
 	c.Locals(localAgent, ag)
+	c.Locals(localAgentTokenHash, hash)
 	return c.Next()
 }
 

@@ -25,7 +25,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 		now = j.CreatedAt
 	}
 	tasks = prepareTasks(j, tasks)
-	settle(&j, tasks, now)
+	store.Settle(&j, tasks, now)
 	spec, err := jsonArg(&j.Spec)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("postgres: create job: spec: %w", err)
@@ -130,7 +130,7 @@ func (s *Store) GetJob(ctx context.Context, tenant, id string) (job.Job, error) 
 
 // ListJobs returns jobs newest first, paging by (created_at, id).
 func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, string, error) {
-	limit := pageLimit(f.Limit)
+	limit := store.PageLimit(f.Limit)
 	var (
 		where []string
 		args  []any
@@ -146,7 +146,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, str
 		where = append(where, "status = "+arg(string(f.Status)))
 	}
 	if f.Cursor != "" {
-		ts, id, err := decodeCursor(f.Cursor)
+		ts, id, err := store.DecodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("postgres: list jobs: %w", err)
 		}
@@ -168,7 +168,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, str
 	next := ""
 	if len(jobs) > limit {
 		jobs = jobs[:limit]
-		next = encodeCursor(jobs[limit-1])
+		next = store.EncodeCursor(jobs[limit-1])
 	}
 	return jobs, next, nil
 }
@@ -211,12 +211,12 @@ func refresh(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
 	}
-	for _, t := range abandonSiblings(tasks, now) {
+	for _, t := range store.AbandonSiblings(tasks, now) {
 		if err := saveTask(ctx, tx, t); err != nil {
 			return err
 		}
 	}
-	settle(j, tasks, now)
+	store.Settle(j, tasks, now)
 	return saveJob(ctx, tx, *j)
 }
 

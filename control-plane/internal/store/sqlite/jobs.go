@@ -23,7 +23,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 		now = j.CreatedAt
 	}
 	tasks = prepareTasks(j, tasks)
-	settle(&j, tasks, now)
+	store.Settle(&j, tasks, now)
 	spec, err := jsonArg(&j.Spec)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: spec: %w", err)
@@ -130,7 +130,7 @@ func getJob(ctx context.Context, q querier, tenant, id string) (job.Job, error) 
 
 // ListJobs returns jobs newest first, paging by (created_at, id).
 func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, string, error) {
-	limit := pageLimit(f.Limit)
+	limit := store.PageLimit(f.Limit)
 	var (
 		where []string
 		args  []any
@@ -144,7 +144,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, str
 		args = append(args, string(f.Status))
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		at, id, err := store.DecodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("sqlite: list jobs: %w", err)
 		}
@@ -165,7 +165,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, str
 	next := ""
 	if len(jobs) > limit {
 		jobs = jobs[:limit]
-		next = encodeCursor(jobs[limit-1])
+		next = store.EncodeCursor(jobs[limit-1])
 	}
 	return jobs, next, nil
 }
@@ -199,12 +199,12 @@ func refresh(ctx context.Context, tx *sql.Tx, j *job.Job, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
 	}
-	for _, t := range abandonSiblings(tasks, now) {
+	for _, t := range store.AbandonSiblings(tasks, now) {
 		if err := saveTask(ctx, tx, t); err != nil {
 			return err
 		}
 	}
-	settle(j, tasks, now)
+	store.Settle(j, tasks, now)
 	return saveJob(ctx, tx, *j)
 }
 

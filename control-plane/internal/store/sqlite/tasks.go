@@ -154,7 +154,7 @@ func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, err
 			t.Stage = h.Stage
 			j.Stage = h.Stage
 		}
-		t.Progress = clamp01(h.Progress)
+		t.Progress = store.Clamp01(h.Progress)
 		return t, true, nil
 	})
 	return t, err
@@ -167,7 +167,7 @@ func (s *Store) CompleteTask(ctx context.Context, taskID string, token int64, re
 		if err != nil {
 			return t, false, err
 		}
-		j.Result = resultOf(res)
+		j.Result = store.ResultOf(res)
 		j.ResultKey = res.Key
 		return t, true, nil
 	})

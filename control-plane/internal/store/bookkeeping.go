@@ -1,4 +1,7 @@
-package sqlite
+package store
+
+// Bookkeeping shared by the backends: how a job's aggregate fields follow
+// from its tasks, and the list cursor. Dialect-independent, so it lives here.
 
 import (
 	"encoding/base64"
@@ -11,10 +14,10 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
-// settle derives a job's aggregate fields from its tasks after any change to
+// Settle derives a job's aggregate fields from its tasks after any change to
 // them: status by job.Aggregate, progress as the mean over tasks, the error of
 // the task that failed (or was canceled), and FinishedAt while final.
-func settle(j *job.Job, tasks []job.Task, now time.Time) {
+func Settle(j *job.Job, tasks []job.Task, now time.Time) {
 	j.Status = job.Aggregate(tasks)
 	// Attempts counts the leases of the current run that were not handed back.
 	j.Attempts = 0
@@ -60,10 +63,10 @@ func firstError(tasks []job.Task, state job.TaskState) *api.Error {
 	return nil
 }
 
-// abandonSiblings cancels the unfinished tasks of a job one of whose tasks
+// AbandonSiblings cancels the unfinished tasks of a job one of whose tasks
 // failed for good: the job cannot succeed, so their work would be wasted. It
 // returns the tasks it changed; tasks is updated in place.
-func abandonSiblings(tasks []job.Task, now time.Time) []job.Task {
+func AbandonSiblings(tasks []job.Task, now time.Time) []job.Task {
 	failed := false
 	for _, t := range tasks {
 		failed = failed || t.State == job.TaskFailed
@@ -87,8 +90,8 @@ func abandonSiblings(tasks []job.Task, now time.Time) []job.Task {
 	return changed
 }
 
-// resultOf is the job result a completed task reports.
-func resultOf(res api.TaskResult) *api.JobResult {
+// ResultOf is the job result a completed task reports.
+func ResultOf(res api.TaskResult) *api.JobResult {
 	return &api.JobResult{
 		Cached:   false,
 		Language: res.Language,
@@ -103,7 +106,8 @@ func resultOf(res api.TaskResult) *api.JobResult {
 	}
 }
 
-func clamp01(x float64) float64 {
+// Clamp01 bounds a progress value to [0, 1] (NaN becomes 0).
+func Clamp01(x float64) float64 {
 	switch {
 	case x < 0 || x != x:
 		return 0
@@ -119,7 +123,8 @@ const (
 	maxLimit     = 1000
 )
 
-func pageLimit(n int) int {
+// PageLimit applies ListJobs' default and maximum page size.
+func PageLimit(n int) int {
 	switch {
 	case n <= 0:
 		return defaultLimit
@@ -129,13 +134,15 @@ func pageLimit(n int) int {
 	return n
 }
 
-// encodeCursor makes the opaque cursor that resumes listing after job j:
+// EncodeCursor makes the opaque cursor that resumes listing after job j:
 // its creation time in microseconds and its id.
-func encodeCursor(j job.Job) string {
+func EncodeCursor(j job.Job) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(j.CreatedAt.UnixMicro(), 10) + "." + j.ID))
 }
 
-func decodeCursor(c string) (time.Time, string, error) {
+// DecodeCursor reads a cursor made by EncodeCursor; a bad one is a
+// validation error (400).
+func DecodeCursor(c string) (time.Time, string, error) {
 	bad := &job.ValidationError{Code: api.CodeInvalidRequest, Message: "invalid cursor"}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
