@@ -33,6 +33,12 @@ type Config struct {
 	// the KV key session_keys is used when this is empty.
 	SessionKeys string
 	ReplicaName string // default hostname:port
+	// TLS serves HTTPS (and optionally demands agent client certificates);
+	// PublicURL then defaults to https://<listen address>.
+	TLS TLSConfig
+	// AgentTokenTTL is the lifetime of agent tokens; agents renew them at
+	// half of it. Default 24 h.
+	AgentTokenTTL time.Duration
 
 	LeaseDuration     time.Duration
 	HeartbeatInterval time.Duration

@@ -78,9 +78,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	if s.ln, err = cfg.TLS.listen(s.ln); err != nil {
+		return nil, err
+	}
 	s.url = strings.TrimRight(cfg.PublicURL, "/")
 	if s.url == "" {
-		s.url = "http://" + s.ln.Addr().String()
+		scheme := "http://"
+		if cfg.TLS.Enabled() {
+			scheme = "https://"
+		}
+		s.url = scheme + s.ln.Addr().String()
 	}
 	if cfg.ReplicaName == "" {
 		host, _ := os.Hostname()
@@ -150,6 +157,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
 		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready, Degraded: degraded,
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
+		AgentTokenTTL: cfg.AgentTokenTTL, AgentClientCert: cfg.TLS.ClientCAFile != "",
 	}, httpapi.Deps{
 		Store: instrumentedStore{s.store, s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
 		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),

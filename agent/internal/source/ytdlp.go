@@ -26,13 +26,13 @@ import (
 
 // Config configures the yt-dlp runner. Zero values take the defaults noted.
 type Config struct {
-	Binary          string        // yt-dlp executable; default "yt-dlp" from PATH
-	CookiesFile     string        // Netscape cookies file for sites that need a login
-	Proxy           string        // proxy URL for every request yt-dlp makes
+	Binary      string // yt-dlp executable; default "yt-dlp" from PATH
+	CookiesFile string // Netscape cookies file for sites that need a login
+	Proxy       string // proxy URL for every request yt-dlp makes
 	// GuardProxy is the agent's egress-guarding proxy (see netguard.Proxy);
 	// downloads go through it unless the run allows private sources or an
 	// operator Proxy is set (that proxy then enforces egress policy).
-	GuardProxy string
+	GuardProxy      string
 	ResolveTimeout  time.Duration // default 2m
 	DownloadTimeout time.Duration // default 1h
 	SocketTimeout   time.Duration // per-socket idle timeout; default 30s

@@ -41,11 +41,13 @@ type Breaker struct {
 // NewBreaker wraps b; failures consecutive failures open the breaker for open.
 func NewBreaker(b Backend, failures uint32, open, timeout time.Duration, log *slog.Logger) *Breaker {
 	return &Breaker{Backend: b, timeout: timeout, cb: gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
-		Name:         "object-store",
-		Timeout:      open,
-		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-		IsSuccessful: func(err error) bool { return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidKey) },
-		IsExcluded:   func(err error) bool { return errors.Is(err, context.Canceled) },
+		Name:        "object-store",
+		Timeout:     open,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		IsSuccessful: func(err error) bool {
+			return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidKey)
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			log.Warn("object store circuit breaker changed", "from", from.String(), "to", to.String())
 		},

@@ -46,7 +46,6 @@ type Dispatcher struct {
 // error the agent retries rather than a silent hang.
 const queryTimeout = 5 * time.Second
 
-
 // New returns a dispatcher. healthy reports whether cross-replica wake-ups
 // arrive (nil: single process, always healthy).
 func New(s Leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bool) *Dispatcher {

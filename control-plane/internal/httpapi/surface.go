@@ -18,9 +18,9 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
-	"github.com/ytcaption/ytcaption/internal/netguard"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
 // SurfaceConfig tunes the developer-facing routes.

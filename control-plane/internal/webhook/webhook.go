@@ -23,8 +23,8 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/internal/netguard"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
 // Store is the outbox.
