@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // The agent protocol.
 //
@@ -226,4 +230,21 @@ type FailRequest struct {
 type ReleaseRequest struct {
 	Token  int64  `json:"token"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// ParseLabels parses a label list as the CLI and agents take it:
+// "k=v,k2=v2" (empty: none).
+func ParseLabels(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("label %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

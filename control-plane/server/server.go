@@ -78,9 +78,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	if s.ln, err = cfg.TLS.listen(s.ln); err != nil {
+	tlsLn, err := cfg.TLS.listen(s.ln)
+	if err != nil {
 		return nil, err
 	}
+	s.ln = tlsLn
 	s.url = strings.TrimRight(cfg.PublicURL, "/")
 	if s.url == "" {
 		scheme := "http://"

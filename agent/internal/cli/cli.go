@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ytcaption/ytcaption/agent/worker"
+	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/internal/redact"
 )
 
@@ -115,21 +116,6 @@ func defaultStateDir() string {
 	return ""
 }
 
-func parseLabels(s string) (map[string]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("label %q: want key=value", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
 // newLogger redacts secrets (token patterns, presigned URL signatures, and
 // the given values) from everything the agent logs.
 func newLogger(w io.Writer, getenv func(string) string, secrets ...string) *slog.Logger {
@@ -147,7 +133,7 @@ func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Labels, err = parseLabels(labels); err != nil {
+			if cfg.Labels, err = api.ParseLabels(labels); err != nil {
 				return err
 			}
 			log := newLogger(stderr, getenv, cfg.Token, cfg.OpenAIKey)

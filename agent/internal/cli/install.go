@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
 // unitTemplate is the systemd unit. DynamicUser gives the agent its own
@@ -58,7 +60,7 @@ func installCmd(getenv func(string) string) *cobra.Command {
 			if server == "" || token == "" {
 				return fmt.Errorf("--server and --token are required")
 			}
-			if _, err := parseLabels(labels); err != nil {
+			if _, err := api.ParseLabels(labels); err != nil {
 				return err
 			}
 			if bin == "" {

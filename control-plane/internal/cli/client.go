@@ -160,7 +160,7 @@ func agentsCmd(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := ParseLabels(labels)
+			l, err := api.ParseLabels(labels)
 			if err != nil {
 				return err
 			}
@@ -269,20 +269,4 @@ func keysCmd(io IO) *cobra.Command {
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
-}
-
-// ParseLabels parses "k=v,k2=v2".
-func ParseLabels(s string) (map[string]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("label %q: want key=value", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }

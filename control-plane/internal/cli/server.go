@@ -38,6 +38,11 @@ func serverFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
 	f.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest upload accepted")
 	f.StringVar(&cfg.Surface.OTLPEndpoint, "otlp-endpoint", env(io, "OTLP_ENDPOINT", io.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")),
 		"export traces by OTLP/HTTP to this URL, e.g. http://otel-collector:4318 (YTCAPTION_OTLP_ENDPOINT)")
+	f.StringVar(&cfg.TLS.CertFile, "tls-cert", env(io, "TLS_CERT", ""), "PEM certificate (chain) to serve HTTPS with (YTCAPTION_TLS_CERT)")
+	f.StringVar(&cfg.TLS.KeyFile, "tls-key", env(io, "TLS_KEY", ""), "PEM private key of --tls-cert (YTCAPTION_TLS_KEY)")
+	f.StringVar(&cfg.TLS.ClientCAFile, "tls-client-ca", env(io, "TLS_CLIENT_CA", ""),
+		"PEM CA that signs agent client certificates; the agent protocol then requires one (YTCAPTION_TLS_CLIENT_CA)")
+	f.DurationVar(&cfg.AgentTokenTTL, "agent-token-ttl", envDuration(io, "AGENT_TOKEN_TTL", 0), "lifetime of agent tokens, renewed by agents at half of it; default 24h (YTCAPTION_AGENT_TOKEN_TTL)")
 	hashicorpFlags(cmd, io, cfg)
 }
 
