@@ -14,7 +14,7 @@ import (
 )
 
 // client builds an API client from YTCAPTION_SERVER and YTCAPTION_API_KEY
-// (overridable by --server and --api-key).
+// (overridable by --server and --api-key), trusting YTCAPTION_CA_CERT.
 func client(cmd *cobra.Command, io IO) (*api.Client, error) {
 	srv, _ := cmd.Flags().GetString("server")
 	key, _ := cmd.Flags().GetString("api-key")
@@ -27,7 +27,11 @@ func client(cmd *cobra.Command, io IO) (*api.Client, error) {
 	if srv == "" {
 		return nil, errors.New("no server: set YTCAPTION_SERVER (and YTCAPTION_API_KEY) or pass --server")
 	}
-	return api.NewClient(srv, key, nil), nil
+	hc, err := httpClient(io)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(srv, key, hc), nil
 }
 
 func clientFlags(cmd *cobra.Command) {
