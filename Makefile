@@ -43,9 +43,11 @@ chaos: test-env build
 	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_CHAOS=long YTCAPTION_CHAOS_RECORD=1 \
 		$(GO) test -count=1 -v -timeout 45m -run TestChaos ./test/chaos/
 
-## bench: run the benchmarks and print a table of figures.
+## bench: start the control plane on PostgreSQL + Redis, run every benchmark
+## of test/bench (River side by side, pgbench for the insert ceiling), print
+## "bench: <metric> <value> <unit>" lines and update docs/performance.md.
 bench: test-env build
-	source .cache/test.env && $(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee .cache/bench.txt
+	source .cache/test.env && $(GO) run ./test/bench/cmd/ytcaption-bench -bin $(BIN)/ytcaption | tee .cache/bench.txt
 
 clean:
 	rm -rf $(BIN)

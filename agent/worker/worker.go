@@ -7,7 +7,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +72,10 @@ type Config struct {
 	OpenAIModel    string
 
 	HTTPClient *http.Client // for the control plane; default: no overall timeout (long-polls)
+	// CACert (PEM) is trusted besides the system roots, for a control plane
+	// whose certificate a private CA signed; ClientCert and ClientKey (PEM)
+	// are presented to it when it requires agent client certificates.
+	CACert, ClientCert, ClientKey string
 	// TracerProvider records a span per task and per pipeline stage, joined
 	// to the job's trace through the lease's traceparent; nil: no tracing.
 	TracerProvider trace.TracerProvider
@@ -97,6 +100,8 @@ type Worker struct {
 	base   string       // control-plane base URL (a placeholder with Consul)
 	consul *consulState // nil unless Server is consul://
 	guard  *netguard.Proxy
+	upload *http.Client // presigned uploads; nil: the runner's default
+	now    func() time.Time
 }
 
 // engines builds every engine the configuration names.
@@ -159,6 +164,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	if _, ok := usable[def]; !ok {
 		return nil, fmt.Errorf("engine %q cannot run here: %v", def, why[def])
 	}
+	upload, fetch, err := tlsClients(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	guard, err := netguard.NewProxy(netguard.Policy{AllowPrivate: cfg.AllowPrivateSources, Allow: cfg.AllowTargets}, log)
 	if err != nil {
 		return nil, fmt.Errorf("start egress guard: %w", err)
@@ -172,11 +181,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		YTDLP: source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy,
 			GuardProxy: guard.URL(), Logger: log},
 		FFmpeg: audio.Config{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe}, Engines: usable, DefaultEngine: def, Logger: log,
+		HTTPClient:  fetch,
 		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
 	})
 	nomadLabels(&cfg)
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx)}
-	w := &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps, guard: guard}
+	w := &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps, guard: guard, upload: upload, now: time.Now}
 	if err := w.setupDiscovery(); err != nil {
 		return nil, err
 	}
@@ -208,21 +218,33 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.startDiscovery(ctx)
 	defer w.stopDiscovery()
 	for {
-		token, fromCache, err := w.credential(ctx)
+		tok, fromCache, err := w.credential(ctx)
 		if err != nil {
 			return err
 		}
-		client := api.NewClient(w.base, token, w.cfg.HTTPClient)
+		// Every call reads the current token, so a renewal reaches the
+		// lease loop and running tasks' heartbeats without a restart.
+		client := api.NewClientWithTokenSource(w.base, tok.Token, w.cfg.HTTPClient)
 		r := runner.New(client, w, runner.Config{
 			Slots: w.cfg.Concurrency, Capabilities: w.caps, LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
 			// Spooled results sit beside the task directories (and go with
 			// them), not in a shared $TMPDIR that --work-dir would not cover.
-			SpoolDir: w.cfg.WorkDir,
+			SpoolDir: w.cfg.WorkDir, HTTP: w.upload,
 		}, w.log)
 		w.runner.Store(r)
+		// Renewal outlives a graceful stop's start: finishing tasks still report.
+		rctx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+		renewed := make(chan struct{})
+		go func() { defer close(renewed); w.renewLoop(rctx, client, tok, w.now) }()
 		err = r.Run(ctx)
-		if errors.Is(err, runner.ErrUnauthorized) && fromCache && strings.HasPrefix(w.cfg.Token, "yte_") {
-			w.log.Warn("saved agent credential rejected; enrolling again")
+		stopRenew()
+		<-renewed
+		// A saved credential may be stale, and one that expired while the
+		// control plane was out of reach is dead: enroll again. A revoked
+		// agent's fresh credential is not renewed this way.
+		stale := fromCache || tok.expired(w.now())
+		if errors.Is(err, runner.ErrUnauthorized) && stale && strings.HasPrefix(w.cfg.Token, "yte_") {
+			w.log.Warn("agent credential rejected; enrolling again")
 			_ = os.Remove(w.statePath())
 			continue
 		}
@@ -245,35 +267,22 @@ func (w *Worker) Active() int {
 	return 0
 }
 
-type savedCredential struct {
-	Server  string `json:"server"`
-	AgentID string `json:"agent_id"`
-	Token   string `json:"token"`
-}
-
-func (w *Worker) statePath() string {
-	if w.cfg.StateDir == "" {
-		return ""
-	}
-	return filepath.Join(w.cfg.StateDir, "credential.json")
-}
-
 // credential returns the agent token to use: the configured one if it is an
-// agent token, a saved one for this server, or a fresh one from enrolling.
-func (w *Worker) credential(ctx context.Context) (token string, fromCache bool, err error) {
-	if strings.HasPrefix(w.cfg.Token, "yta_") {
-		return w.cfg.Token, false, nil
-	}
-	if p := w.statePath(); p != "" {
-		if b, err := os.ReadFile(p); err == nil {
-			var s savedCredential
-			if json.Unmarshal(b, &s) == nil && s.Server == w.cfg.Server && s.Token != "" {
-				return s.Token, true, nil
-			}
+// agent token (or the saved renewal of it), a saved one for this server, or
+// a fresh one from enrolling.
+func (w *Worker) credential(ctx context.Context) (tok *agentToken, fromCache bool, err error) {
+	saved, ok := w.loadCredential()
+	if id, isAgent := agentTokenID(w.cfg.Token); isAgent {
+		if ok && saved.AgentID == id {
+			return newAgentToken(saved.Token, saved.ExpiresAt), true, nil
 		}
+		return newAgentToken(w.cfg.Token, time.Time{}), false, nil
+	}
+	if ok {
+		return newAgentToken(saved.Token, saved.ExpiresAt), true, nil
 	}
 	if w.cfg.Token == "" {
-		return "", false, errors.New("no token: pass an enrollment token (ytcaption agents enroll)")
+		return nil, false, errors.New("no token: pass an enrollment token (ytcaption agents enroll)")
 	}
 	host, _ := os.Hostname()
 	resp, err := api.NewClient(w.base, "", w.cfg.HTTPClient).Register(ctx, api.RegisterRequest{
@@ -281,18 +290,24 @@ func (w *Worker) credential(ctx context.Context) (token string, fromCache bool, 
 		Version: Version + " " + runtime.GOOS + "/" + runtime.GOARCH, Capabilities: w.caps,
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("register with %s: %w", w.cfg.Server, err)
+		return nil, false, fmt.Errorf("register with %s: %w", w.cfg.Server, err)
 	}
-	w.log.Info("registered with the control plane", "agent", resp.AgentID, "server", w.cfg.Server)
-	if p := w.statePath(); p != "" {
-		b, _ := json.Marshal(savedCredential{Server: w.cfg.Server, AgentID: resp.AgentID, Token: resp.Token})
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				w.log.Warn("could not save the agent credential", "err", err)
-			}
-		}
+	w.log.Info("registered with the control plane", "agent", resp.AgentID, "server", w.cfg.Server, "expires_at", resp.ExpiresAt)
+	w.saveCredential(resp.AgentID, resp.Token, resp.ExpiresAt)
+	return newAgentToken(resp.Token, resp.ExpiresAt), false, nil
+}
+
+// agentTokenID is the agent id inside an agent token (yta_<id>_<secret>).
+func agentTokenID(token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, "yta_")
+	if !ok {
+		return "", false
 	}
-	return resp.Token, false, nil
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || id == "" || secret == "" {
+		return "", false
+	}
+	return id, true
 }
 
 // DetectGPUs lists NVIDIA GPUs through nvidia-smi, if it is installed.

@@ -46,6 +46,7 @@ type Server struct {
 	adminKey string    // generated at first start; "" otherwise
 	hc       hashicorp // Consul, Vault and Nomad integrations (hashicorp.go)
 	surface  surface   // metrics, tracing, webhooks (surface.go)
+	keys     *keyCache // API key lookups served from memory (keycache.go)
 }
 
 // notifier is what wakes long-polls: the Redis bus across replicas, or the
@@ -153,6 +154,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err := s.newSurface(ctx); err != nil {
 		return nil, err
 	}
+	var rdb redis.UniversalClient
+	if s.redis != nil {
+		rdb = s.redis
+	}
+	s.keys = newKeyCache(s.store, rdb, cfg.RedisPrefix+"keys:revoked", time.Now, log)
 	s.api = httpapi.New(httpapi.Config{
 		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
 		KeyRate: cfg.KeyRate, TenantRate: cfg.TenantRate, MaxUnfinished: cfg.MaxUnfinished, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
@@ -161,7 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
 		AgentTokenTTL: cfg.AgentTokenTTL, AgentClientCert: cfg.TLS.ClientCAFile != "",
 	}, httpapi.Deps{
-		Store: instrumentedStore{s.store, s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
+		Store: instrumentedStore{s.keys, s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
 		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),
 		NewID:   func() string { return uuid.Must(uuid.NewV7()).String() },
 		Console: con, Limiter: s.rateLimiter(),
@@ -307,6 +313,7 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { s.bus.Run(bg) })
 	}
 	wg.Go(func() { s.sweeper.Run(bg) })
+	wg.Go(func() { s.keys.Run(bg) })
 	wg.Go(func() { s.surface.sender.Run(bg) })
 
 	serveErr := make(chan error, 1)

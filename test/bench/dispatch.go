@@ -239,7 +239,15 @@ func Dispatch(ctx context.Context, cfg Config, r *Results) error {
 	}
 	r.Set("dispatch_tasks_per_s", float64(cfg.Scale.DispatchTasks)/el.Seconds(), "tasks/s")
 
-	lat, err := steadyLatency(ctx, s, agents[:cfg.Scale.LatencyAgents], cfg.Scale)
+	// The burn-down's agents may still have long-polls open on the server
+	// (up to their 1 s wait), which would lease tasks to callers that have
+	// gone; let them run out, and use fresh agents.
+	time.Sleep(1500 * time.Millisecond)
+	idle, err := registerAgents(ctx, s, cfg.Scale.LatencyAgents, hc)
+	if err != nil {
+		return err
+	}
+	lat, err := steadyLatency(ctx, s, idle, cfg.Scale)
 	if err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
@@ -364,7 +372,7 @@ func LeaseQueued(ctx context.Context, cfg Config, r *Results) error {
 
 func leaseSamples(ctx context.Context, ag *api.Client, n int) (*Latencies, error) {
 	var lat Latencies
-	for range n + n/10 {
+	for i := range n + n/10 {
 		t0 := time.Now()
 		resp, err := ag.Lease(ctx, api.LeaseRequest{Max: 1})
 		d := time.Since(t0)
@@ -374,7 +382,7 @@ func leaseSamples(ctx context.Context, ag *api.Client, n int) (*Latencies, error
 		if len(resp.Tasks) == 0 {
 			return nil, errors.New("lease returned no task from a full queue")
 		}
-		if lat.Len() < n && d > 0 {
+		if i >= n/10 { // the first calls warm connections and caches
 			lat.Add(d)
 		}
 		for _, l := range resp.Tasks {

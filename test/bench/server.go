@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -82,7 +83,7 @@ func freePort() (string, error) {
 // StartServer starts the control plane on PostgreSQL + Redis and waits
 // until it is ready. Its log goes to <workdir>/<name>.log.
 func StartServer(ctx context.Context, cfg Config, name string, extraEnv ...string) (*Server, error) {
-	dsn, schema, err := schemaDSN(ctx, cfg.PostgresURL, "bench_"+name+"_")
+	dsn, schema, err := schemaDSN(ctx, cfg.PostgresURL, "bench_"+strings.ReplaceAll(name, "-", "_")+"_")
 	if err != nil {
 		return nil, err
 	}

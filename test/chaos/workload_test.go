@@ -233,6 +233,8 @@ func agentEvents(log string, current bool) []agentEvent {
 var taskEnds = map[string]bool{
 	"task completed": true, "task failed": true, "handing task back": true,
 	"task canceled by the control plane": true, "lease lost (rescued elsewhere); work dropped": true,
+	"control plane no longer holds our lease; result dropped":                      true,
+	"could not report task outcome; the lease will expire and the task be retried": true,
 }
 
 // Messages that show an agent learned its lease was gone.

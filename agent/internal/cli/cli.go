@@ -78,6 +78,9 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.StringVar(&cfg.OpenAIURL, "openai-url", env(getenv, "OPENAI_URL", ""), "OpenAI-compatible transcription server")
 	f.StringVar(&cfg.OpenAIKey, "openai-key", env(getenv, "OPENAI_KEY", ""), "API key for --openai-url")
 	f.StringVar(&cfg.OpenAIModel, "openai-model", env(getenv, "OPENAI_MODEL", ""), "model name for --openai-url")
+	f.StringVar(&cfg.CACert, "ca-cert", env(getenv, "CA_CERT", ""), "PEM CA certificate to trust for the control plane, besides the system roots (YTCAPTION_AGENT_CA_CERT)")
+	f.StringVar(&cfg.ClientCert, "client-cert", env(getenv, "CLIENT_CERT", ""), "PEM client certificate presented to the control plane (YTCAPTION_AGENT_CLIENT_CERT)")
+	f.StringVar(&cfg.ClientKey, "client-key", env(getenv, "CLIENT_KEY", ""), "PEM private key of --client-cert (YTCAPTION_AGENT_CLIENT_KEY)")
 	bindHashicorp(cmd, getenv, cfg)
 }
 

@@ -48,7 +48,7 @@ WantedBy=multi-user.target
 `
 
 func installCmd(getenv func(string) string) *cobra.Command {
-	var root, bin, server, token, labels, engine string
+	var root, bin, server, token, labels, engine, caCert, clientCert, clientKey string
 	var concurrency int
 	var grace time.Duration
 	var enable bool
@@ -74,7 +74,8 @@ func installCmd(getenv func(string) string) *cobra.Command {
 			vars := map[string]string{
 				"YTCAPTION_AGENT_SERVER": server, "YTCAPTION_AGENT_TOKEN": token,
 				"YTCAPTION_AGENT_CONCURRENCY": fmt.Sprint(concurrency), "YTCAPTION_AGENT_LABELS": labels,
-				"YTCAPTION_AGENT_ENGINE": engine,
+				"YTCAPTION_AGENT_ENGINE": engine, "YTCAPTION_AGENT_CA_CERT": caCert,
+				"YTCAPTION_AGENT_CLIENT_CERT": clientCert, "YTCAPTION_AGENT_CLIENT_KEY": clientKey,
 			}
 			var env strings.Builder
 			keys := make([]string, 0, len(vars))
@@ -125,6 +126,9 @@ func installCmd(getenv func(string) string) *cobra.Command {
 	f.StringVar(&labels, "labels", "", "labels k=v,...")
 	f.StringVar(&engine, "engine", "", "default engine")
 	f.DurationVar(&grace, "grace", 60*time.Second, "shutdown grace period (the unit's stop timeout adds 30 s)")
+	f.StringVar(&caCert, "ca-cert", "", "PEM CA certificate to trust for the control plane")
+	f.StringVar(&clientCert, "client-cert", "", "PEM client certificate for mutual TLS")
+	f.StringVar(&clientKey, "client-key", "", "PEM private key of --client-cert")
 	f.BoolVar(&enable, "enable", false, "run systemctl daemon-reload and enable --now")
 	return cmd
 }

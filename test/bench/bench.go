@@ -1,0 +1,244 @@
+// Package bench is the performance harness behind `make bench`: it starts
+// bin/ytcaption server on PostgreSQL and Redis (a fresh schema and key
+// prefix per benchmark), drives it over HTTP with a Go load generator and
+// simulated agents speaking the real agent protocol, runs the same
+// workloads on River as the reference, asks pgbench for the database's
+// single-row insert ceiling, and writes the figures into docs/performance.md.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ScalingRow is one line of the agent-count scaling table.
+type ScalingRow struct{ Agents, Tasks int }
+
+// Scale sets how big each benchmark is.
+type Scale struct {
+	Duration        time.Duration // timed window of the API benchmarks (and pgbench)
+	Warmup          time.Duration
+	Settle          time.Duration // time for agents to reach their long-poll
+	GetJobs         int           // jobs the GET benchmark reads from
+	DispatchAgents  int
+	DispatchTasks   int
+	LatencyAgents   int
+	LatencyRate     float64 // submissions a second
+	LatencyDuration time.Duration
+	IdleAgents      int
+	IdleWindow      time.Duration
+	SmallQueue      int
+	LargeQueue      int
+	LeaseSamples    int
+	ScalingRows     []ScalingRow
+}
+
+// FullScale is the issue's workload.
+func FullScale() Scale {
+	return Scale{
+		Duration: 10 * time.Second, Warmup: 2 * time.Second, Settle: 2 * time.Second,
+		GetJobs: 10_000, DispatchAgents: 100, DispatchTasks: 20_000,
+		LatencyAgents: 20, LatencyRate: 200, LatencyDuration: 10 * time.Second,
+		IdleAgents: 10_000, IdleWindow: 20 * time.Second,
+		SmallQueue: 1_000, LargeQueue: 1_000_000, LeaseSamples: 500,
+		ScalingRows: []ScalingRow{{1, 1_000}, {10, 4_000}, {100, 10_000}, {1_000, 10_000}},
+	}
+}
+
+// SmokeScale checks that every benchmark runs, in seconds.
+func SmokeScale() Scale {
+	return Scale{
+		Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond, Settle: 200 * time.Millisecond,
+		GetJobs: 20, DispatchAgents: 4, DispatchTasks: 40,
+		LatencyAgents: 2, LatencyRate: 50, LatencyDuration: 400 * time.Millisecond,
+		IdleAgents: 20, IdleWindow: 500 * time.Millisecond,
+		SmallQueue: 10, LargeQueue: 200, LeaseSamples: 10,
+		ScalingRows: []ScalingRow{{1, 5}, {3, 12}},
+	}
+}
+
+// Config says where everything is.
+type Config struct {
+	Bin         string // bin/ytcaption
+	PostgresURL string // admin URL; every benchmark makes its own schema
+	RedisURL    string
+	WorkDir     string // server logs and data
+	LogLevel    string // the server's log level
+	Scale       Scale
+	Out         io.Writer // "bench: <metric> <value> <unit>" lines
+	Log         *slog.Logger
+	Only        []string // benchmark names to run; empty: all
+}
+
+// Metric is one measured figure.
+type Metric struct {
+	Name  string
+	Value float64
+	Unit  string
+}
+
+// ScalingResult is one measured row of the scaling table.
+type ScalingResult struct {
+	Agents, Tasks      int
+	TasksPerSec        float64
+	LeaseP50, LeaseP99 float64
+}
+
+// Results collects figures in the order they were measured.
+type Results struct {
+	mu      sync.Mutex
+	out     io.Writer
+	metrics []Metric
+	scaling []ScalingResult
+}
+
+// NewResults prints each figure to out as it is set.
+func NewResults(out io.Writer) *Results { return &Results{out: out} }
+
+// Set records (or replaces) a figure and prints its bench line.
+func (r *Results) Set(name string, v float64, unit string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.metrics {
+		if r.metrics[i].Name == name {
+			r.metrics[i] = Metric{name, v, unit}
+			return
+		}
+	}
+	r.metrics = append(r.metrics, Metric{name, v, unit})
+	if r.out != nil {
+		fmt.Fprintf(r.out, "bench: %s %s %s\n", name, format(v), unit)
+	}
+}
+
+// Get returns a figure and whether it was measured.
+func (r *Results) Get(name string) (float64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.metrics {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Metrics returns every figure.
+func (r *Results) Metrics() []Metric {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Metric(nil), r.metrics...)
+}
+
+// AddScaling records a scaling row and prints it.
+func (r *Results) AddScaling(s ScalingResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scaling = append(r.scaling, s)
+	if r.out != nil {
+		fmt.Fprintf(r.out, "bench: scaling_%d_agents_tasks_per_s %s tasks/s (lease p50 %s ms, p99 %s ms)\n",
+			s.Agents, format(s.TasksPerSec), format(s.LeaseP50), format(s.LeaseP99))
+	}
+}
+
+// Scaling returns the scaling rows.
+func (r *Results) Scaling() []ScalingResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ScalingResult(nil), r.scaling...)
+}
+
+func format(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// Benchmark is one named benchmark.
+type Benchmark struct {
+	Name string
+	Run  func(context.Context, Config, *Results) error
+}
+
+// All lists the benchmarks in the order make bench runs them.
+func All() []Benchmark {
+	return []Benchmark{
+		{"pgbench", PGInsertCeiling},
+		{"api-get", APIGet},
+		{"api-submit", APISubmit},
+		{"dispatch", Dispatch},
+		{"river", River},
+		{"lease-queued", LeaseQueued},
+		{"idle", Idle},
+		{"scaling", Scaling},
+	}
+}
+
+// Run runs the selected benchmarks one after another. A failing benchmark
+// is reported and the others still run; the joined errors are returned.
+func Run(ctx context.Context, cfg Config) (*Results, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "info"
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	r := NewResults(cfg.Out)
+	var errs []string
+	for _, b := range All() {
+		if len(cfg.Only) > 0 && !contains(cfg.Only, b.Name) {
+			continue
+		}
+		cfg.Log.Info("benchmark", "name", b.Name)
+		start := time.Now()
+		if err := b.Run(ctx, cfg, r); err != nil {
+			cfg.Log.Error("benchmark failed", "name", b.Name, "err", err)
+			errs = append(errs, b.Name+": "+err.Error())
+			continue
+		}
+		cfg.Log.Info("benchmark done", "name", b.Name, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if len(errs) > 0 {
+		return r, fmt.Errorf("benchmarks failed: %s", strings.Join(errs, "; "))
+	}
+	return r, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Machine describes where the figures were measured.
+func Machine() string {
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				mem = fmt.Sprintf("%.1f GiB", kb/1024/1024)
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores, %s memory, %s/%s, %s", runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}

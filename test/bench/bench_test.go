@@ -1,0 +1,83 @@
+package bench_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ytcaption/ytcaption/test/bench"
+	"github.com/ytcaption/ytcaption/test/testenv"
+)
+
+// serverBin is the control plane binary: YTCAPTION_BIN's (make test builds
+// it), or one built here.
+func serverBin(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("YTCAPTION_BIN"); dir != "" {
+		return filepath.Join(dir, "ytcaption")
+	}
+	out := filepath.Join(t.TempDir(), "ytcaption")
+	cmd := exec.Command("go", "build", "-o", out, "github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestSmoke runs every benchmark with tiny counts and checks that each
+// figure is produced and the document is written. It asserts no times.
+func TestSmoke(t *testing.T) {
+	redisURL, _ := testenv.Redis(t)
+	var out strings.Builder
+	cfg := bench.Config{
+		Bin: serverBin(t), PostgresURL: testenv.PostgresURL(), RedisURL: redisURL,
+		WorkDir: t.TempDir(), LogLevel: "warn", Scale: bench.SmokeScale(), Out: &out,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := bench.Run(ctx, cfg)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"api_get_rps", "api_get_p50_ms", "api_get_p99_ms", "api_submit_rps", "api_submit_p99_ms",
+		"dispatch_tasks_per_s", "dispatch_latency_p50_ms", "dispatch_latency_p99_ms",
+		"river_jobs_per_s", "river_latency_p50_ms", "river_latency_p99_ms",
+		"idle_agents", "idle_rss_mib", "idle_cpu_pct",
+		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "pg_insert_tps_ceiling",
+	}
+	for _, m := range want {
+		v, ok := r.Get(m)
+		if !ok {
+			t.Errorf("%s not measured", m)
+			continue
+		}
+		if !strings.Contains(out.String(), "bench: "+m+" ") {
+			t.Errorf("no bench line for %s", m)
+		}
+		if v < 0 {
+			t.Errorf("%s = %v", m, v)
+		}
+	}
+	if n, _ := r.Get("idle_agents"); int(n) != cfg.Scale.IdleAgents {
+		t.Errorf("idle_agents = %v, want every agent holding a long-poll (%d)", n, cfg.Scale.IdleAgents)
+	}
+	if got := len(r.Scaling()); got != len(cfg.Scale.ScalingRows) {
+		t.Errorf("%d scaling rows, want %d", got, len(cfg.Scale.ScalingRows))
+	}
+	doc := filepath.Join(t.TempDir(), "performance.md")
+	if err := bench.WriteDoc(doc, r, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(doc)
+	for _, s := range []string{"| `api_get_rps` |", "| agents |", "cores"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("document lacks %q:\n%s", s, b)
+		}
+	}
+}
