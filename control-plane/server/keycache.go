@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,9 @@ func (c *keyCache) GetAPIKey(ctx context.Context, id string) (store.APIKey, erro
 		if len(c.keys) > 100_000 { // many distinct keys: start over rather than grow
 			clear(c.keys)
 		}
-		c.keys[id] = cachedKey{key: k, expires: c.now().Add(c.ttl)}
+		// The id may alias the HTTP server's request buffer (fiber's
+		// zero-copy strings), which is reused: the map needs its own copy.
+		c.keys[strings.Clone(id)] = cachedKey{key: k, expires: c.now().Add(c.ttl)}
 		c.mu.Unlock()
 	}
 	return k, nil

@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
 		AgentTokenTTL: cfg.AgentTokenTTL, AgentClientCert: cfg.TLS.ClientCAFile != "",
 	}, httpapi.Deps{
-		Store: instrumentedStore{s.keys, s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
+		Store: instrumentedStore{newTouchThrottle(s.keys), s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
 		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),
 		NewID:   func() string { return uuid.Must(uuid.NewV7()).String() },
 		Console: con, Limiter: s.rateLimiter(),

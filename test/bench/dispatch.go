@@ -401,7 +401,12 @@ func Scaling(ctx context.Context, cfg Config, r *Results) error {
 		return err
 	}
 	defer s.Stop()
-	for _, row := range cfg.Scale.ScalingRows {
+	for i, row := range cfg.Scale.ScalingRows {
+		if i > 0 {
+			// Let the previous row's long-polls (1 s) run out: they would
+			// lease this row's tasks to callers that have gone.
+			time.Sleep(1500 * time.Millisecond)
+		}
 		hc := agentHTTP(row.Agents)
 		agents, err := registerAgents(ctx, s, row.Agents, hc)
 		if err != nil {

@@ -320,8 +320,8 @@ func (s *suite) partitionAgent(f *faultRec) error {
 			a.proxy.partition()
 			f.start = time.Now()
 			time.Sleep(300 * time.Millisecond)
-			if !s.jobAt(ev.job, "", time.Now()) {
-				break
+			if s.jobAt(ev.job, "", time.Now()) {
+				break // still running, now cut off
 			}
 			a.proxy.heal() // it finished before the cut took hold
 		}

@@ -22,9 +22,10 @@ type Leaser interface {
 type Config struct {
 	LeaseDuration time.Duration // lease deadline after each lease/heartbeat
 	MaxWait       time.Duration // cap on an agent's long-poll
-	// Poll is how often a waiting long-poll looks for work without a
-	// wake-up (catches tasks whose backoff ended). FallbackPoll is used while
-	// the cross-replica wake-up channel is down.
+	// Poll is how often the replica checks for ready work that came without
+	// a wake-up (tasks whose backoff ended) while long-polls wait; one check
+	// for all of them. FallbackPoll is used while the cross-replica wake-up
+	// channel is down.
 	Poll         time.Duration
 	FallbackPoll time.Duration
 }

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// touchEvery is how stale an agent's last-seen time may get. The fleet view
+// calls an agent offline after minutes, so seconds of staleness change nothing.
+const touchEvery = 5 * time.Second
+
+// touchThrottle writes an agent's last-seen time at most every touchEvery.
+// Every lease and heartbeat touches the agent: unthrottled, that is a
+// committed UPDATE (a WAL flush) per call, a third of the commits of a
+// dispatched task. Calls that carry new capabilities always go through.
+type touchThrottle struct {
+	store.Store
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newTouchThrottle(s store.Store) *touchThrottle {
+	return &touchThrottle{Store: s, last: map[string]time.Time{}}
+}
+
+// TouchAgent records the agent as seen unless it was recorded moments ago.
+func (t *touchThrottle) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
+	if caps == nil {
+		t.mu.Lock()
+		prev, ok := t.last[id]
+		t.mu.Unlock()
+		if ok && now.Sub(prev) >= 0 && now.Sub(prev) < touchEvery {
+			return nil
+		}
+	}
+	if err := t.Store.TouchAgent(ctx, id, now, caps); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	if len(t.last) > 200_000 { // bounded: forget and re-touch
+		clear(t.last)
+	}
+	t.last[strings.Clone(id)] = now // the id may alias a reused request buffer
+	t.mu.Unlock()
+	return nil
+}
