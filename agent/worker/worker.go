@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cenkalti/backoff/v5"
 	"log/slog"
 	"net/http"
 	"os"
@@ -217,11 +218,26 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.guard.Close()
 	w.startDiscovery(ctx)
 	defer w.stopDiscovery()
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval = time.Second, time.Minute
 	for {
 		tok, fromCache, err := w.credential(ctx)
+		if err != nil && transient(err) && ctx.Err() == nil {
+			// The control plane is restarting or unreachable: wait for it
+			// rather than exit, as a long-running worker should.
+			wait := bo.NextBackOff()
+			w.log.Warn("cannot register yet; retrying", "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		bo.Reset()
 		// Every call reads the current token, so a renewal reaches the
 		// lease loop and running tasks' heartbeats without a restart.
 		client := api.NewClientWithTokenSource(w.base, tok.Token, w.cfg.HTTPClient)
@@ -250,6 +266,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return err
 	}
+}
+
+// transient reports a registration error worth waiting out: the network,
+// 429 and 5xx. A refused token (4xx) is final.
+func transient(err error) bool {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusTooManyRequests || se.Status >= 500
+	}
+	return !errors.Is(err, context.Canceled)
 }
 
 // Kill ends a running worker at once, handing running tasks back.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/gofiber/fiber/v2"
@@ -76,8 +77,19 @@ func mapError(err error) (int, api.Error) {
 // the drivers wrap the network error they got.
 func isConnError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.ErrUnexpectedEOF)
+	if errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// A database that is shutting down or restarting answers with SQLSTATE
+	// class 57P (operator intervention: admin/crash shutdown, cannot connect
+	// now) or 08 (connection exception); the driver's error says which.
+	var sql interface{ SQLState() string }
+	if errors.As(err, &sql) {
+		st := sql.SQLState()
+		return strings.HasPrefix(st, "57P") || strings.HasPrefix(st, "08")
+	}
+	return false
 }
 
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
