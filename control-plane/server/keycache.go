@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -100,47 +99,12 @@ func (c *keyCache) flush() {
 	c.mu.Unlock()
 }
 
+func (c *keyCache) setUp(up bool) { c.up.Store(up) }
+
 // Run receives revocations from the other replicas until ctx ends.
 func (c *keyCache) Run(ctx context.Context) {
 	if c.redis == nil {
 		return
 	}
-	for ctx.Err() == nil {
-		c.subscribe(ctx)
-		c.up.Store(false)
-		c.flush()
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (c *keyCache) subscribe(ctx context.Context) {
-	sub := c.redis.Subscribe(ctx, c.channel)
-	defer sub.Close()
-	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
-	defer stop()
-	if _, err := sub.Receive(ctx); err != nil {
-		return
-	}
-	// Anything cached before this point may have missed a revocation.
-	c.flush()
-	c.up.Store(true)
-	for {
-		msg, err := sub.ReceiveTimeout(ctx, 5*time.Second)
-		if err != nil {
-			var t interface{ Timeout() bool }
-			if errors.As(err, &t) && t.Timeout() { // idle: check the connection
-				if err := sub.Ping(ctx); err != nil {
-					return
-				}
-				continue
-			}
-			return
-		}
-		if m, ok := msg.(*redis.Message); ok {
-			c.evict(m.Payload)
-		}
-	}
+	followEvictions(ctx, c.redis, c.channel, c)
 }

@@ -43,10 +43,11 @@ type Server struct {
 	bus      *dispatch.RedisBus
 	redis    *redis.Client
 	closers  []func() error
-	adminKey string    // generated at first start; "" otherwise
-	hc       hashicorp // Consul, Vault and Nomad integrations (hashicorp.go)
-	surface  surface   // metrics, tracing, webhooks (surface.go)
-	keys     *keyCache // API key lookups served from memory (keycache.go)
+	adminKey string      // generated at first start; "" otherwise
+	hc       hashicorp   // Consul, Vault and Nomad integrations (hashicorp.go)
+	surface  surface     // metrics, tracing, webhooks (surface.go)
+	keys     *keyCache   // API key lookups served from memory (keycache.go)
+	agents   *agentCache // agent lookups served from memory (agentcache.go)
 }
 
 // notifier is what wakes long-polls: the Redis bus across replicas, or the
@@ -159,6 +160,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		rdb = s.redis
 	}
 	s.keys = newKeyCache(s.store, rdb, cfg.RedisPrefix+"keys:revoked", time.Now, log)
+	s.agents = newAgentCache(s.keys, rdb, cfg.RedisPrefix+"agents:changed", time.Now, log)
 	s.api = httpapi.New(httpapi.Config{
 		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
 		KeyRate: cfg.KeyRate, TenantRate: cfg.TenantRate, MaxUnfinished: cfg.MaxUnfinished, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
@@ -167,10 +169,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
 		AgentTokenTTL: cfg.AgentTokenTTL, AgentClientCert: cfg.TLS.ClientCAFile != "",
 	}, httpapi.Deps{
-		Store: instrumentedStore{newTouchThrottle(s.keys), s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
+		Store: instrumentedStore{newTouchThrottle(s.agents), s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
 		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),
 		NewID:   func() string { return uuid.Must(uuid.NewV7()).String() },
-		Console: con, Limiter: s.rateLimiter(),
+		Console: con, Limiter: s.rateLimiter(), Agents: s.agents,
 	}, log)
 	return s, nil
 }
@@ -314,6 +316,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.sweeper.Run(bg) })
 	wg.Go(func() { s.keys.Run(bg) })
+	wg.Go(func() { s.agents.Run(bg) })
 	wg.Go(func() { s.surface.sender.Run(bg) })
 
 	serveErr := make(chan error, 1)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // leaseDuration is the replicas' task lease: short, so rescues (and the
@@ -161,7 +162,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 			name: fmt.Sprintf("replica-%c", 'a'+i), addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 			log: &logFile{path: filepath.Join(logDir, fmt.Sprintf("replica-%c.log", 'a'+i))}, bin: binary(t, "ytcaption"),
 		}
-		r.env = childEnv(
+		r.env = testenv.ChildEnv(
 			"YTCAPTION_LISTEN="+r.addr,
 			"YTCAPTION_DATA_DIR="+t.TempDir(),
 			"YTCAPTION_DATABASE_URL="+c.pg.URL(),
@@ -198,7 +199,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 			state: t.TempDir(), workDir: work, log: &logFile{path: filepath.Join(logDir, s.name+".log")}}
 		a.args = []string{"run", "--server", a.proxy.URL(), "--token", enr, "--name", s.name,
 			"--state-dir", a.state, "--work-dir", work, "--engine", s.engine, "--labels", s.labels, "--grace", "10s"}
-		a.env = childEnv("YTCAPTION_AGENT_TEST_ENGINE_DELAY=" + s.delay.String())
+		a.env = testenv.ChildEnv("YTCAPTION_AGENT_TEST_ENGINE_DELAY=" + s.delay.String())
 		if err := a.start(); err != nil {
 			t.Fatal(err)
 		}

@@ -3,9 +3,10 @@ package chaos_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // binEnv names the directory holding a built bin/ytcaption (`make test`
@@ -33,24 +34,17 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	builds := map[string][]string{
-		"ytcaption-agent": {"-tags", "ytcaption_testengine", "github.com/ytcaption/ytcaption/agent/cmd/ytcaption-agent"},
-	}
-	if bin := os.Getenv(binEnv); bin != "" {
-		if err := os.Symlink(filepath.Join(bin, "ytcaption"), filepath.Join(dir, "ytcaption")); err != nil {
-			fmt.Fprintln(os.Stderr, "chaos:", err)
-			return 1
+	err = testenv.Build(dir, "ytcaption-agent", "github.com/ytcaption/ytcaption/agent/cmd/ytcaption-agent", "ytcaption_testengine")
+	if err == nil {
+		if bin := os.Getenv(binEnv); bin != "" {
+			err = os.Symlink(filepath.Join(bin, "ytcaption"), filepath.Join(dir, "ytcaption"))
+		} else {
+			err = testenv.Build(dir, "ytcaption", "github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption")
 		}
-	} else {
-		builds["ytcaption"] = []string{"github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption"}
 	}
-	for name, args := range builds {
-		cmd := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, name)}, args...)...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "chaos: build %s: %v\n", name, err)
-			return 1
-		}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 1
 	}
 	// The environment carries the path, not a package variable.
 	if err := os.Setenv(chaosBinEnv, dir); err != nil {

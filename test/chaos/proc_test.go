@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // Bounds on waits: generous, because the machine runs other tests too; they
@@ -27,29 +30,6 @@ func binary(t testing.TB, name string) string {
 		t.Fatalf("binary %s: %v (run `make build`, or unset %s)", name, err, binEnv)
 	}
 	return p
-}
-
-// childEnv is this process's environment without YTCAPTION_* settings,
-// plus extra.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "YTCAPTION_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
-
-// freePort picks a free loopback port; it is closed again before use.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // proc is one run of a binary, in its own process group, appending its
@@ -164,4 +144,12 @@ func runCmd(name string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
+}
+
+// freePort picks a free loopback port for a service the suite starts.
+func freePort(t testing.TB) int {
+	t.Helper()
+	_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
+	n, _ := strconv.Atoi(p)
+	return n
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // service is a backing process the suite can stop and start again on the
@@ -160,7 +162,7 @@ func (r *redisSvc) Name() string { return "redis" }
 func (r *redisSvc) URL() string  { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 func (r *redisSvc) Start(ctx context.Context) error {
-	p, err := spawn("redis", r.log.path, childEnv(), "redis-server",
+	p, err := spawn("redis", r.log.path, testenv.ChildEnv(), "redis-server",
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err != nil {
 		return err
@@ -208,7 +210,7 @@ func (m *minioSvc) Name() string     { return "minio" }
 func (m *minioSvc) Endpoint() string { return fmt.Sprintf("http://127.0.0.1:%d", m.port) }
 
 func (m *minioSvc) Start(ctx context.Context) error {
-	p, err := spawn("minio", m.log.path, childEnv("MINIO_ROOT_USER="+m.user, "MINIO_ROOT_PASSWORD="+m.pass,
+	p, err := spawn("minio", m.log.path, testenv.ChildEnv("MINIO_ROOT_USER="+m.user, "MINIO_ROOT_PASSWORD="+m.pass,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off"), m.bin, "server", "--quiet",
 		"--address", fmt.Sprintf("127.0.0.1:%d", m.port), "--console-address", fmt.Sprintf("127.0.0.1:%d", m.consolePort), m.data)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ytcaption/ytcaption/test/media"
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // TestCaptionEmbedded runs `ytcaption caption` without YTCAPTION_SERVER, so
@@ -36,7 +37,7 @@ func TestCaptionEmbedded(t *testing.T) {
 			if tt.file {
 				args = append(args, "-o", out)
 			}
-			stdout, stderr, err := tryCLI(t, jobWait, childEnv("TMPDIR="+tmp), bin, args...)
+			stdout, stderr, err := tryCLI(t, jobWait, testenv.ChildEnv("TMPDIR="+tmp), bin, args...)
 			if err != nil {
 				t.Fatalf("ytcaption %v: %v\nstderr:\n%s", args, err, stderr)
 			}
@@ -75,7 +76,7 @@ func TestCaptionEmbeddedFailure(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
 	base := media.Serve(t, t.TempDir())
-	_, stderr, err := tryCLI(t, jobWait, childEnv("TMPDIR="+tmp), binary(t, "ytcaption"), "caption", base+"/missing.mp4", "-q")
+	_, stderr, err := tryCLI(t, jobWait, testenv.ChildEnv("TMPDIR="+tmp), binary(t, "ytcaption"), "caption", base+"/missing.mp4", "-q")
 	if err == nil {
 		t.Fatalf("caption of a missing URL succeeded")
 	}

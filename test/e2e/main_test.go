@@ -3,9 +3,9 @@ package e2e_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // binEnv names the directory holding ytcaption and ytcaption-agent. `make
@@ -31,10 +31,8 @@ func run(m *testing.M) int {
 		"ytcaption":       "github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption",
 		"ytcaption-agent": "github.com/ytcaption/ytcaption/agent/cmd/ytcaption-agent",
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: build %s: %v\n", name, err)
+		if err := testenv.Build(dir, name, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 1
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // Bounds on waits. They are generous because the machine may be busy with
@@ -39,34 +39,6 @@ func binary(t testing.TB, name string) string {
 		t.Fatalf("binary %s: %v (run `make build`, or unset %s to let the tests build it)", name, err, binEnv)
 	}
 	return p
-}
-
-// childEnv is this process's environment without any YTCAPTION_* setting
-// (a developer's YTCAPTION_SERVER must not leak into a test), plus extra.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "YTCAPTION_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
-
-// freeAddr picks a free loopback port. The port is closed again before the
-// process that will use it starts; another process could take it meanwhile,
-// which is unlikely enough on a test machine.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a port: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("pick a port: %v", err)
-	}
-	return addr
 }
 
 // proc is a binary started for one test, in its own process group, with its
@@ -265,8 +237,8 @@ func apiKey(t testing.TB) string {
 // startDev runs `ytcaption dev` with n in-process agents.
 func startDev(t testing.TB, agents int) *stack {
 	t.Helper()
-	addr, key := freeAddr(t), apiKey(t)
-	p := startProc(t, "ytcaption-dev", childEnv(), binary(t, "ytcaption"),
+	addr, key := testenv.FreeAddr(t), apiKey(t)
+	p := startProc(t, "ytcaption-dev", testenv.ChildEnv(), binary(t, "ytcaption"),
 		"dev", "--addr", addr, "--data", t.TempDir(), "--agents", fmt.Sprint(agents), "--api-key", key)
 	s := &stack{url: "http://" + addr, key: key, srv: p}
 	waitReady(t, p, s.url)
@@ -279,14 +251,14 @@ func startDev(t testing.TB, agents int) *stack {
 // and local disk in a temporary directory.
 func startServer(t testing.TB, env []string, args ...string) *stack {
 	t.Helper()
-	addr, key := freeAddr(t), apiKey(t)
+	addr, key := testenv.FreeAddr(t), apiKey(t)
 	env = append([]string{
 		"YTCAPTION_LISTEN=" + addr,
 		"YTCAPTION_DATA_DIR=" + t.TempDir(),
 		"YTCAPTION_ADMIN_KEY=" + key,
 		"YTCAPTION_ALLOW_PRIVATE_SOURCES=true", // the test media is served on loopback
 	}, env...)
-	p := startProc(t, "ytcaption-server", childEnv(env...), binary(t, "ytcaption"), append([]string{"server"}, args...)...)
+	p := startProc(t, "ytcaption-server", testenv.ChildEnv(env...), binary(t, "ytcaption"), append([]string{"server"}, args...)...)
 	s := &stack{url: "http://" + addr, key: key, srv: p}
 	waitReady(t, p, s.url)
 	s.admin = api.NewClient(s.url, key, nil)
@@ -295,7 +267,7 @@ func startServer(t testing.TB, env []string, args ...string) *stack {
 
 // cliEnv is the environment of a `ytcaption` user command against s.
 func (s *stack) cliEnv(extra ...string) []string {
-	return childEnv(append([]string{"YTCAPTION_SERVER=" + s.url, "YTCAPTION_API_KEY=" + s.key}, extra...)...)
+	return testenv.ChildEnv(append([]string{"YTCAPTION_SERVER=" + s.url, "YTCAPTION_API_KEY=" + s.key}, extra...)...)
 }
 
 // enroll creates an agent enrollment token with `ytcaption agents enroll`.
@@ -336,7 +308,7 @@ func (s *stack) startAgentEnv(t testing.TB, token, name string, env []string, ar
 	work, state := t.TempDir(), t.TempDir()
 	args = append([]string{"run", "--server", s.url, "--token", token, "--name", name,
 		"--state-dir", state, "--work-dir", work}, args...)
-	p := startProc(t, name, childEnv(env...), binary(t, "ytcaption-agent"), args...)
+	p := startProc(t, name, testenv.ChildEnv(env...), binary(t, "ytcaption-agent"), args...)
 	return &agent{proc: p, name: name, workDir: work, stateDir: state}
 }
 

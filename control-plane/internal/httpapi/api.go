@@ -98,6 +98,7 @@ type API struct {
 	resolver Resolver
 	console  Console
 	limiter  RateLimiter
+	agents   AgentLookup
 	now      func() time.Time
 	log      *slog.Logger
 	newID    func() string
@@ -120,6 +121,15 @@ type Deps struct {
 	Limiter RateLimiter
 	// Telemetry: metrics (nil: none), /metrics contents and tracing.
 	Observe ObserveDeps
+	// Agents, if set, answers the agent lookup of every agent request
+	// (nil: Store.GetAgent).
+	Agents AgentLookup
+}
+
+// AgentLookup finds the agent behind a token, possibly from a cache that
+// drain, revocation and token renewal through Store evict at once.
+type AgentLookup interface {
+	AuthAgent(ctx context.Context, id string) (store.Agent, error)
 }
 
 // SessionVerifier checks console session cookies.
@@ -164,7 +174,8 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	}
 	cfg.Surface.defaults()
 	return &API{cfg: cfg, store: d.Store, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
-		resolver: r, now: d.Now, log: log, newID: d.NewID, console: d.Console, limiter: d.Limiter, obs: newObserver(d.Observe)}
+		resolver: r, now: d.Now, log: log, newID: d.NewID, console: d.Console, limiter: d.Limiter, obs: newObserver(d.Observe),
+		agents: d.Agents}
 }
 
 // App returns the Fiber application with every route mounted.

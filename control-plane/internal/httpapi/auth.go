@@ -114,7 +114,22 @@ func (a *API) requireAgent(c *fiber.Ctx) error {
 	if !ok {
 		return errUnauthorized
 	}
-	ag, err := a.store.GetAgent(c.UserContext(), cred.ID)
+	ctx := c.UserContext()
+	hash := auth.Hash(cred.Secret)
+	var (
+		ag  store.Agent
+		err error
+	)
+	if a.agents != nil {
+		ag, err = a.agents.AuthAgent(ctx, cred.ID)
+		// A token the cached copy does not know may be one renewed moments
+		// ago: only the store can refuse it.
+		if err == nil && !ag.TokenValid(hash, a.now()) {
+			ag, err = a.store.GetAgent(ctx, cred.ID)
+		}
+	} else {
+		ag, err = a.store.GetAgent(ctx, cred.ID)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		// The store is unreachable: a 401 here would make agents drop
 		// their credential and re-enroll during a database restart.
@@ -122,7 +137,6 @@ func (a *API) requireAgent(c *fiber.Ctx) error {
 	}
 	// The current token until it expires, or the one it replaced during
 	// the grace after a renewal.
-	hash := auth.Hash(cred.Secret)
 	if err != nil || !ag.TokenValid(hash, a.now()) {
 		return errUnauthorized
 	}
