@@ -28,7 +28,7 @@ test-env:
 REPORT := $(CURDIR)/.cache/report
 test: test-env build
 	@rm -rf $(REPORT) && mkdir -p $(REPORT)
-	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_REPORT_DIR=$(REPORT) \
+	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_REPORT_DIR=$(REPORT) YTCAPTION_CHAOS_RECORD=1 \
 		$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
 	@echo "--- measurements"; cat $(REPORT)/*.txt 2>/dev/null || true
@@ -38,7 +38,7 @@ fuzz:
 	@bash test/env/fuzz.sh $(FUZZTIME)
 
 ## chaos: the long fault-injection run (test/chaos); appends its results table
-## to docs/reliability.md. `make test` runs the short version.
+## to docs/reliability.md. `make test` runs the short version (and appends its table too).
 chaos: test-env build
 	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_CHAOS=long YTCAPTION_CHAOS_RECORD=1 \
 		$(GO) test -count=1 -v -timeout 45m -run TestChaos ./test/chaos/
