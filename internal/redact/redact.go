@@ -15,16 +15,20 @@ import (
 // Mask replaces what is hidden.
 const Mask = "[REDACTED]"
 
-// Patterns of secrets in free text. Credentials keep their prefix and id so
-// a log still says which key acted.
-var patterns = []struct {
+type pattern struct {
 	re   *regexp.Regexp
 	repl string
-}{
-	{regexp.MustCompile(`\b(yt[cae]_[A-Za-z0-9]+_)[A-Za-z0-9_-]{8,}`), "${1}" + Mask},
-	{regexp.MustCompile(`(?i)\b(bearer\s+)[^\s"',]+`), "${1}" + Mask},
-	{regexp.MustCompile(`(?i)([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|sig|signature|token|secret|password)=)[^&\s"']+`), "${1}" + Mask},
-	{regexp.MustCompile(`(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@`), "${1}" + Mask + "@"},
+}
+
+// patterns of secrets in free text. Credentials keep their prefix and id so
+// a log still says which key acted.
+func patterns() []pattern {
+	return []pattern{
+		{regexp.MustCompile(`\b(yt[cae]_[A-Za-z0-9]+_)[A-Za-z0-9_-]{8,}`), "${1}" + Mask},
+		{regexp.MustCompile(`(?i)\b(bearer\s+)[^\s"',]+`), "${1}" + Mask},
+		{regexp.MustCompile(`(?i)([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|sig|signature|token|secret|password)=)[^&\s"']+`), "${1}" + Mask},
+		{regexp.MustCompile(`(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@`), "${1}" + Mask + "@"},
+	}
 }
 
 // sensitiveKey matches attribute names whose values are secrets.
@@ -32,14 +36,15 @@ var sensitiveKey = regexp.MustCompile(`(?i)(^|_|-)(token|secret|password|passwd|
 
 // Redactor masks secrets in strings.
 type Redactor struct {
-	values []string
+	values   []string
+	patterns []pattern
 }
 
 // NewRedactor returns a redactor that also masks the given secret values
 // (configured keys and passwords that follow no pattern). Values shorter than
 // 6 characters are ignored: masking them would garble ordinary text.
 func NewRedactor(values ...string) *Redactor {
-	r := &Redactor{}
+	r := &Redactor{patterns: patterns()}
 	for _, v := range values {
 		if len(v) >= 6 {
 			r.values = append(r.values, v)
@@ -53,7 +58,7 @@ func (r *Redactor) String(s string) string {
 	for _, v := range r.values {
 		s = strings.ReplaceAll(s, v, Mask)
 	}
-	for _, p := range patterns {
+	for _, p := range r.patterns {
 		s = p.re.ReplaceAllString(s, p.repl)
 	}
 	return s

@@ -16,7 +16,10 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
-var noopCaps = api.Capabilities{Engines: []api.EngineCapability{{Name: "noop"}}, Slots: 1}
+// noopCaps are the capabilities of the simulated agents.
+func noopCaps() api.Capabilities {
+	return api.Capabilities{Engines: []api.EngineCapability{{Name: "noop"}}, Slots: 1}
+}
 
 // agentHTTP is one transport for many simulated agents: every agent keeps
 // its own keep-alive connection, as separate machines would.
@@ -48,7 +51,7 @@ func registerAgents(ctx context.Context, s *Server, n int, hc *http.Client) ([]*
 					return
 				}
 				reg, err := api.NewClient(s.URL, "", hc).Register(ctx, api.RegisterRequest{
-					EnrollmentToken: enr.Token, Name: fmt.Sprintf("bench-%d", i), Capabilities: noopCaps})
+					EnrollmentToken: enr.Token, Name: fmt.Sprintf("bench-%d", i), Capabilities: noopCaps()})
 				if err != nil {
 					errs <- fmt.Errorf("register agent: %w", err)
 					return

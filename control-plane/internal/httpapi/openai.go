@@ -86,10 +86,24 @@ func (a *API) openaiErrors(c *fiber.Ctx) error {
 	return c.Status(oe.status).JSON(body)
 }
 
-var openAIFormats = map[string]bool{"json": true, "text": true, "srt": true, "verbose_json": true, "vtt": true}
+// openAIFormat reports whether OpenAI's API accepts response_format f.
+func openAIFormat(f string) bool {
+	switch f {
+	case "json", "text", "srt", "verbose_json", "vtt":
+		return true
+	}
+	return false
+}
 
-var openAIExtensions = map[string]bool{".flac": true, ".mp3": true, ".mp4": true, ".mpeg": true, ".mpga": true,
-	".m4a": true, ".ogg": true, ".oga": true, ".wav": true, ".webm": true}
+// openAIExtension reports whether OpenAI's API accepts a file with this
+// extension.
+func openAIExtension(ext string) bool {
+	switch ext {
+	case ".flac", ".mp3", ".mp4", ".mpeg", ".mpga", ".m4a", ".ogg", ".oga", ".wav", ".webm":
+		return true
+	}
+	return false
+}
 
 // transcriptions is POST /v1/audio/transcriptions: the upload becomes a
 // priority-9 job and the request waits for it.
@@ -110,7 +124,7 @@ func (a *API) transcriptions(c *fiber.Ctx) error {
 		return invalidOAI("file", "", "you must provide a file")
 	}
 	upload := files[0]
-	if ext := strings.ToLower(filepath.Ext(upload.Filename)); !openAIExtensions[ext] {
+	if ext := strings.ToLower(filepath.Ext(upload.Filename)); !openAIExtension(ext) {
 		return invalidOAI("file", "invalid_file_format",
 			"Invalid file format. Supported formats: flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav, webm")
 	}
@@ -130,7 +144,7 @@ func (a *API) transcriptions(c *fiber.Ctx) error {
 	if format == "" {
 		format = "json"
 	}
-	if !openAIFormats[format] {
+	if !openAIFormat(format) {
 		return invalidOAI("response_format", "", "response_format must be one of json, text, srt, verbose_json, vtt")
 	}
 	if t := get("temperature"); t != "" {
@@ -273,9 +287,35 @@ type verboseJSON struct {
 	Words    []verboseWord    `json:"words,omitempty"`
 }
 
-// languageNames are the names OpenAI's verbose_json reports.
-var languageNames = map[string]string{"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
-	"pt": "portuguese", "nl": "dutch", "ja": "japanese", "zh": "chinese", "ru": "russian", "ko": "korean"}
+// languageName is the name OpenAI's verbose_json reports for a language
+// code (the code itself when it has none).
+func languageName(code string) string {
+	switch code {
+	case "en":
+		return "english"
+	case "de":
+		return "german"
+	case "fr":
+		return "french"
+	case "es":
+		return "spanish"
+	case "it":
+		return "italian"
+	case "pt":
+		return "portuguese"
+	case "nl":
+		return "dutch"
+	case "ja":
+		return "japanese"
+	case "zh":
+		return "chinese"
+	case "ru":
+		return "russian"
+	case "ko":
+		return "korean"
+	}
+	return code
+}
 
 func writeOpenAI(c *fiber.Ctx, t api.Transcript, format string, segments, words bool) error {
 	switch format {
@@ -292,11 +332,7 @@ func writeOpenAI(c *fiber.Ctx, t api.Transcript, format string, segments, words 
 		}
 		return c.Send(b.Bytes())
 	}
-	lang := t.Language
-	if n, ok := languageNames[lang]; ok {
-		lang = n
-	}
-	out := verboseJSON{Task: "transcribe", Language: lang, Duration: t.Duration, Text: t.Text}
+	out := verboseJSON{Task: "transcribe", Language: languageName(t.Language), Duration: t.Duration, Text: t.Text}
 	if segments {
 		out.Segments = make([]verboseSegment, 0, len(t.Segments))
 		for i, s := range t.Segments {
