@@ -18,11 +18,10 @@ import (
 // makes: GET /v1/nodes?resources=true, POST /v1/node/:id/drain,
 // GET and POST /v1/job/:id/scale.
 type fakeNomad struct {
-	mu      sync.Mutex
-	count   map[string]int // group -> desired
-	scales  []map[string]any
-	drains  map[string]map[string]any
-	badAuth bool
+	mu     sync.Mutex
+	count  map[string]int // group -> desired
+	scales []map[string]any
+	drains map[string]map[string]any
 }
 
 func newFakeNomad(t *testing.T) (*fakeNomad, *httptest.Server) {
