@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,7 +104,12 @@ func (c *agentCache) RenewAgentToken(ctx context.Context, r store.AgentTokenRene
 func (c *agentCache) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
 	err := c.Store.TouchAgent(ctx, id, now, caps)
 	if caps != nil {
-		c.evict(id)
+		c.mu.RLock()
+		e, ok := c.agents[id]
+		c.mu.RUnlock()
+		if ok && !reflect.DeepEqual(e.agent.Capabilities, *caps) {
+			c.evict(id)
+		}
 	}
 	return err
 }

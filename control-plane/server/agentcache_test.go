@@ -67,3 +67,35 @@ func TestAgentChangesReachEveryReplica(t *testing.T) {
 		until(s.what, s.ok)
 	}
 }
+
+// TestLeaseCapabilitiesReachTheFleet: agents send their capabilities with
+// every lease; repeats are throttled, but a change is written at once.
+func TestLeaseCapabilitiesReachTheFleet(t *testing.T) {
+	t.Parallel()
+	r := startReplica(t, server.Config{DatabaseURL: testenv.Postgres(t), AllowPrivateSources: true})
+	ag := enrollAgent(t, r, "caps", api.Capabilities{})
+	ctx := context.Background()
+	stored := func() api.Capabilities {
+		t.Helper()
+		l, err := r.admin.ListAgents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range l.Agents {
+			if a.ID == ag.id {
+				return a.Capabilities
+			}
+		}
+		t.Fatalf("agent %s not listed", ag.id)
+		return api.Capabilities{}
+	}
+	for _, engine := range []string{"one", "one", "two", "one"} {
+		caps := api.Capabilities{Slots: 1, Engines: []api.EngineCapability{{Name: engine}}}
+		if _, err := ag.c.Lease(ctx, api.LeaseRequest{Max: 1, Capabilities: &caps}); err != nil {
+			t.Fatalf("lease as %s: %v", engine, err)
+		}
+		if got := stored(); len(got.Engines) != 1 || got.Engines[0].Name != engine {
+			t.Fatalf("after a lease as %s the fleet shows %+v", engine, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -22,11 +23,14 @@ type RedisBus struct {
 	hub     *Hub
 	log     *slog.Logger
 	up      atomic.Bool
+	// self marks this bus's own publishes: they come back on its own
+	// subscription, and the local hub was already woken by Notify.
+	self string
 }
 
 // NewRedisBus returns a bus on channel; call Run to start receiving.
 func NewRedisBus(client redis.UniversalClient, channel string, hub *Hub, log *slog.Logger) *RedisBus {
-	return &RedisBus{client: client, channel: channel, hub: hub, log: log}
+	return &RedisBus{client: client, channel: channel, hub: hub, log: log, self: rand.Text()}
 }
 
 // Notify wakes waiters here and on every other replica.
@@ -34,7 +38,7 @@ func (b *RedisBus) Notify(ctx context.Context) {
 	b.hub.Wake()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.channel, "1").Err(); err != nil {
+	if err := b.client.Publish(ctx, b.channel, b.self).Err(); err != nil {
 		b.log.Debug("wake-up publish failed; other replicas will poll", "err", err)
 	}
 }
@@ -89,9 +93,11 @@ func (b *RedisBus) subscribe(ctx context.Context, bo *backoff.ExponentialBackOff
 			}
 			return err
 		}
-		switch msg.(type) {
+		switch m := msg.(type) {
 		case *redis.Message:
-			b.hub.Wake()
+			if m.Payload != b.self { // an echo would wake every waiter twice per Notify
+				b.hub.Wake()
+			}
 		case *redis.Pong:
 		}
 	}

@@ -20,21 +20,47 @@ import (
 // job's row lock, so sequence numbers cannot race), the job's next event,
 // the webhook deliveries it causes and (on success) its cache entry.
 func recordChange(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time) error {
+	return recordChangeAfter(ctx, tx, j, now, &pgx.Batch{})
+}
+
+// recordChangeAfter is recordChange with the statements already queued in
+// pre (the writes of the change itself) sent in the same round trip as the
+// change's two reads: every state change of every job comes through here.
+func recordChangeAfter(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time, pre *pgx.Batch) error {
 	var (
 		prev   *store.JobEvent
 		ev     store.JobEvent
 		status string
 	)
-	err := tx.QueryRow(ctx, `SELECT seq, status, stage, progress FROM job_events
-		WHERE job_id = $1 ORDER BY seq DESC LIMIT 1`, j.ID).Scan(&ev.Seq, &status, &ev.Stage, &ev.Progress)
+	n := pre.Len()
+	pre.Queue(`SELECT seq, status, stage, progress FROM job_events
+		WHERE job_id = $1 ORDER BY seq DESC LIMIT 1`, j.ID)
+	pre.Queue(listEndpointsSQL, j.Tenant)
+	br := tx.SendBatch(ctx, pre)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("write job %s: %w", j.ID, mapErr(err))
+		}
+	}
+	err := br.QueryRow().Scan(&ev.Seq, &status, &ev.Stage, &ev.Progress)
 	switch {
 	case err == nil:
 		ev.Status = api.JobStatus(status)
 		prev = &ev
 	case !errors.Is(err, pgx.ErrNoRows):
+		_ = br.Close()
 		return fmt.Errorf("read last event of job %s: %w", j.ID, err)
 	}
-	endpoints, err := listEndpoints(ctx, tx, j.Tenant)
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return fmt.Errorf("list webhook endpoints: %w", err)
+	}
+	endpoints, err := collectEndpoints(rows)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("read change inputs of job %s: %w", j.ID, cerr)
+	}
 	if err != nil {
 		return err
 	}
@@ -92,12 +118,18 @@ func taskResultOf(j job.Job) api.TaskResult {
 	return r
 }
 
+const listEndpointsSQL = `SELECT id, tenant, url, events, created_at FROM webhook_endpoints
+		WHERE ($1::text = '' OR tenant = $1::text) ORDER BY tenant, created_at, id`
+
 func listEndpoints(ctx context.Context, q querier, tenant string) ([]store.WebhookEndpoint, error) {
-	rows, err := q.Query(ctx, `SELECT id, tenant, url, events, created_at FROM webhook_endpoints
-		WHERE ($1::text = '' OR tenant = $1::text) ORDER BY tenant, created_at, id`, tenant)
+	rows, err := q.Query(ctx, listEndpointsSQL, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}
+	return collectEndpoints(rows)
+}
+
+func collectEndpoints(rows pgx.Rows) ([]store.WebhookEndpoint, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.WebhookEndpoint, error) {
 		var (
 			e      store.WebhookEndpoint

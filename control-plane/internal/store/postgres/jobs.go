@@ -77,10 +77,8 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 				append(args, i)...)
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("insert tasks: %w", mapErr(err))
-		}
-		if err := recordChange(ctx, tx, j, now); err != nil {
+		// The tasks go in the same round trip as the change record's reads.
+		if err := recordChangeAfter(ctx, tx, j, now, b); err != nil {
 			return err
 		}
 		out, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, j.ID))
@@ -207,7 +205,25 @@ func lockJob(ctx context.Context, tx pgx.Tx, tenant, id string) (job.Job, error)
 
 // refresh re-derives a locked job from its tasks and saves it.
 func refresh(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time) error {
-	tasks, err := jobTasks(ctx, tx, j.ID)
+	return refreshAfter(ctx, tx, j, now, &pgx.Batch{})
+}
+
+// refreshAfter is refresh with the writes queued in pre sent in the same
+// round trip as the read of the job's tasks.
+func refreshAfter(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time, pre *pgx.Batch) error {
+	n := pre.Len()
+	pre.Queue(`SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY ord`, j.ID)
+	br := tx.SendBatch(ctx, pre)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("write tasks of job %s: %w", j.ID, mapErr(err))
+		}
+	}
+	tasks, err := collectTasks(br.Query())
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
 	}

@@ -164,17 +164,26 @@ func taskArgs(t job.Task) ([]any, error) {
 // saveTask writes a task's mutable columns (id, job, tenant, kind and
 // creation time never change).
 func saveTask(ctx context.Context, tx pgx.Tx, t job.Task) error {
+	b := &pgx.Batch{}
+	if err := queueSaveTask(b, t); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("update task %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// queueSaveTask queues saveTask's UPDATE, to share a round trip.
+func queueSaveTask(b *pgx.Batch, t job.Task) error {
 	a, err := taskArgs(t)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE tasks SET state = $2, priority = $3, requires = $4, attempt = $5,
+	b.Queue(`UPDATE tasks SET state = $2, priority = $3, requires = $4, attempt = $5,
 		max_attempts = $6, run_at = $7, token = $8, agent_id = $9, lease_deadline = $10,
 		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15
 		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18])
-	if err != nil {
-		return fmt.Errorf("update task %s: %w", t.ID, err)
-	}
 	return nil
 }
 
@@ -188,12 +197,10 @@ func saveJob(ctx context.Context, tx pgx.Tx, j job.Job) error {
 	if err != nil {
 		return fmt.Errorf("job %s result: %w", j.ID, err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE jobs SET status = $2, stage = $3, progress = $4, attempts = $5,
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE jobs SET status = $2, stage = $3, progress = $4, attempts = $5,
 		error = $6, result = $7, result_key = $8, updated_at = $9, finished_at = $10 WHERE id = $1`,
 		j.ID, string(j.Status), j.Stage, j.Progress, j.Attempts, errJ, resJ, j.ResultKey, j.UpdatedAt,
 		timePtrArg(j.FinishedAt))
-	if err != nil {
-		return fmt.Errorf("update job %s: %w", j.ID, err)
-	}
-	return recordChange(ctx, tx, j, j.UpdatedAt)
+	return recordChangeAfter(ctx, tx, j, j.UpdatedAt, b)
 }

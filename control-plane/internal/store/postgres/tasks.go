@@ -58,6 +58,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
 		perJob := map[string]int{}
+		b := &pgx.Batch{}
 		for _, c := range candidates {
 			if !c.Requires.SatisfiedBy(c.Kind, caps) {
 				continue // the SQL filter and the rule disagree; the rule wins
@@ -66,19 +67,42 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 			if err != nil {
 				continue
 			}
-			if err := saveTask(ctx, tx, t); err != nil {
+			if err := queueSaveTask(b, t); err != nil {
 				return err
 			}
 			leased = append(leased, t)
 			perJob[t.JobID]++
 		}
-		// Every job row here was locked by the SELECT above.
-		for _, id := range sortedKeys(perJob) {
-			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, id))
+		if len(leased) == 0 {
+			return nil
+		}
+		// The task updates and the reads of their jobs (every job row here
+		// was locked by the SELECT above) share one round trip.
+		ids := sortedKeys(perJob)
+		for _, id := range ids {
+			b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = $1`, id)
+		}
+		br := tx.SendBatch(ctx, b)
+		for _, t := range leased {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return fmt.Errorf("update task %s: %w", t.ID, err)
+			}
+		}
+		jobs := make([]job.Job, 0, len(ids))
+		for _, id := range ids {
+			j, err := scanJob(br.QueryRow())
 			if err != nil {
+				_ = br.Close()
 				return fmt.Errorf("read job %s: %w", id, err)
 			}
-			if err := refresh(ctx, tx, &j, p.Now); err != nil {
+			jobs = append(jobs, j)
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("lease: %w", err)
+		}
+		for i := range jobs {
+			if err := refresh(ctx, tx, &jobs[i], p.Now); err != nil {
 				return err
 			}
 		}
@@ -108,15 +132,21 @@ func (s *Store) onTask(ctx context.Context, op, taskID string, now time.Time,
 		outT job.Task
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var jobID string
-		if err := tx.QueryRow(ctx, `SELECT job_id FROM tasks WHERE id = $1`, taskID).Scan(&jobID); err != nil {
-			return mapErr(err)
-		}
-		j, err := lockJob(ctx, tx, "", jobID)
+		// Job lock first, then the task's (the order every writer uses), in
+		// one round trip: the statements of a batch run in order.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = (SELECT job_id FROM tasks WHERE id = $1) FOR UPDATE`, taskID)
+		b.Queue(`SELECT `+taskCols+` FROM tasks WHERE id = $1 FOR UPDATE`, taskID)
+		br := tx.SendBatch(ctx, b)
+		j, err := scanJob(br.QueryRow())
 		if err != nil {
-			return err
+			_ = br.Close()
+			return fmt.Errorf("lock job: %w", mapErr(err))
 		}
-		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = $1 FOR UPDATE`, taskID))
+		t, err := scanTask(br.QueryRow())
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("lock task: %w", mapErr(err))
 		}
@@ -125,10 +155,11 @@ func (s *Store) onTask(ctx context.Context, op, taskID string, now time.Time,
 			return mapErr(err)
 		}
 		if changed {
-			if err := saveTask(ctx, tx, nt); err != nil {
+			b := &pgx.Batch{}
+			if err := queueSaveTask(b, nt); err != nil {
 				return err
 			}
-			if err := refresh(ctx, tx, &j, now); err != nil {
+			if err := refreshAfter(ctx, tx, &j, now, b); err != nil {
 				return err
 			}
 		}
