@@ -16,16 +16,12 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// recordChange writes, in the transaction that changed j (which holds the
-// job's row lock, so sequence numbers cannot race), the job's next event,
-// the webhook deliveries it causes and (on success) its cache entry.
-func recordChange(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time) error {
-	return recordChangeAfter(ctx, tx, j, now, &pgx.Batch{})
-}
-
-// recordChangeAfter is recordChange with the statements already queued in
-// pre (the writes of the change itself) sent in the same round trip as the
-// change's two reads: every state change of every job comes through here.
+// recordChangeAfter writes, in the transaction that changed j (which holds
+// the job's row lock, so sequence numbers cannot race), the job's next
+// event, the webhook deliveries it causes and (on success) its cache entry.
+// The statements already queued in pre (the writes of the change itself) go
+// in the same round trip as the change's two reads: every state change of
+// every job comes through here.
 func recordChangeAfter(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time, pre *pgx.Batch) error {
 	var (
 		prev   *store.JobEvent
