@@ -311,7 +311,9 @@ func checkJobCaptions(t testing.TB, c *api.Client, j api.Job, text string, durat
 	return wer
 }
 
-func TestParseSRT(t *testing.T) {
+// TestParseCaptions checks the test's own strict SRT and VTT parsers, which
+// every caption assertion of the suite relies on.
+func TestParseCaptions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -319,58 +321,39 @@ func TestParseSRT(t *testing.T) {
 		cues  int
 		valid bool
 	}{
-		{"two cues", "1\n00:00:00,160 --> 00:00:04,890\nthe quick brown fox\njumps\n\n2\n00:00:05,000 --> 00:00:06,880\nover\n\n", 2, true},
-		{"no trailing blank line", "1\n00:00:00,000 --> 00:00:01,000\nhi\n", 1, true},
-		{"empty", "", 0, true},
-		{"index from 0", "0\n00:00:00,000 --> 00:00:01,000\nhi\n", 0, false},
-		{"index skips", "1\n00:00:00,000 --> 00:00:01,000\nhi\n\n3\n00:00:01,000 --> 00:00:02,000\nyo\n", 0, false},
-		{"dot separator", "1\n00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
-		{"minutes over 59", "1\n00:60:00,000 --> 00:61:00,000\nhi\n", 0, false},
-		{"no text", "1\n00:00:00,000 --> 00:00:01,000\n", 0, false},
-		{"double blank line", "1\n00:00:00,000 --> 00:00:01,000\nhi\n\n\n2\n00:00:01,000 --> 00:00:02,000\nyo\n", 0, false},
-		{"crlf", "1\r\n00:00:00,000 --> 00:00:01,000\r\nhi\r\n", 0, false},
-		{"missing arrow", "1\n00:00:00,000 00:00:01,000\nhi\n", 0, false},
+		{"srt: two cues", "1\n00:00:00,160 --> 00:00:04,890\nthe quick brown fox\njumps\n\n2\n00:00:05,000 --> 00:00:06,880\nover\n\n", 2, true},
+		{"srt: no trailing blank line", "1\n00:00:00,000 --> 00:00:01,000\nhi\n", 1, true},
+		{"srt: empty", "", 0, true},
+		{"srt: index from 0", "0\n00:00:00,000 --> 00:00:01,000\nhi\n", 0, false},
+		{"srt: index skips", "1\n00:00:00,000 --> 00:00:01,000\nhi\n\n3\n00:00:01,000 --> 00:00:02,000\nyo\n", 0, false},
+		{"srt: dot separator", "1\n00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
+		{"srt: minutes over 59", "1\n00:60:00,000 --> 00:61:00,000\nhi\n", 0, false},
+		{"srt: no text", "1\n00:00:00,000 --> 00:00:01,000\n", 0, false},
+		{"srt: double blank line", "1\n00:00:00,000 --> 00:00:01,000\nhi\n\n\n2\n00:00:01,000 --> 00:00:02,000\nyo\n", 0, false},
+		{"srt: crlf", "1\r\n00:00:00,000 --> 00:00:01,000\r\nhi\r\n", 0, false},
+		{"srt: missing arrow", "1\n00:00:00,000 00:00:01,000\nhi\n", 0, false},
+		{"vtt: two cues", "WEBVTT\n\n00:00:00.160 --> 00:00:04.490\nthe meeting\nstarts\n\n00:00:04.500 --> 00:00:05.820\nat noon\n\n", 2, true},
+		{"vtt: ids, settings, note, short times", "WEBVTT - captions\n\nNOTE made here\n\nc1\n00:01.000 --> 00:02.000 align:start\nhi\n", 1, true},
+		{"vtt: no signature", "00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
+		{"vtt: signature glued", "WEBVTTX\n\n00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
+		{"vtt: cue in header", "WEBVTT\n00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
+		{"vtt: comma separator", "WEBVTT\n\n00:00:00,000 --> 00:00:01,000\nhi\n", 0, false},
+		{"vtt: no text", "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n", 0, false},
+		{"vtt: id only", "WEBVTT\n\nc1\n", 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cues, err := parseSRT(tt.in)
+			parse := parseSRT
+			if strings.HasPrefix(tt.name, "vtt: ") {
+				parse = parseVTT
+			}
+			cues, err := parse(tt.in)
 			if (err == nil) != tt.valid {
-				t.Fatalf("parseSRT: err %v, want valid=%v", err, tt.valid)
+				t.Fatalf("parse: err %v, want valid=%v", err, tt.valid)
 			}
 			if tt.valid && len(cues) != tt.cues {
-				t.Fatalf("parseSRT: %d cues, want %d", len(cues), tt.cues)
-			}
-		})
-	}
-}
-
-func TestParseVTT(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name  string
-		in    string
-		cues  int
-		valid bool
-	}{
-		{"two cues", "WEBVTT\n\n00:00:00.160 --> 00:00:04.490\nthe meeting\nstarts\n\n00:00:04.500 --> 00:00:05.820\nat noon\n\n", 2, true},
-		{"ids, settings, note, short times", "WEBVTT - captions\n\nNOTE made here\n\nc1\n00:01.000 --> 00:02.000 align:start\nhi\n", 1, true},
-		{"no signature", "00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
-		{"signature glued", "WEBVTTX\n\n00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
-		{"cue in header", "WEBVTT\n00:00:00.000 --> 00:00:01.000\nhi\n", 0, false},
-		{"comma separator", "WEBVTT\n\n00:00:00,000 --> 00:00:01,000\nhi\n", 0, false},
-		{"no text", "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n", 0, false},
-		{"id only", "WEBVTT\n\nc1\n", 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			cues, err := parseVTT(tt.in)
-			if (err == nil) != tt.valid {
-				t.Fatalf("parseVTT: err %v, want valid=%v", err, tt.valid)
-			}
-			if tt.valid && len(cues) != tt.cues {
-				t.Fatalf("parseVTT: %d cues, want %d", len(cues), tt.cues)
+				t.Fatalf("parse: %d cues, want %d", len(cues), tt.cues)
 			}
 		})
 	}

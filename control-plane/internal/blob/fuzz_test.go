@@ -19,7 +19,7 @@ func FuzzLocalVerify(f *testing.F) {
 	f.Add("k", "method=GET&expires=99999999999999999999&sig=", uint(3), byte(2))
 
 	clock := newFakeClock()
-	l, err := NewLocal(f.TempDir(), testSecret, "http://127.0.0.1:1", clock.Now)
+	l, err := NewLocal(f.TempDir(), testSecret(), "http://127.0.0.1:1", clock.Now)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func TestLocalEscapeRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	l, err := NewLocal(dir, testSecret, "http://127.0.0.1:1", clock.Now)
+	l, err := NewLocal(dir, testSecret(), "http://127.0.0.1:1", clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestLocalRemovesStaleTemps(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clock := newFakeClock()
-	l, err := NewLocal(dir, testSecret, "", clock.Now)
+	l, err := NewLocal(dir, testSecret(), "", clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func TestLocalRemovesStaleTemps(t *testing.T) {
 	if err := os.Chtimes(fresh, clock.Now(), clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	l, err = NewLocal(dir, testSecret, "", clock.Now)
+	l, err = NewLocal(dir, testSecret(), "", clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestLocalRemovesStaleTemps(t *testing.T) {
 
 func TestLocalBaseURL(t *testing.T) {
 	t.Parallel()
-	l, err := NewLocal(t.TempDir(), testSecret, "", nil)
+	l, err := NewLocal(t.TempDir(), testSecret(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
