@@ -239,43 +239,14 @@ func refreshAfter(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time, pre
 // CancelJob cancels every unfinished task of a job that is not final.
 func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
 	return s.changeJob(ctx, "cancel", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
-		if !job.CanCancelJob(j.Status) {
-			return nil, fmt.Errorf("job is %s: %w", j.Status, store.ErrConflict)
-		}
-		var changed []job.Task
-		for _, t := range tasks {
-			if t.State.Final() {
-				continue
-			}
-			c, err := job.Cancel(t, now)
-			if err != nil {
-				return nil, mapErr(err)
-			}
-			changed = append(changed, c)
-		}
-		return changed, nil
+		return store.CancelTasks(j, tasks, now)
 	})
 }
 
 // RetryJob requeues the failed and canceled tasks of a failed or canceled job.
 func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
 	return s.changeJob(ctx, "retry", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
-		if !job.CanRetryJob(j.Status) {
-			return nil, fmt.Errorf("job is %s: %w", j.Status, store.ErrConflict)
-		}
-		var changed []job.Task
-		for _, t := range tasks {
-			if t.State != job.TaskFailed && t.State != job.TaskCanceled {
-				continue
-			}
-			r, err := job.Retry(t, now)
-			if err != nil {
-				return nil, mapErr(err)
-			}
-			changed = append(changed, r)
-		}
-		j.Error, j.FinishedAt = nil, nil
-		return changed, nil
+		return store.RetryTasks(j, tasks, now)
 	})
 }
 

@@ -103,10 +103,8 @@ func retryable(err error) bool {
 func mapErr(err error) error {
 	var pe *pgconn.PgError
 	switch {
-	case errors.Is(err, job.ErrStaleLease):
-		return fmt.Errorf("%w: %w", store.ErrStaleLease, err)
-	case errors.Is(err, job.ErrInvalidState):
-		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case errors.Is(err, job.ErrStaleLease), errors.Is(err, job.ErrInvalidState):
+		return store.RuleError(err)
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	case errors.As(err, &pe) && pe.Code == "23505":

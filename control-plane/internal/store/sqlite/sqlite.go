@@ -157,10 +157,8 @@ type querier interface {
 func mapErr(err error) error {
 	var se *sqlitedrv.Error
 	switch {
-	case errors.Is(err, job.ErrStaleLease):
-		return fmt.Errorf("%w: %w", store.ErrStaleLease, err)
-	case errors.Is(err, job.ErrInvalidState):
-		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case errors.Is(err, job.ErrStaleLease), errors.Is(err, job.ErrInvalidState):
+		return store.RuleError(err)
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	case errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE ||

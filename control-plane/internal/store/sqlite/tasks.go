@@ -142,61 +142,26 @@ func (s *Store) onTask(ctx context.Context, op, taskID string, now time.Time,
 
 // Heartbeat extends a lease and records progress on the task and its job.
 func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error) {
-	_, t, err := s.onTask(ctx, "heartbeat", h.TaskID, h.Now, func(j *job.Job, t job.Task) (job.Task, bool, error) {
-		if t.State == job.TaskCanceled && t.Token == h.Token {
-			return t, false, nil // the holder learns of the cancel from the state
-		}
-		t, err := job.Extend(t, h.Token, h.Now, h.Deadline)
-		if err != nil {
-			return t, false, err
-		}
-		if h.Stage != "" {
-			t.Stage = h.Stage
-			j.Stage = h.Stage
-		}
-		t.Progress = store.Clamp01(h.Progress)
-		return t, true, nil
-	})
+	_, t, err := s.onTask(ctx, "heartbeat", h.TaskID, h.Now, store.HeartbeatChange(h))
 	return t, err
 }
 
 // CompleteTask records a task's result and updates its job.
 func (s *Store) CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error) {
-	j, _, err := s.onTask(ctx, "complete", taskID, now, func(j *job.Job, t job.Task) (job.Task, bool, error) {
-		t, err := job.Complete(t, token, res, now)
-		if err != nil {
-			return t, false, err
-		}
-		j.Result = store.ResultOf(res)
-		j.ResultKey = res.Key
-		return t, true, nil
-	})
+	j, _, err := s.onTask(ctx, "complete", taskID, now, store.CompleteChange(token, res, now))
 	return j, err
 }
 
 // FailTask records a failed attempt. A task's own MaxAttempts, when set,
 // bounds its retries in place of the policy's.
 func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
-	j, _, err := s.onTask(ctx, "fail", f.TaskID, f.Now, func(_ *job.Job, t job.Task) (job.Task, bool, error) {
-		t, err := job.Fail(t, f.Token, f.Error, f.Retryable, policyFor(t, f.Policy), f.Now, f.Jitter)
-		return t, err == nil, err
-	})
+	j, _, err := s.onTask(ctx, "fail", f.TaskID, f.Now, store.FailChange(f))
 	return j, err
-}
-
-func policyFor(t job.Task, p job.RetryPolicy) job.RetryPolicy {
-	if t.MaxAttempts > 0 {
-		p.MaxAttempts = t.MaxAttempts
-	}
-	return p
 }
 
 // ReleaseTask hands a leased task back for immediate re-lease.
 func (s *Store) ReleaseTask(ctx context.Context, taskID string, token int64, now time.Time) error {
-	_, _, err := s.onTask(ctx, "release", taskID, now, func(_ *job.Job, t job.Task) (job.Task, bool, error) {
-		t, err := job.Release(t, token, now)
-		return t, err == nil, err
-	})
+	_, _, err := s.onTask(ctx, "release", taskID, now, store.ReleaseChange(token, now))
 	return err
 }
 
@@ -219,7 +184,7 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		}
 		perJob := map[string]int{}
 		for _, t := range expired {
-			r, err := job.Expire(t, policyFor(t, p), now, jitter())
+			r, err := job.Expire(t, store.PolicyFor(t, p), now, jitter())
 			if err != nil {
 				continue
 			}
