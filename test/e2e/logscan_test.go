@@ -60,7 +60,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if agentToken == "" {
 		t.Fatal("no agent credential found in the state directory")
 	}
-	secretOf := func(tok string) string { return tok[strings.LastIndex(tok, "_")+1:] }
+	// A token is <prefix>_<id>_<secret>; the secret itself may contain "_".
+	secretOf := func(tok string) string { return strings.SplitN(tok, "_", 3)[2] }
 	secrets := map[string]string{
 		"admin key":         s.key,
 		"api key secret":    secretOf(userKey),
