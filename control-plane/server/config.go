@@ -33,6 +33,8 @@ type Config struct {
 	// the KV key session_keys is used when this is empty.
 	SessionKeys string
 	ReplicaName string // default hostname:port
+	// DebugListen serves /debug/pprof/ on this host:port (off when empty).
+	DebugListen string
 	// TLS serves HTTPS (and optionally demands agent client certificates);
 	// PublicURL then defaults to https://<listen address>.
 	TLS TLSConfig

@@ -36,6 +36,7 @@ type Server struct {
 	log      *slog.Logger
 	store    store.Store
 	ln       net.Listener
+	debugLn  net.Listener // profiling endpoints (debug.go); nil when off
 	url      string
 	api      *httpapi.API
 	disp     *dispatch.Dispatcher
@@ -79,6 +80,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if cfg.DebugListen != "" {
+		if s.debugLn, err = net.Listen("tcp", cfg.DebugListen); err != nil {
+			return nil, fmt.Errorf("listen on %s for profiling: %w", cfg.DebugListen, err)
+		}
 	}
 	tlsLn, err := cfg.TLS.listen(s.ln)
 	if err != nil {
@@ -318,6 +324,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.keys.Run(bg) })
 	wg.Go(func() { s.agents.Run(bg) })
 	wg.Go(func() { s.surface.sender.Run(bg) })
+	if s.debugLn != nil {
+		wg.Go(func() { s.serveDebug(bg, s.debugLn) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(s.ln) }()
@@ -351,6 +360,9 @@ func (s *Server) close() {
 	s.closers = nil
 	if s.ln != nil {
 		_ = s.ln.Close()
+	}
+	if s.debugLn != nil {
+		_ = s.debugLn.Close()
 	}
 }
 

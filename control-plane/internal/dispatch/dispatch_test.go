@@ -57,7 +57,7 @@ func submit(t *testing.T, s store.Store) job.Job {
 	j := job.Job{ID: newID(), Tenant: "default", Status: api.JobQueued, CreatedAt: now, UpdatedAt: now,
 		Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing", Cache: true}}
 	j.RequestHash = j.Spec.Hash()
-	out, _, err := s.CreateJob(context.Background(), j, job.Plan(j, newID, 3))
+	out, _, err := s.CreateJob(context.Background(), j, job.Plan(j, newID, 3), store.JobMeta{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,28 +26,52 @@ type RedisBus struct {
 	// self marks this bus's own publishes: they come back on its own
 	// subscription, and the local hub was already woken by Notify.
 	self string
+	// kick asks the publisher (Run) for one publish; a wake-up says only
+	// "look for work", so the Notifies made while a publish is in flight are
+	// carried by a single next one instead of one each.
+	kick chan struct{}
 }
 
 // NewRedisBus returns a bus on channel; call Run to start receiving.
 func NewRedisBus(client redis.UniversalClient, channel string, hub *Hub, log *slog.Logger) *RedisBus {
-	return &RedisBus{client: client, channel: channel, hub: hub, log: log, self: rand.Text()}
+	return &RedisBus{client: client, channel: channel, hub: hub, log: log, self: rand.Text(), kick: make(chan struct{}, 1)}
 }
 
-// Notify wakes waiters here and on every other replica.
-func (b *RedisBus) Notify(ctx context.Context) {
+// Notify wakes waiters here at once and, through Run's publisher, on every
+// other replica. It never blocks.
+func (b *RedisBus) Notify(context.Context) {
 	b.hub.Wake()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := b.client.Publish(ctx, b.channel, b.self).Err(); err != nil {
-		b.log.Debug("wake-up publish failed; other replicas will poll", "err", err)
+	select {
+	case b.kick <- struct{}{}:
+	default: // a publish is already due; it covers this wake-up too
+	}
+}
+
+// publish sends the wake-ups Notify asked for until ctx ends.
+func (b *RedisBus) publish(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.kick:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := b.client.Publish(pctx, b.channel, b.self).Err(); err != nil {
+			b.log.Debug("wake-up publish failed; other replicas will poll", "err", err)
+		}
+		cancel()
 	}
 }
 
 // Healthy reports whether wake-ups from other replicas are being received.
 func (b *RedisBus) Healthy() bool { return b.up.Load() }
 
-// Run receives wake-ups until ctx ends, resubscribing with backoff.
+// Run publishes this replica's wake-ups and receives the others' until ctx
+// ends, resubscribing with backoff.
 func (b *RedisBus) Run(ctx context.Context) {
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() { defer close(done); b.publish(ctx) }()
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 100 * time.Millisecond
 	bo.MaxInterval = 5 * time.Second

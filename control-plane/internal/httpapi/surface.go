@@ -94,15 +94,10 @@ func (a *API) createJob(ctx context.Context, j job.Job, uploadSum hash.Hash) (jo
 			j.Stage = "cache"
 		}
 	}
-	out, created, err := a.store.CreateJob(ctx, j, tasks)
+	meta := store.JobMeta{CacheKey: key, Traceparent: telemetry.Traceparent(ctx)}
+	out, created, err := a.store.CreateJob(ctx, j, tasks, meta)
 	if err != nil || !created {
 		return out, created, err
-	}
-	meta := store.JobMeta{JobID: out.ID, Tenant: out.Tenant, CacheKey: key, Traceparent: telemetry.Traceparent(ctx)}
-	if meta.CacheKey != "" || meta.Traceparent != "" {
-		if err := a.store.PutJobMeta(ctx, meta); err != nil {
-			a.log.Warn("could not record job metadata; its result will not be cached", "job", out.ID, "err", err)
-		}
 	}
 	if out.Status.Final() {
 		a.obs.jobFinished(out.Status)

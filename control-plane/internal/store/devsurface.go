@@ -17,9 +17,8 @@ type DevSurface interface {
 	// most limit (0: 100). Seq starts at 1 and has no gaps.
 	JobEvents(ctx context.Context, jobID string, after int64, limit int) ([]JobEvent, error)
 
-	// PutJobMeta records a job's cache key and trace context (upsert).
-	PutJobMeta(ctx context.Context, m JobMeta) error
-	// GetJobMeta returns it (ErrNotFound when none was recorded).
+	// GetJobMeta returns what CreateJob recorded of a job's cache key and
+	// trace context (ErrNotFound when none was recorded).
 	GetJobMeta(ctx context.Context, jobID string) (JobMeta, error)
 	// LookupCache returns the newest result for a tenant's cache key
 	// (ErrNotFound on a miss). Entries are written when a job with a cache

@@ -28,10 +28,12 @@ var (
 type Store interface {
 	DevSurface
 
-	// CreateJob inserts a job and its tasks atomically. With an idempotency
-	// key already used by the same tenant it returns the existing job and
-	// created=false (ErrIdempotencyMismatch if the request hash differs).
-	CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (out job.Job, created bool, err error)
+	// CreateJob inserts a job, its tasks and, when it has a cache key or a
+	// trace context, its metadata (JobID and Tenant are taken from j)
+	// atomically. With an idempotency key already used by the same tenant it
+	// returns the existing job and created=false (ErrIdempotencyMismatch if
+	// the request hash differs).
+	CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta JobMeta) (out job.Job, created bool, err error)
 	// GetJob returns a job; tenant "" matches any tenant.
 	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
 	// ListJobs returns jobs newest first and the cursor of the next page ("" at the end).

@@ -66,7 +66,7 @@ func TestLeadershipAndRescue(t *testing.T) {
 	now := clk.now()
 	j := job.Job{ID: newID(), Tenant: "default", Status: api.JobQueued, CreatedAt: now, UpdatedAt: now,
 		Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing"}}
-	if _, _, err := s.CreateJob(ctx, j, job.Plan(j, newID, 2)); err != nil {
+	if _, _, err := s.CreateJob(ctx, j, job.Plan(j, newID, 2), store.JobMeta{}); err != nil {
 		t.Fatal(err)
 	}
 	caps := api.Capabilities{Engines: []api.EngineCapability{{Name: "x"}}}

@@ -64,23 +64,12 @@ func recordChangeAfter(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time,
 	if err != nil || !changed {
 		return err
 	}
-	data, err := json.Marshal(ch.Event.Job)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+	b := &pgx.Batch{}
+	if err := queueChange(b, ch); err != nil {
+		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, j.ID, ch.Event.Seq, string(ch.Event.Status), ch.Event.Stage,
-		ch.Event.Progress, string(data), now); err != nil {
-		return fmt.Errorf("insert event of job %s: %w", j.ID, err)
-	}
-	for _, d := range ch.Deliveries {
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, tenant, endpoint_id, event_id, event_type,
-			job_id, url, payload, status, attempts, next_attempt_at, window_start, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13)`, d.ID, d.Tenant, d.EndpointID, d.EventID,
-			d.EventType, d.JobID, d.URL, d.Payload, d.Status, d.NextAttemptAt, d.WindowStart, d.CreatedAt,
-			d.UpdatedAt); err != nil {
-			return fmt.Errorf("insert webhook delivery: %w", err)
-		}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record change of job %s: %w", j.ID, err)
 	}
 	if ch.Succeeded && j.ResultKey != "" && (j.Result == nil || !j.Result.Cached) {
 		var key string
@@ -100,6 +89,26 @@ func recordChangeAfter(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time,
 				return fmt.Errorf("write cache entry: %w", err)
 			}
 		}
+	}
+	return nil
+}
+
+// queueChange queues the writes of a planned change: the event and its
+// webhook deliveries.
+func queueChange(b *pgx.Batch, ch store.JobChange) error {
+	data, err := json.Marshal(ch.Event.Job)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	b.Queue(`INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ch.Event.JobID, ch.Event.Seq, string(ch.Event.Status), ch.Event.Stage,
+		ch.Event.Progress, string(data), ch.Event.At)
+	for _, d := range ch.Deliveries {
+		b.Queue(`INSERT INTO webhook_deliveries (id, tenant, endpoint_id, event_id, event_type,
+			job_id, url, payload, status, attempts, next_attempt_at, window_start, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13)`, d.ID, d.Tenant, d.EndpointID, d.EventID,
+			d.EventType, d.JobID, d.URL, d.Payload, d.Status, d.NextAttemptAt, d.WindowStart, d.CreatedAt,
+			d.UpdatedAt)
 	}
 	return nil
 }
@@ -168,17 +177,6 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 		return nil, fmt.Errorf("postgres: events of job %s: %w", jobID, err)
 	}
 	return out, nil
-}
-
-// PutJobMeta records a job's metadata.
-func (s *Store) PutJobMeta(ctx context.Context, m store.JobMeta) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (job_id) DO UPDATE SET tenant = excluded.tenant, cache_key = excluded.cache_key,
-		traceparent = excluded.traceparent`, m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
-	if err != nil {
-		return fmt.Errorf("postgres: put meta of job %s: %w", m.JobID, err)
-	}
-	return nil
 }
 
 // GetJobMeta returns a job's metadata.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,83 +12,6 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
-
-// CreateJob inserts a job and its tasks in one transaction. The job's
-// aggregate fields are derived from the tasks.
-func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job.Job, bool, error) {
-	if j.ID == "" || j.CreatedAt.IsZero() {
-		return job.Job{}, false, fmt.Errorf("postgres: create job: id and created_at are required")
-	}
-	now := j.UpdatedAt
-	if now.IsZero() {
-		now = j.CreatedAt
-	}
-	tasks = prepareTasks(j, tasks)
-	store.Settle(&j, tasks, now)
-	spec, err := jsonArg(&j.Spec)
-	if err != nil {
-		return job.Job{}, false, fmt.Errorf("postgres: create job: spec: %w", err)
-	}
-	errJ, err := jsonArg(j.Error)
-	if err != nil {
-		return job.Job{}, false, fmt.Errorf("postgres: create job: error: %w", err)
-	}
-	resJ, err := jsonArg(j.Result)
-	if err != nil {
-		return job.Job{}, false, fmt.Errorf("postgres: create job: result: %w", err)
-	}
-	var (
-		out     job.Job
-		created bool
-	)
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var id string
-		err := tx.QueryRow(ctx, `INSERT INTO jobs (`+jobCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
-			RETURNING id`,
-			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
-			j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, now, timePtrArg(j.FinishedAt)).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// The tenant already used this idempotency key (ON CONFLICT waited
-			// for that transaction if it was still open).
-			prev, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
-				WHERE tenant = $1 AND idempotency_key = $2`, j.Tenant, j.IdempotencyKey))
-			if err != nil {
-				return fmt.Errorf("read job with the same idempotency key: %w", mapErr(err))
-			}
-			if prev.RequestHash != j.RequestHash {
-				return fmt.Errorf("key %q is job %s: %w", j.IdempotencyKey, prev.ID, store.ErrIdempotencyMismatch)
-			}
-			out, created = prev, false
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("insert job: %w", mapErr(err))
-		}
-		b := &pgx.Batch{}
-		for i, t := range tasks {
-			args, err := taskArgs(t)
-			if err != nil {
-				return err
-			}
-			b.Queue(`INSERT INTO tasks (`+taskCols+`, ord)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-				append(args, i)...)
-		}
-		// The tasks go in the same round trip as the change record's reads.
-		if err := recordChangeAfter(ctx, tx, j, now, b); err != nil {
-			return err
-		}
-		out, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, j.ID))
-		created = true
-		return err
-	})
-	if err != nil {
-		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, err)
-	}
-	return out, created, nil
-}
 
 // prepareTasks fills in what a task inherits from its job.
 func prepareTasks(j job.Job, tasks []job.Task) []job.Task {

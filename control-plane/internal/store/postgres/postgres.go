@@ -31,8 +31,9 @@ var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	creator *creator // group commit of CreateJob (create.go)
 }
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
@@ -61,7 +62,9 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, log: logger}, nil
+	s := &Store{pool: pool, log: logger}
+	s.creator = newCreator(s)
+	return s, nil
 }
 
 // Ping checks that the database answers.
@@ -74,6 +77,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.creator.close()
 	s.pool.Close()
 	return nil
 }

@@ -138,20 +138,6 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 	return out, nil
 }
 
-// PutJobMeta records a job's metadata.
-func (s *Store) PutJobMeta(ctx context.Context, m store.JobMeta) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES (?, ?, ?, ?)
-			ON CONFLICT (job_id) DO UPDATE SET tenant = excluded.tenant, cache_key = excluded.cache_key,
-			traceparent = excluded.traceparent`, m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: put meta of job %s: %w", m.JobID, err)
-	}
-	return nil
-}
-
 // GetJobMeta returns a job's metadata.
 func (s *Store) GetJobMeta(ctx context.Context, jobID string) (store.JobMeta, error) {
 	var m store.JobMeta

@@ -12,9 +12,9 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// CreateJob inserts a job and its tasks in one transaction. The job's
-// aggregate fields are derived from the tasks.
-func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job.Job, bool, error) {
+// CreateJob inserts a job, its tasks and its metadata in one transaction.
+// The job's aggregate fields are derived from the tasks.
+func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta store.JobMeta) (job.Job, bool, error) {
 	if j.ID == "" || j.CreatedAt.IsZero() {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: id and created_at are required")
 	}
@@ -74,6 +74,12 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task) (job
 		}
 		if err := recordChange(ctx, tx, j, now); err != nil {
 			return err
+		}
+		if meta.CacheKey != "" || meta.Traceparent != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES (?, ?, ?, ?)`,
+				j.ID, j.Tenant, meta.CacheKey, meta.Traceparent); err != nil {
+				return fmt.Errorf("insert job meta: %w", err)
+			}
 		}
 		out, err = scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, j.ID))
 		created = true

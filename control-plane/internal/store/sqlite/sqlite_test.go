@@ -103,7 +103,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 	for i := range n {
 		j := job.Job{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "t", CreatedAt: at.Add(time.Duration(i) * time.Millisecond),
 			Spec: job.Spec{URL: "https://example.com/a.mp4", Language: "en", Task: api.TaskTranscribe}}
-		if _, _, err := a.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3)); err != nil {
+		if _, _, err := a.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
 			t.Fatalf("CreateJob: %v", err)
 		}
 	}

@@ -90,7 +90,7 @@ func testWebhookOutbox(t *testing.T, s store.Store) {
 		ID: "ep-other", Tenant: "other", URL: "https://hooks.example.com/other", CreatedAt: at}))
 	j, tasks := build(at, spec{})
 	j.Spec.WebhookURL = "https://hooks.example.com/job"
-	_, _, err := s.CreateJob(ctx, j, tasks)
+	_, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{})
 	noErr(t, "CreateJob", err)
 	tk := leaseOne(t, s, at, "")
 	_, err = s.CompleteTask(ctx, tk.ID, tk.Token, sampleResult(j), at.Add(time.Second))
@@ -233,8 +233,9 @@ func testWebhookSecrets(t *testing.T, s store.Store) {
 func testResultCache(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	at := epoch()
-	j, _ := create(t, s, at, spec{})
-	noErr(t, "PutJobMeta", s.PutJobMeta(ctx, store.JobMeta{JobID: j.ID, Tenant: j.Tenant, CacheKey: "k1", Traceparent: "00-abc-def-01"}))
+	j, tasks := build(at, spec{})
+	_, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{CacheKey: "k1", Traceparent: "00-abc-def-01"})
+	noErr(t, "CreateJob with meta", err)
 	m, err := s.GetJobMeta(ctx, j.ID)
 	noErr(t, "GetJobMeta", err)
 	if m.CacheKey != "k1" || m.Traceparent != "00-abc-def-01" || m.Tenant != j.Tenant {

@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -33,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListJobsPaging", testListJobsPaging},
 		{"ListJobsFilters", testListJobsFilters},
 		{"Idempotency", testIdempotency},
+		{"ConcurrentCreate", testConcurrentCreate},
 		{"LeaseOrder", testLeaseOrder},
 		{"LeaseRunAt", testLeaseRunAt},
 		{"NextRunAt", testNextRunAt},
@@ -103,7 +105,7 @@ type spec struct {
 func create(t *testing.T, s store.Store, at time.Time, sp spec) (job.Job, job.Task) {
 	t.Helper()
 	j, tasks := build(at, sp)
-	out, created, err := s.CreateJob(context.Background(), j, tasks)
+	out, created, err := s.CreateJob(context.Background(), j, tasks, store.JobMeta{})
 	if err != nil {
 		t.Fatalf("CreateJob: %v", err)
 	}
@@ -238,7 +240,7 @@ func testCreateAndGetJob(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	at := epoch()
 	j, tasks := build(at, spec{Labels: map[string]string{"zone": "eu"}})
-	out, created, err := s.CreateJob(ctx, j, tasks)
+	out, created, err := s.CreateJob(ctx, j, tasks, store.JobMeta{})
 	noErr(t, "CreateJob", err)
 	if !created {
 		t.Fatal("created = false")
@@ -284,7 +286,7 @@ func testCreateAndGetJob(t *testing.T, s store.Store) {
 	// The same id again is a conflict, not a silent overwrite.
 	j2, tasks2 := build(at, spec{})
 	j2.ID = j.ID
-	_, _, err = s.CreateJob(ctx, j2, tasks2)
+	_, _, err = s.CreateJob(ctx, j2, tasks2, store.JobMeta{})
 	wantErr(t, "CreateJob duplicate id", err, store.ErrConflict)
 }
 
@@ -376,7 +378,7 @@ func testIdempotency(t *testing.T, s store.Store) {
 	first, _ := create(t, s, at, spec{Key: "order-17"})
 
 	again, tasks := build(at.Add(time.Second), spec{Key: "order-17"})
-	out, created, err := s.CreateJob(ctx, again, tasks)
+	out, created, err := s.CreateJob(ctx, again, tasks, store.JobMeta{})
 	noErr(t, "CreateJob same key", err)
 	if created || out.ID != first.ID {
 		t.Fatalf("same key: created=%v id=%s, want existing job %s", created, out.ID, first.ID)
@@ -389,14 +391,14 @@ func testIdempotency(t *testing.T, s store.Store) {
 	}
 
 	other, tasks := build(at, spec{Key: "order-17", Tenant: "globex"})
-	out, created, err = s.CreateJob(ctx, other, tasks)
+	out, created, err = s.CreateJob(ctx, other, tasks, store.JobMeta{})
 	noErr(t, "CreateJob other tenant same key", err)
 	if !created || out.ID != other.ID {
 		t.Fatalf("other tenant, same key: created=%v id=%s, want a new job", created, out.ID)
 	}
 
 	changed, tasks := build(at, spec{Key: "order-17", Hash: "another request"})
-	_, _, err = s.CreateJob(ctx, changed, tasks)
+	_, _, err = s.CreateJob(ctx, changed, tasks, store.JobMeta{})
 	wantErr(t, "CreateJob same key, other request", err, store.ErrIdempotencyMismatch)
 
 	// Without a key every request is a new job.
@@ -409,6 +411,97 @@ func testIdempotency(t *testing.T, s store.Store) {
 	noErr(t, "ListJobs", err)
 	if len(js) != 4 {
 		t.Fatalf("%d jobs stored, want 4", len(js))
+	}
+}
+
+// testConcurrentCreate: many creations at once (which a backend may write
+// together in one transaction) each get their own answer: every new job is
+// stored with its task, event and metadata; requests repeating an
+// idempotency key get the one job that has it; a key reused with another
+// request fails alone.
+func testConcurrentCreate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := epoch()
+	const n = 60
+	type result struct {
+		in      job.Job
+		out     job.Job
+		created bool
+		err     error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		sp := spec{}
+		switch {
+		case i%10 == 0:
+			sp.Key = "shared" // six requests, one job
+		case i == 7:
+			sp.Key, sp.Hash = "shared", "another request"
+		}
+		j, tasks := build(at, sp)
+		results[i].in = j
+		wg.Go(func() {
+			out, created, err := s.CreateJob(ctx, j, tasks, store.JobMeta{CacheKey: "key-" + j.ID})
+			results[i].out, results[i].created, results[i].err = out, created, err
+		})
+	}
+	wg.Wait()
+	var sharedID string
+	createdShared := 0
+	for i, r := range results {
+		switch {
+		case i == 7:
+			if !errors.Is(r.err, store.ErrIdempotencyMismatch) && !(r.err == nil && r.created) {
+				// It either lost the race for the key (mismatch) or won it,
+				// in which case the six "shared" requests must mismatch.
+				t.Fatalf("request %d: err %v created %v", i, r.err, r.created)
+			}
+			if r.err == nil {
+				sharedID = r.out.ID
+				createdShared++
+			}
+			continue
+		case i%10 == 0:
+			if r.err != nil && errors.Is(r.err, store.ErrIdempotencyMismatch) {
+				continue
+			}
+			noErr(t, fmt.Sprintf("shared request %d", i), r.err)
+			if r.created {
+				createdShared++
+			}
+			if sharedID == "" {
+				sharedID = r.out.ID
+			} else if r.out.ID != sharedID {
+				t.Fatalf("shared key answered with jobs %s and %s", sharedID, r.out.ID)
+			}
+			continue
+		}
+		noErr(t, fmt.Sprintf("request %d", i), r.err)
+		if !r.created || r.out.ID != r.in.ID || r.out.Status != api.JobQueued {
+			t.Fatalf("request %d: created %v, job %+v", i, r.created, r.out)
+		}
+		tasks, err := s.JobTasks(ctx, r.in.ID)
+		if err != nil || len(tasks) != 1 {
+			t.Fatalf("request %d: %d tasks (err %v)", i, len(tasks), err)
+		}
+		m, err := s.GetJobMeta(ctx, r.in.ID)
+		noErr(t, "GetJobMeta", err)
+		if m.CacheKey != "key-"+r.in.ID || m.Tenant != r.in.Tenant {
+			t.Fatalf("request %d: meta %+v", i, m)
+		}
+		evs, err := s.JobEvents(ctx, r.in.ID, 0, 10)
+		if err != nil || len(evs) != 1 || evs[0].Status != api.JobQueued {
+			t.Fatalf("request %d: events %+v (err %v)", i, evs, err)
+		}
+	}
+	if createdShared != 1 {
+		t.Fatalf("the shared key created %d jobs, want 1", createdShared)
+	}
+	js, _, err := s.ListJobs(ctx, store.JobFilter{Limit: 1000})
+	noErr(t, "ListJobs", err)
+	if want := n - 7 + 1; len(js) != want { // 53 without a key, one for "shared"
+		t.Fatalf("%d jobs stored, want %d", len(js), want)
 	}
 }
 
@@ -985,7 +1078,7 @@ func createMulti(t *testing.T, s store.Store, at time.Time, n int) (job.Job, []j
 		extra.ID = newID()
 		tasks = append(tasks, extra)
 	}
-	out, _, err := s.CreateJob(context.Background(), j, tasks)
+	out, _, err := s.CreateJob(context.Background(), j, tasks, store.JobMeta{})
 	noErr(t, "CreateJob", err)
 	got, err := s.JobTasks(context.Background(), j.ID)
 	noErr(t, "JobTasks", err)

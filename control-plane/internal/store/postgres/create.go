@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// Job creation is group-committed: a few writer goroutines take the
+// CreateJob calls waiting at that moment and write them in one transaction
+// of three round trips (BEGIN; the jobs; their tasks, first events, webhook
+// deliveries and metadata; COMMIT), so a busy replica pays one commit and a
+// handful of round trips for many jobs instead of six round trips and a
+// commit each. When idle, a call is written alone at once: batches only
+// form while writers are busy, so nothing waits for a timer.
+const (
+	createWriters  = 4   // concurrent creation transactions
+	createMaxBatch = 128 // jobs in one transaction
+	createTimeout  = 30 * time.Second
+)
+
+// ErrClosed is returned for work handed to a closed store.
+var ErrClosed = errors.New("postgres: store closed")
+
+type createReq struct {
+	j     job.Job
+	tasks []job.Task
+	meta  store.JobMeta
+	done  chan createRes // buffered: the writer never waits for the caller
+}
+
+type createRes struct {
+	job     job.Job
+	created bool
+	err     error
+}
+
+// creator owns the writer goroutines.
+type creator struct {
+	s    *Store
+	reqs chan *createReq
+	stop    chan struct{} // closed by close: writers finish their batch and exit
+	stopped chan struct{} // closed once they have and the queue is drained
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func newCreator(s *Store) *creator {
+	c := &creator{s: s, reqs: make(chan *createReq, createMaxBatch), stop: make(chan struct{}), stopped: make(chan struct{})}
+	for range createWriters {
+		c.wg.Go(c.write)
+	}
+	return c
+}
+
+// close stops the writers; calls still queued fail with ErrClosed.
+func (c *creator) close() {
+	c.once.Do(func() {
+		close(c.stop)
+		c.wg.Wait()
+		for {
+			select {
+			case r := <-c.reqs:
+				r.done <- createRes{err: ErrClosed}
+			default:
+				close(c.stopped)
+				return
+			}
+		}
+	})
+}
+
+func (c *creator) write() {
+	for {
+		var first *createReq
+		select {
+		case <-c.stop:
+			return
+		case first = <-c.reqs:
+		}
+		batch := []*createReq{first}
+	fill:
+		for len(batch) < createMaxBatch {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		c.s.createBatch(batch)
+	}
+}
+
+// CreateJob inserts a job, its tasks and its metadata atomically; see
+// store.Store. The job is written with the other jobs submitted at the same
+// moment, in one transaction.
+func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta store.JobMeta) (job.Job, bool, error) {
+	if j.ID == "" || j.CreatedAt.IsZero() {
+		return job.Job{}, false, fmt.Errorf("postgres: create job: id and created_at are required")
+	}
+	if j.UpdatedAt.IsZero() {
+		j.UpdatedAt = j.CreatedAt
+	}
+	tasks = prepareTasks(j, tasks)
+	store.Settle(&j, tasks, j.UpdatedAt)
+	meta.JobID, meta.Tenant = j.ID, j.Tenant
+	r := &createReq{j: j, tasks: tasks, meta: meta, done: make(chan createRes, 1)}
+	select {
+	case <-s.creator.stop:
+		return job.Job{}, false, ErrClosed
+	default:
+	}
+	select {
+	case s.creator.reqs <- r:
+	case <-s.creator.stop:
+		return job.Job{}, false, ErrClosed
+	case <-ctx.Done():
+		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, ctx.Err())
+	}
+	// Once queued the job may be written even if the caller gives up: as
+	// with any commit racing a cancellation, an idempotency key makes the
+	// client's retry safe.
+	var res createRes
+	select {
+	case res = <-r.done:
+	case <-ctx.Done():
+		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, ctx.Err())
+	case <-s.creator.stopped:
+		// Queued after the queue was drained, or answered just before.
+		select {
+		case res = <-r.done:
+		default:
+			res.err = ErrClosed
+		}
+	}
+	if res.err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, res.err)
+	}
+	return res.job, res.created, nil
+}
+
+// createBatch writes a batch in one transaction and answers every call in
+// it. If the transaction fails, each job is written again on its own, so one
+// bad request cannot fail the others; a job whose idempotency key was
+// already taken is answered after the commit, from the job that has it.
+func (s *Store) createBatch(batch []*createReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
+	defer cancel()
+	var (
+		out      []job.Job
+		inserted []bool
+	)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, inserted, err = insertJobs(ctx, tx, batch)
+		return err
+	})
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			s.createBatch([]*createReq{r})
+		}
+		return
+	}
+	for i, r := range batch {
+		switch {
+		case err != nil:
+			r.done <- createRes{err: err}
+		case inserted[i]:
+			r.done <- createRes{job: out[i], created: true}
+		default:
+			prev, err := s.idempotentReplay(ctx, r.j)
+			r.done <- createRes{job: prev, err: err}
+		}
+	}
+}
+
+// idempotentReplay answers a creation whose idempotency key its tenant has
+// already used: with that job if the requests match.
+func (s *Store) idempotentReplay(ctx context.Context, j job.Job) (job.Job, error) {
+	prev, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
+		WHERE tenant = $1 AND idempotency_key = $2`, j.Tenant, j.IdempotencyKey))
+	if err != nil {
+		return job.Job{}, fmt.Errorf("read job with the same idempotency key: %w", mapErr(err))
+	}
+	if prev.RequestHash != j.RequestHash {
+		return job.Job{}, fmt.Errorf("key %q is job %s: %w", j.IdempotencyKey, prev.ID, store.ErrIdempotencyMismatch)
+	}
+	return prev, nil
+}
+
+// insertJobs writes the batch's jobs in two round trips and reports, for
+// each, the row as stored and whether it was inserted (false: its tenant
+// already used its idempotency key; ON CONFLICT waited for a transaction
+// still writing that key).
+func insertJobs(ctx context.Context, tx pgx.Tx, batch []*createReq) ([]job.Job, []bool, error) {
+	b := &pgx.Batch{}
+	tenants := map[string]int{} // tenant -> index of its endpoint query
+	var tenantOrder []string
+	for _, r := range batch {
+		j := r.j
+		spec, err := jsonArg(&j.Spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
+		}
+		errJ, err := jsonArg(j.Error)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job %s error: %w", j.ID, err)
+		}
+		resJ, err := jsonArg(j.Result)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job %s result: %w", j.ID, err)
+		}
+		b.Queue(`INSERT INTO jobs (`+jobCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
+			RETURNING `+jobCols,
+			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
+			j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, j.UpdatedAt, timePtrArg(j.FinishedAt))
+		if _, ok := tenants[j.Tenant]; !ok {
+			tenants[j.Tenant] = len(tenantOrder)
+			tenantOrder = append(tenantOrder, j.Tenant)
+		}
+	}
+	for _, t := range tenantOrder {
+		b.Queue(listEndpointsSQL, t)
+	}
+	out := make([]job.Job, len(batch))
+	inserted := make([]bool, len(batch))
+	endpoints := make([][]store.WebhookEndpoint, len(tenantOrder))
+	br := tx.SendBatch(ctx, b)
+	for i, r := range batch {
+		j, err := scanJob(br.QueryRow())
+		switch {
+		case err == nil:
+			out[i], inserted[i] = j, true
+		case !errors.Is(err, pgx.ErrNoRows):
+			_ = br.Close()
+			return nil, nil, fmt.Errorf("insert job %s: %w", r.j.ID, mapErr(err))
+		}
+	}
+	for i := range tenantOrder {
+		rows, err := br.Query()
+		if err == nil {
+			endpoints[i], err = collectEndpoints(rows)
+		}
+		if err != nil {
+			_ = br.Close()
+			return nil, nil, fmt.Errorf("list webhook endpoints: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("insert jobs: %w", mapErr(err))
+	}
+
+	// A new job has no earlier event, so its first one needs no read.
+	b = &pgx.Batch{}
+	for i, r := range batch {
+		if !inserted[i] {
+			continue
+		}
+		for k, t := range r.tasks {
+			args, err := taskArgs(t)
+			if err != nil {
+				return nil, nil, err
+			}
+			b.Queue(`INSERT INTO tasks (`+taskCols+`, ord)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+				append(args, k)...)
+		}
+		ch, _, err := store.PlanJobChange(nil, r.j, endpoints[tenants[r.j.Tenant]], r.j.UpdatedAt)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := queueChange(b, ch); err != nil {
+			return nil, nil, err
+		}
+		if m := r.meta; m.CacheKey != "" || m.Traceparent != "" {
+			b.Queue(`INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES ($1, $2, $3, $4)`,
+				m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
+		}
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, nil, fmt.Errorf("insert tasks and events: %w", mapErr(err))
+		}
+	}
+	return out, inserted, nil
+}

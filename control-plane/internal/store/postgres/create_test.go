@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/test/testenv"
+)
+
+func newReq(j job.Job) *createReq {
+	tasks := prepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
+	store.Settle(&j, tasks, j.UpdatedAt)
+	return &createReq{j: j, tasks: tasks, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}, done: make(chan createRes, 1)}
+}
+
+func testJob(at time.Time, key string) job.Job {
+	return job.Job{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", Status: api.JobQueued, IdempotencyKey: key,
+		RequestHash: "h", Spec: job.Spec{URL: "https://media.example.com/a.mp4", Task: api.TaskTranscribe},
+		CreatedAt: at, UpdatedAt: at}
+}
+
+// TestCreateBatch drives one group commit directly, so the batch holds
+// exactly what the test puts in it: a failing job (its id is taken) must not
+// fail the others, which are written again one by one, and two requests
+// with one idempotency key in one batch make one job.
+func TestCreateBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.Postgres(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	taken := testJob(at, "")
+	if _, _, err := s.CreateJob(ctx, taken, job.Plan(taken, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+
+	dup := testJob(at, "")
+	dup.ID = taken.ID
+	a, b := testJob(at, "k"), testJob(at, "k")
+	plain := testJob(at, "")
+	batch := []*createReq{newReq(a), newReq(dup), newReq(b), newReq(plain)}
+	s.createBatch(batch)
+
+	res := make([]createRes, len(batch))
+	for i, r := range batch {
+		res[i] = <-r.done
+	}
+	if res[0].err != nil || !res[0].created || res[0].job.ID != a.ID {
+		t.Fatalf("first with key: %+v", res[0])
+	}
+	if !errors.Is(res[1].err, store.ErrConflict) {
+		t.Fatalf("taken id: err %v, want ErrConflict", res[1].err)
+	}
+	if res[2].err != nil || res[2].created || res[2].job.ID != a.ID {
+		t.Fatalf("second with key: %+v, want job %s replayed", res[2], a.ID)
+	}
+	if res[3].err != nil || !res[3].created {
+		t.Fatalf("plain: %+v", res[3])
+	}
+	for _, id := range []string{a.ID, plain.ID} {
+		if _, err := s.GetJob(ctx, "", id); err != nil {
+			t.Fatalf("job %s not stored: %v", id, err)
+		}
+	}
+	if _, err := s.GetJob(ctx, "", b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the replayed request's job was stored (err %v)", err)
+	}
+
+	// After Close, creation fails at once instead of waiting.
+	_ = s.Close()
+	if _, _, err := s.CreateJob(ctx, testJob(at, ""), nil, store.JobMeta{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
