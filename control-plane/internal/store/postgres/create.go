@@ -44,8 +44,8 @@ type createRes struct {
 
 // creator owns the writer goroutines.
 type creator struct {
-	s    *Store
-	reqs chan *createReq
+	s       *Store
+	reqs    chan *createReq
 	stop    chan struct{} // closed by close: writers finish their batch and exit
 	stopped chan struct{} // closed once they have and the queue is drained
 	once    sync.Once
