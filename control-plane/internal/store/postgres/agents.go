@@ -213,22 +213,25 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 			return store.ErrNotFound
 		}
 		// Jobs first, in id order, then their tasks: the store's lock order.
-		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM jobs WHERE id IN (
+		rows, err := tx.Query(ctx, `SELECT id FROM jobs WHERE id IN (
 			SELECT job_id FROM tasks WHERE state = 'leased' AND agent_id = $1)
 			ORDER BY id FOR UPDATE`, id)
 		if err != nil {
 			return fmt.Errorf("lock jobs: %w", err)
 		}
-		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job.Job, error) { return scanJob(r) })
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return fmt.Errorf("lock jobs: %w", err)
 		}
-		for _, j := range jobs {
-			tasks, err := jobTasks(ctx, tx, j.ID)
-			if err != nil {
-				return fmt.Errorf("read tasks: %w", err)
-			}
-			for _, t := range tasks {
+		states, err := lockStates(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i := range states {
+			st := &states[i]
+			var changed []job.Task
+			for _, t := range st.tasks {
 				if t.State != job.TaskLeased || t.AgentID != id {
 					continue
 				}
@@ -236,15 +239,13 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 				if err != nil {
 					return mapErr(err)
 				}
-				if err := saveTask(ctx, tx, r); err != nil {
-					return err
-				}
+				changed = append(changed, r)
 			}
-			if err := refresh(ctx, tx, &j, now); err != nil {
+			if err := st.apply(b, changed, now); err != nil {
 				return err
 			}
 		}
-		return nil
+		return send(ctx, tx, b)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: revoke agent %s: %w", id, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,90 +12,24 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Job creation is group-committed: a few writer goroutines take the
-// CreateJob calls waiting at that moment and write them in one transaction
-// of three round trips (BEGIN; the jobs; their tasks, first events, webhook
-// deliveries and metadata; COMMIT), so a busy replica pays one commit and a
-// handful of round trips for many jobs instead of six round trips and a
-// commit each. When idle, a call is written alone at once: batches only
-// form while writers are busy, so nothing waits for a timer.
+// Job creation is group-committed (batch.go): one transaction of three
+// round trips (BEGIN; the jobs; their tasks, first events, webhook
+// deliveries and metadata; COMMIT) for all the jobs submitted at a moment.
 const (
 	createWriters  = 4   // concurrent creation transactions
 	createMaxBatch = 128 // jobs in one transaction
-	createTimeout  = 30 * time.Second
+	writeTimeout   = 30 * time.Second
 )
-
-// ErrClosed is returned for work handed to a closed store.
-var ErrClosed = errors.New("postgres: store closed")
 
 type createReq struct {
 	j     job.Job
 	tasks []job.Task
 	meta  store.JobMeta
-	done  chan createRes // buffered: the writer never waits for the caller
 }
 
-type createRes struct {
+type created struct {
 	job     job.Job
 	created bool
-	err     error
-}
-
-// creator owns the writer goroutines.
-type creator struct {
-	s       *Store
-	reqs    chan *createReq
-	stop    chan struct{} // closed by close: writers finish their batch and exit
-	stopped chan struct{} // closed once they have and the queue is drained
-	once    sync.Once
-	wg      sync.WaitGroup
-}
-
-func newCreator(s *Store) *creator {
-	c := &creator{s: s, reqs: make(chan *createReq, createMaxBatch), stop: make(chan struct{}), stopped: make(chan struct{})}
-	for range createWriters {
-		c.wg.Go(c.write)
-	}
-	return c
-}
-
-// close stops the writers; calls still queued fail with ErrClosed.
-func (c *creator) close() {
-	c.once.Do(func() {
-		close(c.stop)
-		c.wg.Wait()
-		for {
-			select {
-			case r := <-c.reqs:
-				r.done <- createRes{err: ErrClosed}
-			default:
-				close(c.stopped)
-				return
-			}
-		}
-	})
-}
-
-func (c *creator) write() {
-	for {
-		var first *createReq
-		select {
-		case <-c.stop:
-			return
-		case first = <-c.reqs:
-		}
-		batch := []*createReq{first}
-	fill:
-		for len(batch) < createMaxBatch {
-			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		c.s.createBatch(batch)
-	}
 }
 
 // CreateJob inserts a job, its tasks and its metadata atomically; see
@@ -112,37 +45,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	tasks = prepareTasks(j, tasks)
 	store.Settle(&j, tasks, j.UpdatedAt)
 	meta.JobID, meta.Tenant = j.ID, j.Tenant
-	r := &createReq{j: j, tasks: tasks, meta: meta, done: make(chan createRes, 1)}
-	select {
-	case <-s.creator.stop:
-		return job.Job{}, false, ErrClosed
-	default:
-	}
-	select {
-	case s.creator.reqs <- r:
-	case <-s.creator.stop:
-		return job.Job{}, false, ErrClosed
-	case <-ctx.Done():
-		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, ctx.Err())
-	}
-	// Once queued the job may be written even if the caller gives up: as
-	// with any commit racing a cancellation, an idempotency key makes the
-	// client's retry safe.
-	var res createRes
-	select {
-	case res = <-r.done:
-	case <-ctx.Done():
-		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, ctx.Err())
-	case <-s.creator.stopped:
-		// Queued after the queue was drained, or answered just before.
-		select {
-		case res = <-r.done:
-		default:
-			res.err = ErrClosed
-		}
-	}
-	if res.err != nil {
-		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, res.err)
+	res, err := s.creates.do(ctx, createReq{j: j, tasks: tasks, meta: meta})
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
 	return res.job, res.created, nil
 }
@@ -151,8 +56,8 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 // it. If the transaction fails, each job is written again on its own, so one
 // bad request cannot fail the others; a job whose idempotency key was
 // already taken is answered after the commit, from the job that has it.
-func (s *Store) createBatch(batch []*createReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
+func (s *Store) createBatch(batch []*call[createReq, created]) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	var (
 		out      []job.Job
@@ -164,20 +69,20 @@ func (s *Store) createBatch(batch []*createReq) {
 		return err
 	})
 	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			s.createBatch([]*createReq{r})
+		for _, c := range batch {
+			s.createBatch([]*call[createReq, created]{c})
 		}
 		return
 	}
-	for i, r := range batch {
+	for i, c := range batch {
 		switch {
 		case err != nil:
-			r.done <- createRes{err: err}
+			c.answer(created{}, err)
 		case inserted[i]:
-			r.done <- createRes{job: out[i], created: true}
+			c.answer(created{out[i], true}, nil)
 		default:
-			prev, err := s.idempotentReplay(ctx, r.j)
-			r.done <- createRes{job: prev, err: err}
+			prev, err := s.idempotentReplay(ctx, c.req.j)
+			c.answer(created{prev, false}, err)
 		}
 	}
 }
@@ -200,12 +105,12 @@ func (s *Store) idempotentReplay(ctx context.Context, j job.Job) (job.Job, error
 // each, the row as stored and whether it was inserted (false: its tenant
 // already used its idempotency key; ON CONFLICT waited for a transaction
 // still writing that key).
-func insertJobs(ctx context.Context, tx pgx.Tx, batch []*createReq) ([]job.Job, []bool, error) {
+func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created]) ([]job.Job, []bool, error) {
 	b := &pgx.Batch{}
 	tenants := map[string]int{} // tenant -> index of its endpoint query
 	var tenantOrder []string
-	for _, r := range batch {
-		j := r.j
+	for _, c := range batch {
+		j := c.req.j
 		spec, err := jsonArg(&j.Spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
@@ -236,14 +141,14 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*createReq) ([]job.Job, 
 	inserted := make([]bool, len(batch))
 	endpoints := make([][]store.WebhookEndpoint, len(tenantOrder))
 	br := tx.SendBatch(ctx, b)
-	for i, r := range batch {
+	for i, c := range batch {
 		j, err := scanJob(br.QueryRow())
 		switch {
 		case err == nil:
 			out[i], inserted[i] = j, true
 		case !errors.Is(err, pgx.ErrNoRows):
 			_ = br.Close()
-			return nil, nil, fmt.Errorf("insert job %s: %w", r.j.ID, mapErr(err))
+			return nil, nil, fmt.Errorf("insert job %s: %w", c.req.j.ID, mapErr(err))
 		}
 	}
 	for i := range tenantOrder {
@@ -262,10 +167,11 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*createReq) ([]job.Job, 
 
 	// A new job has no earlier event, so its first one needs no read.
 	b = &pgx.Batch{}
-	for i, r := range batch {
+	for i, c := range batch {
 		if !inserted[i] {
 			continue
 		}
+		r := c.req
 		for k, t := range r.tasks {
 			args, err := taskArgs(t)
 			if err != nil {

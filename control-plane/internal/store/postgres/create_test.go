@@ -15,10 +15,11 @@ import (
 	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
-func newReq(j job.Job) *createReq {
+func newReq(j job.Job) *call[createReq, created] {
 	tasks := prepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
 	store.Settle(&j, tasks, j.UpdatedAt)
-	return &createReq{j: j, tasks: tasks, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}, done: make(chan createRes, 1)}
+	return &call[createReq, created]{req: createReq{j: j, tasks: tasks, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
+		done: make(chan result[created], 1)}
 }
 
 func testJob(at time.Time, key string) job.Job {
@@ -52,23 +53,23 @@ func TestCreateBatch(t *testing.T) {
 	dup.ID = taken.ID
 	a, b := testJob(at, "k"), testJob(at, "k")
 	plain := testJob(at, "")
-	batch := []*createReq{newReq(a), newReq(dup), newReq(b), newReq(plain)}
+	batch := []*call[createReq, created]{newReq(a), newReq(dup), newReq(b), newReq(plain)}
 	s.createBatch(batch)
 
-	res := make([]createRes, len(batch))
-	for i, r := range batch {
-		res[i] = <-r.done
+	res := make([]result[created], len(batch))
+	for i, c := range batch {
+		res[i] = <-c.done
 	}
-	if res[0].err != nil || !res[0].created || res[0].job.ID != a.ID {
+	if res[0].err != nil || !res[0].val.created || res[0].val.job.ID != a.ID {
 		t.Fatalf("first with key: %+v", res[0])
 	}
 	if !errors.Is(res[1].err, store.ErrConflict) {
 		t.Fatalf("taken id: err %v, want ErrConflict", res[1].err)
 	}
-	if res[2].err != nil || res[2].created || res[2].job.ID != a.ID {
+	if res[2].err != nil || res[2].val.created || res[2].val.job.ID != a.ID {
 		t.Fatalf("second with key: %+v, want job %s replayed", res[2], a.ID)
 	}
-	if res[3].err != nil || !res[3].created {
+	if res[3].err != nil || !res[3].val.created {
 		t.Fatalf("plain: %+v", res[3])
 	}
 	for _, id := range []string{a.ID, plain.ID} {

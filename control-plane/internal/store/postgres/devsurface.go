@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,113 +14,6 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
-
-// recordChangeAfter writes, in the transaction that changed j (which holds
-// the job's row lock, so sequence numbers cannot race), the job's next
-// event, the webhook deliveries it causes and (on success) its cache entry.
-// The statements already queued in pre (the writes of the change itself) go
-// in the same round trip as the change's two reads: every state change of
-// every job comes through here.
-func recordChangeAfter(ctx context.Context, tx pgx.Tx, j job.Job, now time.Time, pre *pgx.Batch) error {
-	var (
-		prev   *store.JobEvent
-		ev     store.JobEvent
-		status string
-	)
-	n := pre.Len()
-	pre.Queue(`SELECT seq, status, stage, progress FROM job_events
-		WHERE job_id = $1 ORDER BY seq DESC LIMIT 1`, j.ID)
-	pre.Queue(listEndpointsSQL, j.Tenant)
-	br := tx.SendBatch(ctx, pre)
-	for range n {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return fmt.Errorf("write job %s: %w", j.ID, mapErr(err))
-		}
-	}
-	err := br.QueryRow().Scan(&ev.Seq, &status, &ev.Stage, &ev.Progress)
-	switch {
-	case err == nil:
-		ev.Status = api.JobStatus(status)
-		prev = &ev
-	case !errors.Is(err, pgx.ErrNoRows):
-		_ = br.Close()
-		return fmt.Errorf("read last event of job %s: %w", j.ID, err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		_ = br.Close()
-		return fmt.Errorf("list webhook endpoints: %w", err)
-	}
-	endpoints, err := collectEndpoints(rows)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("read change inputs of job %s: %w", j.ID, cerr)
-	}
-	if err != nil {
-		return err
-	}
-	ch, changed, err := store.PlanJobChange(prev, j, endpoints, now)
-	if err != nil || !changed {
-		return err
-	}
-	b := &pgx.Batch{}
-	if err := queueChange(b, ch); err != nil {
-		return err
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("record change of job %s: %w", j.ID, err)
-	}
-	if ch.Succeeded && j.ResultKey != "" && (j.Result == nil || !j.Result.Cached) {
-		var key string
-		err := tx.QueryRow(ctx, `SELECT cache_key FROM job_meta WHERE job_id = $1`, j.ID).Scan(&key)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read job meta: %w", err)
-		}
-		if key != "" {
-			res, err := json.Marshal(taskResultOf(j))
-			if err != nil {
-				return fmt.Errorf("encode cached result: %w", err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO result_cache (tenant, cache_key, job_id, result_key, result, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, cache_key) DO UPDATE SET job_id = excluded.job_id,
-				result_key = excluded.result_key, result = excluded.result, created_at = excluded.created_at`,
-				j.Tenant, key, j.ID, j.ResultKey, string(res), now); err != nil {
-				return fmt.Errorf("write cache entry: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// queueChange queues the writes of a planned change: the event and its
-// webhook deliveries.
-func queueChange(b *pgx.Batch, ch store.JobChange) error {
-	data, err := json.Marshal(ch.Event.Job)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	b.Queue(`INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ch.Event.JobID, ch.Event.Seq, string(ch.Event.Status), ch.Event.Stage,
-		ch.Event.Progress, string(data), ch.Event.At)
-	for _, d := range ch.Deliveries {
-		b.Queue(`INSERT INTO webhook_deliveries (id, tenant, endpoint_id, event_id, event_type,
-			job_id, url, payload, status, attempts, next_attempt_at, window_start, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13)`, d.ID, d.Tenant, d.EndpointID, d.EventID,
-			d.EventType, d.JobID, d.URL, d.Payload, d.Status, d.NextAttemptAt, d.WindowStart, d.CreatedAt,
-			d.UpdatedAt)
-	}
-	return nil
-}
-
-// taskResultOf is the task result a cached job will report again.
-func taskResultOf(j job.Job) api.TaskResult {
-	r := api.TaskResult{Key: j.ResultKey}
-	if j.Result != nil {
-		r.Language, r.Duration, r.Engine, r.Model = j.Result.Language, j.Result.Duration, j.Result.Engine, j.Result.Model
-		r.Title, r.Origin, r.Segments, r.Words, r.Timings = j.Result.Title, j.Result.Origin, j.Result.Segments, j.Result.Words, j.Result.Timings
-	}
-	return r
-}
 
 const listEndpointsSQL = `SELECT id, tenant, url, events, created_at FROM webhook_endpoints
 		WHERE ($1::text = '' OR tenant = $1::text) ORDER BY tenant, created_at, id`

@@ -115,49 +115,6 @@ func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) 
 	return collectTasks(q.Query(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY ord`, jobID))
 }
 
-// lockJob reads a job and holds its row lock until the transaction ends.
-func lockJob(ctx context.Context, tx pgx.Tx, tenant, id string) (job.Job, error) {
-	j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
-		WHERE id = $1 AND ($2::text = '' OR tenant = $2::text) FOR UPDATE`, id, tenant))
-	if err != nil {
-		return j, fmt.Errorf("lock job: %w", mapErr(err))
-	}
-	return j, nil
-}
-
-// refresh re-derives a locked job from its tasks and saves it.
-func refresh(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time) error {
-	return refreshAfter(ctx, tx, j, now, &pgx.Batch{})
-}
-
-// refreshAfter is refresh with the writes queued in pre sent in the same
-// round trip as the read of the job's tasks.
-func refreshAfter(ctx context.Context, tx pgx.Tx, j *job.Job, now time.Time, pre *pgx.Batch) error {
-	n := pre.Len()
-	pre.Queue(`SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY ord`, j.ID)
-	br := tx.SendBatch(ctx, pre)
-	for range n {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return fmt.Errorf("write tasks of job %s: %w", j.ID, mapErr(err))
-		}
-	}
-	tasks, err := collectTasks(br.Query())
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
-	}
-	for _, t := range store.AbandonSiblings(tasks, now) {
-		if err := saveTask(ctx, tx, t); err != nil {
-			return err
-		}
-	}
-	store.Settle(j, tasks, now)
-	return saveJob(ctx, tx, *j)
-}
-
 // CancelJob cancels every unfinished task of a job that is not final.
 func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
 	return s.changeJob(ctx, "cancel", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
@@ -172,34 +129,26 @@ func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) 
 	})
 }
 
-// changeJob locks a job, lets fn decide which tasks change, saves them and
-// re-derives the job.
+// changeJob locks a job's state, lets fn decide which tasks change, and
+// writes them with the job re-derived from them.
 func (s *Store) changeJob(ctx context.Context, op, tenant, id string, now time.Time,
 	fn func(j *job.Job, tasks []job.Task) ([]job.Task, error)) (job.Job, error) {
 	var out job.Job
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		j, err := lockJob(ctx, tx, tenant, id)
+		st, err := lockState(ctx, tx, byJobID, id, tenant)
 		if err != nil {
 			return err
 		}
-		tasks, err := jobTasks(ctx, tx, id)
-		if err != nil {
-			return fmt.Errorf("read tasks: %w", err)
-		}
-		changed, err := fn(&j, tasks)
+		changed, err := fn(&st.job, st.tasks)
 		if err != nil {
 			return err
 		}
-		for _, t := range changed {
-			if err := saveTask(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		if err := refresh(ctx, tx, &j, now); err != nil {
+		b := &pgx.Batch{}
+		if err := st.apply(b, changed, now); err != nil {
 			return err
 		}
-		out = j
-		return nil
+		out = st.job
+		return send(ctx, tx, b)
 	})
 	if err != nil {
 		return job.Job{}, fmt.Errorf("postgres: %s job %s: %w", op, id, err)

@@ -31,9 +31,10 @@ var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
-	pool    *pgxpool.Pool
-	log     *slog.Logger
-	creator *creator // group commit of CreateJob (create.go)
+	pool        *pgxpool.Pool
+	log         *slog.Logger
+	creates     *batcher[createReq, created] // group commit of CreateJob (create.go)
+	taskChanges *batcher[taskReq, taskRes]   // group commit of agents' reports (taskchange.go)
 }
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
@@ -63,7 +64,8 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := &Store{pool: pool, log: logger}
-	s.creator = newCreator(s)
+	s.creates = newBatcher(createWriters, createMaxBatch, s.createBatch)
+	s.taskChanges = newBatcher(taskWriters, taskMaxBatch, s.changeTasks)
 	return s, nil
 }
 
@@ -77,7 +79,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
-	s.creator.close()
+	s.creates.close()
+	s.taskChanges.close()
 	s.pool.Close()
 	return nil
 }
@@ -101,6 +104,8 @@ func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // mapErr turns the job rules' errors and PostgreSQL constraint violations
 // into the store's sentinel errors, keeping the original in the chain.

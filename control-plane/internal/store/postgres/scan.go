@@ -11,8 +11,13 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
-const jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, request_hash,
+// Job columns, in the order scanJob uses, bare and qualified by the alias j.
+const (
+	jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, request_hash,
 	attempts, error, result, result_key, created_at, updated_at, finished_at`
+	jobColsJ = `j.id, j.tenant, j.status, j.stage, j.progress, j.spec, j.idempotency_key, j.request_hash,
+	j.attempts, j.error, j.result, j.result_key, j.created_at, j.updated_at, j.finished_at`
+)
 
 // Task columns, in the order scanTask and taskArgs use, bare and qualified
 // by the alias t.
@@ -161,19 +166,6 @@ func taskArgs(t job.Task) ([]any, error) {
 		lastErr, res, t.CreatedAt, t.UpdatedAt}, nil
 }
 
-// saveTask writes a task's mutable columns (id, job, tenant, kind and
-// creation time never change).
-func saveTask(ctx context.Context, tx pgx.Tx, t job.Task) error {
-	b := &pgx.Batch{}
-	if err := queueSaveTask(b, t); err != nil {
-		return err
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("update task %s: %w", t.ID, err)
-	}
-	return nil
-}
-
 // queueSaveTask queues saveTask's UPDATE, to share a round trip.
 func queueSaveTask(b *pgx.Batch, t job.Task) error {
 	a, err := taskArgs(t)
@@ -185,22 +177,4 @@ func queueSaveTask(b *pgx.Batch, t job.Task) error {
 		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15
 		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18])
 	return nil
-}
-
-// saveJob writes a job's mutable columns.
-func saveJob(ctx context.Context, tx pgx.Tx, j job.Job) error {
-	errJ, err := jsonArg(j.Error)
-	if err != nil {
-		return fmt.Errorf("job %s error: %w", j.ID, err)
-	}
-	resJ, err := jsonArg(j.Result)
-	if err != nil {
-		return fmt.Errorf("job %s result: %w", j.ID, err)
-	}
-	b := &pgx.Batch{}
-	b.Queue(`UPDATE jobs SET status = $2, stage = $3, progress = $4, attempts = $5,
-		error = $6, result = $7, result_key = $8, updated_at = $9, finished_at = $10 WHERE id = $1`,
-		j.ID, string(j.Status), j.Stage, j.Progress, j.Attempts, errJ, resJ, j.ResultKey, j.UpdatedAt,
-		timePtrArg(j.FinishedAt))
-	return recordChangeAfter(ctx, tx, j, j.UpdatedAt, b)
 }

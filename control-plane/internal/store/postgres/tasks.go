@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,56 +58,36 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
-		perJob := map[string]int{}
-		b := &pgx.Batch{}
+		var ok []job.Task
 		for _, c := range candidates {
-			if !c.Requires.SatisfiedBy(c.Kind, caps) {
-				continue // the SQL filter and the rule disagree; the rule wins
-			}
-			t, err := job.Lease(c, p.AgentID, p.Now, p.Deadline)
-			if err != nil {
-				continue
-			}
-			if err := queueSaveTask(b, t); err != nil {
-				return err
-			}
-			leased = append(leased, t)
-			perJob[t.JobID]++
-		}
-		if len(leased) == 0 {
-			return nil
-		}
-		// The task updates and the reads of their jobs (every job row here
-		// was locked by the SELECT above) share one round trip.
-		ids := sortedKeys(perJob)
-		for _, id := range ids {
-			b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = $1`, id)
-		}
-		br := tx.SendBatch(ctx, b)
-		for _, t := range leased {
-			if _, err := br.Exec(); err != nil {
-				_ = br.Close()
-				return fmt.Errorf("update task %s: %w", t.ID, err)
+			if c.Requires.SatisfiedBy(c.Kind, caps) { // the SQL filter and the rule disagree: the rule wins
+				ok = append(ok, c)
 			}
 		}
-		jobs := make([]job.Job, 0, len(ids))
-		for _, id := range ids {
-			j, err := scanJob(br.QueryRow())
-			if err != nil {
-				_ = br.Close()
-				return fmt.Errorf("read job %s: %w", id, err)
+		states, err := lockStates(ctx, tx, jobIDs(ok))
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i := range states {
+			st := &states[i]
+			var changed []job.Task
+			for _, c := range ok {
+				if c.JobID != st.job.ID {
+					continue
+				}
+				t, err := job.Lease(c, p.AgentID, p.Now, p.Deadline)
+				if err != nil {
+					continue
+				}
+				changed = append(changed, t)
+				leased = append(leased, t)
 			}
-			jobs = append(jobs, j)
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("lease: %w", err)
-		}
-		for i := range jobs {
-			if err := refresh(ctx, tx, &jobs[i], p.Now); err != nil {
+			if err := st.apply(b, changed, p.Now); err != nil {
 				return err
 			}
 		}
-		return nil
+		return send(ctx, tx, b)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
@@ -114,86 +95,38 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 	return leased, nil
 }
 
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// jobIDs returns the distinct jobs of tasks in id order.
+func jobIDs(tasks []job.Task) []string {
+	var ids []string
+	for _, t := range tasks {
+		ids = append(ids, t.JobID)
 	}
-	sort.Strings(keys)
-	return keys
-}
-
-// onTask runs fn on a task while holding its job's lock, then its own; when fn
-// reports a change it saves the task and re-derives the job.
-func (s *Store) onTask(ctx context.Context, op, taskID string, now time.Time,
-	fn func(j *job.Job, t job.Task) (job.Task, bool, error)) (job.Job, job.Task, error) {
-	var (
-		outJ job.Job
-		outT job.Task
-	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Job lock first, then the task's (the order every writer uses), in
-		// one round trip: the statements of a batch run in order.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT `+jobCols+` FROM jobs WHERE id = (SELECT job_id FROM tasks WHERE id = $1) FOR UPDATE`, taskID)
-		b.Queue(`SELECT `+taskCols+` FROM tasks WHERE id = $1 FOR UPDATE`, taskID)
-		br := tx.SendBatch(ctx, b)
-		j, err := scanJob(br.QueryRow())
-		if err != nil {
-			_ = br.Close()
-			return fmt.Errorf("lock job: %w", mapErr(err))
-		}
-		t, err := scanTask(br.QueryRow())
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("lock task: %w", mapErr(err))
-		}
-		nt, changed, err := fn(&j, t)
-		if err != nil {
-			return mapErr(err)
-		}
-		if changed {
-			b := &pgx.Batch{}
-			if err := queueSaveTask(b, nt); err != nil {
-				return err
-			}
-			if err := refreshAfter(ctx, tx, &j, now, b); err != nil {
-				return err
-			}
-		}
-		outJ, outT = j, nt
-		return nil
-	})
-	if err != nil {
-		return job.Job{}, job.Task{}, fmt.Errorf("postgres: %s task %s: %w", op, taskID, err)
-	}
-	return outJ, outT, nil
+	sort.Strings(ids)
+	return slices.Compact(ids)
 }
 
 // Heartbeat extends a lease and records progress on the task and its job.
 func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error) {
-	_, t, err := s.onTask(ctx, "heartbeat", h.TaskID, h.Now, store.HeartbeatChange(h))
-	return t, err
+	res, err := s.changeTask(ctx, "heartbeat", h.TaskID, h.Now, store.HeartbeatChange(h))
+	return res.task, err
 }
 
 // CompleteTask records a task's result and updates its job.
 func (s *Store) CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error) {
-	j, _, err := s.onTask(ctx, "complete", taskID, now, store.CompleteChange(token, res, now))
-	return j, err
+	out, err := s.changeTask(ctx, "complete", taskID, now, store.CompleteChange(token, res, now))
+	return out.job, err
 }
 
 // FailTask records a failed attempt. A task's own MaxAttempts, when set,
 // bounds its retries in place of the policy's.
 func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
-	j, _, err := s.onTask(ctx, "fail", f.TaskID, f.Now, store.FailChange(f))
-	return j, err
+	out, err := s.changeTask(ctx, "fail", f.TaskID, f.Now, store.FailChange(f))
+	return out.job, err
 }
 
 // ReleaseTask hands a leased task back for immediate re-lease.
 func (s *Store) ReleaseTask(ctx context.Context, taskID string, token int64, now time.Time) error {
-	_, _, err := s.onTask(ctx, "release", taskID, now, store.ReleaseChange(token, now))
+	_, err := s.changeTask(ctx, "release", taskID, now, store.ReleaseChange(token, now))
 	return err
 }
 
@@ -217,28 +150,30 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		if err != nil {
 			return fmt.Errorf("select expired leases: %w", err)
 		}
-		perJob := map[string]int{}
-		for _, t := range expired {
-			r, err := job.Expire(t, store.PolicyFor(t, p), now, jitter())
-			if err != nil {
-				continue
+		states, err := lockStates(ctx, tx, jobIDs(expired))
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i := range states {
+			st := &states[i]
+			var changed []job.Task
+			for _, t := range expired {
+				if t.JobID != st.job.ID {
+					continue
+				}
+				r, err := job.Expire(t, store.PolicyFor(t, p), now, jitter())
+				if err != nil {
+					continue
+				}
+				changed = append(changed, r)
+				rescued = append(rescued, r)
 			}
-			if err := saveTask(ctx, tx, r); err != nil {
+			if err := st.apply(b, changed, now); err != nil {
 				return err
 			}
-			rescued = append(rescued, r)
-			perJob[r.JobID]++
 		}
-		for _, id := range sortedKeys(perJob) {
-			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, id))
-			if err != nil {
-				return fmt.Errorf("read job %s: %w", id, err)
-			}
-			if err := refresh(ctx, tx, &j, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		return send(ctx, tx, b)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: rescue expired leases: %w", err)

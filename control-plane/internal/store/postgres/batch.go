@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Group commit. The busiest writes (job creation and the task changes agents
+// report) go through a batcher: a few writer goroutines each take the calls
+// waiting at that moment and write them in one transaction, so a busy
+// replica pays one commit and a handful of round trips for many calls
+// instead of several round trips and a commit each. When idle, a call is
+// written alone at once: batches only form while the writers are busy, so
+// nothing ever waits for a timer.
+
+// ErrClosed is returned for work handed to a closed store.
+var ErrClosed = errors.New("postgres: store closed")
+
+// result is a call's answer.
+type result[R any] struct {
+	val R
+	err error
+}
+
+// call is one request waiting in a batcher.
+type call[Q, R any] struct {
+	req  Q
+	done chan result[R] // buffered: a writer never waits for the caller
+}
+
+func (c *call[Q, R]) answer(v R, err error) { c.done <- result[R]{v, err} }
+
+type batcher[Q, R any] struct {
+	calls   chan *call[Q, R]
+	stop    chan struct{} // closed by close: writers finish their batch and exit
+	stopped chan struct{} // closed once they have and the queue is drained
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+// newBatcher starts writers goroutines that pass batches of at most max
+// calls to write, which must answer every call.
+func newBatcher[Q, R any](writers, max int, write func([]*call[Q, R])) *batcher[Q, R] {
+	b := &batcher[Q, R]{calls: make(chan *call[Q, R], max), stop: make(chan struct{}), stopped: make(chan struct{})}
+	for range writers {
+		b.wg.Go(func() {
+			for {
+				var first *call[Q, R]
+				select {
+				case <-b.stop:
+					return
+				case first = <-b.calls:
+				}
+				batch := []*call[Q, R]{first}
+			fill:
+				for len(batch) < max {
+					select {
+					case c := <-b.calls:
+						batch = append(batch, c)
+					default:
+						break fill
+					}
+				}
+				write(batch)
+			}
+		})
+	}
+	return b
+}
+
+// do queues req and waits for its answer. Once queued, the request may be
+// written even if ctx ends first: as with any commit racing a cancellation,
+// the caller cannot tell, and the API's idempotency keys and fencing tokens
+// make a retry safe.
+func (b *batcher[Q, R]) do(ctx context.Context, req Q) (R, error) {
+	var zero R
+	select {
+	case <-b.stop:
+		return zero, ErrClosed
+	default:
+	}
+	c := &call[Q, R]{req: req, done: make(chan result[R], 1)}
+	select {
+	case b.calls <- c:
+	case <-b.stop:
+		return zero, ErrClosed
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	var res result[R]
+	select {
+	case res = <-c.done:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-b.stopped:
+		// Queued after the queue was drained, or answered just before.
+		select {
+		case res = <-c.done:
+		default:
+			res.err = ErrClosed
+		}
+	}
+	return res.val, res.err
+}
+
+// close stops the writers; calls still queued fail with ErrClosed.
+func (b *batcher[Q, R]) close() {
+	b.once.Do(func() {
+		close(b.stop)
+		b.wg.Wait()
+		for {
+			select {
+			case c := <-b.calls:
+				var zero R
+				c.answer(zero, ErrClosed)
+			default:
+				close(b.stopped)
+				return
+			}
+		}
+	})
+}
