@@ -90,10 +90,10 @@ type instrumentedStore struct {
 	m *telemetry.Metrics
 }
 
-func (s instrumentedStore) CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error) {
-	j, err := s.Store.CompleteTask(ctx, taskID, token, res, now)
+func (s instrumentedStore) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
+	j, err := s.Store.CompleteTask(ctx, c)
 	if err == nil {
-		s.m.TaskCompleted(j.Spec.URL, res)
+		s.m.TaskCompleted(j.Spec.URL, c.Result)
 		if j.Status.Final() {
 			s.m.JobFinished(j.Status)
 		}
@@ -131,7 +131,7 @@ type instrumentedDispatcher struct {
 	m *telemetry.Metrics
 }
 
-func (d instrumentedDispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]job.Task, error) {
+func (d instrumentedDispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]store.Leased, error) {
 	tasks, err := d.d.Lease(ctx, agentID, caps, max, wait)
 	now := time.Now()
 	for _, t := range tasks {

@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
 // Leaser claims ready tasks.
 type Leaser interface {
-	LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task, error)
+	LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error)
 }
 
 // Config tunes the dispatcher.
@@ -96,7 +95,7 @@ func (d *Dispatcher) Close() {
 // Lease returns up to max tasks that caps can run, waiting up to wait for
 // some to become ready. It returns no tasks and no error when the wait ends
 // empty-handed or the dispatcher is closing.
-func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]job.Task, error) {
+func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]store.Leased, error) {
 	if max < 1 {
 		max = 1
 	}

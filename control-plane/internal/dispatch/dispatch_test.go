@@ -104,7 +104,7 @@ func TestDispatcher(t *testing.T) {
 		s := openSQLite(t)
 		hub := dispatch.NewHub()
 		d := dispatch.New(s, hub, cfg, time.Now, nil)
-		got := make(chan []job.Task, 1)
+		got := make(chan []store.Leased, 1)
 		go func() {
 			tasks, _ := d.Lease(context.Background(), "agent", caps, 1, 10*time.Second)
 			got <- tasks

@@ -100,7 +100,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 		l, err := a.leaseFor(c, t)
 		if err != nil {
 			// Hand it straight back: the agent never learned of it.
-			_ = a.store.ReleaseTask(ctx, t.ID, t.Token, a.now())
+			_ = a.store.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
 			a.notify.Notify(ctx)
 			return err
 		}
@@ -111,12 +111,9 @@ func (a *API) lease(c *fiber.Ctx) error {
 
 // leaseFor builds what the agent needs for a leased task: the job's spec and
 // presigned URLs for the upload (and the uploaded source, if any).
-func (a *API) leaseFor(c *fiber.Ctx, t job.Task) (api.Lease, error) {
+func (a *API) leaseFor(c *fiber.Ctx, t store.Leased) (api.Lease, error) {
 	ctx := c.UserContext()
-	j, err := a.store.GetJob(ctx, "", t.JobID)
-	if err != nil {
-		return api.Lease{}, fmt.Errorf("load job of task %s: %w", t.ID, err)
-	}
+	j := t.Job
 	spec := api.TaskSpec{
 		URL: j.Spec.URL, Filename: j.Spec.Filename, Language: j.Spec.Language, Task: j.Spec.Task,
 		Model: j.Spec.Model, Captions: j.Spec.Captions, MaxDuration: a.cfg.MaxDuration.Seconds(),
@@ -135,21 +132,8 @@ func (a *API) leaseFor(c *fiber.Ctx, t job.Task) (api.Lease, error) {
 	}
 	return api.Lease{
 		TaskID: t.ID, JobID: t.JobID, Kind: t.Kind, Attempt: t.Attempt, Token: t.Token,
-		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up, Traceparent: a.traceparentOf(ctx, t.JobID),
+		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up, Traceparent: t.Traceparent,
 	}, nil
-}
-
-// ownTask checks that the calling agent holds the task; another agent's
-// task looks like a stale lease, revealing nothing.
-func (a *API) ownTask(c *fiber.Ctx) (job.Task, error) {
-	t, err := a.store.GetTask(c.UserContext(), c.Params("id"))
-	if err != nil {
-		return t, err
-	}
-	if t.AgentID != agentOf(c).ID {
-		return t, store.ErrStaleLease
-	}
-	return t, nil
 }
 
 func (a *API) heartbeat(c *fiber.Ctx) error {
@@ -157,16 +141,15 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 	if err := a.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if _, err := a.ownTask(c); err != nil {
-		return err
-	}
 	if req.Progress < 0 || req.Progress > 1 {
 		return badRequest("progress must be between 0 and 1")
 	}
+	// The store refuses a task the calling agent does not hold as a stale
+	// lease, revealing nothing about another agent's task.
 	ag := agentOf(c)
 	now := a.now()
 	t, err := a.store.Heartbeat(c.UserContext(), store.Heartbeat{
-		TaskID: c.Params("id"), Token: req.Token, Stage: req.Stage, Progress: req.Progress,
+		TaskID: c.Params("id"), Holder: ag.ID, Token: req.Token, Stage: req.Stage, Progress: req.Progress,
 		Now: now, Deadline: now.Add(a.cfg.LeaseDuration),
 	})
 	if err != nil {
@@ -183,19 +166,21 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if err := a.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := a.ownTask(c)
+	ag := agentOf(c)
+	j, err := a.store.CompleteTask(c.UserContext(), store.Completion{
+		TaskID: c.Params("id"), Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
+		// The result must be the object this attempt was told to write.
+		Check: func(t job.Task, res api.TaskResult) error {
+			if res.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
+				return badRequest("result key does not belong to this lease")
+			}
+			return nil
+		},
+	})
 	if err != nil {
 		return err
 	}
-	// The result must be the object this attempt was told to write.
-	if req.Result.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
-		return badRequest("result key does not belong to this lease")
-	}
-	j, err := a.store.CompleteTask(c.UserContext(), t.ID, req.Token, req.Result, a.now())
-	if err != nil {
-		return err
-	}
-	a.log.Info("task completed", "task", t.ID, "job", j.ID, "agent", t.AgentID, "job_status", j.Status)
+	a.log.Info("task completed", "task", c.Params("id"), "job", j.ID, "agent", ag.ID, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -207,18 +192,15 @@ func (a *API) fail(c *fiber.Ctx) error {
 	if req.Error.Code == "" {
 		return badRequest("error.code is required")
 	}
-	t, err := a.ownTask(c)
-	if err != nil {
-		return err
-	}
+	ag := agentOf(c)
 	j, err := a.store.FailTask(c.UserContext(), store.Failure{
-		TaskID: t.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,
+		TaskID: c.Params("id"), Holder: ag.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,
 		Policy: a.cfg.RetryPolicy, Jitter: jitter(), Now: a.now(),
 	})
 	if err != nil {
 		return err
 	}
-	a.log.Info("task failed", "task", t.ID, "job", j.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
+	a.log.Info("task failed", "task", c.Params("id"), "job", j.ID, "agent", ag.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -227,14 +209,11 @@ func (a *API) release(c *fiber.Ctx) error {
 	if err := a.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := a.ownTask(c)
-	if err != nil {
+	ag := agentOf(c)
+	if err := a.store.ReleaseTask(c.UserContext(), c.Params("id"), ag.ID, req.Token, a.now()); err != nil {
 		return err
 	}
-	if err := a.store.ReleaseTask(c.UserContext(), t.ID, req.Token, a.now()); err != nil {
-		return err
-	}
-	a.log.Info("task handed back", "task", t.ID, "job", t.JobID, "reason", req.Reason)
+	a.log.Info("task handed back", "task", c.Params("id"), "agent", ag.ID, "reason", req.Reason)
 	a.notify.Notify(c.UserContext())
 	return c.SendStatus(http.StatusNoContent)
 }

@@ -35,7 +35,7 @@ type Blobs interface {
 
 // Dispatcher answers lease long-polls.
 type Dispatcher interface {
-	Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]job.Task, error)
+	Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]store.Leased, error)
 }
 
 // Notifier wakes waiting agents after work was queued.

@@ -260,11 +260,3 @@ func NormalizeURL(raw string) string {
 	return u.String()
 }
 
-// traceparentOf returns the trace context recorded for a job ("" if none).
-func (a *API) traceparentOf(ctx context.Context, jobID string) string {
-	m, err := a.store.GetJobMeta(ctx, jobID)
-	if err != nil {
-		return ""
-	}
-	return m.Traceparent
-}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
@@ -22,6 +21,9 @@ type TaskChange func(j *job.Job, t job.Task) (job.Task, bool, error)
 // cancel from its state.
 func HeartbeatChange(h Heartbeat) TaskChange {
 	return func(j *job.Job, t job.Task) (job.Task, bool, error) {
+		if err := held(t, h.Holder); err != nil {
+			return t, false, err
+		}
 		if t.State == job.TaskCanceled && t.Token == h.Token {
 			return t, false, nil
 		}
@@ -39,32 +41,55 @@ func HeartbeatChange(h Heartbeat) TaskChange {
 }
 
 // CompleteChange records a task's result on the task and its job.
-func CompleteChange(token int64, res api.TaskResult, now time.Time) TaskChange {
+func CompleteChange(c Completion) TaskChange {
 	return func(j *job.Job, t job.Task) (job.Task, bool, error) {
-		t, err := job.Complete(t, token, res, now)
+		if err := held(t, c.Holder); err != nil {
+			return t, false, err
+		}
+		nt, err := job.Complete(t, c.Token, c.Result, c.Now)
 		if err != nil {
 			return t, false, err
 		}
-		j.Result = ResultOf(res)
-		j.ResultKey = res.Key
-		return t, true, nil
+		if c.Check != nil {
+			if err := c.Check(t, c.Result); err != nil {
+				return t, false, err
+			}
+		}
+		j.Result = ResultOf(c.Result)
+		j.ResultKey = c.Result.Key
+		return nt, true, nil
 	}
 }
 
 // FailChange records a failed attempt.
 func FailChange(f Failure) TaskChange {
 	return func(_ *job.Job, t job.Task) (job.Task, bool, error) {
+		if err := held(t, f.Holder); err != nil {
+			return t, false, err
+		}
 		t, err := job.Fail(t, f.Token, f.Error, f.Retryable, PolicyFor(t, f.Policy), f.Now, f.Jitter)
 		return t, err == nil, err
 	}
 }
 
 // ReleaseChange hands a leased task back for immediate re-lease.
-func ReleaseChange(token int64, now time.Time) TaskChange {
+func ReleaseChange(holder string, token int64, now time.Time) TaskChange {
 	return func(_ *job.Job, t job.Task) (job.Task, bool, error) {
+		if err := held(t, holder); err != nil {
+			return t, false, err
+		}
 		t, err := job.Release(t, token, now)
 		return t, err == nil, err
 	}
+}
+
+// held refuses a task another agent holds, as a stale lease: an agent
+// learns nothing about tasks that are not its own. "" is any holder.
+func held(t job.Task, holder string) error {
+	if holder != "" && t.AgentID != holder {
+		return fmt.Errorf("task %s is not held by agent %s: %w", t.ID, holder, ErrStaleLease)
+	}
+	return nil
 }
 
 // PolicyFor is p with the task's own MaxAttempts, when set, in place of the

@@ -38,8 +38,7 @@ type Store interface {
 	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
 	// ListJobs returns jobs newest first and the cursor of the next page ("" at the end).
 	ListJobs(ctx context.Context, f JobFilter) ([]job.Job, string, error)
-	// GetTask returns one task (ErrNotFound if unknown). The API uses it to
-	// check that an agent acts only on tasks it holds.
+	// GetTask returns one task (ErrNotFound if unknown).
 	GetTask(ctx context.Context, id string) (job.Task, error)
 	// JobTasks returns a job's tasks in creation order.
 	JobTasks(ctx context.Context, jobID string) ([]job.Task, error)
@@ -51,17 +50,23 @@ type Store interface {
 	// LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run,
 	// highest priority first, then oldest. Never blocks on rows another
 	// transaction holds (SKIP LOCKED on PostgreSQL).
-	LeaseTasks(ctx context.Context, p LeaseParams) ([]job.Task, error)
+	// Each task comes with its job as it is after the lease.
+	LeaseTasks(ctx context.Context, p LeaseParams) ([]Leased, error)
+	// The changes agents report below refuse (ErrStaleLease) a task whose
+	// holder is not the given agent ("" skips that check: internal callers),
+	// and a fencing token that is not current; an unknown task is
+	// ErrNotFound.
+	//
 	// Heartbeat extends a lease and records progress. For a task canceled
 	// while leased it returns the task (State canceled) and no error, so the
-	// holder learns to stop; for any other token mismatch ErrStaleLease.
+	// holder learns to stop.
 	Heartbeat(ctx context.Context, h Heartbeat) (job.Task, error)
 	// CompleteTask records a task's result and updates its job.
-	CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error)
+	CompleteTask(ctx context.Context, c Completion) (job.Job, error)
 	// FailTask records a failed attempt per policy; jitter in [0,1).
 	FailTask(ctx context.Context, f Failure) (job.Job, error)
 	// ReleaseTask hands a leased task back for immediate re-lease.
-	ReleaseTask(ctx context.Context, taskID string, token int64, now time.Time) error
+	ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error
 	// RescueExpired retries (or fails) up to limit leased tasks whose deadline
 	// passed; it returns the tasks as they are after the rescue.
 	RescueExpired(ctx context.Context, now time.Time, p job.RetryPolicy, jitter func() float64, limit int) ([]job.Task, error)
@@ -125,9 +130,18 @@ type LeaseParams struct {
 	Deadline     time.Time
 }
 
+// Leased is a task just leased, with its job and the trace context of the
+// job's submission ("" when none was recorded).
+type Leased struct {
+	job.Task
+	Job         job.Job
+	Traceparent string
+}
+
 // Heartbeat is a lease extension with progress.
 type Heartbeat struct {
 	TaskID   string
+	Holder   string
 	Token    int64
 	Stage    string
 	Progress float64
@@ -135,9 +149,23 @@ type Heartbeat struct {
 	Deadline time.Time
 }
 
+// Completion is a task's result report.
+type Completion struct {
+	TaskID string
+	Holder string
+	Token  int64
+	Result api.TaskResult
+	Now    time.Time
+	// Check, if set, vets the result against the task before anything is
+	// written (the API checks the result is the object this attempt was
+	// told to write); its error is returned as is.
+	Check func(t job.Task, res api.TaskResult) error
+}
+
 // Failure is a failed attempt report.
 type Failure struct {
 	TaskID    string
+	Holder    string
 	Token     int64
 	Error     api.Error
 	Retryable bool

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
@@ -34,7 +33,7 @@ LIMIT $5
 FOR UPDATE OF t, j SKIP LOCKED`
 
 // LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run.
-func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task, error) {
+func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error) {
 	if p.Max <= 0 {
 		return nil, nil
 	}
@@ -51,7 +50,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 	if caps.Labels == nil {
 		labels = []byte("{}")
 	}
-	var leased []job.Task
+	var leased []store.Leased
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		leased = nil
 		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max))
@@ -81,10 +80,12 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 					continue
 				}
 				changed = append(changed, t)
-				leased = append(leased, t)
 			}
 			if err := st.apply(b, changed, p.Now); err != nil {
 				return err
+			}
+			for _, t := range changed {
+				leased = append(leased, store.Leased{Task: t, Job: st.job, Traceparent: st.meta.Traceparent})
 			}
 		}
 		return send(ctx, tx, b)
@@ -112,8 +113,8 @@ func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, err
 }
 
 // CompleteTask records a task's result and updates its job.
-func (s *Store) CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error) {
-	out, err := s.changeTask(ctx, "complete", taskID, now, store.CompleteChange(token, res, now))
+func (s *Store) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
+	out, err := s.changeTask(ctx, "complete", c.TaskID, c.Now, store.CompleteChange(c))
 	return out.job, err
 }
 
@@ -125,8 +126,8 @@ func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) 
 }
 
 // ReleaseTask hands a leased task back for immediate re-lease.
-func (s *Store) ReleaseTask(ctx context.Context, taskID string, token int64, now time.Time) error {
-	_, err := s.changeTask(ctx, "release", taskID, now, store.ReleaseChange(token, now))
+func (s *Store) ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error {
+	_, err := s.changeTask(ctx, "release", taskID, now, store.ReleaseChange(holder, token, now))
 	return err
 }
 

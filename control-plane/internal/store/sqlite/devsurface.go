@@ -140,13 +140,20 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 
 // GetJobMeta returns a job's metadata.
 func (s *Store) GetJobMeta(ctx context.Context, jobID string) (store.JobMeta, error) {
-	var m store.JobMeta
-	err := s.r.QueryRowContext(ctx, `SELECT job_id, tenant, cache_key, traceparent FROM job_meta WHERE job_id = ?`, jobID).
-		Scan(&m.JobID, &m.Tenant, &m.CacheKey, &m.Traceparent)
+	m, err := jobMeta(ctx, s.r, jobID)
 	if err != nil {
 		return m, fmt.Errorf("sqlite: meta of job %s: %w", jobID, mapErr(err))
 	}
 	return m, nil
+}
+
+func jobMeta(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, jobID string) (store.JobMeta, error) {
+	var m store.JobMeta
+	err := q.QueryRowContext(ctx, `SELECT job_id, tenant, cache_key, traceparent FROM job_meta WHERE job_id = ?`, jobID).
+		Scan(&m.JobID, &m.Tenant, &m.CacheKey, &m.Traceparent)
+	return m, err
 }
 
 // LookupCache returns a cached result.

@@ -128,7 +128,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 					return
 				}
 				for _, tk := range got {
-					if _, err := s.CompleteTask(ctx, tk.ID, tk.Token, api.TaskResult{Key: "k"}, now); err != nil {
+					if _, err := s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: api.TaskResult{Key: "k"}, Now: now}); err != nil {
 						t.Errorf("worker %d: CompleteTask: %v", w, err)
 						return
 					}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
@@ -30,7 +30,7 @@ ORDER BY t.priority DESC, t.run_at, t.id
 LIMIT ?5`
 
 // LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run.
-func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task, error) {
+func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error) {
 	if p.Max <= 0 {
 		return nil, nil
 	}
@@ -53,7 +53,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 			return nil, fmt.Errorf("sqlite: lease: labels: %w", err)
 		}
 	}
-	var leased []job.Task
+	var leased []store.Leased
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		leased = nil
 		rows, err := tx.QueryContext(ctx, leaseSQL, ts(p.Now), string(kinds), string(engJ), string(labels), p.Max)
@@ -73,9 +73,10 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 			if err := saveTask(ctx, tx, t); err != nil {
 				return err
 			}
-			leased = append(leased, t)
+			leased = append(leased, store.Leased{Task: t})
 			perJob[t.JobID]++
 		}
+		jobs := map[string]job.Job{}
 		for _, id := range sortedKeys(perJob) {
 			j, err := getJob(ctx, tx, "", id)
 			if err != nil {
@@ -84,6 +85,16 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]job.Task
 			if err := refresh(ctx, tx, &j, p.Now); err != nil {
 				return err
 			}
+			jobs[id] = j
+		}
+		for i := range leased {
+			l := &leased[i]
+			l.Job = jobs[l.JobID]
+			m, err := jobMeta(ctx, tx, l.JobID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("read meta of job %s: %w", l.JobID, err)
+			}
+			l.Traceparent = m.Traceparent
 		}
 		return nil
 	})
@@ -147,8 +158,8 @@ func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, err
 }
 
 // CompleteTask records a task's result and updates its job.
-func (s *Store) CompleteTask(ctx context.Context, taskID string, token int64, res api.TaskResult, now time.Time) (job.Job, error) {
-	j, _, err := s.onTask(ctx, "complete", taskID, now, store.CompleteChange(token, res, now))
+func (s *Store) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
+	j, _, err := s.onTask(ctx, "complete", c.TaskID, c.Now, store.CompleteChange(c))
 	return j, err
 }
 
@@ -160,8 +171,8 @@ func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) 
 }
 
 // ReleaseTask hands a leased task back for immediate re-lease.
-func (s *Store) ReleaseTask(ctx context.Context, taskID string, token int64, now time.Time) error {
-	_, _, err := s.onTask(ctx, "release", taskID, now, store.ReleaseChange(token, now))
+func (s *Store) ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error {
+	_, _, err := s.onTask(ctx, "release", taskID, now, store.ReleaseChange(holder, token, now))
 	return err
 }
 

@@ -47,7 +47,7 @@ func testJobEventLog(t *testing.T, s store.Store) {
 	hb.Now = at.Add(3 * time.Second)
 	_, err = s.Heartbeat(ctx, hb) // same stage and progress: no event
 	noErr(t, "Heartbeat again", err)
-	_, err = s.CompleteTask(ctx, tk.ID, tk.Token, sampleResult(j), at.Add(4*time.Second))
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: sampleResult(j), Now: at.Add(4*time.Second)})
 	noErr(t, "CompleteTask", err)
 
 	evs, err := s.JobEvents(ctx, j.ID, 0, 0)
@@ -93,7 +93,7 @@ func testWebhookOutbox(t *testing.T, s store.Store) {
 	_, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{})
 	noErr(t, "CreateJob", err)
 	tk := leaseOne(t, s, at, "")
-	_, err = s.CompleteTask(ctx, tk.ID, tk.Token, sampleResult(j), at.Add(time.Second))
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: sampleResult(j), Now: at.Add(time.Second)})
 	noErr(t, "CompleteTask", err)
 
 	all, err := s.ListWebhookDeliveries(ctx, store.DeliveryFilter{JobID: j.ID})
@@ -246,9 +246,15 @@ func testResultCache(t *testing.T, s store.Store) {
 	_, err = s.LookupCache(ctx, j.Tenant, "k1")
 	wantErr(t, "LookupCache before success", err, store.ErrNotFound)
 
-	tk := leaseOne(t, s, at, "")
+	// The lease hands out the trace context recorded with the job.
+	ls, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: agentID, Capabilities: defaultCaps(), Max: 1, Now: at, Deadline: at.Add(time.Minute)})
+	noErr(t, "LeaseTasks", err)
+	if len(ls) != 1 || ls[0].Traceparent != "00-abc-def-01" || ls[0].Job.ID != j.ID {
+		t.Fatalf("leased %+v, want job %s with its trace context", ls, j.ID)
+	}
+	tk := ls[0].Task
 	res := sampleResult(j)
-	_, err = s.CompleteTask(ctx, tk.ID, tk.Token, res, at.Add(time.Second))
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: res, Now: at.Add(time.Second)})
 	noErr(t, "CompleteTask", err)
 	e, err := s.LookupCache(ctx, j.Tenant, "k1")
 	noErr(t, "LookupCache", err)

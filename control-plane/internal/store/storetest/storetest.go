@@ -170,7 +170,20 @@ func leaseAs(t *testing.T, s store.Store, agent string, now time.Time, max int, 
 	if err != nil {
 		t.Fatalf("LeaseTasks: %v", err)
 	}
-	return got
+	for _, l := range got {
+		if l.Job.ID != l.JobID || l.Job.Status != api.JobRunning {
+			t.Fatalf("leased task %s came with job %s (%s), want its own job, running", l.ID, l.Job.ID, l.Job.Status)
+		}
+	}
+	return tasksOf(got)
+}
+
+func tasksOf(ls []store.Leased) []job.Task {
+	out := make([]job.Task, len(ls))
+	for i, l := range ls {
+		out[i] = l.Task
+	}
+	return out
 }
 
 // leaseOne leases at now and requires exactly one task, with the given id if set.
@@ -715,27 +728,36 @@ func testStaleTokenRejected(t *testing.T, s store.Store) {
 	tk := leaseOne(t, s, at.Add(time.Minute), first.ID)
 	now := at.Add(2 * time.Minute)
 
+	errCheck := errors.New("result refused")
 	tests := []struct {
-		name  string
-		id    string
-		token int64
+		name   string
+		id     string
+		holder string
+		token  int64
+		check  func(job.Task, api.TaskResult) error
+		want   error
 	}{
-		{"wrong token", tk.ID, tk.Token + 1},
-		{"earlier token", tk.ID, tk.Token - 1},
-		{"queued task", queued.ID, 0},
-		{"queued task, guessed token", queued.ID, 1},
+		{"wrong token", tk.ID, "", tk.Token + 1, nil, store.ErrStaleLease},
+		{"earlier token", tk.ID, "", tk.Token - 1, nil, store.ErrStaleLease},
+		{"queued task", queued.ID, "", 0, nil, store.ErrStaleLease},
+		{"queued task, guessed token", queued.ID, "", 1, nil, store.ErrStaleLease},
+		{"another agent, right token", tk.ID, "agent-2", tk.Token, nil, store.ErrStaleLease},
+		{"holder, right token, result refused", tk.ID, agentID, tk.Token, func(job.Task, api.TaskResult) error { return errCheck }, errCheck},
 	}
 	for _, tc := range tests {
 		before := getTask(t, s, tc.id)
 		beforeJob := getJob(t, s, before.JobID)
-		_, err := s.Heartbeat(ctx, store.Heartbeat{TaskID: tc.id, Token: tc.token, Progress: 0.5, Stage: "x", Now: now, Deadline: now.Add(time.Hour)})
-		wantErr(t, tc.name+": Heartbeat", err, store.ErrStaleLease)
-		_, err = s.CompleteTask(ctx, tc.id, tc.token, api.TaskResult{Key: "k"}, now)
-		wantErr(t, tc.name+": CompleteTask", err, store.ErrStaleLease)
-		_, err = s.FailTask(ctx, store.Failure{TaskID: tc.id, Token: tc.token, Error: api.Error{Code: "x"}, Policy: defaultPolicy(), Now: now})
-		wantErr(t, tc.name+": FailTask", err, store.ErrStaleLease)
-		err = s.ReleaseTask(ctx, tc.id, tc.token, now)
-		wantErr(t, tc.name+": ReleaseTask", err, store.ErrStaleLease)
+		_, err := s.CompleteTask(ctx, store.Completion{TaskID: tc.id, Holder: tc.holder, Token: tc.token, Result: api.TaskResult{Key: "k"}, Now: now, Check: tc.check})
+		wantErr(t, tc.name+": CompleteTask", err, tc.want)
+		if tc.check != nil {
+			continue // the check is CompleteTask's alone
+		}
+		_, err = s.Heartbeat(ctx, store.Heartbeat{TaskID: tc.id, Holder: tc.holder, Token: tc.token, Progress: 0.5, Stage: "x", Now: now, Deadline: now.Add(time.Hour)})
+		wantErr(t, tc.name+": Heartbeat", err, tc.want)
+		_, err = s.FailTask(ctx, store.Failure{TaskID: tc.id, Holder: tc.holder, Token: tc.token, Error: api.Error{Code: "x"}, Policy: defaultPolicy(), Now: now})
+		wantErr(t, tc.name+": FailTask", err, tc.want)
+		err = s.ReleaseTask(ctx, tc.id, tc.holder, tc.token, now)
+		wantErr(t, tc.name+": ReleaseTask", err, tc.want)
 		if after := getTask(t, s, tc.id); !reflect.DeepEqual(after, before) {
 			t.Fatalf("%s: a rejected call changed the task:\nbefore %+v\n after %+v", tc.name, before, after)
 		}
@@ -747,7 +769,7 @@ func testStaleTokenRejected(t *testing.T, s store.Store) {
 	unknown := newID()
 	_, err := s.Heartbeat(ctx, store.Heartbeat{TaskID: unknown, Token: 1, Now: now, Deadline: now})
 	wantErr(t, "Heartbeat unknown task", err, store.ErrNotFound)
-	_, err = s.CompleteTask(ctx, unknown, 1, api.TaskResult{}, now)
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: unknown, Token: 1, Result: api.TaskResult{}, Now: now})
 	wantErr(t, "CompleteTask unknown task", err, store.ErrNotFound)
 }
 
@@ -762,8 +784,13 @@ func testCompleteUpdatesJob(t *testing.T, s store.Store) {
 		Segments: 12, Words: 140, Timings: map[string]float64{"download": 1.5, "transcribe": 9},
 	}
 	done := at.Add(time.Minute)
-	out, err := s.CompleteTask(ctx, tk.ID, tk.Token, res, done)
+	checked := false
+	out, err := s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Holder: agentID, Token: tk.Token, Result: res, Now: done,
+		Check: func(t job.Task, r api.TaskResult) error { checked = t.ID == tk.ID && r.Key == res.Key; return nil }})
 	noErr(t, "CompleteTask", err)
+	if !checked {
+		t.Fatal("CompleteTask did not run its check on the task and result")
+	}
 	want := &api.JobResult{Cached: false, Language: "en", Duration: 61.5, Engine: "pocketsphinx",
 		Model: "en-us", Title: "A talk", Origin: "asr", Segments: 12, Words: 140, Timings: res.Timings}
 	for name, got := range map[string]job.Job{"returned": out, "stored": getJob(t, s, j.ID)} {
@@ -782,7 +809,7 @@ func testCompleteUpdatesJob(t *testing.T, s store.Store) {
 	if stored.State != job.TaskSucceeded || !reflect.DeepEqual(stored.Result, &res) {
 		t.Fatalf("task after complete: %+v", stored)
 	}
-	_, err = s.CompleteTask(ctx, tk.ID, tk.Token, res, done)
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: res, Now: done})
 	wantErr(t, "CompleteTask twice", err, store.ErrStaleLease)
 	_, err = s.CancelJob(ctx, "", j.ID, done)
 	wantErr(t, "CancelJob succeeded job", err, store.ErrConflict)
@@ -876,7 +903,7 @@ func testReleaseRequeues(t *testing.T, s store.Store) {
 	j, _ := create(t, s, at, spec{})
 	tk := leaseOne(t, s, at, "")
 	now := at.Add(5 * time.Second)
-	noErr(t, "ReleaseTask", s.ReleaseTask(ctx, tk.ID, tk.Token, now))
+	noErr(t, "ReleaseTask", s.ReleaseTask(ctx, tk.ID, "", tk.Token, now))
 	got := getTask(t, s, tk.ID)
 	if got.State != job.TaskQueued || got.Attempt != 0 {
 		t.Fatalf("released task: %+v", got)
@@ -889,7 +916,7 @@ func testReleaseRequeues(t *testing.T, s store.Store) {
 	if again.Attempt != 1 || again.Token == tk.Token {
 		t.Fatalf("re-lease after release: attempt %d token %d (old %d)", again.Attempt, again.Token, tk.Token)
 	}
-	wantErr(t, "ReleaseTask with the old token", s.ReleaseTask(ctx, tk.ID, tk.Token, now), store.ErrStaleLease)
+	wantErr(t, "ReleaseTask with the old token", s.ReleaseTask(ctx, tk.ID, "", tk.Token, now), store.ErrStaleLease)
 }
 
 func testRescueExpired(t *testing.T, s store.Store) {
@@ -903,9 +930,9 @@ func testRescueExpired(t *testing.T, s store.Store) {
 	b, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "agent-b", Capabilities: defaultCaps(), Max: 1, Now: now, Deadline: now.Add(90 * time.Second)})
 	noErr(t, "LeaseTasks", err)
 	if len(a) != 1 || len(b) != 1 || a[0].JobID != short.ID || b[0].JobID != long.ID {
-		t.Fatalf("setup leases: %v %v", taskIDs(a), taskIDs(b))
+		t.Fatalf("setup leases: %v %v", taskIDs(tasksOf(a)), taskIDs(tasksOf(b)))
 	}
-	ta, tb := a[0], b[0]
+	ta, tb := a[0].Task, b[0].Task
 
 	rescueAt := now.Add(time.Minute)
 	p := defaultPolicy()
@@ -926,7 +953,7 @@ func testRescueExpired(t *testing.T, s store.Store) {
 	// The partitioned agent comes back: its token is dead.
 	_, err = s.Heartbeat(ctx, store.Heartbeat{TaskID: ta.ID, Token: ta.Token, Now: rescueAt, Deadline: rescueAt.Add(time.Minute)})
 	wantErr(t, "Heartbeat after rescue", err, store.ErrStaleLease)
-	_, err = s.CompleteTask(ctx, ta.ID, ta.Token, api.TaskResult{Key: "stale"}, rescueAt)
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: ta.ID, Token: ta.Token, Result: api.TaskResult{Key: "stale"}, Now: rescueAt})
 	wantErr(t, "CompleteTask after rescue", err, store.ErrStaleLease)
 
 	// The new holder's completion is accepted.
@@ -934,12 +961,12 @@ func testRescueExpired(t *testing.T, s store.Store) {
 	if newHolder.Token <= ta.Token || newHolder.Attempt != 2 {
 		t.Fatalf("re-lease: token %d attempt %d (old token %d)", newHolder.Token, newHolder.Attempt, ta.Token)
 	}
-	j, err := s.CompleteTask(ctx, ta.ID, newHolder.Token, api.TaskResult{Key: "fresh"}, r.RunAt.Add(time.Second))
+	j, err := s.CompleteTask(ctx, store.Completion{TaskID: ta.ID, Token: newHolder.Token, Result: api.TaskResult{Key: "fresh"}, Now: r.RunAt.Add(time.Second)})
 	noErr(t, "CompleteTask by the new holder", err)
 	if j.Status != api.JobSucceeded || j.ResultKey != "fresh" || j.Attempts != 2 {
 		t.Fatalf("job after the new holder completed: %+v", j)
 	}
-	_, err = s.CompleteTask(ctx, ta.ID, ta.Token, api.TaskResult{Key: "stale"}, r.RunAt.Add(2*time.Second))
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: ta.ID, Token: ta.Token, Result: api.TaskResult{Key: "stale"}, Now: r.RunAt.Add(2*time.Second)})
 	wantErr(t, "CompleteTask with the old token after success", err, store.ErrStaleLease)
 }
 
@@ -1014,11 +1041,11 @@ func testCancelLeased(t *testing.T, s store.Store) {
 	}
 	_, err = s.Heartbeat(ctx, store.Heartbeat{TaskID: tk.ID, Token: tk.Token + 1, Now: now, Deadline: now.Add(time.Minute)})
 	wantErr(t, "Heartbeat with a wrong token after cancel", err, store.ErrStaleLease)
-	_, err = s.CompleteTask(ctx, tk.ID, tk.Token, api.TaskResult{Key: "k"}, now)
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: api.TaskResult{Key: "k"}, Now: now})
 	wantErr(t, "CompleteTask after cancel", err, store.ErrStaleLease)
 	_, err = s.FailTask(ctx, store.Failure{TaskID: tk.ID, Token: tk.Token, Error: api.Error{Code: "x"}, Policy: defaultPolicy(), Now: now})
 	wantErr(t, "FailTask after cancel", err, store.ErrStaleLease)
-	wantErr(t, "ReleaseTask after cancel", s.ReleaseTask(ctx, tk.ID, tk.Token, now), store.ErrStaleLease)
+	wantErr(t, "ReleaseTask after cancel", s.ReleaseTask(ctx, tk.ID, "", tk.Token, now), store.ErrStaleLease)
 	if gj := getJob(t, s, j.ID); gj.Status != api.JobCanceled {
 		t.Fatalf("job status after the holder's calls: %s", gj.Status)
 	}
@@ -1061,7 +1088,7 @@ func testRetryJob(t *testing.T, s store.Store) {
 		t.Fatalf("retried canceled job status %s", out.Status)
 	}
 	again = leaseOne(t, s, now, tk.ID)
-	_, err = s.CompleteTask(ctx, tk.ID, again.Token, api.TaskResult{Key: "k"}, now)
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: again.Token, Result: api.TaskResult{Key: "k"}, Now: now})
 	noErr(t, "CompleteTask", err)
 	_, err = s.RetryJob(ctx, "", j.ID, now)
 	wantErr(t, "RetryJob succeeded job", err, store.ErrConflict)
@@ -1104,12 +1131,12 @@ func testMultiTaskJob(t *testing.T, s store.Store) {
 	if got := getJob(t, s, j.ID); got.Progress != 0.25 || got.Stage != "transcribe" {
 		t.Fatalf("job progress %v stage %q, want the mean 0.25 and the stage", got.Progress, got.Stage)
 	}
-	out, err := s.CompleteTask(ctx, held[0].ID, held[0].Token, api.TaskResult{Key: "part-1"}, at.Add(time.Second))
+	out, err := s.CompleteTask(ctx, store.Completion{TaskID: held[0].ID, Token: held[0].Token, Result: api.TaskResult{Key: "part-1"}, Now: at.Add(time.Second)})
 	noErr(t, "CompleteTask", err)
 	if out.Status != api.JobRunning || out.FinishedAt != nil || out.Progress != 0.5 {
 		t.Fatalf("job with one of two tasks done: status %s progress %v finished %v", out.Status, out.Progress, out.FinishedAt)
 	}
-	out, err = s.CompleteTask(ctx, held[1].ID, held[1].Token, api.TaskResult{Key: "part-2"}, at.Add(2*time.Second))
+	out, err = s.CompleteTask(ctx, store.Completion{TaskID: held[1].ID, Token: held[1].Token, Result: api.TaskResult{Key: "part-2"}, Now: at.Add(2*time.Second)})
 	noErr(t, "CompleteTask", err)
 	if out.Status != api.JobSucceeded || out.Progress != 1 || out.FinishedAt == nil {
 		t.Fatalf("job with both tasks done: %+v", out)
@@ -1307,7 +1334,7 @@ func testRevokeAgentRequeues(t *testing.T, s store.Store) {
 			t.Fatalf("task of the revoked agent: %+v", got)
 		}
 		sameTime(t, "requeued RunAt", got.RunAt, revokeAt)
-		_, err := s.CompleteTask(ctx, tk.ID, tk.Token, api.TaskResult{Key: "k"}, revokeAt)
+		_, err := s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: api.TaskResult{Key: "k"}, Now: revokeAt})
 		wantErr(t, "CompleteTask by the revoked agent", err, store.ErrStaleLease)
 	}
 	for _, id := range []string{j1.ID, j2.ID} {
