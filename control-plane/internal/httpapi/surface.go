@@ -259,4 +259,3 @@ func NormalizeURL(raw string) string {
 	}
 	return u.String()
 }
-

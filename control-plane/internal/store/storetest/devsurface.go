@@ -47,7 +47,7 @@ func testJobEventLog(t *testing.T, s store.Store) {
 	hb.Now = at.Add(3 * time.Second)
 	_, err = s.Heartbeat(ctx, hb) // same stage and progress: no event
 	noErr(t, "Heartbeat again", err)
-	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: sampleResult(j), Now: at.Add(4*time.Second)})
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: sampleResult(j), Now: at.Add(4 * time.Second)})
 	noErr(t, "CompleteTask", err)
 
 	evs, err := s.JobEvents(ctx, j.ID, 0, 0)

@@ -966,7 +966,7 @@ func testRescueExpired(t *testing.T, s store.Store) {
 	if j.Status != api.JobSucceeded || j.ResultKey != "fresh" || j.Attempts != 2 {
 		t.Fatalf("job after the new holder completed: %+v", j)
 	}
-	_, err = s.CompleteTask(ctx, store.Completion{TaskID: ta.ID, Token: ta.Token, Result: api.TaskResult{Key: "stale"}, Now: r.RunAt.Add(2*time.Second)})
+	_, err = s.CompleteTask(ctx, store.Completion{TaskID: ta.ID, Token: ta.Token, Result: api.TaskResult{Key: "stale"}, Now: r.RunAt.Add(2 * time.Second)})
 	wantErr(t, "CompleteTask with the old token after success", err, store.ErrStaleLease)
 }
 
@@ -1136,7 +1136,7 @@ func testMultiTaskJob(t *testing.T, s store.Store) {
 	if out.Status != api.JobRunning || out.FinishedAt != nil || out.Progress != 0.5 {
 		t.Fatalf("job with one of two tasks done: status %s progress %v finished %v", out.Status, out.Progress, out.FinishedAt)
 	}
-	out, err = s.CompleteTask(ctx, store.Completion{TaskID: held[1].ID, Token: held[1].Token, Result: api.TaskResult{Key: "part-2"}, Now: at.Add(2*time.Second)})
+	out, err = s.CompleteTask(ctx, store.Completion{TaskID: held[1].ID, Token: held[1].Token, Result: api.TaskResult{Key: "part-2"}, Now: at.Add(2 * time.Second)})
 	noErr(t, "CompleteTask", err)
 	if out.Status != api.JobSucceeded || out.Progress != 1 || out.FinishedAt == nil {
 		t.Fatalf("job with both tasks done: %+v", out)
