@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
@@ -43,7 +42,6 @@ type Dispatcher struct {
 	healthy func() bool
 	closing chan struct{}
 
-	waiters    atomic.Int64 // long-polls waiting right now
 	pollerOnce sync.Once
 }
 
@@ -104,8 +102,9 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 	}
 	end := time.NewTimer(wait)
 	defer end.Stop()
+	budget := -1 // of the wake-up this look acts on; -1: not woken
 	for {
-		woken := d.hub.Wait() // before looking, so no wake-up is lost
+		t := d.hub.Wait() // before looking, so no wake-up is lost
 		now := d.now()
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 		tasks, err := d.store.LeaseTasks(qctx, store.LeaseParams{
@@ -113,27 +112,50 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 		})
 		cancel()
 		if err != nil {
+			d.hub.Leave(t)
+			d.hub.HandOver(budget) // the wake-up was not acted on
 			return nil, fmt.Errorf("lease: %w", err)
 		}
+		switch {
+		case len(tasks) == max:
+			// More may be ready: pass the wake-up on to a waiter.
+			d.hub.Wake()
+		case len(tasks) == 0 && budget > 0 && d.readyWork(ctx):
+			// A task is ready that this agent cannot run: let another look.
+			d.hub.HandOver(budget - 1)
+		}
 		if len(tasks) > 0 || wait <= 0 {
+			d.hub.Leave(t)
 			return tasks, nil
 		}
 		d.pollerOnce.Do(func() { go d.poll() })
-		d.waiters.Add(1)
 		select {
-		case <-woken:
-			d.waiters.Add(-1)
+		case budget = <-t.C:
 		case <-end.C:
-			d.waiters.Add(-1)
+			d.hub.Leave(t)
 			return nil, nil
 		case <-d.closing:
-			d.waiters.Add(-1)
+			d.hub.Leave(t)
 			return nil, nil
 		case <-ctx.Done():
-			d.waiters.Add(-1)
+			d.hub.Leave(t)
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// readyWork reports whether a queued task is ready now (true when the
+// store cannot tell, or on error: a needless look is cheaper than a task
+// left waiting).
+func (d *Dispatcher) readyWork(ctx context.Context) bool {
+	nr, ok := d.store.(nextRunner)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	next, err := nr.NextRunAt(ctx)
+	return err != nil || (!next.IsZero() && !next.After(d.now()))
 }
 
 // poll is the one timer of this replica's waiting long-polls: it catches
@@ -144,7 +166,6 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 // long-poll ran its own lease query every Poll: 10,000 idle agents cost
 // 2,000 queries a second; now idle costs one cheap query per Poll.
 func (d *Dispatcher) poll() {
-	nr, _ := d.store.(nextRunner)
 	for {
 		every := d.cfg.Poll
 		if !d.healthy() {
@@ -158,18 +179,7 @@ func (d *Dispatcher) poll() {
 			return
 		case <-t.C:
 		}
-		if d.waiters.Load() == 0 {
-			continue
-		}
-		if nr == nil {
-			d.hub.Wake()
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-		next, err := nr.NextRunAt(ctx)
-		cancel()
-		// On error, let the waiters look for themselves.
-		if err != nil || (!next.IsZero() && !next.After(d.now())) {
+		if d.hub.Waiters() > 0 && d.readyWork(context.Background()) {
 			d.hub.Wake()
 		}
 	}

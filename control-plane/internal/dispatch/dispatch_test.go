@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,9 +54,14 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 func submit(t *testing.T, s store.Store) job.Job {
 	t.Helper()
+	return submitWith(t, s, nil)
+}
+
+func submitWith(t *testing.T, s store.Store, labels map[string]string) job.Job {
+	t.Helper()
 	now := time.Now()
 	j := job.Job{ID: newID(), Tenant: "default", Status: api.JobQueued, CreatedAt: now, UpdatedAt: now,
-		Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing", Cache: true}}
+		Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing", Cache: true, Labels: labels}}
 	j.RequestHash = j.Spec.Hash()
 	out, _, err := s.CreateJob(context.Background(), j, job.Plan(j, newID, 3), store.JobMeta{})
 	if err != nil {
@@ -64,23 +70,126 @@ func submit(t *testing.T, s store.Store) job.Job {
 	return out
 }
 
-func TestHubWakesEveryWaiterOnce(t *testing.T) {
+func woken(t *testing.T, tk *dispatch.Ticket) (int, bool) {
+	t.Helper()
+	select {
+	case b := <-tk.C:
+		return b, true
+	default:
+		return 0, false
+	}
+}
+
+// TestHub: a wake-up wakes the longest waiter only, with a budget to visit
+// every other waiter once; a ticket left with a wake-up passes it on; a
+// new waiter never sees an old wake-up; WakeAll wakes everyone.
+func TestHub(t *testing.T) {
 	t.Parallel()
 	h := dispatch.NewHub()
-	a, b := h.Wait(), h.Wait()
+	a, b, c := h.Wait(), h.Wait(), h.Wait()
 	h.Wake()
-	for _, ch := range []<-chan struct{}{a, b} {
-		select {
-		case <-ch:
-		default:
-			t.Fatal("waiter not woken")
+	if budget, ok := woken(t, a); !ok || budget != 2 {
+		t.Fatalf("oldest waiter: woken %v, budget %d; want woken, 2", ok, budget)
+	}
+	if _, ok := woken(t, b); ok {
+		t.Fatal("a wake-up woke a second waiter")
+	}
+	h.Wake() // wakes b; b leaves without acting on it, so c gets it
+	h.Leave(b)
+	if budget, ok := woken(t, c); !ok || budget != 1 {
+		t.Fatalf("the wake-up b left was not passed to c (woken %v, budget %d)", ok, budget)
+	}
+	h.Leave(a)
+	h.Leave(c)
+	h.HandOver(-1)
+	h.Wake() // nobody waits: nothing to remember
+	d := h.Wait()
+	if _, ok := woken(t, d); ok {
+		t.Fatal("a new waiter saw an old wake-up")
+	}
+	e := h.Wait()
+	h.WakeAll()
+	for _, tk := range []*dispatch.Ticket{d, e} {
+		if budget, ok := woken(t, tk); !ok || budget != 0 {
+			t.Fatalf("WakeAll: woken %v, budget %d", ok, budget)
 		}
 	}
-	c := h.Wait()
+	if h.Waiters() != 0 {
+		t.Fatalf("%d waiters left", h.Waiters())
+	}
+}
+
+// countingStore counts lease queries.
+type countingStore struct {
+	store.Store
+	leases atomic.Int64
+}
+
+func (c *countingStore) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error) {
+	c.leases.Add(1)
+	return c.Store.LeaseTasks(ctx, p)
+}
+
+// TestOneWakeUpOneLook: with many idle long-polls, a submitted task costs
+// a couple of lease queries, not one per waiting agent; and a task that the
+// woken waiter cannot run is handed on until a waiter that can takes it
+// (the poll, an hour here, never runs).
+func TestOneWakeUpOneLook(t *testing.T) {
+	t.Parallel()
+	caps := api.Capabilities{Engines: []api.EngineCapability{{Name: "pocketsphinx"}}, Slots: 1}
+	cfg := dispatch.Config{LeaseDuration: time.Minute, MaxWait: 20 * time.Second, Poll: time.Hour, FallbackPoll: time.Hour}
+	s := &countingStore{Store: openSQLite(t)}
+	hub := dispatch.NewHub()
+	d := dispatch.New(s, hub, cfg, time.Now, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// 20 waiters that cannot run the task (labels), then one that can.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wrong := caps
+	wrong.Labels = map[string]string{"zone": "other"}
+	for range 20 {
+		wg.Go(func() { _, _ = d.Lease(ctx, "wrong", wrong, 1, 20*time.Second) })
+	}
+	for hub.Waiters() < 20 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	right := caps
+	right.Labels = map[string]string{"zone": "eu"}
+	got := make(chan []store.Leased, 1)
+	wg.Go(func() {
+		tasks, _ := d.Lease(ctx, "right", right, 1, 20*time.Second)
+		got <- tasks
+	})
+	for hub.Waiters() < 21 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := s.leases.Load()
+	j := submitWith(t, s, map[string]string{"zone": "eu"})
+	hub.Wake()
 	select {
-	case <-c:
-		t.Fatal("a new waiter saw an old wake-up")
-	default:
+	case tasks := <-got:
+		if len(tasks) != 1 || tasks[0].JobID != j.ID {
+			t.Fatalf("got %+v", tasks)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task was not handed on to the waiter that can run it")
+	}
+	// Every waiter looked at most once: 20 wrong ones, the right one, and
+	// the look the right one's success hands on.
+	time.Sleep(200 * time.Millisecond)
+	if n := s.leases.Load() - before; n > 22 {
+		t.Fatalf("%d lease queries for one task and 21 waiters", n)
+	}
+
+	// Now a task all idle waiters can run: one or two looks, not 20.
+	before = s.leases.Load()
+	submitWith(t, s, map[string]string{"zone": "other"})
+	hub.Wake()
+	time.Sleep(300 * time.Millisecond)
+	if n := s.leases.Load() - before; n < 1 || n > 3 {
+		t.Fatalf("%d lease queries for one task and 20 idle waiters, want 1-3", n)
 	}
 }
 
@@ -204,7 +313,7 @@ func TestRedisBus(t *testing.T) {
 	start := time.Now()
 	a.Notify(ctx)
 	select {
-	case <-woken:
+	case <-woken.C:
 		t.Logf("cross-bus wake-up in %v", time.Since(start))
 	case <-time.After(10 * time.Second):
 		t.Fatal("B not woken by A's notify")

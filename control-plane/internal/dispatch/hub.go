@@ -4,30 +4,105 @@
 // replica) or for a jittered poll, whichever comes first, until its wait ends.
 package dispatch
 
-import "sync"
+import (
+	"container/list"
+	"sync"
+)
 
-// Hub broadcasts wake-ups to the long-polls of this process. Waiters take the
-// current channel before they look for work, so a wake-up that races with
-// the look is never lost: it closes the channel they are about to wait on.
+// Hub passes wake-ups to the long-polls of this process, one waiter at a
+// time. A wake-up means "a task may be ready"; waking every waiter for it
+// would send every idle agent's long-poll to the database to find one task
+// (20 lease queries per submitted job with 20 idle agents, 10,000 with
+// 10,000). Instead Wake wakes the waiter that has waited longest, and the
+// woken waiter hands the wake-up on (Dispatcher.Lease): to the next waiter
+// when it leased all it asked for (more may be ready), or when it leased
+// nothing while a task is still ready (one it cannot run). A hand-over
+// after an empty look carries a budget of the waiters left to try, so a
+// task nobody here can run visits each waiter once, not forever.
 type Hub struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu      sync.Mutex
+	waiters list.List // of *Ticket, oldest first
+}
+
+// Ticket is one waiter's place in the hub. A waiter takes it before it
+// looks for work, so a wake-up that races with the look is never lost: it
+// lands in C, and the waiter looks again.
+type Ticket struct {
+	// C receives the hand-over budget of the wake-up that woke the waiter.
+	C    chan int
+	elem *list.Element // its place in Hub.waiters; nil once out (guarded by Hub.mu)
 }
 
 // NewHub returns a hub with no waiters.
-func NewHub() *Hub { return &Hub{ch: make(chan struct{})} }
+func NewHub() *Hub { return &Hub{} } // the zero list is ready to use
 
-// Wait returns a channel that is closed by the next Wake.
-func (h *Hub) Wait() <-chan struct{} {
+// Wait queues a waiter and returns its ticket; the waiter must Leave it
+// when it stops waiting.
+func (h *Hub) Wait() *Ticket {
+	t := &Ticket{C: make(chan int, 1)}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ch
+	t.elem = h.waiters.PushBack(t)
+	h.mu.Unlock()
+	return t
 }
 
-// Wake releases every current waiter.
+// Leave takes a ticket out of the hub. A wake-up it received and did not
+// act on is passed to the next waiter, so it is not lost.
+func (h *Hub) Leave(t *Ticket) {
+	h.mu.Lock()
+	if t.elem != nil {
+		h.waiters.Remove(t.elem)
+		t.elem = nil
+	}
+	h.mu.Unlock()
+	select {
+	case budget := <-t.C:
+		h.HandOver(budget)
+	default:
+	}
+}
+
+// Wake wakes the longest-waiting waiter, with a budget that lets the
+// wake-up visit every current waiter once.
 func (h *Hub) Wake() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	close(h.ch)
-	h.ch = make(chan struct{})
+	h.wakeLocked(h.waiters.Len() - 1)
+}
+
+// HandOver wakes the next waiter with the given budget (negative: none).
+func (h *Hub) HandOver(budget int) {
+	if budget < 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.wakeLocked(budget)
+}
+
+// Waiters returns how many waiters are queued.
+func (h *Hub) Waiters() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.waiters.Len()
+}
+
+// WakeAll wakes every waiter, none of which hands an empty look on: for
+// when wake-ups may have been missed (the cross-replica channel was down).
+func (h *Hub) WakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.waiters.Len() > 0 {
+		h.wakeLocked(0)
+	}
+}
+
+func (h *Hub) wakeLocked(budget int) {
+	e := h.waiters.Front()
+	if e == nil {
+		return
+	}
+	t := h.waiters.Remove(e).(*Ticket)
+	t.elem = nil
+	t.C <- max(budget, 0) // never blocks: a ticket is woken at most once
 }

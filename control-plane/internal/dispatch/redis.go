@@ -84,7 +84,7 @@ func (b *RedisBus) Run(ctx context.Context) {
 		wait := bo.NextBackOff()
 		b.log.Warn("wake-up subscription lost; polling until it is back", "err", err, "retry_in", wait)
 		// A wake-up may have been missed while down: let waiters look again.
-		b.hub.Wake()
+		b.hub.WakeAll()
 		select {
 		case <-ctx.Done():
 			return
@@ -104,7 +104,7 @@ func (b *RedisBus) subscribe(ctx context.Context, bo *backoff.ExponentialBackOff
 	}
 	b.up.Store(true)
 	bo.Reset()
-	b.hub.Wake()
+	b.hub.WakeAll() // wake-ups may have been missed before the subscription
 	for {
 		// ReceiveTimeout pings on idle so a dead connection is noticed.
 		msg, err := sub.ReceiveTimeout(ctx, 5*time.Second)
