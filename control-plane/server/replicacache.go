@@ -30,6 +30,9 @@ type replicaCache[V any] struct {
 
 	mu      sync.RWMutex
 	entries map[string]cacheEntry[V]
+	// gen counts evictions (under mu): a value loaded while an eviction
+	// happened may predate the change, so it is not kept.
+	gen uint64
 }
 
 type cacheEntry[V any] struct {
@@ -53,17 +56,22 @@ func (c *replicaCache[V]) get(ctx context.Context, id string, load func(context.
 	if v, ok := c.peek(id); ok {
 		return v, nil
 	}
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
 	v, err := load(ctx, id)
 	if err != nil || !c.up.Load() {
 		return v, err
 	}
 	c.mu.Lock()
-	if len(c.entries) > c.max {
-		clear(c.entries)
+	if c.gen == gen { // else a change may have raced the load: serve, don't keep
+		if len(c.entries) > c.max {
+			clear(c.entries)
+		}
+		// The id may alias the HTTP server's request buffer (fiber's
+		// zero-copy strings), which is reused: the map needs its own copy.
+		c.entries[strings.Clone(id)] = cacheEntry[V]{v: v, expires: c.now().Add(c.ttl)}
 	}
-	// The id may alias the HTTP server's request buffer (fiber's zero-copy
-	// strings), which is reused: the map needs its own copy.
-	c.entries[strings.Clone(id)] = cacheEntry[V]{v: v, expires: c.now().Add(c.ttl)}
 	c.mu.Unlock()
 	return v, nil
 }
@@ -96,6 +104,7 @@ func (c *replicaCache[V]) changed(ctx context.Context, id string, err error) {
 func (c *replicaCache[V]) evict(id string) {
 	c.mu.Lock()
 	delete(c.entries, id)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -103,6 +112,7 @@ func (c *replicaCache[V]) down() {
 	c.up.Store(false)
 	c.mu.Lock()
 	clear(c.entries)
+	c.gen++
 	c.mu.Unlock()
 }
 
