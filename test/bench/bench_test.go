@@ -48,6 +48,7 @@ func TestSmoke(t *testing.T) {
 		"api_get_rps", "api_get_p50_ms", "api_get_p99_ms", "api_submit_rps", "api_submit_p99_ms",
 		"dispatch_tasks_per_s", "dispatch_latency_p50_ms", "dispatch_latency_p99_ms",
 		"river_jobs_per_s", "river_latency_p50_ms", "river_latency_p99_ms",
+		"river_tuned_jobs_per_s", "river_tuned_latency_p50_ms", "river_tuned_latency_p99_ms",
 		"idle_agents", "idle_rss_mib", "idle_cpu_pct",
 		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "pg_insert_tps_ceiling",
 	}

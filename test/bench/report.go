@@ -36,6 +36,16 @@ func targets() []target {
 			rv, ok := r.Get("river_latency_p99_ms")
 			return v <= 20 && v < rv, ok
 		}},
+		// River tuned is no target of the issue; the rows say whether
+		// dispatch beats it too.
+		{"river_tuned_jobs_per_s", "(reference) dispatch_tasks_per_s ≥ this", func(v float64, r *Results) (bool, bool) {
+			d, ok := r.Get("dispatch_tasks_per_s")
+			return d >= v, ok
+		}},
+		{"river_tuned_latency_p99_ms", "(reference) dispatch_latency_p99_ms < this", func(v float64, r *Results) (bool, bool) {
+			d, ok := r.Get("dispatch_latency_p99_ms")
+			return d < v, ok
+		}},
 		{"idle_agents", "10,000 held", atLeast(10_000)},
 		{"idle_rss_mib", "≤ 1024", atMost(1024)},
 		{"idle_cpu_pct", "near zero (≤ 5)", atMost(5)},
