@@ -136,6 +136,11 @@ func (a *API) leaseFor(c *fiber.Ctx, t store.Leased) (api.Lease, error) {
 	}, nil
 }
 
+// taskID is the task of the request's path. fiber's strings alias its
+// request buffer, reused once the handler returns, and the store may still
+// hold the id then (a batched write whose caller gave up): it gets a copy.
+func taskID(c *fiber.Ctx) string { return strings.Clone(c.Params("id")) }
+
 func (a *API) heartbeat(c *fiber.Ctx) error {
 	var req api.HeartbeatRequest
 	if err := a.decodeJSON(c, &req); err != nil {
@@ -149,7 +154,7 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 	ag := agentOf(c)
 	now := a.now()
 	t, err := a.store.Heartbeat(c.UserContext(), store.Heartbeat{
-		TaskID: c.Params("id"), Holder: ag.ID, Token: req.Token, Stage: req.Stage, Progress: req.Progress,
+		TaskID: taskID(c), Holder: ag.ID, Token: req.Token, Stage: req.Stage, Progress: req.Progress,
 		Now: now, Deadline: now.Add(a.cfg.LeaseDuration),
 	})
 	if err != nil {
@@ -166,9 +171,9 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if err := a.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	ag := agentOf(c)
+	ag, id := agentOf(c), taskID(c)
 	j, err := a.store.CompleteTask(c.UserContext(), store.Completion{
-		TaskID: c.Params("id"), Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
+		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
 		// The result must be the object this attempt was told to write.
 		Check: func(t job.Task, res api.TaskResult) error {
 			if res.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
@@ -180,7 +185,7 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("task completed", "task", c.Params("id"), "job", j.ID, "agent", ag.ID, "job_status", j.Status)
+	a.log.Info("task completed", "task", id, "job", j.ID, "agent", ag.ID, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -192,15 +197,15 @@ func (a *API) fail(c *fiber.Ctx) error {
 	if req.Error.Code == "" {
 		return badRequest("error.code is required")
 	}
-	ag := agentOf(c)
+	ag, id := agentOf(c), taskID(c)
 	j, err := a.store.FailTask(c.UserContext(), store.Failure{
-		TaskID: c.Params("id"), Holder: ag.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,
+		TaskID: id, Holder: ag.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,
 		Policy: a.cfg.RetryPolicy, Jitter: jitter(), Now: a.now(),
 	})
 	if err != nil {
 		return err
 	}
-	a.log.Info("task failed", "task", c.Params("id"), "job", j.ID, "agent", ag.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
+	a.log.Info("task failed", "task", id, "job", j.ID, "agent", ag.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -209,11 +214,11 @@ func (a *API) release(c *fiber.Ctx) error {
 	if err := a.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	ag := agentOf(c)
-	if err := a.store.ReleaseTask(c.UserContext(), c.Params("id"), ag.ID, req.Token, a.now()); err != nil {
+	ag, id := agentOf(c), taskID(c)
+	if err := a.store.ReleaseTask(c.UserContext(), id, ag.ID, req.Token, a.now()); err != nil {
 		return err
 	}
-	a.log.Info("task handed back", "task", c.Params("id"), "agent", ag.ID, "reason", req.Reason)
+	a.log.Info("task handed back", "task", id, "agent", ag.ID, "reason", req.Reason)
 	a.notify.Notify(c.UserContext())
 	return c.SendStatus(http.StatusNoContent)
 }

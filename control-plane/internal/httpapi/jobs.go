@@ -25,7 +25,8 @@ import (
 
 func (a *API) submitJob(c *fiber.Ctx) error {
 	p := principal(c)
-	idem := strings.TrimSpace(c.Get("Idempotency-Key"))
+	// A copy: the store may still hold it after the handler returns (see taskID).
+	idem := strings.Clone(strings.TrimSpace(c.Get("Idempotency-Key")))
 	if len(idem) > job.MaxIdempotencyKey {
 		return badRequest("Idempotency-Key longer than 255 characters")
 	}

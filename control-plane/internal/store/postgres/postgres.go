@@ -4,11 +4,13 @@
 // wait on each other's rows and never hand one task to two agents.
 //
 // Locking discipline (it is what keeps the store free of deadlocks): every
-// change to a task holds the row lock of its job, taken before the task's.
-// Operations that start from a task (heartbeat, complete, fail, release) look
-// up the task's job id, lock the job, then the task. Operations that scan for
-// tasks (lease, rescue) lock task and job together with SKIP LOCKED and so
-// never wait at all.
+// change to a task holds the row lock of its job, taken before any write to
+// the task, and a transaction that locks several jobs waits for them in id
+// order. The group-committed reports of agents (heartbeat, complete, fail,
+// release) lock all their batch's jobs in one statement, in id order.
+// Operations that scan for tasks (lease, rescue) lock task and job together
+// with SKIP LOCKED and so never wait at all. Holding the job's lock, a
+// change reads the job's tasks unlocked: no one else may write them.
 package postgres
 
 import (
