@@ -106,6 +106,16 @@ func ResultOf(res api.TaskResult) *api.JobResult {
 	}
 }
 
+// CachedResult is the task result a job's cache entry will report again.
+func CachedResult(j job.Job) api.TaskResult {
+	r := api.TaskResult{Key: j.ResultKey}
+	if j.Result != nil {
+		r.Language, r.Duration, r.Engine, r.Model = j.Result.Language, j.Result.Duration, j.Result.Engine, j.Result.Model
+		r.Title, r.Origin, r.Segments, r.Words, r.Timings = j.Result.Title, j.Result.Origin, j.Result.Segments, j.Result.Words, j.Result.Timings
+	}
+	return r
+}
+
 // Clamp01 bounds a progress value to [0, 1] (NaN becomes 0).
 func Clamp01(x float64) float64 {
 	switch {

@@ -223,13 +223,7 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 		if err != nil {
 			return fmt.Errorf("lock jobs: %w", err)
 		}
-		states, err := lockStates(ctx, tx, ids)
-		if err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		for i := range states {
-			st := &states[i]
+		return changeEach(ctx, tx, ids, now, func(st *jobState) ([]job.Task, error) {
 			var changed []job.Task
 			for _, t := range st.tasks {
 				if t.State != job.TaskLeased || t.AgentID != id {
@@ -237,15 +231,12 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 				}
 				r, err := job.Release(t, t.Token, now)
 				if err != nil {
-					return mapErr(err)
+					return nil, mapErr(err)
 				}
 				changed = append(changed, r)
 			}
-			if err := st.apply(b, changed, now); err != nil {
-				return err
-			}
-		}
-		return send(ctx, tx, b)
+			return changed, nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: revoke agent %s: %w", id, err)

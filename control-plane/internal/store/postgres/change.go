@@ -139,6 +139,28 @@ func lockStates(ctx context.Context, tx pgx.Tx, ids []string) ([]jobState, error
 	return out, nil
 }
 
+// changeEach reads the states of the jobs ids (which the transaction holds
+// or locks now, in that order), lets decide pick each job's changed tasks,
+// and writes all the changes in one round trip. A state decide is given
+// stays valid, as written, after changeEach returns.
+func changeEach(ctx context.Context, tx pgx.Tx, ids []string, now time.Time, decide func(st *jobState) ([]job.Task, error)) error {
+	states, err := lockStates(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for i := range states {
+		changed, err := decide(&states[i])
+		if err != nil {
+			return err
+		}
+		if err := states[i].apply(b, changed, now); err != nil {
+			return err
+		}
+	}
+	return send(ctx, tx, b)
+}
+
 // task returns the job's task with the given id.
 func (st *jobState) task(id string) (job.Task, bool) {
 	for _, t := range st.tasks {
@@ -190,7 +212,7 @@ func (st *jobState) apply(b *pgx.Batch, changed []job.Task, now time.Time) error
 	}
 	st.last = &ch.Event // a later change of this job in the same batch follows it
 	if ch.Succeeded && j.ResultKey != "" && (j.Result == nil || !j.Result.Cached) && st.meta.CacheKey != "" {
-		res, err := json.Marshal(taskResultOf(*j))
+		res, err := json.Marshal(store.CachedResult(*j))
 		if err != nil {
 			return fmt.Errorf("encode cached result: %w", err)
 		}
@@ -231,14 +253,4 @@ func queueChange(b *pgx.Batch, ch store.JobChange) error {
 			d.UpdatedAt)
 	}
 	return nil
-}
-
-// taskResultOf is the task result a cached job will report again.
-func taskResultOf(j job.Job) api.TaskResult {
-	r := api.TaskResult{Key: j.ResultKey}
-	if j.Result != nil {
-		r.Language, r.Duration, r.Engine, r.Model = j.Result.Language, j.Result.Duration, j.Result.Engine, j.Result.Model
-		r.Title, r.Origin, r.Segments, r.Words, r.Timings = j.Result.Title, j.Result.Origin, j.Result.Segments, j.Result.Words, j.Result.Timings
-	}
-	return r
 }

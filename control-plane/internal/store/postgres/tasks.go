@@ -63,32 +63,31 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 				ok = append(ok, c)
 			}
 		}
-		states, err := lockStates(ctx, tx, jobIDs(ok))
-		if err != nil {
-			return err
+		type leasedIn struct {
+			st    *jobState
+			tasks []job.Task
 		}
-		b := &pgx.Batch{}
-		for i := range states {
-			st := &states[i]
+		var got []leasedIn
+		err = changeEach(ctx, tx, jobIDs(ok), p.Now, func(st *jobState) ([]job.Task, error) {
 			var changed []job.Task
 			for _, c := range ok {
 				if c.JobID != st.job.ID {
 					continue
 				}
-				t, err := job.Lease(c, p.AgentID, p.Now, p.Deadline)
-				if err != nil {
-					continue
+				if t, err := job.Lease(c, p.AgentID, p.Now, p.Deadline); err == nil {
+					changed = append(changed, t)
 				}
-				changed = append(changed, t)
 			}
-			if err := st.apply(b, changed, p.Now); err != nil {
-				return err
-			}
-			for _, t := range changed {
-				leased = append(leased, store.Leased{Task: t, Job: st.job, Traceparent: st.meta.Traceparent})
+			got = append(got, leasedIn{st, changed})
+			return changed, nil
+		})
+		// Each task comes with its job as written.
+		for _, g := range got {
+			for _, t := range g.tasks {
+				leased = append(leased, store.Leased{Task: t, Job: g.st.job, Traceparent: g.st.meta.Traceparent})
 			}
 		}
-		return send(ctx, tx, b)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
@@ -151,30 +150,19 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		if err != nil {
 			return fmt.Errorf("select expired leases: %w", err)
 		}
-		states, err := lockStates(ctx, tx, jobIDs(expired))
-		if err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		for i := range states {
-			st := &states[i]
+		return changeEach(ctx, tx, jobIDs(expired), now, func(st *jobState) ([]job.Task, error) {
 			var changed []job.Task
 			for _, t := range expired {
 				if t.JobID != st.job.ID {
 					continue
 				}
-				r, err := job.Expire(t, store.PolicyFor(t, p), now, jitter())
-				if err != nil {
-					continue
+				if r, err := job.Expire(t, store.PolicyFor(t, p), now, jitter()); err == nil {
+					changed = append(changed, r)
 				}
-				changed = append(changed, r)
-				rescued = append(rescued, r)
 			}
-			if err := st.apply(b, changed, now); err != nil {
-				return err
-			}
-		}
-		return send(ctx, tx, b)
+			rescued = append(rescued, changed...)
+			return changed, nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: rescue expired leases: %w", err)

@@ -66,7 +66,7 @@ func recordChange(ctx context.Context, tx *sql.Tx, j job.Job, now time.Time) err
 			return fmt.Errorf("read job meta: %w", err)
 		}
 		if key != "" {
-			res, err := json.Marshal(taskResultOf(j))
+			res, err := json.Marshal(store.CachedResult(j))
 			if err != nil {
 				return fmt.Errorf("encode cached result: %w", err)
 			}
@@ -79,16 +79,6 @@ func recordChange(ctx context.Context, tx *sql.Tx, j job.Job, now time.Time) err
 		}
 	}
 	return nil
-}
-
-// taskResultOf is the task result a cached job will report again.
-func taskResultOf(j job.Job) api.TaskResult {
-	r := api.TaskResult{Key: j.ResultKey}
-	if j.Result != nil {
-		r.Language, r.Duration, r.Engine, r.Model = j.Result.Language, j.Result.Duration, j.Result.Engine, j.Result.Model
-		r.Title, r.Origin, r.Segments, r.Words, r.Timings = j.Result.Title, j.Result.Origin, j.Result.Segments, j.Result.Words, j.Result.Timings
-	}
-	return r
 }
 
 func listEndpoints(ctx context.Context, q querier, tenant string) ([]store.WebhookEndpoint, error) {
