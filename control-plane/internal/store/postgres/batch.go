@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Group commit. The busiest writes (job creation and the task changes agents
@@ -13,6 +16,35 @@ import (
 // instead of several round trips and a commit each. When idle, a call is
 // written alone at once: batches only form while the writers are busy, so
 // nothing ever waits for a timer.
+
+// writeTimeout bounds one group-commit transaction.
+const writeTimeout = 30 * time.Second
+
+// groupCommit runs write for a whole batch in one transaction and, once it
+// has committed, the answers write returned. If the transaction fails, each
+// call is written again on its own, so one bad call fails alone.
+func groupCommit[Q, R any](s *Store, batch []*call[Q, R],
+	write func(context.Context, pgx.Tx, []*call[Q, R]) (answer func(context.Context), err error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	var answer func(context.Context)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		answer, err = write(ctx, tx, batch)
+		return err
+	})
+	switch {
+	case err == nil:
+		answer(ctx)
+	case len(batch) > 1:
+		for _, c := range batch {
+			groupCommit(s, []*call[Q, R]{c}, write)
+		}
+	default:
+		var zero R
+		batch[0].answer(zero, err)
+	}
+}
 
 // ErrClosed is returned for work handed to a closed store.
 var ErrClosed = errors.New("postgres: store closed")

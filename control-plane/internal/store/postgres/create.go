@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,7 +17,6 @@ import (
 const (
 	createWriters  = 4   // concurrent creation transactions
 	createMaxBatch = 128 // jobs in one transaction
-	writeTimeout   = 30 * time.Second
 )
 
 type createReq struct {
@@ -52,39 +50,26 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	return res.job, res.created, nil
 }
 
-// createBatch writes a batch in one transaction and answers every call in
-// it. If the transaction fails, each job is written again on its own, so one
-// bad request cannot fail the others; a job whose idempotency key was
-// already taken is answered after the commit, from the job that has it.
+// createBatch writes a batch in one transaction (see groupCommit) and
+// answers every call in it; a job whose idempotency key was already taken
+// is answered after the commit, from the job that has it.
 func (s *Store) createBatch(batch []*call[createReq, created]) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	var (
-		out      []job.Job
-		inserted []bool
-	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, inserted, err = insertJobs(ctx, tx, batch)
-		return err
+	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created]) (func(context.Context), error) {
+		out, inserted, err := insertJobs(ctx, tx, batch)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) {
+			for i, c := range batch {
+				if inserted[i] {
+					c.answer(created{out[i], true}, nil)
+					continue
+				}
+				prev, err := s.idempotentReplay(ctx, c.req.j)
+				c.answer(created{prev, false}, err)
+			}
+		}, nil
 	})
-	if err != nil && len(batch) > 1 {
-		for _, c := range batch {
-			s.createBatch([]*call[createReq, created]{c})
-		}
-		return
-	}
-	for i, c := range batch {
-		switch {
-		case err != nil:
-			c.answer(created{}, err)
-		case inserted[i]:
-			c.answer(created{out[i], true}, nil)
-		default:
-			prev, err := s.idempotentReplay(ctx, c.req.j)
-			c.answer(created{prev, false}, err)
-		}
-	}
 }
 
 // idempotentReplay answers a creation whose idempotency key its tenant has

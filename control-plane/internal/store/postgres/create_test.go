@@ -87,3 +87,46 @@ func TestCreateBatch(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+// TestChangeTasksBatchFallback: when a batch of agents' reports fails in the
+// database (here a stage PostgreSQL cannot store), the others are written on
+// their own and only the bad one fails.
+func TestChangeTasksBatchFallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.Postgres(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC()
+	for range 2 {
+		j := testJob(at, "")
+		if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Capabilities: api.Capabilities{Slots: 2}, Max: 2, Now: at, Deadline: at.Add(time.Minute)})
+	if err != nil || len(leased) != 2 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	beat := func(l store.Leased, stage string) *call[taskReq, taskRes] {
+		h := store.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: stage, Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)}
+		return &call[taskReq, taskRes]{req: taskReq{op: "heartbeat", taskID: l.ID, now: at, change: store.HeartbeatChange(h)},
+			done: make(chan result[taskRes], 1)}
+	}
+	good, bad := beat(leased[0], "download"), beat(leased[1], "bad\x00stage")
+	s.changeTasks([]*call[taskReq, taskRes]{bad, good})
+	if r := <-good.done; r.err != nil || !r.val.task.LeaseDeadline.Equal(at.Add(time.Hour)) {
+		t.Fatalf("good heartbeat: %+v", r)
+	}
+	if r := <-bad.done; r.err == nil {
+		t.Fatal("the heartbeat PostgreSQL cannot store succeeded")
+	}
+	if tk, err := s.GetTask(ctx, leased[0].ID); err != nil || tk.Stage != "download" {
+		t.Fatalf("good heartbeat not written: %+v %v", tk, err)
+	}
+}

@@ -43,32 +43,21 @@ func (s *Store) changeTask(ctx context.Context, op, taskID string, now time.Time
 	return res, nil
 }
 
-// changeTasks writes a batch of task changes in one transaction and answers
-// every call. If the transaction fails, each change is tried again on its
-// own, so one bad call cannot fail the others. A change the job rules refuse
-// (a stale lease, say) writes nothing and does not disturb the batch.
+// changeTasks writes a batch of task changes in one transaction (see
+// groupCommit) and answers every call. A change the job rules refuse (a
+// stale lease, say) writes nothing and does not disturb the batch.
 func (s *Store) changeTasks(batch []*call[taskReq, taskRes]) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	var out []result[taskRes]
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = applyTaskChanges(ctx, tx, batch)
-		return err
-	})
-	if err != nil && len(batch) > 1 {
-		for _, c := range batch {
-			s.changeTasks([]*call[taskReq, taskRes]{c})
-		}
-		return
-	}
-	for i, c := range batch {
+	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[taskReq, taskRes]) (func(context.Context), error) {
+		out, err := applyTaskChanges(ctx, tx, batch)
 		if err != nil {
-			c.answer(taskRes{}, err)
-			continue
+			return nil, err
 		}
-		c.answer(out[i].val, out[i].err)
-	}
+		return func(context.Context) {
+			for i, c := range batch {
+				c.answer(out[i].val, out[i].err)
+			}
+		}, nil
+	})
 }
 
 // applyTaskChanges runs a batch inside tx. The returned error is a database
