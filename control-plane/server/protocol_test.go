@@ -444,3 +444,31 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestNULCharacters: PostgreSQL stores no NUL character. A request carrying
+// one is refused with 400 where it is the client's to fix, and an agent's
+// failure report (tools' output may hold any byte) is stored without it,
+// instead of either answering 500.
+func TestNULCharacters(t *testing.T) {
+	t.Parallel()
+	r := startReplica(t, postgresBackend().cfg(t))
+	ctx := context.Background()
+	_, err := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/a", Metadata: map[string]any{"k": "a\x00b"}}, "")
+	wantErr(t, err, http.StatusBadRequest, api.CodeInvalidRequest)
+
+	ag := enrollAgent(t, r, "a", api.Capabilities{})
+	j, err := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/a"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ag.leaseOne(5 * time.Second)
+	_, err = ag.c.Heartbeat(ctx, l.TaskID, api.HeartbeatRequest{Token: l.Token, Stage: "bad\x00stage", Progress: 0.1})
+	wantErr(t, err, http.StatusBadRequest, api.CodeInvalidRequest)
+	if err := ag.c.Fail(ctx, l.TaskID, api.FailRequest{Token: l.Token, Error: api.Error{Code: api.CodeUndecodable, Message: "ffmpeg: \x00garbage"}}); err != nil {
+		t.Fatalf("fail with a NUL in the message: %v", err)
+	}
+	done := waitStatus(t, r.admin, j.ID, api.JobFailed)
+	if done.Error == nil || done.Error.Message != "ffmpeg: garbage" {
+		t.Fatalf("job error %+v", done.Error)
+	}
+}

@@ -141,6 +141,8 @@ func (a *API) leaseFor(c *fiber.Ctx, t store.Leased) (api.Lease, error) {
 // hold the id then (a batched write whose caller gave up): it gets a copy.
 func taskID(c *fiber.Ctx) string { return strings.Clone(c.Params("id")) }
 
+func dropNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+
 func (a *API) heartbeat(c *fiber.Ctx) error {
 	var req api.HeartbeatRequest
 	if err := a.decodeJSON(c, &req); err != nil {
@@ -148,6 +150,9 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 	}
 	if req.Progress < 0 || req.Progress > 1 {
 		return badRequest("progress must be between 0 and 1")
+	}
+	if len(req.Stage) > 64 || strings.ContainsRune(req.Stage, 0) {
+		return badRequest("stage must be at most 64 characters, without NUL")
 	}
 	// The store refuses a task the calling agent does not hold as a stale
 	// lease, revealing nothing about another agent's task.
@@ -171,6 +176,11 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if err := a.decodeJSON(c, &req); err != nil {
 		return err
 	}
+	// What the media's metadata says (a title, say) is stored as text, which
+	// holds no NUL character; an agent's report is not refused for one.
+	res := &req.Result
+	res.Title, res.Language, res.Origin = dropNUL(res.Title), dropNUL(res.Language), dropNUL(res.Origin)
+	res.Engine, res.Model = dropNUL(res.Engine), dropNUL(res.Model)
 	ag, id := agentOf(c), taskID(c)
 	j, err := a.store.CompleteTask(c.UserContext(), store.Completion{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
@@ -197,6 +207,7 @@ func (a *API) fail(c *fiber.Ctx) error {
 	if req.Error.Code == "" {
 		return badRequest("error.code is required")
 	}
+	req.Error.Message = dropNUL(req.Error.Message) // tools' output may hold any byte
 	ag, id := agentOf(c), taskID(c)
 	j, err := a.store.FailTask(c.UserContext(), store.Failure{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,

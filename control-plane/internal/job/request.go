@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -97,15 +98,22 @@ func Normalize(req api.JobRequest, upload bool) (Spec, error) {
 			return s, invalid(api.CodeInvalidRequest, "webhook_url: %s", err.Error())
 		}
 	}
+	// PostgreSQL stores no NUL character in text or JSON.
+	if strings.ContainsRune(s.Model, 0) {
+		return s, invalid(api.CodeInvalidRequest, "model must not contain NUL characters")
+	}
 	if s.Metadata != nil {
 		b, err := json.Marshal(s.Metadata)
 		if err != nil || len(b) > MaxMetadataBytes {
 			return s, invalid(api.CodeInvalidRequest, "metadata must be a JSON object of at most %d bytes", MaxMetadataBytes)
 		}
+		if bytes.Contains(b, []byte(`\u0000`)) {
+			return s, invalid(api.CodeInvalidRequest, "metadata must not contain NUL characters")
+		}
 	}
 	for k, v := range s.Labels {
-		if k == "" || len(k) > 63 || len(v) > 63 {
-			return s, invalid(api.CodeInvalidRequest, "labels: keys and values are at most 63 characters, keys non-empty")
+		if k == "" || len(k) > 63 || len(v) > 63 || strings.ContainsRune(k+v, 0) {
+			return s, invalid(api.CodeInvalidRequest, "labels: keys and values are at most 63 characters, keys non-empty, no NUL characters")
 		}
 	}
 	return s, nil
