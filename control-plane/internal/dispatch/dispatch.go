@@ -113,20 +113,19 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 		cancel()
 		if err != nil {
 			d.hub.Leave(t)
-			d.hub.HandOver(budget) // the wake-up was not acted on
+			d.hub.HandOver(nil, budget) // the wake-up was not acted on
 			return nil, fmt.Errorf("lease: %w", err)
-		}
-		switch {
-		case len(tasks) == max:
-			// More may be ready: pass the wake-up on to a waiter.
-			d.hub.Wake()
-		case len(tasks) == 0 && budget > 0 && d.readyWork(ctx):
-			// A task is ready that this agent cannot run: let another look.
-			d.hub.HandOver(budget - 1)
 		}
 		if len(tasks) > 0 || wait <= 0 {
 			d.hub.Leave(t)
+			if len(tasks) == max {
+				d.hub.Wake() // more may be ready: pass the wake-up on
+			}
 			return tasks, nil
+		}
+		if budget > 0 && d.readyWork(ctx) {
+			// A task is ready that this agent cannot run: let another look.
+			d.hub.HandOver(t, budget-1)
 		}
 		d.pollerOnce.Do(func() { go d.poll() })
 		select {

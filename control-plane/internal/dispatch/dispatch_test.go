@@ -101,13 +101,21 @@ func TestHub(t *testing.T) {
 	}
 	h.Leave(a)
 	h.Leave(c)
-	h.HandOver(-1)
+	h.HandOver(nil, -1)
 	h.Wake() // nobody waits: nothing to remember
 	d := h.Wait()
 	if _, ok := woken(t, d); ok {
 		t.Fatal("a new waiter saw an old wake-up")
 	}
 	e := h.Wait()
+	h.HandOver(d, 0) // a waiter handing on never wakes itself
+	if _, ok := woken(t, d); ok {
+		t.Fatal("HandOver woke the waiter it came from")
+	}
+	if _, ok := woken(t, e); !ok {
+		t.Fatal("HandOver did not wake the next waiter")
+	}
+	e = h.Wait()
 	h.WakeAll()
 	for _, tk := range []*dispatch.Ticket{d, e} {
 		if budget, ok := woken(t, tk); !ok || budget != 0 {

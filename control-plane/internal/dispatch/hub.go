@@ -57,7 +57,7 @@ func (h *Hub) Leave(t *Ticket) {
 	h.mu.Unlock()
 	select {
 	case budget := <-t.C:
-		h.HandOver(budget)
+		h.HandOver(nil, budget)
 	default:
 	}
 }
@@ -67,17 +67,19 @@ func (h *Hub) Leave(t *Ticket) {
 func (h *Hub) Wake() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.wakeLocked(h.waiters.Len() - 1)
+	h.wakeLocked(nil, h.waiters.Len()-1)
 }
 
-// HandOver wakes the next waiter with the given budget (negative: none).
-func (h *Hub) HandOver(budget int) {
+// HandOver wakes the longest waiter other than from (a waiter handing a
+// wake-up on stays queued while it does) with the given budget; a negative
+// budget wakes no one.
+func (h *Hub) HandOver(from *Ticket, budget int) {
 	if budget < 0 {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.wakeLocked(budget)
+	h.wakeLocked(from, budget)
 }
 
 // Waiters returns how many waiters are queued.
@@ -93,12 +95,15 @@ func (h *Hub) WakeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for h.waiters.Len() > 0 {
-		h.wakeLocked(0)
+		h.wakeLocked(nil, 0)
 	}
 }
 
-func (h *Hub) wakeLocked(budget int) {
+func (h *Hub) wakeLocked(skip *Ticket, budget int) {
 	e := h.waiters.Front()
+	if e != nil && e.Value == skip {
+		e = e.Next()
+	}
 	if e == nil {
 		return
 	}
