@@ -15,6 +15,21 @@ import (
 	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
+// openStore opens a migrated store on a fresh schema.
+func openStore(t *testing.T) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.Postgres(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func newReq(j job.Job) *call[createReq, created] {
 	tasks := prepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
 	store.Settle(&j, tasks, j.UpdatedAt)
@@ -35,14 +50,7 @@ func testJob(at time.Time, key string) job.Job {
 func TestCreateBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, testenv.Postgres(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t)
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	taken := testJob(at, "")
 	if _, _, err := s.CreateJob(ctx, taken, job.Plan(taken, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
@@ -94,14 +102,7 @@ func TestCreateBatch(t *testing.T) {
 func TestChangeTasksBatchFallback(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, testenv.Postgres(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t)
 	at := time.Now().UTC()
 	for range 2 {
 		j := testJob(at, "")
