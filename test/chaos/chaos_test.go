@@ -16,6 +16,8 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/test/media"
+
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // mode sizes a run.
@@ -209,7 +211,7 @@ func (s *suite) waitSuccessAfter(t time.Time) (time.Time, bool) {
 func (s *suite) killAgent(f *faultRec) error {
 	var busy []*agentProc
 	for _, a := range s.c.agents {
-		if len(running(a.log.read())) > 0 {
+		if len(running(testenv.ReadLog(a.log))) > 0 {
 			busy = append(busy, a)
 		}
 	}
@@ -219,12 +221,12 @@ func (s *suite) killAgent(f *faultRec) error {
 	}
 	a := pool[s.rng.IntN(len(pool))]
 	f.target = a.name
-	if n := len(running(a.log.read())); n > 0 {
+	if n := len(running(testenv.ReadLog(a.log))); n > 0 {
 		f.note = fmt.Sprintf("(%d task running)", n)
 	}
 	a.expected.Store(true)
 	defer a.expected.Store(false)
-	sigkill(a.proc())
+	a.proc().Kill()
 	time.Sleep(time.Second)
 	f.healed = time.Now()
 	return a.start()
@@ -236,7 +238,7 @@ func (s *suite) killReplica(f *faultRec) error {
 	f.target = r.name
 	r.expected.Store(true)
 	defer r.expected.Store(false)
-	sigkill(r.proc())
+	r.proc().Kill()
 	time.Sleep(s.m.replicaDown)
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()
@@ -275,7 +277,7 @@ func (s *suite) partitionAgent(f *faultRec) error {
 	}
 	seen := map[string]bool{}
 	for _, a := range cands {
-		for _, e := range agentEvents(a.log.read(), false) {
+		for _, e := range agentEvents(testenv.ReadLog(a.log), false) {
 			seen[e.task+"/"+e.attempt] = true
 		}
 	}
@@ -296,7 +298,7 @@ func (s *suite) partitionAgent(f *faultRec) error {
 				return errors.New("no task of a valid job could be cut off on a test agent")
 			}
 			for _, c := range cands {
-				for _, e := range running(c.log.read()) {
+				for _, e := range running(testenv.ReadLog(c.log)) {
 					// An invalid job fails before the partition matters.
 					if r, ok := s.w.get(e.job); ok && r.kind == kindTest && !seen[e.task+"/"+e.attempt] {
 						a, ev = c, e
@@ -359,7 +361,7 @@ func (s *suite) partitionAgent(f *faultRec) error {
 	var outcome string
 	deadline = time.Now().Add(2 * time.Minute)
 	for outcome == "" && time.Now().Before(deadline) {
-		for _, e := range agentEvents(a.log.read(), false) {
+		for _, e := range agentEvents(testenv.ReadLog(a.log), false) {
 			for _, o := range staleOutcomes {
 				if e.task == ev.task && e.attempt == ev.attempt && e.msg == o {
 					outcome = o
@@ -369,7 +371,7 @@ func (s *suite) partitionAgent(f *faultRec) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if outcome == "" {
-		return fmt.Errorf("%s never logged a stale-lease outcome for task %s after healing:\n%s", a.name, ev.task, a.log.tail(30))
+		return fmt.Errorf("%s never logged a stale-lease outcome for task %s after healing:\n%s", a.name, ev.task, testenv.Tail(a.log, 30))
 	}
 	done := serverCompletions(s.c.replicaLogs())[ev.task]
 	if len(done) != 1 {
@@ -379,7 +381,7 @@ func (s *suite) partitionAgent(f *faultRec) error {
 		return fmt.Errorf("task %s: completion accepted from the partitioned agent %s", ev.task, agentID)
 	}
 	var lines []string
-	for _, line := range strings.Split(a.log.read(), "\n") {
+	for _, line := range strings.Split(testenv.ReadLog(a.log), "\n") {
 		if strings.Contains(line, ev.task) {
 			lines = append(lines, line)
 		}
@@ -415,7 +417,7 @@ func (s *suite) fillDisk(f *faultRec) error {
 	s.disk.ran = true
 	a := s.c.agent("agent-disk")
 	f.target = a.name
-	before := len(agentEvents(a.log.read(), false))
+	before := len(agentEvents(testenv.ReadLog(a.log), false))
 	filler := filepath.Join(s.diskMount, "filler")
 	if err := fill(filler); err != nil {
 		return err
@@ -439,7 +441,7 @@ func (s *suite) fillDisk(f *faultRec) error {
 		if err := fill(filler); err != nil {
 			return err
 		}
-		evs := agentEvents(a.log.read(), false)
+		evs := agentEvents(testenv.ReadLog(a.log), false)
 		for _, e := range evs[min(before, len(evs)):] {
 			// Only a valid job's failure is the disk's doing.
 			if r, ok := s.w.get(e.job); ok && r.kind == kindTest && e.msg == "task failed" {
@@ -456,8 +458,8 @@ func (s *suite) fillDisk(f *faultRec) error {
 	if failed.retryable != "true" {
 		return fmt.Errorf("task %s failed on a full disk with retryable=%s, want a retryable failure", failed.task, failed.retryable)
 	}
-	if p := a.proc(); p.exited() {
-		return fmt.Errorf("%s exited on a full disk: %v", a.name, p.err)
+	if p := a.proc(); p.Exited() {
+		return fmt.Errorf("%s exited on a full disk: %v", a.name, p.Err())
 	}
 	// The job must go on to succeed (checked with all jobs at the end);
 	// note who finished it.
@@ -540,12 +542,12 @@ func (s *suite) restartReplica(r *replica) error {
 	r.expected.Store(true)
 	defer r.expected.Store(false)
 	p := r.proc()
-	p.signal(syscall.SIGTERM)
-	if !p.wait(2 * stopWait) {
+	p.Signal(syscall.SIGTERM)
+	if !p.Wait(2 * stopWait) {
 		return fmt.Errorf("%s did not stop within %s of SIGTERM", r.name, 2*stopWait)
 	}
-	if p.err != nil {
-		s.t.Errorf("%s exited with %v after SIGTERM, want a clean exit", r.name, p.err)
+	if p.Err() != nil {
+		s.t.Errorf("%s exited with %v after SIGTERM, want a clean exit", r.name, p.Err())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,19 +27,19 @@ type replica struct {
 	name string
 	addr string
 	env  []string
-	log  *logFile
+	log  string
 	bin  string
 
 	expected atomic.Bool // the suite is stopping it
 	crashes  atomic.Int32
 
 	mu sync.Mutex
-	p  *proc
+	p  *testenv.Proc
 }
 
 func (r *replica) url() string { return "http://" + r.addr }
 
-func (r *replica) proc() *proc {
+func (r *replica) proc() *testenv.Proc {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.p
@@ -48,7 +47,7 @@ func (r *replica) proc() *proc {
 
 // start runs the replica and waits until it answers /readyz.
 func (r *replica) start(ctx context.Context) error {
-	p, err := spawn(r.name, r.log.path, r.env, r.bin, "server")
+	p, err := testenv.Start(r.name, r.log, r.env, r.bin, "server")
 	if err != nil {
 		return err
 	}
@@ -57,8 +56,8 @@ func (r *replica) start(ctx context.Context) error {
 	r.mu.Unlock()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited: %v\n%s", r.name, p.err, r.log.tail(40))
+		if p.Exited() {
+			return fmt.Errorf("%s exited: %v\n%s", r.name, p.Err(), testenv.Tail(r.log, 40))
 		}
 		resp, err := hc.Get(r.url() + "/readyz")
 		if err == nil {
@@ -69,7 +68,7 @@ func (r *replica) start(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w\n%s", r.name, ctx.Err(), r.log.tail(40))
+			return fmt.Errorf("%s not ready: %w\n%s", r.name, ctx.Err(), testenv.Tail(r.log, 40))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -85,7 +84,7 @@ type agentProc struct {
 	proxy   *proxy
 	state   string
 	workDir string
-	log     *logFile
+	log     string
 
 	// expected is set while the suite itself stops the agent, so the
 	// supervisor does not take the exit for a crash.
@@ -93,11 +92,11 @@ type agentProc struct {
 	crashes  atomic.Int32
 
 	mu sync.Mutex
-	p  *proc
+	p  *testenv.Proc
 }
 
 func (a *agentProc) start() error {
-	p, err := spawn(a.name, a.log.path, a.env, a.bin, a.args...)
+	p, err := testenv.Start(a.name, a.log, a.env, a.bin, a.args...)
 	if err != nil {
 		return err
 	}
@@ -107,7 +106,7 @@ func (a *agentProc) start() error {
 	return nil
 }
 
-func (a *agentProc) proc() *proc {
+func (a *agentProc) proc() *testenv.Proc {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.p
@@ -160,7 +159,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 	for i := range 2 {
 		r := &replica{
 			name: fmt.Sprintf("replica-%c", 'a'+i), addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			log: &logFile{path: filepath.Join(logDir, fmt.Sprintf("replica-%c.log", 'a'+i))}, bin: binary(t, "ytcaption"),
+			log: filepath.Join(logDir, fmt.Sprintf("replica-%c.log", 'a'+i)), bin: binary(t, "ytcaption"),
 		}
 		r.env = testenv.ChildEnv(
 			"YTCAPTION_LISTEN="+r.addr,
@@ -182,7 +181,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 		}
 		c.replicas = append(c.replicas, r)
 		addrs = append(addrs, r.addr)
-		t.Cleanup(func() { r.expected.Store(true); r.proc().stop() })
+		t.Cleanup(func() { r.expected.Store(true); r.proc().Stop(stopWait) })
 	}
 	c.client = newLBClient(c.replicas, c.adminKey)
 
@@ -196,7 +195,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 			work = t.TempDir()
 		}
 		a := &agentProc{name: s.name, bin: binary(t, "ytcaption-agent"), proxy: newProxy(t, addrs),
-			state: t.TempDir(), workDir: work, log: &logFile{path: filepath.Join(logDir, s.name+".log")}}
+			state: t.TempDir(), workDir: work, log: filepath.Join(logDir, s.name+".log")}
 		a.args = []string{"run", "--server", a.proxy.URL(), "--token", enr, "--name", s.name,
 			"--state-dir", a.state, "--work-dir", work, "--engine", s.engine, "--labels", s.labels, "--grace", "10s"}
 		a.env = testenv.ChildEnv("YTCAPTION_AGENT_TEST_ENGINE_DELAY=" + s.delay.String())
@@ -204,7 +203,7 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 			t.Fatal(err)
 		}
 		c.agents = append(c.agents, a)
-		t.Cleanup(func() { a.expected.Store(true); a.proc().stop() })
+		t.Cleanup(func() { a.expected.Store(true); a.proc().Stop(stopWait) })
 	}
 	if err := c.waitAgents(ctx, len(agents)); err != nil {
 		t.Fatal(err)
@@ -212,10 +211,10 @@ func startCluster(t *testing.T, agents []agentSpec) *cluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, r := range c.replicas {
-				t.Logf("---- %s ----\n%s", r.name, r.log.tail(80))
+				t.Logf("---- %s ----\n%s", r.name, testenv.Tail(r.log, 80))
 			}
 			for _, a := range c.agents {
-				t.Logf("---- %s ----\n%s", a.name, a.log.tail(60))
+				t.Logf("---- %s ----\n%s", a.name, testenv.Tail(a.log, 60))
 			}
 		}
 	})
@@ -228,22 +227,22 @@ func (c *cluster) supervise(ctx context.Context) {
 	for sleepCtx(ctx, 300*time.Millisecond) {
 		for _, a := range c.agents {
 			p := a.proc()
-			if a.expected.Load() || !p.exited() {
+			if a.expected.Load() || !p.Exited() {
 				continue
 			}
 			a.crashes.Add(1)
-			c.t.Errorf("CRASH: agent %s exited on its own (%v):\n%s", a.name, p.err, a.log.tail(15))
+			c.t.Errorf("CRASH: agent %s exited on its own (%v):\n%s", a.name, p.Err(), testenv.Tail(a.log, 15))
 			if err := a.start(); err != nil {
 				c.t.Errorf("restart %s: %v", a.name, err)
 			}
 		}
 		for _, r := range c.replicas {
 			p := r.proc()
-			if r.expected.Load() || !p.exited() {
+			if r.expected.Load() || !p.Exited() {
 				continue
 			}
 			r.crashes.Add(1)
-			c.t.Errorf("CRASH: %s exited on its own (%v):\n%s", r.name, p.err, r.log.tail(15))
+			c.t.Errorf("CRASH: %s exited on its own (%v):\n%s", r.name, p.Err(), testenv.Tail(r.log, 15))
 			sctx, cancel := context.WithTimeout(ctx, readyWait)
 			if err := r.start(sctx); err != nil {
 				c.t.Errorf("restart %s: %v", r.name, err)
@@ -257,8 +256,8 @@ func (c *cluster) supervise(ctx context.Context) {
 func (c *cluster) waitAgents(ctx context.Context, n int) error {
 	for {
 		for _, a := range c.agents {
-			if p := a.proc(); p.exited() {
-				return fmt.Errorf("agent %s exited (%v):\n%s", a.name, p.err, a.log.tail(40))
+			if p := a.proc(); p.Exited() {
+				return fmt.Errorf("agent %s exited (%v):\n%s", a.name, p.Err(), testenv.Tail(a.log, 40))
 			}
 		}
 		var l api.AgentList
@@ -295,10 +294,9 @@ func (c *cluster) agent(name string) *agentProc {
 func (c *cluster) replicaLogs() string {
 	var b strings.Builder
 	for _, r := range c.replicas {
-		b.WriteString(r.log.read())
+		b.WriteString(testenv.ReadLog(r.log))
 	}
 	return b.String()
 }
 
 // sigkill kills a process group; used by the faults.
-func sigkill(p *proc) { p.signal(syscall.SIGKILL); <-p.done }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/test/media"
+
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // tally is the exact accounting of a run.
@@ -85,7 +87,7 @@ func (s *suite) account() {
 	s.checkReal(ctx, jobs, &tl)
 
 	for _, a := range s.c.agents {
-		for _, e := range agentEvents(a.log.read(), false) {
+		for _, e := range agentEvents(testenv.ReadLog(a.log), false) {
 			if e.msg == staleOutcomes[0] {
 				tl.lateRejected++
 			}

@@ -139,8 +139,8 @@ func (p *postgresSvc) Close() {
 // redisSvc is a private Redis without persistence.
 type redisSvc struct {
 	port int
-	log  *logFile
-	p    *proc
+	log  string
+	p    *testenv.Proc
 }
 
 func startRedis(t testing.TB) *redisSvc {
@@ -148,7 +148,7 @@ func startRedis(t testing.TB) *redisSvc {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed (run test/env/bootstrap.sh)")
 	}
-	r := &redisSvc{port: freePort(t), log: &logFile{path: filepath.Join(t.TempDir(), "redis.log")}}
+	r := &redisSvc{port: freePort(t), log: filepath.Join(t.TempDir(), "redis.log")}
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()
 	if err := r.Start(ctx); err != nil {
@@ -162,7 +162,7 @@ func (r *redisSvc) Name() string { return "redis" }
 func (r *redisSvc) URL() string  { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 func (r *redisSvc) Start(ctx context.Context) error {
-	p, err := spawn("redis", r.log.path, testenv.ChildEnv(), "redis-server",
+	p, err := testenv.Start("redis", r.log, testenv.ChildEnv(), "redis-server",
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err != nil {
 		return err
@@ -172,16 +172,16 @@ func (r *redisSvc) Start(ctx context.Context) error {
 }
 
 // Stop kills Redis outright: an outage, not a maintenance stop.
-func (r *redisSvc) Stop(context.Context) error { r.p.kill(); return nil }
-func (r *redisSvc) Close()                     { r.p.kill() }
+func (r *redisSvc) Stop(context.Context) error { r.p.Kill(); return nil }
+func (r *redisSvc) Close()                     { r.p.Kill() }
 
 // minioSvc is a private MinIO server on a temporary data directory.
 type minioSvc struct {
 	bin, data   string
 	port        int
 	user, pass  string
-	log         *logFile
-	p           *proc
+	log         string
+	p           *testenv.Proc
 	consolePort int
 }
 
@@ -196,11 +196,11 @@ func startMinIO(t testing.TB) *minioSvc {
 		bin = root
 	}
 	m := &minioSvc{bin: bin, data: t.TempDir(), port: freePort(t), consolePort: freePort(t),
-		user: "chaos", pass: "chaos-secret-key", log: &logFile{path: filepath.Join(t.TempDir(), "minio.log")}}
+		user: "chaos", pass: "chaos-secret-key", log: filepath.Join(t.TempDir(), "minio.log")}
 	ctx, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()
 	if err := m.Start(ctx); err != nil {
-		t.Fatalf("start MinIO: %v\n%s", err, m.log.tail(30))
+		t.Fatalf("start MinIO: %v\n%s", err, testenv.Tail(m.log, 30))
 	}
 	t.Cleanup(m.Close)
 	return m
@@ -210,7 +210,7 @@ func (m *minioSvc) Name() string     { return "minio" }
 func (m *minioSvc) Endpoint() string { return fmt.Sprintf("http://127.0.0.1:%d", m.port) }
 
 func (m *minioSvc) Start(ctx context.Context) error {
-	p, err := spawn("minio", m.log.path, testenv.ChildEnv("MINIO_ROOT_USER="+m.user, "MINIO_ROOT_PASSWORD="+m.pass,
+	p, err := testenv.Start("minio", m.log, testenv.ChildEnv("MINIO_ROOT_USER="+m.user, "MINIO_ROOT_PASSWORD="+m.pass,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off"), m.bin, "server", "--quiet",
 		"--address", fmt.Sprintf("127.0.0.1:%d", m.port), "--console-address", fmt.Sprintf("127.0.0.1:%d", m.consolePort), m.data)
 	if err != nil {
@@ -226,8 +226,8 @@ func (m *minioSvc) Start(ctx context.Context) error {
 				return nil
 			}
 		}
-		if p.exited() {
-			return fmt.Errorf("minio exited: %v", p.err)
+		if p.Exited() {
+			return fmt.Errorf("minio exited: %v", p.Err())
 		}
 		select {
 		case <-ctx.Done():
@@ -238,5 +238,5 @@ func (m *minioSvc) Start(ctx context.Context) error {
 }
 
 // Stop kills MinIO outright: an outage, not a maintenance stop.
-func (m *minioSvc) Stop(context.Context) error { m.p.kill(); return nil }
-func (m *minioSvc) Close()                     { m.p.kill() }
+func (m *minioSvc) Stop(context.Context) error { m.p.Kill(); return nil }
+func (m *minioSvc) Close()                     { m.p.Kill() }

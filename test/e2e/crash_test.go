@@ -78,14 +78,14 @@ func TestAgentCrashAndShutdown(t *testing.T) {
 			if other == h {
 				other = agents[1]
 			}
-			t.Logf("%s holds job %s; sending %s", h.name, j.ID, tt.sig)
+			t.Logf("%s holds job %s; sending %s", h.Name, j.ID, tt.sig)
 			if tt.sig == syscall.SIGKILL {
-				h.signal(tt.sig) // the whole agent dies, children included
+				h.Signal(tt.sig) // the whole agent dies, children included
 			} else {
-				h.signalMain(tt.sig)
+				h.SignalMain(tt.sig)
 			}
-			if !h.wait(stopWait) {
-				t.Fatalf("%s still running %s after %s", h.name, stopWait, tt.sig)
+			if !h.Wait(stopWait) {
+				t.Fatalf("%s still running %s after %s", h.Name, stopWait, tt.sig)
 			}
 
 			j = waitJob(t, s.admin, j.ID)
@@ -93,12 +93,12 @@ func TestAgentCrashAndShutdown(t *testing.T) {
 			wer := checkJobCaptions(t, s.admin, j, text, long.duration)
 			t.Logf("%.1f s of media, WER %.3f, attempts %d, timings %v", long.duration, wer, j.Attempts, j.Result.Timings)
 			if !other.did("task completed", j.ID) {
-				t.Errorf("%s did not complete the job", other.name)
+				t.Errorf("%s did not complete the job", other.Name)
 			}
 			if h.did("task completed", j.ID) {
-				t.Errorf("%s completed the job too", h.name)
+				t.Errorf("%s completed the job too", h.Name)
 			}
-			emptyDir(t, other.name+" work dir", other.workDir)
+			emptyDir(t, other.Name+" work dir", other.workDir)
 
 			switch tt.sig {
 			case syscall.SIGKILL:
@@ -107,17 +107,17 @@ func TestAgentCrashAndShutdown(t *testing.T) {
 					t.Errorf("attempts %d, want 2", j.Attempts)
 				}
 			case syscall.SIGTERM:
-				if h.err != nil {
-					t.Errorf("%s exited with %v after SIGTERM, want success", h.name, h.err)
+				if h.Err() != nil {
+					t.Errorf("%s exited with %v after SIGTERM, want success", h.Name, h.Err())
 				}
 				if !h.did("handing task back", j.ID) {
-					t.Errorf("%s did not hand the task back", h.name)
+					t.Errorf("%s did not hand the task back", h.Name)
 				}
 				// A hand-back does not use up an attempt (api.ReleaseRequest).
 				if j.Attempts != 1 {
 					t.Errorf("attempts %d after a hand-back, want 1", j.Attempts)
 				}
-				emptyDir(t, h.name+" work dir", h.workDir)
+				emptyDir(t, h.Name+" work dir", h.workDir)
 			}
 		})
 	}

@@ -60,16 +60,16 @@ func TestFleet(t *testing.T) {
 		done := a.events("task completed")
 		for _, e := range done {
 			if !ids[e.job] {
-				t.Errorf("%s completed unknown job %s", a.name, e.job)
+				t.Errorf("%s completed unknown job %s", a.Name, e.job)
 			}
 			completions[e.job]++
 		}
 		if len(done) == 0 {
-			t.Errorf("%s completed no task; the work was not spread", a.name)
+			t.Errorf("%s completed no task; the work was not spread", a.Name)
 		}
 		total += len(done)
-		t.Logf("%s completed %d tasks", a.name, len(done))
-		emptyDir(t, a.name+" work dir", a.workDir)
+		t.Logf("%s completed %d tasks", a.Name, len(done))
+		emptyDir(t, a.Name+" work dir", a.workDir)
 	}
 	if total != jobs {
 		t.Errorf("agents completed %d tasks in all, want %d", total, jobs)

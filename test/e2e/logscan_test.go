@@ -71,7 +71,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"url query secret":  "query-secret-123456",
 	}
 	presigned := regexp.MustCompile(`(?i)x-amz-(signature|credential)=[0-9a-z%/_-]{6,}`)
-	logs := map[string]string{"server": s.srv.log(), "agent": a.log()}
+	logs := map[string]string{"server": s.srv.Output(), "agent": a.Output()}
 	for name, text := range logs {
 		if !strings.Contains(text, "level=DEBUG") && !strings.Contains(text, `"level":"DEBUG"`) {
 			t.Errorf("%s log has no debug lines: the scan would prove nothing", name)

@@ -41,126 +41,36 @@ func binary(t testing.TB, name string) string {
 	return p
 }
 
-// proc is a binary started for one test, in its own process group, with its
-// output in a log file that is dumped into the test log if the test fails.
-type proc struct {
-	t       testing.TB
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error // the exit status; valid once done is closed
-}
-
-// startProc starts bin with args and env; it is stopped (SIGTERM, then
-// SIGKILL) when the test ends.
-func startProc(t testing.TB, name string, env []string, bin string, args ...string) *proc {
+// startProc starts bin with args and env (see testenv.Start), its log in
+// the test's temporary directory; it is stopped (SIGTERM, then SIGKILL)
+// when the test ends, and its log is dumped into the test log if the test
+// failed.
+func startProc(t testing.TB, name string, env []string, bin string, args ...string) *testenv.Proc {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
+	p, err := testenv.Start(name, filepath.Join(t.TempDir(), name+".log"), env, bin, args...)
 	if err != nil {
-		t.Fatalf("create log: %v", err)
+		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{t: t, name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
 	t.Cleanup(func() {
-		p.stop()
+		if !p.Stop(stopWait) {
+			t.Logf("%s did not exit within %s of SIGTERM; it was killed", name, stopWait)
+		}
 		if t.Failed() {
-			t.Logf("---- %s: %s %s ----\n%s", name, filepath.Base(bin), strings.Join(args, " "), p.logTail(300))
+			t.Logf("---- %s: %s %s ----\n%s", name, filepath.Base(bin), strings.Join(args, " "), p.Tail(300))
 		}
 	})
 	return p
 }
 
-// signal sends sig to the process group.
-func (p *proc) signal(sig syscall.Signal) {
-	if p.exited() {
-		return
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-}
-
-// signalMain sends sig to the process alone, as `kill PID` or a service
-// manager does; its children (ffmpeg, the speech engine) do not get it.
-func (p *proc) signalMain(sig syscall.Signal) {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits up to d for the process to exit and reports whether it did.
-func (p *proc) wait(d time.Duration) bool {
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
-// stop ends the process gracefully if it can, else kills its group.
-func (p *proc) stop() {
-	if p.exited() {
-		return
-	}
-	p.signal(syscall.SIGTERM)
-	if !p.wait(stopWait) {
-		p.t.Logf("%s did not exit within %s of SIGTERM; killing it", p.name, stopWait)
-		p.signal(syscall.SIGKILL)
-		<-p.done
-	}
-	// Children left in the group (yt-dlp, ffmpeg) go too.
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-}
-
-// log is the process's output so far.
-func (p *proc) log() string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return fmt.Sprintf("(read log: %v)", err)
-	}
-	return string(b)
-}
-
-func (p *proc) logTail(lines int) string {
-	l := strings.Split(p.log(), "\n")
-	if len(l) > lines {
-		l = append([]string{fmt.Sprintf("... (%d lines before)", len(l)-lines)}, l[len(l)-lines:]...)
-	}
-	return strings.Join(l, "\n")
-}
-
 // waitReady polls base/readyz until it answers 200.
-func waitReady(t testing.TB, p *proc, base string) {
+func waitReady(t testing.TB, p *testenv.Proc, base string) {
 	t.Helper()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(readyWait)
 	var last string
 	for {
-		if p.exited() {
-			t.Fatalf("%s exited before it was ready (%v):\n%s", p.name, p.err, p.logTail(100))
+		if p.Exited() {
+			t.Fatalf("%s exited before it was ready (%v):\n%s", p.Name, p.Err(), p.Tail(100))
 		}
 		resp, err := hc.Get(base + "/readyz")
 		if err == nil {
@@ -173,7 +83,7 @@ func waitReady(t testing.TB, p *proc, base string) {
 			last = err.Error()
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready at %s/readyz after %s: %s\n%s", p.name, base, readyWait, last, p.logTail(100))
+			t.Fatalf("%s not ready at %s/readyz after %s: %s\n%s", p.Name, base, readyWait, last, p.Tail(100))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -221,7 +131,7 @@ type stack struct {
 	url   string
 	key   string
 	admin *api.Client
-	srv   *proc
+	srv   *testenv.Proc
 }
 
 // apiKey makes an admin key unique to a test.
@@ -289,8 +199,7 @@ func singleLine(t testing.TB, what, out string) string {
 
 // agent is a ytcaption-agent process.
 type agent struct {
-	*proc
-	name     string
+	*testenv.Proc
 	workDir  string
 	stateDir string
 }
@@ -309,7 +218,7 @@ func (s *stack) startAgentEnv(t testing.TB, token, name string, env []string, ar
 	args = append([]string{"run", "--server", s.url, "--token", token, "--name", name,
 		"--state-dir", state, "--work-dir", work}, args...)
 	p := startProc(t, name, testenv.ChildEnv(env...), binary(t, "ytcaption-agent"), args...)
-	return &agent{proc: p, name: name, workDir: work, stateDir: state}
+	return &agent{Proc: p, workDir: work, stateDir: state}
 }
 
 // waitAgents waits until n agents are registered and active.
@@ -318,8 +227,8 @@ func (s *stack) waitAgents(t testing.TB, n int, procs ...*agent) {
 	deadline := time.Now().Add(readyWait)
 	for {
 		for _, a := range procs {
-			if a.exited() {
-				t.Fatalf("agent %s exited (%v):\n%s", a.name, a.err, a.logTail(100))
+			if a.Exited() {
+				t.Fatalf("agent %s exited (%v):\n%s", a.Name, a.Err(), a.Tail(100))
 			}
 		}
 		l, err := s.admin.ListAgents(context.Background())
@@ -380,7 +289,7 @@ var taskLine = regexp.MustCompile(`msg="([^"]+)" task=(\S+) job=(\S+) attempt=(\
 // events returns the agent's log lines with message msg, in order.
 func (a *agent) events(msg string) []logEvent {
 	var out []logEvent
-	for _, m := range taskLine.FindAllStringSubmatch(a.log(), -1) {
+	for _, m := range taskLine.FindAllStringSubmatch(a.Output(), -1) {
 		if m[1] == msg {
 			out = append(out, logEvent{task: m[2], job: m[3], attempt: m[4]})
 		}

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // ChildEnv is this process's environment without any YTCAPTION_* setting (a
@@ -52,4 +54,133 @@ func Build(dir, name, pkg string, tags ...string) error {
 		return fmt.Errorf("build %s: %w", name, err)
 	}
 	return nil
+}
+
+// Proc is a binary running in its own process group for a test suite, its
+// output appended to a log file (several runs of one service may share it).
+type Proc struct {
+	Name string
+	Log  string // the log file
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // the exit status, valid once done is closed
+}
+
+// Start starts bin with args and env, marking the start and the exit in the
+// log file (without the arguments, which may hold credentials).
+func Start(name, logPath string, env []string, bin string, args ...string) (*Proc, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	fmt.Fprintf(f, "#### %s start %s: %s\n", time.Now().Format(time.RFC3339Nano), name, filepath.Base(bin))
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Proc{Name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		fmt.Fprintf(f, "#### %s exit %s: %v\n", time.Now().Format(time.RFC3339Nano), name, p.err)
+		f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Signal sends sig to the whole process group (yt-dlp, ffmpeg included).
+func (p *Proc) Signal(sig syscall.Signal) {
+	if p == nil || p.Exited() {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// SignalMain sends sig to the process alone, as `kill PID` or a service
+// manager does; its children (ffmpeg, the speech engine) do not get it.
+func (p *Proc) SignalMain(sig syscall.Signal) {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+}
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err is the exit status once the process has exited.
+func (p *Proc) Err() error {
+	if !p.Exited() {
+		return nil
+	}
+	return p.err
+}
+
+// Wait waits up to d for the process to exit and reports whether it did.
+func (p *Proc) Wait(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// Kill SIGKILLs the group and waits for the exit.
+func (p *Proc) Kill() {
+	if p == nil {
+		return
+	}
+	p.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop ends the process with SIGTERM, or SIGKILL after grace, and reports
+// whether SIGTERM was enough. Children left in the group go too.
+func (p *Proc) Stop(grace time.Duration) bool {
+	if p == nil || p.Exited() {
+		return true
+	}
+	p.Signal(syscall.SIGTERM)
+	graceful := p.Wait(grace)
+	if !graceful {
+		p.Kill()
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	return graceful
+}
+
+// Output is the log file's content so far.
+func (p *Proc) Output() string { return ReadLog(p.Log) }
+
+// Tail is the last lines of the log file.
+func (p *Proc) Tail(lines int) string { return Tail(p.Log, lines) }
+
+// ReadLog reads a log file (or says why it could not).
+func ReadLog(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(read log: %v)", err)
+	}
+	return string(b)
+}
+
+// Tail is the last lines of a log file, saying how many came before.
+func Tail(path string, lines int) string {
+	s := strings.Split(ReadLog(path), "\n")
+	if len(s) > lines {
+		s = append([]string{fmt.Sprintf("... (%d lines before)", len(s)-lines)}, s[len(s)-lines:]...)
+	}
+	return strings.Join(s, "\n")
 }

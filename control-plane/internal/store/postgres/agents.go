@@ -29,7 +29,7 @@ func scanEnrollment(row pgx.Row) (store.Enrollment, error) {
 		e.ExpiresAt = expires.UTC()
 	}
 	e.RevokedAt = utcPtr(revoked)
-	if err := unmarshal(labels, &e.Labels); err != nil {
+	if err := store.DecodeJSON(labels, &e.Labels); err != nil {
 		return e, fmt.Errorf("enrollment %s labels: %w", e.ID, err)
 	}
 	return e, nil
@@ -45,7 +45,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 // CreateEnrollment stores an enrollment token. A zero ExpiresAt never expires.
 func (s *Store) CreateEnrollment(ctx context.Context, e store.Enrollment) error {
-	labels, err := jsonArg(&e.Labels)
+	labels, err := store.JSONArg(&e.Labels)
 	if err != nil {
 		return fmt.Errorf("postgres: create enrollment: labels: %w", err)
 	}
@@ -111,7 +111,7 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 	if prev != nil {
 		a.PrevTokenExpiresAt = prev.UTC()
 	}
-	if err := unmarshal(caps, &a.Capabilities); err != nil {
+	if err := store.DecodeJSON(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
 	}
 	return a, nil
@@ -119,7 +119,7 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 
 // CreateAgent registers an agent.
 func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
-	caps, err := jsonArg(&a.Capabilities)
+	caps, err := store.JSONArg(&a.Capabilities)
 	if err != nil {
 		return fmt.Errorf("postgres: create agent: capabilities: %w", err)
 	}
@@ -174,7 +174,7 @@ func (s *Store) ListAgents(ctx context.Context) ([]store.Agent, error) {
 
 // TouchAgent records that the agent was seen, and its capabilities if given.
 func (s *Store) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
-	capsJ, err := jsonArg(caps)
+	capsJ, err := store.JSONArg(caps)
 	if err != nil {
 		return fmt.Errorf("postgres: touch agent: capabilities: %w", err)
 	}

@@ -191,11 +191,11 @@ func (st *jobState) apply(b *pgx.Batch, changed []job.Task, now time.Time) error
 	}
 	j := &st.job
 	store.Settle(j, st.tasks, now)
-	errJ, err := jsonArg(j.Error)
+	errJ, err := store.JSONArg(j.Error)
 	if err != nil {
 		return fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	resJ, err := jsonArg(j.Result)
+	resJ, err := store.JSONArg(j.Result)
 	if err != nil {
 		return fmt.Errorf("job %s result: %w", j.ID, err)
 	}

@@ -40,7 +40,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = j.CreatedAt
 	}
-	tasks = prepareTasks(j, tasks)
+	tasks = store.PrepareTasks(j, tasks)
 	store.Settle(&j, tasks, j.UpdatedAt)
 	meta.JobID, meta.Tenant = j.ID, j.Tenant
 	res, err := s.creates.do(ctx, createReq{j: j, tasks: tasks, meta: meta})
@@ -96,15 +96,15 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 	var tenantOrder []string
 	for _, c := range batch {
 		j := c.req.j
-		spec, err := jsonArg(&j.Spec)
+		spec, err := store.JSONArg(&j.Spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
 		}
-		errJ, err := jsonArg(j.Error)
+		errJ, err := store.JSONArg(j.Error)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s error: %w", j.ID, err)
 		}
-		resJ, err := jsonArg(j.Result)
+		resJ, err := store.JSONArg(j.Result)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s result: %w", j.ID, err)
 		}

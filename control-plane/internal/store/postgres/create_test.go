@@ -31,7 +31,7 @@ func openStore(t *testing.T) *Store {
 }
 
 func newReq(j job.Job) *call[createReq, created] {
-	tasks := prepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
+	tasks := store.PrepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
 	store.Settle(&j, tasks, j.UpdatedAt)
 	return &call[createReq, created]{req: createReq{j: j, tasks: tasks, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
 		done: make(chan result[created], 1)}

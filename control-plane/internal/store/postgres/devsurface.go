@@ -35,7 +35,7 @@ func collectEndpoints(rows pgx.Rows) ([]store.WebhookEndpoint, error) {
 		if err := r.Scan(&e.ID, &e.Tenant, &e.URL, &events, &e.CreatedAt); err != nil {
 			return e, err
 		}
-		return e, unmarshal(events, &e.Events)
+		return e, store.DecodeJSON(events, &e.Events)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
@@ -63,7 +63,7 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 			return e, err
 		}
 		e.Status = api.JobStatus(status)
-		return e, unmarshal(data, &e.Job)
+		return e, store.DecodeJSON(data, &e.Job)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: events of job %s: %w", jobID, err)
@@ -93,7 +93,7 @@ func (s *Store) LookupCache(ctx context.Context, tenant, key string) (store.Cach
 	if err != nil {
 		return e, fmt.Errorf("postgres: cache lookup: %w", mapErr(err))
 	}
-	if err := unmarshal(res, &e.Result); err != nil {
+	if err := store.DecodeJSON(res, &e.Result); err != nil {
 		return e, fmt.Errorf("postgres: cache lookup: %w", err)
 	}
 	return e, nil

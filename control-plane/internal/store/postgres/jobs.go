@@ -13,31 +13,6 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// prepareTasks fills in what a task inherits from its job.
-func prepareTasks(j job.Job, tasks []job.Task) []job.Task {
-	out := make([]job.Task, len(tasks))
-	for i, t := range tasks {
-		t.JobID = j.ID
-		if t.Tenant == "" {
-			t.Tenant = j.Tenant
-		}
-		if t.State == "" {
-			t.State = job.TaskQueued
-		}
-		if t.CreatedAt.IsZero() {
-			t.CreatedAt = j.CreatedAt
-		}
-		if t.UpdatedAt.IsZero() {
-			t.UpdatedAt = t.CreatedAt
-		}
-		if t.RunAt.IsZero() {
-			t.RunAt = t.CreatedAt
-		}
-		out[i] = t
-	}
-	return out
-}
-
 // GetJob returns a job; tenant "" matches any tenant.
 func (s *Store) GetJob(ctx context.Context, tenant, id string) (job.Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs

@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
 // Job columns, in the order scanJob uses, bare and qualified by the alias j.
@@ -51,13 +51,13 @@ func scanJob(row pgx.Row) (job.Job, error) {
 		f := finished.UTC()
 		j.FinishedAt = &f
 	}
-	if err := unmarshal(spec, &j.Spec); err != nil {
+	if err := store.DecodeJSON(spec, &j.Spec); err != nil {
 		return j, fmt.Errorf("job %s spec: %w", j.ID, err)
 	}
-	if err := unmarshalPtr(errJ, &j.Error); err != nil {
+	if err := store.DecodeJSONPtr(errJ, &j.Error); err != nil {
 		return j, fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	if err := unmarshalPtr(resJ, &j.Result); err != nil {
+	if err := store.DecodeJSONPtr(resJ, &j.Result); err != nil {
 		return j, fmt.Errorf("job %s result: %w", j.ID, err)
 	}
 	return j, nil
@@ -80,13 +80,13 @@ func scanTask(row pgx.Row) (job.Task, error) {
 	if deadline != nil {
 		t.LeaseDeadline = deadline.UTC()
 	}
-	if err := unmarshal(req, &t.Requires); err != nil {
+	if err := store.DecodeJSON(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	if err := unmarshalPtr(lastErr, &t.LastError); err != nil {
+	if err := store.DecodeJSONPtr(lastErr, &t.LastError); err != nil {
 		return t, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	if err := unmarshalPtr(resJ, &t.Result); err != nil {
+	if err := store.DecodeJSONPtr(resJ, &t.Result); err != nil {
 		return t, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
 	return t, nil
@@ -97,39 +97,6 @@ func collectTasks(rows pgx.Rows, err error) ([]job.Task, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (job.Task, error) { return scanTask(r) })
-}
-
-func unmarshal(b []byte, v any) error {
-	if len(b) == 0 {
-		return nil
-	}
-	return json.Unmarshal(b, v)
-}
-
-// unmarshalPtr decodes b into a new *T stored in *p, or nil for SQL NULL.
-func unmarshalPtr[T any](b []byte, p **T) error {
-	if len(b) == 0 || string(b) == "null" {
-		*p = nil
-		return nil
-	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
-
-// jsonArg encodes v for a jsonb parameter; nil pointers become SQL NULL.
-func jsonArg[T any](v *T) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
 }
 
 // timeArg is a nullable timestamp: the zero time is SQL NULL.
@@ -149,15 +116,15 @@ func timePtrArg(t *time.Time) any {
 
 // taskArgs are a task's columns in taskCols order.
 func taskArgs(t job.Task) ([]any, error) {
-	req, err := jsonArg(&t.Requires)
+	req, err := store.JSONArg(&t.Requires)
 	if err != nil {
 		return nil, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	lastErr, err := jsonArg(t.LastError)
+	lastErr, err := store.JSONArg(t.LastError)
 	if err != nil {
 		return nil, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	res, err := jsonArg(t.Result)
+	res, err := store.JSONArg(t.Result)
 	if err != nil {
 		return nil, fmt.Errorf("task %s result: %w", t.ID, err)
 	}

@@ -29,7 +29,7 @@ func scanEnrollment(row scanner) (store.Enrollment, error) {
 		e.ExpiresAt = *x
 	}
 	e.RevokedAt = fromNullTS(revoked)
-	if err := unmarshal(labels, &e.Labels); err != nil {
+	if err := store.DecodeJSON(labels, &e.Labels); err != nil {
 		return e, fmt.Errorf("enrollment %s labels: %w", e.ID, err)
 	}
 	return e, nil
@@ -37,7 +37,7 @@ func scanEnrollment(row scanner) (store.Enrollment, error) {
 
 // CreateEnrollment stores an enrollment token. A zero ExpiresAt never expires.
 func (s *Store) CreateEnrollment(ctx context.Context, e store.Enrollment) error {
-	labels, err := jsonArg(&e.Labels)
+	labels, err := store.JSONArg(&e.Labels)
 	if err != nil {
 		return fmt.Errorf("sqlite: create enrollment: labels: %w", err)
 	}
@@ -104,7 +104,7 @@ func scanAgent(row scanner) (store.Agent, error) {
 	if prev.Valid {
 		a.PrevTokenExpiresAt = fromTS(prev.Int64)
 	}
-	if err := unmarshal(caps, &a.Capabilities); err != nil {
+	if err := store.DecodeJSON(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
 	}
 	return a, nil
@@ -112,7 +112,7 @@ func scanAgent(row scanner) (store.Agent, error) {
 
 // CreateAgent registers an agent.
 func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
-	caps, err := jsonArg(&a.Capabilities)
+	caps, err := store.JSONArg(&a.Capabilities)
 	if err != nil {
 		return fmt.Errorf("sqlite: create agent: capabilities: %w", err)
 	}
@@ -185,7 +185,7 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 
 // TouchAgent records that the agent was seen, and its capabilities if given.
 func (s *Store) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
-	capsJ, err := jsonArg(caps)
+	capsJ, err := store.JSONArg(caps)
 	if err != nil {
 		return fmt.Errorf("sqlite: touch agent: capabilities: %w", err)
 	}

@@ -94,7 +94,7 @@ func listEndpoints(ctx context.Context, q querier, tenant string) ([]store.Webho
 			return e, err
 		}
 		e.CreatedAt = fromTS(at)
-		return e, unmarshal([]byte(events), &e.Events)
+		return e, store.DecodeJSON([]byte(events), &e.Events)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
@@ -120,7 +120,7 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 			return e, err
 		}
 		e.Status, e.At = api.JobStatus(status), fromTS(at)
-		return e, unmarshal(data, &e.Job)
+		return e, store.DecodeJSON(data, &e.Job)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events of job %s: %w", jobID, err)
@@ -159,7 +159,7 @@ func (s *Store) LookupCache(ctx context.Context, tenant, key string) (store.Cach
 		return e, fmt.Errorf("sqlite: cache lookup: %w", mapErr(err))
 	}
 	e.CreatedAt = fromTS(at)
-	if err := unmarshal(res, &e.Result); err != nil {
+	if err := store.DecodeJSON(res, &e.Result); err != nil {
 		return e, fmt.Errorf("sqlite: cache lookup: %w", err)
 	}
 	return e, nil

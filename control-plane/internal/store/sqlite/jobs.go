@@ -22,17 +22,17 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	if now.IsZero() {
 		now = j.CreatedAt
 	}
-	tasks = prepareTasks(j, tasks)
+	tasks = store.PrepareTasks(j, tasks)
 	store.Settle(&j, tasks, now)
-	spec, err := jsonArg(&j.Spec)
+	spec, err := store.JSONArg(&j.Spec)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: spec: %w", err)
 	}
-	errJ, err := jsonArg(j.Error)
+	errJ, err := store.JSONArg(j.Error)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: error: %w", err)
 	}
-	resJ, err := jsonArg(j.Result)
+	resJ, err := store.JSONArg(j.Result)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: result: %w", err)
 	}
@@ -89,31 +89,6 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 		return job.Job{}, false, fmt.Errorf("sqlite: create job %s: %w", j.ID, err)
 	}
 	return out, created, nil
-}
-
-// prepareTasks fills in what a task inherits from its job.
-func prepareTasks(j job.Job, tasks []job.Task) []job.Task {
-	out := make([]job.Task, len(tasks))
-	for i, t := range tasks {
-		t.JobID = j.ID
-		if t.Tenant == "" {
-			t.Tenant = j.Tenant
-		}
-		if t.State == "" {
-			t.State = job.TaskQueued
-		}
-		if t.CreatedAt.IsZero() {
-			t.CreatedAt = j.CreatedAt
-		}
-		if t.UpdatedAt.IsZero() {
-			t.UpdatedAt = t.CreatedAt
-		}
-		if t.RunAt.IsZero() {
-			t.RunAt = t.CreatedAt
-		}
-		out[i] = t
-	}
-	return out
 }
 
 // GetJob returns a job; tenant "" matches any tenant.

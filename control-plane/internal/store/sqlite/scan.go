@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
 const jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, request_hash,
@@ -70,13 +70,13 @@ func scanJob(row scanner) (job.Job, error) {
 	}
 	j.Status = job.Status(status)
 	j.CreatedAt, j.UpdatedAt, j.FinishedAt = fromTS(created), fromTS(updated), fromNullTS(finished)
-	if err := unmarshal(spec, &j.Spec); err != nil {
+	if err := store.DecodeJSON(spec, &j.Spec); err != nil {
 		return j, fmt.Errorf("job %s spec: %w", j.ID, err)
 	}
-	if err := unmarshalPtr(errJ, &j.Error); err != nil {
+	if err := store.DecodeJSONPtr(errJ, &j.Error); err != nil {
 		return j, fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	if err := unmarshalPtr(resJ, &j.Result); err != nil {
+	if err := store.DecodeJSONPtr(resJ, &j.Result); err != nil {
 		return j, fmt.Errorf("job %s result: %w", j.ID, err)
 	}
 	return j, nil
@@ -100,13 +100,13 @@ func scanTask(row scanner) (job.Task, error) {
 	if d := fromNullTS(deadline); d != nil {
 		t.LeaseDeadline = *d
 	}
-	if err := unmarshal(req, &t.Requires); err != nil {
+	if err := store.DecodeJSON(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	if err := unmarshalPtr(lastErr, &t.LastError); err != nil {
+	if err := store.DecodeJSONPtr(lastErr, &t.LastError); err != nil {
 		return t, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	if err := unmarshalPtr(resJ, &t.Result); err != nil {
+	if err := store.DecodeJSONPtr(resJ, &t.Result); err != nil {
 		return t, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
 	return t, nil
@@ -132,50 +132,17 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 	return out, nil
 }
 
-func unmarshal(b []byte, v any) error {
-	if len(b) == 0 {
-		return nil
-	}
-	return json.Unmarshal(b, v)
-}
-
-// unmarshalPtr decodes b into a new *T stored in *p, or nil for SQL NULL.
-func unmarshalPtr[T any](b []byte, p **T) error {
-	if len(b) == 0 || string(b) == "null" {
-		*p = nil
-		return nil
-	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
-
-// jsonArg encodes v as JSON text; nil pointers become SQL NULL.
-func jsonArg[T any](v *T) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
 // taskArgs are a task's columns in taskCols order.
 func taskArgs(t job.Task) ([]any, error) {
-	req, err := jsonArg(&t.Requires)
+	req, err := store.JSONArg(&t.Requires)
 	if err != nil {
 		return nil, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	lastErr, err := jsonArg(t.LastError)
+	lastErr, err := store.JSONArg(t.LastError)
 	if err != nil {
 		return nil, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	res, err := jsonArg(t.Result)
+	res, err := store.JSONArg(t.Result)
 	if err != nil {
 		return nil, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
@@ -203,11 +170,11 @@ func saveTask(ctx context.Context, tx *sql.Tx, t job.Task) error {
 
 // saveJob writes a job's mutable columns.
 func saveJob(ctx context.Context, tx *sql.Tx, j job.Job) error {
-	errJ, err := jsonArg(j.Error)
+	errJ, err := store.JSONArg(j.Error)
 	if err != nil {
 		return fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	resJ, err := jsonArg(j.Result)
+	resJ, err := store.JSONArg(j.Result)
 	if err != nil {
 		return fmt.Errorf("job %s result: %w", j.ID, err)
 	}
