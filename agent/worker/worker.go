@@ -208,7 +208,7 @@ func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string,
 	if err != nil {
 		return runner.Output{}, err
 	}
-	return runner.Output{Transcript: tr, Title: res.Title, Origin: res.Origin, Timings: res.Timings}, nil
+	return runner.Output{Transcript: tr, Result: res}, nil
 }
 
 // Run registers (or reuses the saved credential) and runs tasks until ctx

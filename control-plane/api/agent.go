@@ -202,18 +202,10 @@ type CompleteRequest struct {
 
 // TaskResult describes the uploaded transcript.
 type TaskResult struct {
-	Key      string             `json:"key"`
-	Size     int64              `json:"size"`
-	SHA256   string             `json:"sha256"`
-	Language string             `json:"language,omitempty"`
-	Duration float64            `json:"duration"`
-	Engine   string             `json:"engine,omitempty"`
-	Model    string             `json:"model,omitempty"`
-	Title    string             `json:"title,omitempty"`
-	Origin   string             `json:"origin,omitempty"`
-	Segments int                `json:"segments"`
-	Words    int                `json:"words"`
-	Timings  map[string]float64 `json:"timings,omitempty"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Result
 }
 
 // FailRequest reports a failed attempt.

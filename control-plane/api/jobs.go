@@ -81,10 +81,10 @@ type Source struct {
 	Size     int64  `json:"size,omitempty"`     // uploads only, bytes
 }
 
-// JobResult summarizes a succeeded job. The transcript itself is served by
+// Result describes a finished transcript: what the agent reports, the store
+// keeps and the API shows. The transcript itself is served by
 // GET /v1/jobs/{id}/captions.
-type JobResult struct {
-	Cached   bool               `json:"cached"`
+type Result struct {
 	Language string             `json:"language,omitempty"`
 	Duration float64            `json:"duration"` // seconds of media
 	Engine   string             `json:"engine,omitempty"`
@@ -94,6 +94,12 @@ type JobResult struct {
 	Segments int                `json:"segments"`
 	Words    int                `json:"words"`
 	Timings  map[string]float64 `json:"timings,omitempty"` // stage -> seconds
+}
+
+// JobResult summarizes a succeeded job.
+type JobResult struct {
+	Cached bool `json:"cached"` // served from the result cache
+	Result
 }
 
 // JobList is the body of GET /v1/jobs.

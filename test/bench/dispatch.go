@@ -198,7 +198,7 @@ func burnDown(ctx context.Context, agents []*api.Client, total int, leaseLat *La
 						}
 						return
 					}
-					if err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key, Engine: "noop"}}); err != nil {
+					if err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key, Result: api.Result{Engine: "noop"}}}); err != nil {
 						if ctx.Err() == nil {
 							once.Do(func() { firstErr = fmt.Errorf("complete: %w", err); cancel() })
 						}

@@ -147,46 +147,24 @@ func New(cfg Config) *Pipeline {
 	}
 }
 
-// Result describes a finished run, for the task result and the job.
-type Result struct {
-	Title    string
-	Origin   string // OriginASR or OriginCaptions
-	Language string
-	Duration float64 // seconds of media
-	Engine   string
-	Model    string
-	Segments int
-	Words    int
-	Timings  map[string]float64 // stage → seconds
-}
-
-// TaskResult fills the descriptive fields of an api.TaskResult; the upload
-// fields (Key, Size, SHA256) are the caller's.
-func (r Result) TaskResult() api.TaskResult {
-	return api.TaskResult{
-		Language: r.Language, Duration: r.Duration, Engine: r.Engine, Model: r.Model,
-		Title: r.Title, Origin: r.Origin, Segments: r.Segments, Words: r.Words, Timings: r.Timings,
-	}
-}
-
 // Run performs spec inside a fresh temporary directory under workdir, which
 // is removed on every return path. Errors are classified for failure.Classify
 // and prefixed with the stage that failed; a canceled ctx yields an error
 // matching context.Canceled once every subprocess has exited.
-func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, progress ProgressFunc) (api.Transcript, Result, error) {
+func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, progress ProgressFunc) (api.Transcript, api.Result, error) {
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
-		return api.Transcript{}, Result{}, fmt.Errorf("workdir: %w", err)
+		return api.Transcript{}, api.Result{}, fmt.Errorf("workdir: %w", err)
 	}
 	tmp, err := os.MkdirTemp(workdir, "task-")
 	if err != nil {
-		return api.Transcript{}, Result{}, fmt.Errorf("temp dir: %w", err)
+		return api.Transcript{}, api.Result{}, fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 
 	if spec.AllowPrivate {
 		ctx = source.AllowPrivate(ctx)
 	}
-	r := &run{p: p, spec: spec, tmp: tmp, progress: progress, res: Result{Timings: map[string]float64{}}}
+	r := &run{p: p, spec: spec, tmp: tmp, progress: progress, res: api.Result{Timings: map[string]float64{}}}
 	r.lim = p.limits(spec)
 	engine, model, err := p.engine(spec.Model)
 	if err != nil {
@@ -257,7 +235,7 @@ type run struct {
 	tmp      string
 	lim      Limits
 	progress ProgressFunc
-	res      Result
+	res      api.Result
 	engine   asr.Engine
 	opts     asr.Options
 

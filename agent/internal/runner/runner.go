@@ -45,9 +45,7 @@ type Executor interface {
 // Output is what a successful execution produced.
 type Output struct {
 	Transcript api.Transcript
-	Title      string
-	Origin     string // "asr" or "captions"
-	Timings    map[string]float64
+	Result     api.Result // describes Transcript
 }
 
 // Config tunes the runner.
@@ -490,15 +488,5 @@ func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskR
 		return api.TaskResult{}, failure.Transient("upload_failed", "upload transcript after %d tries: %w", attempts, err)
 	}
 	sum := sha256.Sum256(body)
-	words := 0
-	for _, s := range out.Transcript.Segments {
-		words += len(s.Words)
-	}
-	return api.TaskResult{
-		Key: l.Upload.Key, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]),
-		Language: out.Transcript.Language, Duration: out.Transcript.Duration,
-		Engine: out.Transcript.Engine.Name, Model: out.Transcript.Engine.Model,
-		Title: out.Title, Origin: out.Origin, Segments: len(out.Transcript.Segments), Words: words,
-		Timings: out.Timings,
-	}, nil
+	return api.TaskResult{Key: l.Upload.Key, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), Result: out.Result}, nil
 }

@@ -69,7 +69,9 @@ func (f execFunc) Execute(ctx context.Context, l api.Lease, p func(string, float
 func transcript() runner.Output {
 	return runner.Output{Transcript: api.Transcript{Language: "en", Duration: 2, Text: "hi there",
 		Segments: []api.Segment{{Start: 0, End: 1, Text: "hi there", Words: []api.Word{{Word: "hi", Start: 0, End: 0.4}, {Word: "there", Start: 0.5, End: 1}}}},
-		Engine:   api.EngineInfo{Name: "test"}}, Origin: "asr", Timings: map[string]float64{"transcribe": 0.1}}
+		Engine:   api.EngineInfo{Name: "test"}},
+		Result: api.Result{Language: "en", Duration: 2, Engine: "test", Origin: "asr", Segments: 1, Words: 2,
+			Timings: map[string]float64{"transcribe": 0.1}}}
 }
 
 func cfg() runner.Config {

@@ -85,12 +85,10 @@ func (a *API) createJob(ctx context.Context, j job.Job, uploadSum hash.Hash) (jo
 		a.obs.cacheLookup(ok)
 		if ok {
 			// The job is born succeeded: no task is ever leased.
-			res := hit.Result
-			res.Key = hit.ResultKey
+			res := api.TaskResult{Key: hit.ResultKey, Result: hit.Result}
 			tasks[0].State, tasks[0].Result, tasks[0].Progress = job.TaskSucceeded, &res, 1
 			j.ResultKey = hit.ResultKey
-			j.Result = &api.JobResult{Cached: true, Language: res.Language, Duration: res.Duration, Engine: res.Engine,
-				Model: res.Model, Title: res.Title, Origin: res.Origin, Segments: res.Segments, Words: res.Words}
+			j.Result = &api.JobResult{Cached: true, Result: hit.Result}
 			j.Stage = "cache"
 		}
 	}

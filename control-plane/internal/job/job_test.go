@@ -112,7 +112,7 @@ func TestToAPI(t *testing.T) {
 			Model: "base", Priority: 3, Captions: api.CaptionsASROnly, Cache: true, WebhookURL: "https://hook.example.com",
 			Metadata: map[string]any{"k": "v"}, UploadKey: "secret/key",
 		},
-		Result:    &api.JobResult{Segments: 3},
+		Result:    &api.JobResult{Result: api.Result{Segments: 3}},
 		CreatedAt: created, UpdatedAt: finished, FinishedAt: &finished,
 	}
 	got := j.ToAPI()
@@ -122,7 +122,7 @@ func TestToAPI(t *testing.T) {
 		Source:   api.Source{URL: "https://example.com/v", Filename: "v.mp4", Size: 10},
 		Language: "en", Task: api.TaskTranscribe, Model: "base", Priority: 3, Captions: api.CaptionsASROnly,
 		Cache: true, WebhookURL: "https://hook.example.com", Metadata: map[string]any{"k": "v"}, Attempts: 2,
-		CreatedAt: created.UTC(), UpdatedAt: finished.UTC(), FinishedAt: &f, Result: &api.JobResult{Segments: 3},
+		CreatedAt: created.UTC(), UpdatedAt: finished.UTC(), FinishedAt: &f, Result: &api.JobResult{Result: api.Result{Segments: 3}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ToAPI:\ngot  %+v\nwant %+v", got, want)

@@ -171,7 +171,7 @@ func TestExtend(t *testing.T) {
 func TestComplete(t *testing.T) {
 	t.Parallel()
 	now := epoch().Add(40 * time.Second)
-	res := api.TaskResult{Key: "results/j1.json", Size: 123, Segments: 4, Words: 20}
+	res := api.TaskResult{Key: "results/j1.json", Size: 123, Result: api.Result{Segments: 4, Words: 20}}
 	withErr := taskIn(TaskLeased)
 	withErr.LastError = &api.Error{Code: api.CodeLeaseExpired, Message: "earlier attempt"}
 	tests := []struct {

@@ -90,32 +90,6 @@ func AbandonSiblings(tasks []job.Task, now time.Time) []job.Task {
 	return changed
 }
 
-// ResultOf is the job result a completed task reports.
-func ResultOf(res api.TaskResult) *api.JobResult {
-	return &api.JobResult{
-		Cached:   false,
-		Language: res.Language,
-		Duration: res.Duration,
-		Engine:   res.Engine,
-		Model:    res.Model,
-		Title:    res.Title,
-		Origin:   res.Origin,
-		Segments: res.Segments,
-		Words:    res.Words,
-		Timings:  res.Timings,
-	}
-}
-
-// CachedResult is the task result a job's cache entry will report again.
-func CachedResult(j job.Job) api.TaskResult {
-	r := api.TaskResult{Key: j.ResultKey}
-	if j.Result != nil {
-		r.Language, r.Duration, r.Engine, r.Model = j.Result.Language, j.Result.Duration, j.Result.Engine, j.Result.Model
-		r.Title, r.Origin, r.Segments, r.Words, r.Timings = j.Result.Title, j.Result.Origin, j.Result.Segments, j.Result.Words, j.Result.Timings
-	}
-	return r
-}
-
 // Clamp01 bounds a progress value to [0, 1] (NaN becomes 0).
 func Clamp01(x float64) float64 {
 	switch {

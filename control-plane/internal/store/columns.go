@@ -7,7 +7,8 @@ import (
 )
 
 // Encoding shared by the backends: JSON columns, and what a new job's tasks
-// inherit from it.
+// inherit from it. Columns of plain lists and maps use DecodeJSON and JSONArg
+// directly; columns of structs go through their records (record.go).
 
 // DecodeJSON decodes a JSON column into v; an empty one (SQL NULL) leaves v
 // as it is.
@@ -16,21 +17,6 @@ func DecodeJSON(b []byte, v any) error {
 		return nil
 	}
 	return json.Unmarshal(b, v)
-}
-
-// DecodeJSONPtr decodes a JSON column into a new *T stored in *p, or nil for
-// SQL NULL or JSON null.
-func DecodeJSONPtr[T any](b []byte, p **T) error {
-	if len(b) == 0 || string(b) == "null" {
-		*p = nil
-		return nil
-	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return err
-	}
-	*p = v
-	return nil
 }
 
 // JSONArg encodes v as JSON text for a JSON column; a nil pointer is SQL NULL.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
@@ -55,7 +56,7 @@ func CompleteChange(c Completion) TaskChange {
 				return t, false, err
 			}
 		}
-		j.Result = ResultOf(c.Result)
+		j.Result = &api.JobResult{Result: c.Result.Result}
 		j.ResultKey = c.Result.Key
 		return nt, true, nil
 	}

@@ -84,8 +84,8 @@ type CacheEntry struct {
 	Tenant    string
 	Key       string
 	JobID     string
-	ResultKey string
-	Result    api.TaskResult
+	ResultKey string // blob key of the transcript
+	Result    api.Result
 	CreatedAt time.Time
 }
 
@@ -114,7 +114,7 @@ type WebhookDelivery struct {
 	EventType     string
 	JobID         string
 	URL           string
-	Payload       []byte // the exact body, signed at each attempt
+	Payload       []byte // the exact body, signed at each attempt: wire format, not a record
 	Status        string // api.DeliveryPending, ...
 	Attempts      int
 	NextAttemptAt *time.Time

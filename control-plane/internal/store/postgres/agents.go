@@ -111,7 +111,7 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 	if prev != nil {
 		a.PrevTokenExpiresAt = prev.UTC()
 	}
-	if err := store.DecodeJSON(caps, &a.Capabilities); err != nil {
+	if err := store.DecodeCapabilities(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
 	}
 	return a, nil
@@ -119,7 +119,7 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 
 // CreateAgent registers an agent.
 func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
-	caps, err := store.JSONArg(&a.Capabilities)
+	caps, err := store.CapabilitiesArg(&a.Capabilities)
 	if err != nil {
 		return fmt.Errorf("postgres: create agent: capabilities: %w", err)
 	}
@@ -174,7 +174,7 @@ func (s *Store) ListAgents(ctx context.Context) ([]store.Agent, error) {
 
 // TouchAgent records that the agent was seen, and its capabilities if given.
 func (s *Store) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
-	capsJ, err := store.JSONArg(caps)
+	capsJ, err := store.CapabilitiesArg(caps)
 	if err != nil {
 		return fmt.Errorf("postgres: touch agent: capabilities: %w", err)
 	}

@@ -191,11 +191,11 @@ func (st *jobState) apply(b *pgx.Batch, changed []job.Task, now time.Time) error
 	}
 	j := &st.job
 	store.Settle(j, st.tasks, now)
-	errJ, err := store.JSONArg(j.Error)
+	errJ, err := store.ErrorArg(j.Error)
 	if err != nil {
 		return fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	resJ, err := store.JSONArg(j.Result)
+	resJ, err := store.JobResultArg(j.Result)
 	if err != nil {
 		return fmt.Errorf("job %s result: %w", j.ID, err)
 	}
@@ -212,14 +212,14 @@ func (st *jobState) apply(b *pgx.Batch, changed []job.Task, now time.Time) error
 	}
 	st.last = &ch.Event // a later change of this job in the same batch follows it
 	if ch.Succeeded && j.ResultKey != "" && (j.Result == nil || !j.Result.Cached) && st.meta.CacheKey != "" {
-		res, err := json.Marshal(store.CachedResult(*j))
+		res, err := store.CachedResultArg(*j)
 		if err != nil {
 			return fmt.Errorf("encode cached result: %w", err)
 		}
 		b.Queue(`INSERT INTO result_cache (tenant, cache_key, job_id, result_key, result, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, cache_key) DO UPDATE SET job_id = excluded.job_id,
 			result_key = excluded.result_key, result = excluded.result, created_at = excluded.created_at`,
-			j.Tenant, st.meta.CacheKey, j.ID, j.ResultKey, string(res), now)
+			j.Tenant, st.meta.CacheKey, j.ID, j.ResultKey, res, now)
 	}
 	return nil
 }
@@ -238,13 +238,13 @@ func send(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 // queueChange queues the writes of a planned change: the event and its
 // webhook deliveries.
 func queueChange(b *pgx.Batch, ch store.JobChange) error {
-	data, err := json.Marshal(ch.Event.Job)
+	data, err := store.EventArg(&ch.Event.Job)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	b.Queue(`INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ch.Event.JobID, ch.Event.Seq, string(ch.Event.Status), ch.Event.Stage,
-		ch.Event.Progress, string(data), ch.Event.At)
+		ch.Event.Progress, data, ch.Event.At)
 	for _, d := range ch.Deliveries {
 		b.Queue(`INSERT INTO webhook_deliveries (id, tenant, endpoint_id, event_id, event_type,
 			job_id, url, payload, status, attempts, next_attempt_at, window_start, created_at, updated_at)

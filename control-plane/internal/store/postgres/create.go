@@ -96,15 +96,15 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 	var tenantOrder []string
 	for _, c := range batch {
 		j := c.req.j
-		spec, err := store.JSONArg(&j.Spec)
+		spec, err := store.SpecArg(&j.Spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
 		}
-		errJ, err := store.JSONArg(j.Error)
+		errJ, err := store.ErrorArg(j.Error)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s error: %w", j.ID, err)
 		}
-		resJ, err := store.JSONArg(j.Result)
+		resJ, err := store.JobResultArg(j.Result)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s result: %w", j.ID, err)
 		}

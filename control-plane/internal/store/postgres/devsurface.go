@@ -63,7 +63,7 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 			return e, err
 		}
 		e.Status = api.JobStatus(status)
-		return e, store.DecodeJSON(data, &e.Job)
+		return e, store.DecodeEvent(data, &e.Job)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: events of job %s: %w", jobID, err)
@@ -93,7 +93,7 @@ func (s *Store) LookupCache(ctx context.Context, tenant, key string) (store.Cach
 	if err != nil {
 		return e, fmt.Errorf("postgres: cache lookup: %w", mapErr(err))
 	}
-	if err := store.DecodeJSON(res, &e.Result); err != nil {
+	if err := store.DecodeCachedResult(res, &e.Result); err != nil {
 		return e, fmt.Errorf("postgres: cache lookup: %w", err)
 	}
 	return e, nil

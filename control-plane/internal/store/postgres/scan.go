@@ -51,13 +51,13 @@ func scanJob(row pgx.Row) (job.Job, error) {
 		f := finished.UTC()
 		j.FinishedAt = &f
 	}
-	if err := store.DecodeJSON(spec, &j.Spec); err != nil {
+	if err := store.DecodeSpec(spec, &j.Spec); err != nil {
 		return j, fmt.Errorf("job %s spec: %w", j.ID, err)
 	}
-	if err := store.DecodeJSONPtr(errJ, &j.Error); err != nil {
+	if err := store.DecodeError(errJ, &j.Error); err != nil {
 		return j, fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	if err := store.DecodeJSONPtr(resJ, &j.Result); err != nil {
+	if err := store.DecodeJobResult(resJ, &j.Result); err != nil {
 		return j, fmt.Errorf("job %s result: %w", j.ID, err)
 	}
 	return j, nil
@@ -80,13 +80,13 @@ func scanTask(row pgx.Row) (job.Task, error) {
 	if deadline != nil {
 		t.LeaseDeadline = deadline.UTC()
 	}
-	if err := store.DecodeJSON(req, &t.Requires); err != nil {
+	if err := store.DecodeRequires(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	if err := store.DecodeJSONPtr(lastErr, &t.LastError); err != nil {
+	if err := store.DecodeError(lastErr, &t.LastError); err != nil {
 		return t, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	if err := store.DecodeJSONPtr(resJ, &t.Result); err != nil {
+	if err := store.DecodeTaskResult(resJ, &t.Result); err != nil {
 		return t, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
 	return t, nil
@@ -116,15 +116,15 @@ func timePtrArg(t *time.Time) any {
 
 // taskArgs are a task's columns in taskCols order.
 func taskArgs(t job.Task) ([]any, error) {
-	req, err := store.JSONArg(&t.Requires)
+	req, err := store.RequiresArg(&t.Requires)
 	if err != nil {
 		return nil, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	lastErr, err := store.JSONArg(t.LastError)
+	lastErr, err := store.ErrorArg(t.LastError)
 	if err != nil {
 		return nil, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	res, err := store.JSONArg(t.Result)
+	res, err := store.TaskResultArg(t.Result)
 	if err != nil {
 		return nil, fmt.Errorf("task %s result: %w", t.ID, err)
 	}

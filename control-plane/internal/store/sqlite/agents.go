@@ -104,7 +104,7 @@ func scanAgent(row scanner) (store.Agent, error) {
 	if prev.Valid {
 		a.PrevTokenExpiresAt = fromTS(prev.Int64)
 	}
-	if err := store.DecodeJSON(caps, &a.Capabilities); err != nil {
+	if err := store.DecodeCapabilities(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
 	}
 	return a, nil
@@ -112,7 +112,7 @@ func scanAgent(row scanner) (store.Agent, error) {
 
 // CreateAgent registers an agent.
 func (s *Store) CreateAgent(ctx context.Context, a store.Agent) error {
-	caps, err := store.JSONArg(&a.Capabilities)
+	caps, err := store.CapabilitiesArg(&a.Capabilities)
 	if err != nil {
 		return fmt.Errorf("sqlite: create agent: capabilities: %w", err)
 	}
@@ -185,7 +185,7 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 
 // TouchAgent records that the agent was seen, and its capabilities if given.
 func (s *Store) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
-	capsJ, err := store.JSONArg(caps)
+	capsJ, err := store.CapabilitiesArg(caps)
 	if err != nil {
 		return fmt.Errorf("sqlite: touch agent: capabilities: %w", err)
 	}

@@ -41,13 +41,13 @@ func recordChange(ctx context.Context, tx *sql.Tx, j job.Job, now time.Time) err
 	if err != nil || !changed {
 		return err
 	}
-	data, err := json.Marshal(ch.Event.Job)
+	data, err := store.EventArg(&ch.Event.Job)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, j.ID, ch.Event.Seq, string(ch.Event.Status), ch.Event.Stage, ch.Event.Progress,
-		string(data), ts(now)); err != nil {
+		data, ts(now)); err != nil {
 		return fmt.Errorf("insert event of job %s: %w", j.ID, err)
 	}
 	for _, d := range ch.Deliveries {
@@ -66,14 +66,14 @@ func recordChange(ctx context.Context, tx *sql.Tx, j job.Job, now time.Time) err
 			return fmt.Errorf("read job meta: %w", err)
 		}
 		if key != "" {
-			res, err := json.Marshal(store.CachedResult(j))
+			res, err := store.CachedResultArg(j)
 			if err != nil {
 				return fmt.Errorf("encode cached result: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO result_cache (tenant, cache_key, job_id, result_key, result, created_at)
 				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, cache_key) DO UPDATE SET job_id = excluded.job_id,
 				result_key = excluded.result_key, result = excluded.result, created_at = excluded.created_at`,
-				j.Tenant, key, j.ID, j.ResultKey, string(res), ts(now)); err != nil {
+				j.Tenant, key, j.ID, j.ResultKey, res, ts(now)); err != nil {
 				return fmt.Errorf("write cache entry: %w", err)
 			}
 		}
@@ -120,7 +120,7 @@ func (s *Store) JobEvents(ctx context.Context, jobID string, after int64, limit 
 			return e, err
 		}
 		e.Status, e.At = api.JobStatus(status), fromTS(at)
-		return e, store.DecodeJSON(data, &e.Job)
+		return e, store.DecodeEvent(data, &e.Job)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events of job %s: %w", jobID, err)
@@ -159,7 +159,7 @@ func (s *Store) LookupCache(ctx context.Context, tenant, key string) (store.Cach
 		return e, fmt.Errorf("sqlite: cache lookup: %w", mapErr(err))
 	}
 	e.CreatedAt = fromTS(at)
-	if err := store.DecodeJSON(res, &e.Result); err != nil {
+	if err := store.DecodeCachedResult(res, &e.Result); err != nil {
 		return e, fmt.Errorf("sqlite: cache lookup: %w", err)
 	}
 	return e, nil

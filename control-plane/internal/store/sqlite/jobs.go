@@ -24,15 +24,15 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	}
 	tasks = store.PrepareTasks(j, tasks)
 	store.Settle(&j, tasks, now)
-	spec, err := store.JSONArg(&j.Spec)
+	spec, err := store.SpecArg(&j.Spec)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: spec: %w", err)
 	}
-	errJ, err := store.JSONArg(j.Error)
+	errJ, err := store.ErrorArg(j.Error)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: error: %w", err)
 	}
-	resJ, err := store.JSONArg(j.Result)
+	resJ, err := store.JobResultArg(j.Result)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: result: %w", err)
 	}

@@ -70,13 +70,13 @@ func scanJob(row scanner) (job.Job, error) {
 	}
 	j.Status = job.Status(status)
 	j.CreatedAt, j.UpdatedAt, j.FinishedAt = fromTS(created), fromTS(updated), fromNullTS(finished)
-	if err := store.DecodeJSON(spec, &j.Spec); err != nil {
+	if err := store.DecodeSpec(spec, &j.Spec); err != nil {
 		return j, fmt.Errorf("job %s spec: %w", j.ID, err)
 	}
-	if err := store.DecodeJSONPtr(errJ, &j.Error); err != nil {
+	if err := store.DecodeError(errJ, &j.Error); err != nil {
 		return j, fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	if err := store.DecodeJSONPtr(resJ, &j.Result); err != nil {
+	if err := store.DecodeJobResult(resJ, &j.Result); err != nil {
 		return j, fmt.Errorf("job %s result: %w", j.ID, err)
 	}
 	return j, nil
@@ -100,13 +100,13 @@ func scanTask(row scanner) (job.Task, error) {
 	if d := fromNullTS(deadline); d != nil {
 		t.LeaseDeadline = *d
 	}
-	if err := store.DecodeJSON(req, &t.Requires); err != nil {
+	if err := store.DecodeRequires(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	if err := store.DecodeJSONPtr(lastErr, &t.LastError); err != nil {
+	if err := store.DecodeError(lastErr, &t.LastError); err != nil {
 		return t, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	if err := store.DecodeJSONPtr(resJ, &t.Result); err != nil {
+	if err := store.DecodeTaskResult(resJ, &t.Result); err != nil {
 		return t, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
 	return t, nil
@@ -134,15 +134,15 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 
 // taskArgs are a task's columns in taskCols order.
 func taskArgs(t job.Task) ([]any, error) {
-	req, err := store.JSONArg(&t.Requires)
+	req, err := store.RequiresArg(&t.Requires)
 	if err != nil {
 		return nil, fmt.Errorf("task %s requires: %w", t.ID, err)
 	}
-	lastErr, err := store.JSONArg(t.LastError)
+	lastErr, err := store.ErrorArg(t.LastError)
 	if err != nil {
 		return nil, fmt.Errorf("task %s last error: %w", t.ID, err)
 	}
-	res, err := store.JSONArg(t.Result)
+	res, err := store.TaskResultArg(t.Result)
 	if err != nil {
 		return nil, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
@@ -170,11 +170,11 @@ func saveTask(ctx context.Context, tx *sql.Tx, t job.Task) error {
 
 // saveJob writes a job's mutable columns.
 func saveJob(ctx context.Context, tx *sql.Tx, j job.Job) error {
-	errJ, err := store.JSONArg(j.Error)
+	errJ, err := store.ErrorArg(j.Error)
 	if err != nil {
 		return fmt.Errorf("job %s error: %w", j.ID, err)
 	}
-	resJ, err := store.JSONArg(j.Result)
+	resJ, err := store.JobResultArg(j.Result)
 	if err != nil {
 		return fmt.Errorf("job %s result: %w", j.ID, err)
 	}

@@ -31,7 +31,8 @@ func devSurfaceTests() []struct {
 }
 
 func sampleResult(j job.Job) api.TaskResult {
-	return api.TaskResult{Key: "results/" + j.ID + "/t.json", Language: "en", Duration: 4, Engine: "pocketsphinx", Segments: 2, Words: 6}
+	return api.TaskResult{Key: "results/" + j.ID + "/t.json", Result: api.Result{Language: "en", Duration: 4,
+		Engine: "pocketsphinx", Segments: 2, Words: 6, Timings: map[string]float64{"transcribe": 1.5}}}
 }
 
 // testJobEventLog: every change of status, stage or progress is one event
@@ -258,7 +259,7 @@ func testResultCache(t *testing.T, s store.Store) {
 	noErr(t, "CompleteTask", err)
 	e, err := s.LookupCache(ctx, j.Tenant, "k1")
 	noErr(t, "LookupCache", err)
-	if e.JobID != j.ID || e.ResultKey != res.Key || e.Result.Engine != "pocketsphinx" || e.Result.Words != 6 {
+	if e.JobID != j.ID || e.ResultKey != res.Key || !reflect.DeepEqual(e.Result, res.Result) {
 		t.Fatalf("cache entry %+v", e)
 	}
 	_, err = s.LookupCache(ctx, "other", "k1")

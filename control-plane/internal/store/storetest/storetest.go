@@ -779,9 +779,9 @@ func testCompleteUpdatesJob(t *testing.T, s store.Store) {
 	j, _ := create(t, s, at, spec{})
 	tk := leaseOne(t, s, at, "")
 	res := api.TaskResult{
-		Key: "results/" + j.ID + "/transcript.json", Size: 1234, SHA256: "abc", Language: "en",
-		Duration: 61.5, Engine: "pocketsphinx", Model: "en-us", Title: "A talk", Origin: "asr",
-		Segments: 12, Words: 140, Timings: map[string]float64{"download": 1.5, "transcribe": 9},
+		Key: "results/" + j.ID + "/transcript.json", Size: 1234, SHA256: "abc", Result: api.Result{Language: "en",
+			Duration: 61.5, Engine: "pocketsphinx", Model: "en-us", Title: "A talk", Origin: "asr",
+			Segments: 12, Words: 140, Timings: map[string]float64{"download": 1.5, "transcribe": 9}},
 	}
 	done := at.Add(time.Minute)
 	checked := false
@@ -791,8 +791,7 @@ func testCompleteUpdatesJob(t *testing.T, s store.Store) {
 	if !checked {
 		t.Fatal("CompleteTask did not run its check on the task and result")
 	}
-	want := &api.JobResult{Cached: false, Language: "en", Duration: 61.5, Engine: "pocketsphinx",
-		Model: "en-us", Title: "A talk", Origin: "asr", Segments: 12, Words: 140, Timings: res.Timings}
+	want := &api.JobResult{Cached: false, Result: res.Result}
 	for name, got := range map[string]job.Job{"returned": out, "stored": getJob(t, s, j.ID)} {
 		if got.Status != api.JobSucceeded || got.Progress != 1 || got.Error != nil || got.ResultKey != res.Key || got.Attempts != 1 {
 			t.Fatalf("%s job: %+v", name, got)
