@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -33,6 +34,25 @@ func TestConformance(t *testing.T) {
 			t.Fatalf("Migrate: %v", err)
 		}
 		return s
+	})
+}
+
+func TestStoredRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	s := open(t, dsn)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	storetest.StoredRows(t, s, func(ctx context.Context, table, column, keyColumn, key, text string) error {
+		_, err := conn.Exec(ctx, fmt.Sprintf(`UPDATE %s SET %s = $1::jsonb WHERE %s = $2`, table, column, keyColumn), text, key)
+		return err
 	})
 }
 

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,6 +37,21 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "ytcaption.db"))
+	})
+}
+
+func TestStoredRows(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "ytcaption.db")
+	s := open(t, path)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	storetest.StoredRows(t, s, func(ctx context.Context, table, column, keyColumn, key, text string) error {
+		_, err := db.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ?`, table, column, keyColumn), text, key)
+		return err
 	})
 }
 
