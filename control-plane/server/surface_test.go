@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,7 +389,7 @@ func TestResultCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if second.Status != api.JobSucceeded || second.Result == nil || !second.Result.Cached || second.Result.Words != done.Result.Words {
+			if second.Status != api.JobSucceeded || second.Result == nil || !second.Result.Cached || !reflect.DeepEqual(second.Result.Result, done.Result.Result) {
 				t.Fatalf("second submission: %+v", second)
 			}
 			if ls := ag.lease(300 * time.Millisecond); len(ls) != 0 {
