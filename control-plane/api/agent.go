@@ -200,7 +200,7 @@ type CompleteRequest struct {
 	Result TaskResult `json:"result"`
 }
 
-// TaskResult describes the uploaded transcript.
+// TaskResult is the uploaded transcript: where it is, and what it holds.
 type TaskResult struct {
 	Key    string `json:"key"`
 	Size   int64  `json:"size"`

@@ -283,6 +283,7 @@ func EventArg(j *api.Job) (any, error) { return encode(j, eventRecordOf) }
 // DecodeEvent decodes job_events.data.
 func DecodeEvent(b []byte, p *api.Job) error { return decode(b, p, eventRecord.job) }
 
+// encode maps v to its record and encodes that.
 func encode[T, R any](v *T, record func(T) R) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -290,6 +291,7 @@ func encode[T, R any](v *T, record func(T) R) (any, error) {
 	return JSONArg(new(record(*v)))
 }
 
+// decode decodes a record and maps it to *p.
 func decode[T, R any](b []byte, p *T, from func(R) T) error {
 	if len(b) == 0 {
 		return nil
@@ -302,6 +304,7 @@ func decode[T, R any](b []byte, p *T, from func(R) T) error {
 	return nil
 }
 
+// decodePtr is decode for a nullable column.
 func decodePtr[T, R any](b []byte, p **T, from func(R) T) error {
 	if len(b) == 0 || string(b) == "null" {
 		*p = nil
@@ -315,6 +318,7 @@ func decodePtr[T, R any](b []byte, p **T, from func(R) T) error {
 	return nil
 }
 
+// mapPtr maps an optional value.
 func mapPtr[T, R any](v *T, f func(T) R) *R {
 	if v == nil {
 		return nil
