@@ -35,8 +35,9 @@ type agentCache struct {
 }
 
 func newAgentCache(s agentStore, rdb redis.UniversalClient, channel string, now func() time.Time, log *slog.Logger) *agentCache {
-	return &agentCache{store: s, cache: newReplicaCache[store.Agent](rdb, channel, "agent", 200_000, now, log),
-		touch: newTouchThrottle()}
+	c := &agentCache{store: s, cache: newReplicaCache[store.Agent](rdb, channel, "agent", 200_000, now, log)}
+	c.touch = newTouchThrottle(c.write)
+	return c
 }
 
 // Get returns the agent from memory when fresh, else from the store.
@@ -69,7 +70,7 @@ func (c *agentCache) RenewToken(ctx context.Context, r store.AgentTokenRenewal) 
 // Touch records the agent as seen, at most every touchEvery unless its
 // capabilities change (touchThrottle).
 func (c *agentCache) Touch(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
-	return c.touch.Touch(ctx, id, now, caps, c.write)
+	return c.touch.Touch(ctx, id, now, caps)
 }
 
 // write records the agent as seen and evicts it locally when its

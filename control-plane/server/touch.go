@@ -20,8 +20,9 @@ const touchEvery = 5 * time.Second
 // dispatched task. Calls that carry capabilities go through only when they
 // differ from the ones last written: the agent sends them on every lease.
 type touchThrottle struct {
-	mu   sync.Mutex
-	last map[string]touched
+	write func(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error
+	mu    sync.Mutex
+	last  map[string]touched
 }
 
 type touched struct {
@@ -29,14 +30,13 @@ type touched struct {
 	caps *api.Capabilities // last written here; nil: unknown
 }
 
-func newTouchThrottle() *touchThrottle {
-	return &touchThrottle{last: map[string]touched{}}
+func newTouchThrottle(write func(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error) *touchThrottle {
+	return &touchThrottle{write: write, last: map[string]touched{}}
 }
 
-// Touch calls write unless the agent was recorded moments ago with the same
+// Touch writes unless the agent was recorded moments ago with the same
 // capabilities.
-func (t *touchThrottle) Touch(ctx context.Context, id string, now time.Time, caps *api.Capabilities,
-	write func(context.Context, string, time.Time, *api.Capabilities) error) error {
+func (t *touchThrottle) Touch(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
 	t.mu.Lock()
 	prev, ok := t.last[id]
 	t.mu.Unlock()
@@ -44,7 +44,7 @@ func (t *touchThrottle) Touch(ctx context.Context, id string, now time.Time, cap
 		(caps == nil || (prev.caps != nil && reflect.DeepEqual(*caps, *prev.caps))) {
 		return nil
 	}
-	if err := write(ctx, id, now, caps); err != nil {
+	if err := t.write(ctx, id, now, caps); err != nil {
 		return err
 	}
 	next := touched{at: now, caps: prev.caps}

@@ -2,12 +2,12 @@
 // API, the agent protocol, the fleet and key administration routes, health
 // and readiness. It authenticates callers, validates input, and maps every
 // error to one status and stable code; the work itself is delegated to the
-// store, the dispatcher and the blob store.
+// submit service, the store (each group of routes through its own small
+// interface), the key and agent lookups, the dispatcher and the blob store.
 package httpapi
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,11 +24,10 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
 )
 
-// Blobs is the artifact storage the API needs.
+// Blobs is the artifact storage the API needs: uploads and transcripts
+// (submit.Blobs), and presigned URLs for agents.
 type Blobs interface {
-	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
-	Get(ctx context.Context, key string) (io.ReadCloser, error)
-	Delete(ctx context.Context, key string) error
+	submit.Blobs
 	PresignPut(ctx context.Context, key string, ttl time.Duration) (api.Presigned, error)
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (api.Presigned, error)
 }
