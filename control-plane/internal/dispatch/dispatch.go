@@ -11,9 +11,9 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Leaser claims ready tasks, and tells when the next queued one is ready
+// leaser claims ready tasks, and tells when the next queued one is ready
 // (the shared poller's cheap look, which leases nothing).
-type Leaser interface {
+type leaser interface {
 	LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error)
 	NextRunAt(ctx context.Context) (time.Time, error)
 }
@@ -37,7 +37,7 @@ func DefaultConfig() Config {
 
 // Dispatcher answers lease long-polls.
 type Dispatcher struct {
-	store   Leaser
+	store   leaser
 	hub     *Hub
 	cfg     Config
 	now     func() time.Time
@@ -53,7 +53,7 @@ const queryTimeout = 5 * time.Second
 
 // New returns a dispatcher. healthy reports whether cross-replica wake-ups
 // arrive (nil: single process, always healthy).
-func New(s Leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bool) *Dispatcher {
+func New(s leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bool) *Dispatcher {
 	def := DefaultConfig()
 	if cfg.LeaseDuration <= 0 {
 		cfg.LeaseDuration = def.LeaseDuration
