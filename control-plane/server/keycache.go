@@ -10,26 +10,35 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
+// keyStore is what keyCache reads and changes.
+type keyStore interface {
+	GetAPIKey(ctx context.Context, id string) (store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
+}
+
 // keyCache serves the API key lookup behind every authenticated request from
-// memory (see replicaCache); revocation evicts the key on every replica at
-// once.
+// memory (see replicaCache). Revoke is the API's only way to change a key, so
+// a revocation evicts the key on every replica at once.
 type keyCache struct {
-	store.Store
-	*replicaCache[store.APIKey]
+	store keyStore
+	cache *replicaCache[store.APIKey]
 }
 
-func newKeyCache(s store.Store, rdb redis.UniversalClient, channel string, now func() time.Time, log *slog.Logger) *keyCache {
-	return &keyCache{Store: s, replicaCache: newReplicaCache[store.APIKey](rdb, channel, "key", 100_000, now, log)}
+func newKeyCache(s keyStore, rdb redis.UniversalClient, channel string, now func() time.Time, log *slog.Logger) *keyCache {
+	return &keyCache{store: s, cache: newReplicaCache[store.APIKey](rdb, channel, "key", 100_000, now, log)}
 }
 
-// GetAPIKey returns the key from memory when fresh, else from the store.
-func (c *keyCache) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
-	return c.get(ctx, id, c.Store.GetAPIKey)
+// Get returns the key from memory when fresh, else from the store.
+func (c *keyCache) Get(ctx context.Context, id string) (store.APIKey, error) {
+	return c.cache.get(ctx, id, c.store.GetAPIKey)
 }
 
-// RevokeAPIKey revokes in the store, then evicts here and on every replica.
-func (c *keyCache) RevokeAPIKey(ctx context.Context, id string, now time.Time) error {
-	err := c.Store.RevokeAPIKey(ctx, id, now)
-	c.changed(ctx, id, err)
+// Revoke revokes in the store, then evicts here and on every replica.
+func (c *keyCache) Revoke(ctx context.Context, id string, now time.Time) error {
+	err := c.store.RevokeAPIKey(ctx, id, now)
+	c.cache.changed(ctx, id, err)
 	return err
 }
+
+// Run follows the evictions other replicas publish until ctx ends.
+func (c *keyCache) Run(ctx context.Context) { c.cache.Run(ctx) }

@@ -47,8 +47,8 @@ type Server struct {
 	adminKey string      // generated at first start; "" otherwise
 	hc       hashicorp   // Consul, Vault and Nomad integrations (hashicorp.go)
 	surface  surface     // metrics, tracing, webhooks (surface.go)
-	keys     *keyCache   // API key lookups served from memory (keycache.go)
-	agents   *agentCache // agent lookups served from memory (agentcache.go)
+	keys     *keyCache   // API key lookups and revocation (keycache.go)
+	agents   *agentCache // agent lookups and changes (agentcache.go)
 }
 
 // notifier is what wakes long-polls: the Redis bus across replicas, or the
@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		rdb = s.redis
 	}
 	s.keys = newKeyCache(s.store, rdb, cfg.RedisPrefix+"keys:revoked", time.Now, log)
-	s.agents = newAgentCache(s.keys, rdb, cfg.RedisPrefix+"agents:changed", time.Now, log)
+	s.agents = newAgentCache(s.store, rdb, cfg.RedisPrefix+"agents:changed", time.Now, log)
 	s.api = httpapi.New(httpapi.Config{
 		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
 		KeyRate: cfg.KeyRate, TenantRate: cfg.TenantRate, MaxUnfinished: cfg.MaxUnfinished, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
@@ -175,10 +175,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
 		AgentTokenTTL: cfg.AgentTokenTTL, AgentClientCert: cfg.TLS.ClientCAFile != "",
 	}, httpapi.Deps{
-		Store: instrumentedStore{newTouchThrottle(s.agents), s.surface.metrics}, Blobs: blobs, Notifier: n, Now: time.Now,
-		Dispatcher: instrumentedDispatcher{s.disp, s.surface.metrics}, Observe: s.observeDeps(),
+		Store: s.store, Keys: s.keys, Agents: s.agents, Blobs: blobs, Notifier: n, Now: time.Now,
+		Dispatcher: s.disp, Observe: s.observeDeps(),
 		NewID:   func() string { return uuid.Must(uuid.NewV7()).String() },
-		Console: con, Limiter: s.rateLimiter(), Agents: s.agents,
+		Console: con, Limiter: s.rateLimiter(),
 	}, log)
 	return s, nil
 }

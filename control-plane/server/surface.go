@@ -8,10 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
-	"github.com/ytcaption/ytcaption/control-plane/internal/job"
-	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 	"github.com/ytcaption/ytcaption/control-plane/internal/webhook"
 )
@@ -83,59 +80,3 @@ func (s *Server) observeDeps() httpapi.ObserveDeps {
 
 // Gatherer exposes the replica's metrics registry (tests, embedding).
 func (s *Server) Gatherer() prometheus.Gatherer { return s.surface.reg }
-
-// instrumentedStore observes task outcomes on their way to the store.
-type instrumentedStore struct {
-	store.Store
-	m *telemetry.Metrics
-}
-
-func (s instrumentedStore) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
-	j, err := s.Store.CompleteTask(ctx, c)
-	if err == nil {
-		s.m.TaskCompleted(j.Spec.URL, c.Result)
-		if j.Status.Final() {
-			s.m.JobFinished(j.Status)
-		}
-	}
-	return j, err
-}
-
-func (s instrumentedStore) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
-	j, err := s.Store.FailTask(ctx, f)
-	if err == nil {
-		switch f.Error.Code {
-		case api.CodeDownloadFailed, api.CodeSourceNotFound, api.CodeSourcePrivate:
-			if j.Spec.URL != "" {
-				s.m.DownloadFailed(j.Spec.URL)
-			}
-		}
-		if j.Status.Final() {
-			s.m.JobFinished(j.Status)
-		}
-	}
-	return j, err
-}
-
-func (s instrumentedStore) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	j, err := s.Store.CancelJob(ctx, tenant, id, now)
-	if err == nil && j.Status.Final() {
-		s.m.JobFinished(j.Status)
-	}
-	return j, err
-}
-
-// instrumentedDispatcher records how long leased tasks had been ready.
-type instrumentedDispatcher struct {
-	d httpapi.Dispatcher
-	m *telemetry.Metrics
-}
-
-func (d instrumentedDispatcher) Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]store.Leased, error) {
-	tasks, err := d.d.Lease(ctx, agentID, caps, max, wait)
-	now := time.Now()
-	for _, t := range tasks {
-		d.m.LeaseWait(now.Sub(t.RunAt))
-	}
-	return tasks, err
-}

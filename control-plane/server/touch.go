@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
 // touchEvery is how stale an agent's last-seen time may get. The fleet view
@@ -21,9 +20,9 @@ const touchEvery = 5 * time.Second
 // dispatched task. Calls that carry capabilities go through only when they
 // differ from the ones last written: the agent sends them on every lease.
 type touchThrottle struct {
-	store.Store
-	mu   sync.Mutex
-	last map[string]touched
+	write func(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error
+	mu    sync.Mutex
+	last  map[string]touched
 }
 
 type touched struct {
@@ -31,13 +30,13 @@ type touched struct {
 	caps *api.Capabilities // last written here; nil: unknown
 }
 
-func newTouchThrottle(s store.Store) *touchThrottle {
-	return &touchThrottle{Store: s, last: map[string]touched{}}
+func newTouchThrottle(write func(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error) *touchThrottle {
+	return &touchThrottle{write: write, last: map[string]touched{}}
 }
 
-// TouchAgent records the agent as seen unless it was recorded moments ago
-// with the same capabilities.
-func (t *touchThrottle) TouchAgent(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
+// Touch writes unless the agent was recorded moments ago with the same
+// capabilities.
+func (t *touchThrottle) Touch(ctx context.Context, id string, now time.Time, caps *api.Capabilities) error {
 	t.mu.Lock()
 	prev, ok := t.last[id]
 	t.mu.Unlock()
@@ -45,7 +44,7 @@ func (t *touchThrottle) TouchAgent(ctx context.Context, id string, now time.Time
 		(caps == nil || (prev.caps != nil && reflect.DeepEqual(*caps, *prev.caps))) {
 		return nil
 	}
-	if err := t.Store.TouchAgent(ctx, id, now, caps); err != nil {
+	if err := t.write(ctx, id, now, caps); err != nil {
 		return err
 	}
 	next := touched{at: now, caps: prev.caps}

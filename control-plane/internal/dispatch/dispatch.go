@@ -11,9 +11,11 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Leaser claims ready tasks.
-type Leaser interface {
+// leaser claims ready tasks, and tells when the next queued one is ready
+// (the shared poller's cheap look, which leases nothing).
+type leaser interface {
 	LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error)
+	NextRunAt(ctx context.Context) (time.Time, error)
 }
 
 // Config tunes the dispatcher.
@@ -35,7 +37,7 @@ func DefaultConfig() Config {
 
 // Dispatcher answers lease long-polls.
 type Dispatcher struct {
-	store   Leaser
+	store   leaser
 	hub     *Hub
 	cfg     Config
 	now     func() time.Time
@@ -45,19 +47,13 @@ type Dispatcher struct {
 	pollerOnce sync.Once
 }
 
-// nextRunner is the optional store method the shared poller uses to see
-// whether any queued task is ready without leasing it.
-type nextRunner interface {
-	NextRunAt(ctx context.Context) (time.Time, error)
-}
-
 // queryTimeout bounds one lease query, so a stuck database surfaces as an
 // error the agent retries rather than a silent hang.
 const queryTimeout = 5 * time.Second
 
 // New returns a dispatcher. healthy reports whether cross-replica wake-ups
 // arrive (nil: single process, always healthy).
-func New(s Leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bool) *Dispatcher {
+func New(s leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bool) *Dispatcher {
 	def := DefaultConfig()
 	if cfg.LeaseDuration <= 0 {
 		cfg.LeaseDuration = def.LeaseDuration
@@ -143,17 +139,12 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 	}
 }
 
-// readyWork reports whether a queued task is ready now (true when the
-// store cannot tell, or on error: a needless look is cheaper than a task
-// left waiting).
+// readyWork reports whether a queued task is ready now (true on error: a
+// needless look is cheaper than a task left waiting).
 func (d *Dispatcher) readyWork(ctx context.Context) bool {
-	nr, ok := d.store.(nextRunner)
-	if !ok {
-		return true
-	}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	next, err := nr.NextRunAt(ctx)
+	next, err := d.store.NextRunAt(ctx)
 	return err != nil || (!next.IsZero() && !next.After(d.now()))
 }
 

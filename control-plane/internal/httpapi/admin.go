@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -12,6 +13,16 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
+
+// adminStore is what key and fleet administration read and create; changes
+// to keys and agents go through Keys and Agents.
+type adminStore interface {
+	CreateAPIKey(ctx context.Context, k store.APIKey) error
+	ListAPIKeys(ctx context.Context, tenant string) ([]store.APIKey, error)
+	CreateEnrollment(ctx context.Context, e store.Enrollment) error
+	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	ListAgents(ctx context.Context) ([]store.Agent, error)
+}
 
 var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
@@ -35,7 +46,7 @@ func (a *API) createKey(c *fiber.Ctx) error {
 	cred := auth.New(auth.PrefixKey)
 	k := store.APIKey{ID: cred.ID, Tenant: req.Tenant, Role: store.Role(req.Role), Name: req.Name,
 		Hash: cred.Hash(), CreatedAt: now, ExpiresAt: req.ExpiresAt}
-	if err := a.store.CreateAPIKey(c.UserContext(), k); err != nil {
+	if err := a.admin.CreateAPIKey(c.UserContext(), k); err != nil {
 		return err
 	}
 	out := keyToAPI(k)
@@ -49,7 +60,7 @@ func keyToAPI(k store.APIKey) api.Key {
 }
 
 func (a *API) listKeys(c *fiber.Ctx) error {
-	keys, err := a.store.ListAPIKeys(c.UserContext(), c.Query("tenant"))
+	keys, err := a.admin.ListAPIKeys(c.UserContext(), c.Query("tenant"))
 	if err != nil {
 		return err
 	}
@@ -61,7 +72,7 @@ func (a *API) listKeys(c *fiber.Ctx) error {
 }
 
 func (a *API) revokeKey(c *fiber.Ctx) error {
-	if err := a.store.RevokeAPIKey(c.UserContext(), c.Params("id"), a.now()); err != nil {
+	if err := a.keys.Revoke(c.UserContext(), c.Params("id"), a.now()); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -83,7 +94,7 @@ func (a *API) createEnrollment(c *fiber.Ctx) error {
 	cred := auth.New(auth.PrefixEnrollment)
 	e := store.Enrollment{ID: cred.ID, TokenHash: auth.Hash(cred.Token()), Labels: req.Labels,
 		MaxUses: req.MaxUses, ExpiresAt: now.Add(ttl), CreatedAt: now}
-	if err := a.store.CreateEnrollment(c.UserContext(), e); err != nil {
+	if err := a.admin.CreateEnrollment(c.UserContext(), e); err != nil {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(api.Enrollment{ID: e.ID, Token: cred.Token(), Labels: e.Labels,
@@ -109,7 +120,7 @@ func (a *API) agentToAPI(ag store.Agent) api.Agent {
 }
 
 func (a *API) listAgents(c *fiber.Ctx) error {
-	agents, err := a.store.ListAgents(c.UserContext())
+	agents, err := a.admin.ListAgents(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -125,11 +136,11 @@ func (a *API) agentAction(c *fiber.Ctx) error {
 	var err error
 	switch c.Params("action") {
 	case "drain":
-		err = a.store.SetAgentDrain(ctx, id, true, now)
+		err = a.agents.SetDrain(ctx, id, true, now)
 	case "resume":
-		err = a.store.SetAgentDrain(ctx, id, false, now)
+		err = a.agents.SetDrain(ctx, id, false, now)
 	case "revoke":
-		if err = a.store.RevokeAgent(ctx, id, now); err == nil {
+		if err = a.agents.Revoke(ctx, id, now); err == nil {
 			a.notify.Notify(ctx)
 		}
 	default:
@@ -138,7 +149,7 @@ func (a *API) agentAction(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ag, err := a.store.GetAgent(ctx, id)
+	ag, err := a.admin.GetAgent(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,18 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
+
+// protocolStore is what the agent protocol reads and changes; changes to
+// the agent itself go through Agents.
+type protocolStore interface {
+	UseEnrollment(ctx context.Context, tokenHash string, now time.Time) (store.Enrollment, error)
+	CreateAgent(ctx context.Context, a store.Agent) error
+	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error)
+	CompleteTask(ctx context.Context, c store.Completion) (job.Job, error)
+	FailTask(ctx context.Context, f store.Failure) (job.Job, error)
+	ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error
+}
 
 func (a *API) register(c *fiber.Ctx) error {
 	var req api.RegisterRequest
@@ -32,7 +45,7 @@ func (a *API) register(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	now := a.now()
-	enr, err := a.store.UseEnrollment(ctx, auth.Hash(req.EnrollmentToken), now)
+	enr, err := a.protocol.UseEnrollment(ctx, auth.Hash(req.EnrollmentToken), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusUnauthorized, api.CodeBadToken, "unknown enrollment token")
 	}
@@ -54,7 +67,7 @@ func (a *API) register(c *fiber.Ctx) error {
 		TokenHash: agentCred.Hash(), EnrollmentID: enr.ID, Capabilities: req.Capabilities,
 		CreatedAt: now, LastSeenAt: now, TokenExpiresAt: now.Add(a.cfg.AgentTokenTTL),
 	}
-	if err := a.store.CreateAgent(ctx, ag); err != nil {
+	if err := a.protocol.CreateAgent(ctx, ag); err != nil {
 		return err
 	}
 	a.log.Info("agent registered", "agent", ag.ID, "name", ag.Name, "host", ag.Hostname)
@@ -80,7 +93,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 	ag := agentOf(c)
 	ctx := c.UserContext()
 	now := a.now()
-	if err := a.store.TouchAgent(ctx, ag.ID, now, req.Capabilities); err != nil {
+	if err := a.agents.Touch(ctx, ag.ID, now, req.Capabilities); err != nil {
 		return err
 	}
 	if ag.Draining {
@@ -92,6 +105,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 	}
 	wait := time.Duration(req.WaitSeconds * float64(time.Second))
 	tasks, err := a.dispatch.Lease(ctx, ag.ID, caps, req.Max, wait)
+	a.obs.leased(tasks, a.now())
 	if err != nil {
 		return err
 	}
@@ -100,7 +114,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 		l, err := a.leaseFor(c, t)
 		if err != nil {
 			// Hand it straight back: the agent never learned of it.
-			_ = a.store.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
+			_ = a.protocol.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
 			a.notify.Notify(ctx)
 			return err
 		}
@@ -158,14 +172,14 @@ func (a *API) heartbeat(c *fiber.Ctx) error {
 	// lease, revealing nothing about another agent's task.
 	ag := agentOf(c)
 	now := a.now()
-	t, err := a.store.Heartbeat(c.UserContext(), store.Heartbeat{
+	t, err := a.protocol.Heartbeat(c.UserContext(), store.Heartbeat{
 		TaskID: taskID(c), Holder: ag.ID, Token: req.Token, Stage: req.Stage, Progress: req.Progress,
 		Now: now, Deadline: now.Add(a.cfg.LeaseDuration),
 	})
 	if err != nil {
 		return err
 	}
-	_ = a.store.TouchAgent(c.UserContext(), ag.ID, now, nil)
+	_ = a.agents.Touch(c.UserContext(), ag.ID, now, nil)
 	return c.JSON(api.HeartbeatResponse{
 		Deadline: t.LeaseDeadline.UTC(), Cancel: t.State == job.TaskCanceled, Drain: ag.Draining,
 	})
@@ -182,7 +196,7 @@ func (a *API) complete(c *fiber.Ctx) error {
 	res.Title, res.Language, res.Origin = dropNUL(res.Title), dropNUL(res.Language), dropNUL(res.Origin)
 	res.Engine, res.Model = dropNUL(res.Engine), dropNUL(res.Model)
 	ag, id := agentOf(c), taskID(c)
-	j, err := a.store.CompleteTask(c.UserContext(), store.Completion{
+	j, err := a.protocol.CompleteTask(c.UserContext(), store.Completion{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
 		// The result must be the object this attempt was told to write.
 		Check: func(t job.Task, res api.TaskResult) error {
@@ -195,6 +209,7 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.obs.taskCompleted(j, req.Result)
 	a.log.Info("task completed", "task", id, "job", j.ID, "agent", ag.ID, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
@@ -209,13 +224,14 @@ func (a *API) fail(c *fiber.Ctx) error {
 	}
 	req.Error.Message = dropNUL(req.Error.Message) // tools' output may hold any byte
 	ag, id := agentOf(c), taskID(c)
-	j, err := a.store.FailTask(c.UserContext(), store.Failure{
+	j, err := a.protocol.FailTask(c.UserContext(), store.Failure{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Error: req.Error, Retryable: req.Retryable,
 		Policy: a.cfg.RetryPolicy, Jitter: jitter(), Now: a.now(),
 	})
 	if err != nil {
 		return err
 	}
+	a.obs.taskFailed(j, req.Error.Code)
 	a.log.Info("task failed", "task", id, "job", j.ID, "agent", ag.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
@@ -226,7 +242,7 @@ func (a *API) release(c *fiber.Ctx) error {
 		return err
 	}
 	ag, id := agentOf(c), taskID(c)
-	if err := a.store.ReleaseTask(c.UserContext(), id, ag.ID, req.Token, a.now()); err != nil {
+	if err := a.protocol.ReleaseTask(c.UserContext(), id, ag.ID, req.Token, a.now()); err != nil {
 		return err
 	}
 	a.log.Info("task handed back", "task", id, "agent", ag.ID, "reason", req.Reason)

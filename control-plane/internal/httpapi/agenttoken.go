@@ -24,7 +24,7 @@ func (a *API) renew(c *fiber.Ctx) error {
 	// The agent's id stays the token's id: only the secret changes.
 	cred := auth.New(auth.PrefixAgent)
 	cred.ID = ag.ID
-	got, err := a.store.RenewAgentToken(c.UserContext(), store.AgentTokenRenewal{
+	got, err := a.agents.RenewToken(c.UserContext(), store.AgentTokenRenewal{
 		AgentID: ag.ID, PresentedHash: presented, NewHash: cred.Hash(),
 		ExpiresAt: now.Add(a.cfg.AgentTokenTTL), GraceUntil: now.Add(api.RenewGrace), Now: now,
 	})

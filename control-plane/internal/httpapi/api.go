@@ -2,15 +2,14 @@
 // API, the agent protocol, the fleet and key administration routes, health
 // and readiness. It authenticates callers, validates input, and maps every
 // error to one status and stable code; the work itself is delegated to the
-// store, the dispatcher and the blob store.
+// submit service, the store (each group of routes through its own small
+// interface), the key and agent lookups, the dispatcher and the blob store.
 package httpapi
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -22,13 +21,13 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
 )
 
-// Blobs is the artifact storage the API needs.
+// Blobs is the artifact storage the API needs: uploads and transcripts
+// (submit.Blobs), and presigned URLs for agents.
 type Blobs interface {
-	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
-	Get(ctx context.Context, key string) (io.ReadCloser, error)
-	Delete(ctx context.Context, key string) error
+	submit.Blobs
 	PresignPut(ctx context.Context, key string, ttl time.Duration) (api.Presigned, error)
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (api.Presigned, error)
 }
@@ -41,11 +40,6 @@ type Dispatcher interface {
 // Notifier wakes waiting agents after work was queued.
 type Notifier interface {
 	Notify(ctx context.Context)
-}
-
-// Resolver is used to check source hosts in server mode.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // Config tunes the API.
@@ -88,30 +82,47 @@ type Config struct {
 	AgentClientCert bool
 }
 
-// API holds the handlers' dependencies.
+// API holds the handlers' dependencies. Each group of routes reaches the
+// store through its own small interface.
 type API struct {
 	cfg      Config
-	store    store.Store
+	jobs     jobStore
+	eventLog eventLog
+	protocol protocolStore
+	admin    adminStore
+	hooks    webhookStore
+	keys     Keys
+	agents   Agents
+	submit   *submit.Service
 	blobs    Blobs
 	dispatch Dispatcher
 	notify   Notifier
-	resolver Resolver
 	console  Console
 	limiter  RateLimiter
-	agents   AgentLookup
 	now      func() time.Time
 	log      *slog.Logger
-	newID    func() string
 	obs      observer
+}
+
+// Store is everything the routes read and write; store.Store satisfies it.
+type Store interface {
+	jobStore
+	eventLog
+	protocolStore
+	adminStore
+	webhookStore
+	submit.Store
+	keyStore
+	agentStore
 }
 
 // Deps are the collaborators of the API.
 type Deps struct {
-	Store      store.Store
+	Store      Store
 	Blobs      Blobs
 	Dispatcher Dispatcher
 	Notifier   Notifier
-	Resolver   Resolver // nil: net.DefaultResolver
+	Resolver   submit.Resolver // nil: net.DefaultResolver
 	Now        func() time.Time
 	NewID      func() string
 	// Console, if set, is served under /console/, and its session cookies
@@ -121,15 +132,10 @@ type Deps struct {
 	Limiter RateLimiter
 	// Telemetry: metrics (nil: none), /metrics contents and tracing.
 	Observe ObserveDeps
-	// Agents, if set, answers the agent lookup of every agent request
-	// (nil: Store.GetAgent).
-	Agents AgentLookup
-}
-
-// AgentLookup finds the agent behind a token, possibly from a cache that
-// drain, revocation and token renewal through Store evict at once.
-type AgentLookup interface {
-	AuthAgent(ctx context.Context, id string) (store.Agent, error)
+	// Keys and Agents serve the lookups behind every request, possibly from
+	// caches, and make every change to keys and agents (nil: Store, uncached).
+	Keys   Keys
+	Agents Agents
 }
 
 // SessionVerifier checks console session cookies.
@@ -168,14 +174,24 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	if cfg.AgentTokenTTL <= 0 {
 		cfg.AgentTokenTTL = DefaultAgentTokenTTL
 	}
-	r := d.Resolver
-	if r == nil {
-		r = defaultResolver{}
-	}
 	cfg.Surface.defaults()
-	return &API{cfg: cfg, store: d.Store, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
-		resolver: r, now: d.Now, log: log, newID: d.NewID, console: d.Console, limiter: d.Limiter, obs: newObserver(d.Observe),
-		agents: d.Agents}
+	if d.Keys == nil {
+		d.Keys = uncachedKeys{d.Store}
+	}
+	if d.Agents == nil {
+		d.Agents = uncachedAgents{d.Store}
+	}
+	var m submit.Metrics
+	if d.Observe.Metrics != nil {
+		m = d.Observe.Metrics
+	}
+	sub := submit.New(submit.Config{AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
+		ProbeTimeout: cfg.Surface.ProbeTimeout, MaxAttempts: cfg.RetryPolicy.MaxAttempts},
+		submit.Deps{Store: d.Store, Blobs: d.Blobs, Notifier: d.Notifier, Resolver: d.Resolver, Metrics: m,
+			Now: d.Now, NewID: d.NewID, Log: log})
+	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store,
+		keys: d.Keys, agents: d.Agents, submit: sub, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
+		console: d.Console, limiter: d.Limiter, now: d.Now, log: log, obs: newObserver(d.Observe)}
 }
 
 // App returns the Fiber application with every route mounted.

@@ -61,7 +61,7 @@ var errCSRF = errorf(http.StatusForbidden, api.CodeForbidden, "missing or invali
 func (a *API) authenticate(c *fiber.Ctx) (auth.Principal, error) {
 	if a.console != nil && c.Get(fiber.HeaderAuthorization) == "" {
 		if id, csrf, ok := a.console.Session(c); ok {
-			k, err := a.store.GetAPIKey(c.UserContext(), id)
+			k, err := a.keys.Get(c.UserContext(), id)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return auth.Principal{}, fmt.Errorf("look up session key: %w", err) // store down: 503, not 401
 			}
@@ -84,7 +84,7 @@ func (a *API) verifyKey(ctx context.Context, token string) (auth.Principal, erro
 	if !ok {
 		return auth.Principal{}, errUnauthorized
 	}
-	k, err := a.store.GetAPIKey(ctx, cred.ID)
+	k, err := a.keys.Get(ctx, cred.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		// The store is unreachable: a retryable 503, not a rejected key.
 		return auth.Principal{}, fmt.Errorf("look up api key: %w", err)
@@ -116,19 +116,11 @@ func (a *API) requireAgent(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	hash := auth.Hash(cred.Secret)
-	var (
-		ag  store.Agent
-		err error
-	)
-	if a.agents != nil {
-		ag, err = a.agents.AuthAgent(ctx, cred.ID)
-		// A token the cached copy does not know may be one renewed moments
-		// ago: only the store can refuse it.
-		if err == nil && !ag.TokenValid(hash, a.now()) {
-			ag, err = a.store.GetAgent(ctx, cred.ID)
-		}
-	} else {
-		ag, err = a.store.GetAgent(ctx, cred.ID)
+	ag, err := a.agents.Get(ctx, cred.ID)
+	// A token the cached copy does not know may be one renewed moments ago:
+	// only the store can refuse it.
+	if err == nil && !ag.TokenValid(hash, a.now()) {
+		ag, err = a.protocol.GetAgent(ctx, cred.ID)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		// The store is unreachable: a 401 here would make agents drop

@@ -2,19 +2,10 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
-	"net/netip"
 )
-
-type defaultResolver struct{}
-
-func (defaultResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
-	return net.DefaultResolver.LookupNetIP(ctx, network, host)
-}
 
 // strictUnmarshal decodes one JSON value and rejects unknown fields and
 // trailing data, so typos in field names are reported instead of ignored.

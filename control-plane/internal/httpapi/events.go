@@ -10,7 +10,14 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
+
+// eventLog is what event streams read.
+type eventLog interface {
+	JobEvents(ctx context.Context, jobID string, after int64, limit int) ([]store.JobEvent, error)
+}
 
 // eventPoll is how often a stream looks for new events. The event log is in
 // the store, so any replica can serve (and resume) any job's stream.
@@ -46,7 +53,7 @@ func (a *API) events(c *fiber.Ctx) error {
 		defer cancel()
 		lastPing := time.Now()
 		for {
-			evs, err := a.store.JobEvents(ctx, id, after, 100)
+			evs, err := a.eventLog.JobEvents(ctx, id, after, 100)
 			if err != nil {
 				log.Warn("event stream: read events", "err", err)
 				return
@@ -95,6 +102,6 @@ func (a *API) finalAt(ctx context.Context, jobID string, seq int64) bool {
 	if seq == 0 {
 		return false
 	}
-	evs, err := a.store.JobEvents(ctx, jobID, seq-1, 2)
+	evs, err := a.eventLog.JobEvents(ctx, jobID, seq-1, 2)
 	return err == nil && len(evs) == 1 && evs[0].Status.Final()
 }

@@ -51,7 +51,7 @@ func (a *API) fleetDrain(c *fiber.Ctx) error {
 		return badRequest("deadline_seconds must not be negative")
 	}
 	ctx, id := c.UserContext(), c.Params("id")
-	ag, err := a.store.GetAgent(ctx, id)
+	ag, err := a.admin.GetAgent(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (a *API) fleetDrain(c *fiber.Ctx) error {
 			return errorf(http.StatusConflict, api.CodeConflict, "the agent reports no Nomad node")
 		}
 	}
-	if err := a.store.SetAgentDrain(ctx, id, true, a.now()); err != nil {
+	if err := a.agents.SetDrain(ctx, id, true, a.now()); err != nil {
 		return err
 	}
 	out := api.DrainResponse{AgentID: id}

@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -16,12 +14,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
-	"github.com/ytcaption/ytcaption/internal/netguard"
+	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
 )
+
+// jobStore is what the job routes read and change.
+type jobStore interface {
+	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, string, error)
+	CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
+	RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
+	CountUnfinished(ctx context.Context, tenant string) (int, error)
+}
 
 func (a *API) submitJob(c *fiber.Ctx) error {
 	p := principal(c)
@@ -56,22 +62,8 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 	if err := a.checkTenantCap(c, p.Tenant); err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	if spec.URL != "" {
-		if err := a.checkHost(ctx, spec.URL); err != nil {
-			return err
-		}
-	}
-	now := a.now()
-	uploadSum := sha256.New() // the cache key of an upload is its content hash
-	j := job.Job{
-		ID: a.newID(), Tenant: p.Tenant, Status: api.JobQueued, Spec: spec,
-		IdempotencyKey: idem, CreatedAt: now, UpdatedAt: now,
-	}
+	r := submit.Request{Tenant: p.Tenant, Spec: spec, IdempotencyKey: idem}
 	if upload != nil {
-		j.Spec.Filename = sanitizeFilename(upload.Filename)
-		j.Spec.Size = upload.Size
-		j.Spec.UploadKey = blob.UploadKey(j.ID)
 		if upload.Size == 0 {
 			return badRequest("the uploaded file is empty")
 		}
@@ -79,46 +71,17 @@ func (a *API) submitJob(c *fiber.Ctx) error {
 		if err != nil {
 			return fmt.Errorf("open upload: %w", err)
 		}
-		err = a.blobs.Put(ctx, j.Spec.UploadKey, io.TeeReader(f, uploadSum), upload.Size, "application/octet-stream")
-		_ = f.Close()
-		if err != nil {
-			return fmt.Errorf("store upload: %w", err)
-		}
+		defer f.Close()
+		r.Upload = &submit.Upload{Filename: upload.Filename, Size: upload.Size, Body: f}
 	}
-	// The hash covers what the client sent, not the generated upload key.
-	hashed := j.Spec
-	hashed.UploadKey = ""
-	j.RequestHash = hashed.Hash()
-	out, created, err := a.createJob(ctx, j, uploadSum)
+	out, created, err := a.submit.Submit(c.UserContext(), r)
 	if err != nil {
-		if j.Spec.UploadKey != "" {
-			_ = a.blobs.Delete(context.WithoutCancel(ctx), j.Spec.UploadKey)
-		}
 		return err
 	}
-	if created {
-		a.notify.Notify(ctx)
-	} else {
+	if !created {
 		c.Set("Idempotent-Replayed", "true")
-		if j.Spec.UploadKey != "" {
-			_ = a.blobs.Delete(context.WithoutCancel(ctx), j.Spec.UploadKey)
-		}
 	}
 	return c.Status(http.StatusAccepted).JSON(out.ToAPI())
-}
-
-func (a *API) checkHost(ctx context.Context, raw string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	policy := netguard.Policy{AllowPrivate: a.cfg.AllowPrivateSources, Allow: a.cfg.SourceAllowList}
-	if err := policy.CheckURL(ctx, a.resolver, raw); err != nil {
-		if errors.Is(err, netguard.ErrForbidden) {
-			return errorf(http.StatusBadRequest, api.CodeForbiddenSource,
-				"the source address is loopback, private or otherwise not public; this server does not fetch from such addresses")
-		}
-		return errorf(http.StatusBadRequest, api.CodeInvalidURL, "url does not parse")
-	}
-	return nil
 }
 
 // formRequest reads the job fields of a multipart form.
@@ -155,24 +118,8 @@ func formRequest(form *multipart.Form) (api.JobRequest, error) {
 	return req, nil
 }
 
-func sanitizeFilename(name string) string {
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, name)
-	if len(name) > 255 {
-		name = name[:255]
-	}
-	return name
-}
-
 func (a *API) loadJob(c *fiber.Ctx) (job.Job, error) {
-	return a.store.GetJob(c.UserContext(), principal(c).Scope(), c.Params("id"))
+	return a.jobs.GetJob(c.UserContext(), principal(c).Scope(), c.Params("id"))
 }
 
 func (a *API) getJob(c *fiber.Ctx) error {
@@ -200,7 +147,7 @@ func (a *API) listJobs(c *fiber.Ctx) error {
 		}
 		f.Limit = n
 	}
-	jobs, next, err := a.store.ListJobs(c.UserContext(), f)
+	jobs, next, err := a.jobs.ListJobs(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -212,7 +159,7 @@ func (a *API) listJobs(c *fiber.Ctx) error {
 }
 
 func (a *API) cancelJob(c *fiber.Ctx) error {
-	j, err := a.store.CancelJob(c.UserContext(), principal(c).Scope(), c.Params("id"), a.now())
+	j, err := a.cancel(c.UserContext(), principal(c).Scope(), c.Params("id"))
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(http.StatusConflict, api.CodeConflict, "the job is already finished")
 	}
@@ -222,11 +169,20 @@ func (a *API) cancelJob(c *fiber.Ctx) error {
 	return c.JSON(j.ToAPI())
 }
 
+// cancel cancels a job and counts it when that finished it.
+func (a *API) cancel(ctx context.Context, tenant, id string) (job.Job, error) {
+	j, err := a.jobs.CancelJob(ctx, tenant, id, a.now())
+	if err == nil && j.Status.Final() {
+		a.obs.jobFinished(j.Status)
+	}
+	return j, err
+}
+
 func (a *API) retryJob(c *fiber.Ctx) error {
 	if err := a.checkTenantCap(c, principal(c).Tenant); err != nil {
 		return err
 	}
-	j, err := a.store.RetryJob(c.UserContext(), principal(c).Scope(), c.Params("id"), a.now())
+	j, err := a.jobs.RetryJob(c.UserContext(), principal(c).Scope(), c.Params("id"), a.now())
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(http.StatusConflict, api.CodeConflict, "only failed or canceled jobs can be retried")
 	}

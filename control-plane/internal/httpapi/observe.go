@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 )
 
@@ -40,15 +42,46 @@ func newObserver(d ObserveDeps) observer {
 	return observer{metrics: d.Metrics, gatherer: d.Gatherer, tracer: tp.Tracer(telemetry.TracerName)}
 }
 
-func (o observer) cacheLookup(hit bool) {
-	if o.metrics != nil {
-		o.metrics.CacheLookup(hit)
-	}
-}
-
 func (o observer) jobFinished(s api.JobStatus) {
 	if o.metrics != nil {
 		o.metrics.JobFinished(s)
+	}
+}
+
+// taskCompleted counts a completed task and the job it finished, if any.
+func (o observer) taskCompleted(j job.Job, res api.TaskResult) {
+	if o.metrics == nil {
+		return
+	}
+	o.metrics.TaskCompleted(j.Spec.URL, res)
+	if j.Status.Final() {
+		o.metrics.JobFinished(j.Status)
+	}
+}
+
+// taskFailed counts a failed download and the job a failure finished, if any.
+func (o observer) taskFailed(j job.Job, code string) {
+	if o.metrics == nil {
+		return
+	}
+	switch code {
+	case api.CodeDownloadFailed, api.CodeSourceNotFound, api.CodeSourcePrivate:
+		if j.Spec.URL != "" {
+			o.metrics.DownloadFailed(j.Spec.URL)
+		}
+	}
+	if j.Status.Final() {
+		o.metrics.JobFinished(j.Status)
+	}
+}
+
+// leased records how long leased tasks had been ready.
+func (o observer) leased(tasks []store.Leased, now time.Time) {
+	if o.metrics == nil {
+		return
+	}
+	for _, t := range tasks {
+		o.metrics.LeaseWait(now.Sub(t.RunAt))
 	}
 }
 

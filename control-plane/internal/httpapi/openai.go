@@ -3,10 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -16,9 +14,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
 )
 
 // PathTranscriptions is the OpenAI-compatible transcription route.
@@ -181,34 +179,21 @@ func (a *API) transcriptions(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	now := a.now()
-	j := job.Job{ID: a.newID(), Tenant: principal(c).Tenant, Status: api.JobQueued, Spec: spec, CreatedAt: now, UpdatedAt: now}
-	j.Spec.Filename, j.Spec.Size, j.Spec.UploadKey = sanitizeFilename(upload.Filename), upload.Size, blob.UploadKey(j.ID)
 	f, err := upload.Open()
 	if err != nil {
 		return fmt.Errorf("open upload: %w", err)
 	}
-	sum := sha256.New()
-	err = a.blobs.Put(ctx, j.Spec.UploadKey, io.TeeReader(f, sum), upload.Size, "application/octet-stream")
-	_ = f.Close()
-	if err != nil {
-		return fmt.Errorf("store upload: %w", err)
-	}
-	hashed := j.Spec
-	hashed.UploadKey = ""
-	j.RequestHash = hashed.Hash()
-	out, _, err := a.createJob(ctx, j, sum)
+	defer f.Close()
+	out, _, err := a.submit.Submit(ctx, submit.Request{Tenant: principal(c).Tenant, Spec: spec,
+		Upload: &submit.Upload{Filename: upload.Filename, Size: upload.Size, Body: f}})
 	if err != nil {
 		return err
-	}
-	if !out.Status.Final() {
-		a.notify.Notify(ctx)
 	}
 	log := a.log.With("job", out.ID)
 	done, err := a.waitFinal(ctx, out.ID, a.cfg.Surface.TranscriptionTimeout)
 	if err != nil {
 		// Nobody will read the result: stop spending the fleet on it.
-		if _, cerr := a.store.CancelJob(context.WithoutCancel(ctx), "", out.ID, a.now()); cerr == nil {
+		if _, cerr := a.cancel(context.WithoutCancel(ctx), "", out.ID); cerr == nil {
 			log.Info("transcription abandoned; job canceled", "err", err)
 		}
 		return &oaiError{status: http.StatusGatewayTimeout, typ: "server_error", code: "timeout", noRetry: true,
@@ -244,7 +229,7 @@ func (a *API) waitFinal(ctx context.Context, id string, timeout time.Duration) (
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		j, err := a.store.GetJob(ctx, "", id)
+		j, err := a.jobs.GetJob(ctx, "", id)
 		if err != nil {
 			return j, err
 		}

@@ -52,7 +52,7 @@ func (a *API) checkTenantCap(c *fiber.Ctx, tenant string) error {
 	if a.cfg.MaxUnfinished <= 0 {
 		return nil
 	}
-	n, err := a.store.CountUnfinished(c.UserContext(), tenant)
+	n, err := a.jobs.CountUnfinished(c.UserContext(), tenant)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,6 +16,18 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/webhook"
 )
+
+// webhookStore is what the webhook routes read and change.
+type webhookStore interface {
+	CreateWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error
+	ListWebhookEndpoints(ctx context.Context, tenant string) ([]store.WebhookEndpoint, error)
+	DeleteWebhookEndpoint(ctx context.Context, tenant, id string) error
+	ListWebhookDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.WebhookDelivery, error)
+	GetWebhookDelivery(ctx context.Context, tenant, id string) (store.WebhookDelivery, error)
+	RedeliverWebhook(ctx context.Context, tenant, id string, now time.Time) (store.WebhookDelivery, error)
+	WebhookSecrets(ctx context.Context, tenant, candidate string, now time.Time) ([]store.WebhookSecret, error)
+	RotateWebhookSecret(ctx context.Context, tenant, secret string, now time.Time) ([]store.WebhookSecret, error)
+}
 
 func (a *API) createEndpoint(c *fiber.Ctx) error {
 	var req api.WebhookEndpointRequest
@@ -25,7 +39,7 @@ func (a *API) createEndpoint(c *fiber.Ctx) error {
 		return err
 	}
 	if !a.cfg.AllowPrivateSources {
-		if err := a.checkHost(c.UserContext(), req.URL); err != nil {
+		if err := a.submit.CheckHost(c.UserContext(), req.URL); err != nil {
 			return err
 		}
 	}
@@ -43,14 +57,14 @@ func (a *API) createEndpoint(c *fiber.Ctx) error {
 	if e.Events == nil {
 		e.Events = []string{}
 	}
-	if err := a.store.CreateWebhookEndpoint(c.UserContext(), e); err != nil {
+	if err := a.hooks.CreateWebhookEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(e.ToAPI())
 }
 
 func (a *API) listEndpoints(c *fiber.Ctx) error {
-	es, err := a.store.ListWebhookEndpoints(c.UserContext(), principal(c).Scope())
+	es, err := a.hooks.ListWebhookEndpoints(c.UserContext(), principal(c).Scope())
 	if err != nil {
 		return err
 	}
@@ -65,7 +79,7 @@ func (a *API) listEndpoints(c *fiber.Ctx) error {
 }
 
 func (a *API) deleteEndpoint(c *fiber.Ctx) error {
-	if err := a.store.DeleteWebhookEndpoint(c.UserContext(), principal(c).Scope(), c.Params("id")); err != nil {
+	if err := a.hooks.DeleteWebhookEndpoint(c.UserContext(), principal(c).Scope(), c.Params("id")); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -85,7 +99,7 @@ func (a *API) listDeliveries(c *fiber.Ctx) error {
 		}
 		f.Limit = n
 	}
-	ds, err := a.store.ListWebhookDeliveries(c.UserContext(), f)
+	ds, err := a.hooks.ListWebhookDeliveries(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -97,7 +111,7 @@ func (a *API) listDeliveries(c *fiber.Ctx) error {
 }
 
 func (a *API) getDelivery(c *fiber.Ctx) error {
-	d, err := a.store.GetWebhookDelivery(c.UserContext(), principal(c).Scope(), c.Params("id"))
+	d, err := a.hooks.GetWebhookDelivery(c.UserContext(), principal(c).Scope(), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -105,7 +119,7 @@ func (a *API) getDelivery(c *fiber.Ctx) error {
 }
 
 func (a *API) redeliver(c *fiber.Ctx) error {
-	d, err := a.store.RedeliverWebhook(c.UserContext(), principal(c).Scope(), c.Params("id"), a.now())
+	d, err := a.hooks.RedeliverWebhook(c.UserContext(), principal(c).Scope(), c.Params("id"), a.now())
 	if err != nil {
 		return err
 	}
@@ -144,7 +158,7 @@ func (a *API) webhookSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ws, err := a.store.WebhookSecrets(c.UserContext(), t, webhook.NewSecret(), a.now())
+	ws, err := a.hooks.WebhookSecrets(c.UserContext(), t, webhook.NewSecret(), a.now())
 	if err != nil {
 		return err
 	}
@@ -158,7 +172,7 @@ func (a *API) rotateWebhookSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ws, err := a.store.RotateWebhookSecret(c.UserContext(), t, webhook.NewSecret(), a.now())
+	ws, err := a.hooks.RotateWebhookSecret(c.UserContext(), t, webhook.NewSecret(), a.now())
 	if err != nil {
 		return err
 	}

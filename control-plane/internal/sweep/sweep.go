@@ -15,8 +15,8 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
-// Store is what the sweeper needs from the store.
-type Store interface {
+// sweepStore is what the sweeper needs from the store.
+type sweepStore interface {
 	AcquireLeadership(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	RescueExpired(ctx context.Context, now time.Time, p job.RetryPolicy, jitter func() float64, limit int) ([]job.Task, error)
 	NextRunAt(ctx context.Context) (time.Time, error)
@@ -37,7 +37,7 @@ type Config struct {
 
 // Sweeper is the housekeeping loop of one replica.
 type Sweeper struct {
-	store   Store
+	store   sweepStore
 	notify  Notifier
 	cfg     Config
 	holder  string
@@ -53,7 +53,7 @@ type Sweeper struct {
 const leadership = "sweeper"
 
 // New returns a sweeper for the replica named holder.
-func New(s Store, n Notifier, cfg Config, holder string, now func() time.Time, log *slog.Logger) *Sweeper {
+func New(s sweepStore, n Notifier, cfg Config, holder string, now func() time.Time, log *slog.Logger) *Sweeper {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Source is what the scrape-time gauges read.
-type Source interface {
+// source is what the scrape-time gauges read.
+type source interface {
 	QueueStats(ctx context.Context) ([]store.QueueStat, error)
 	ListAgents(ctx context.Context) ([]store.Agent, error)
 }
@@ -36,7 +36,7 @@ type Metrics struct {
 }
 
 // NewMetrics registers the families on reg. now dates the scrape-time ages.
-func NewMetrics(reg prometheus.Registerer, src Source, now func() time.Time) *Metrics {
+func NewMetrics(reg prometheus.Registerer, src source, now func() time.Time) *Metrics {
 	m := &Metrics{
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ytcaption_http_requests_total", Help: "HTTP requests by method, route pattern and status code.",
@@ -152,7 +152,7 @@ func itoa(n int) string {
 
 // stateCollector reads queue and fleet state at scrape time.
 type stateCollector struct {
-	src Source
+	src source
 	now func() time.Time
 }
 

@@ -27,8 +27,8 @@ import (
 	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
-// Store is the outbox.
-type Store interface {
+// outbox is the webhook deliveries waiting to go out, and the secrets that sign them.
+type outbox interface {
 	ClaimWebhookDeliveries(ctx context.Context, now, until time.Time, limit int) ([]store.WebhookDelivery, error)
 	RecordWebhookAttempt(ctx context.Context, a store.WebhookAttempt, status string, next *time.Time) error
 	WebhookSecrets(ctx context.Context, tenant, candidate string, now time.Time) ([]store.WebhookSecret, error)
@@ -73,7 +73,7 @@ func (c *Config) defaults() {
 
 // Sender drains the outbox.
 type Sender struct {
-	st   Store
+	st   outbox
 	cfg  Config
 	now  func() time.Time
 	log  *slog.Logger
@@ -82,7 +82,7 @@ type Sender struct {
 }
 
 // New returns a sender; out may be nil.
-func New(st Store, cfg Config, now func() time.Time, log *slog.Logger, out Outcomes) *Sender {
+func New(st outbox, cfg Config, now func() time.Time, log *slog.Logger, out Outcomes) *Sender {
 	cfg.defaults()
 	d := netguard.Policy{AllowPrivate: cfg.AllowPrivate}.Dialer()
 	d.Timeout = cfg.Timeout

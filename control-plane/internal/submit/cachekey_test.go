@@ -1,9 +1,9 @@
-package httpapi_test
+package submit_test
 
 import (
 	"testing"
 
-	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
+	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
 )
 
 func TestYouTubeID(t *testing.T) {
@@ -22,7 +22,7 @@ func TestYouTubeID(t *testing.T) {
 		{"::bad", ""},
 	}
 	for _, tc := range tests {
-		if got := httpapi.YouTubeID(tc.url); got != tc.want {
+		if got := submit.YouTubeID(tc.url); got != tc.want {
 			t.Errorf("YouTubeID(%q) = %q, want %q", tc.url, got, tc.want)
 		}
 	}
@@ -36,7 +36,7 @@ func TestNormalizeURL(t *testing.T) {
 		{"http://example.com:8080/x", "http://example.com:8080/x"},
 	}
 	for _, tc := range tests {
-		if got := httpapi.NormalizeURL(tc.a); got != tc.b {
+		if got := submit.NormalizeURL(tc.a); got != tc.b {
 			t.Errorf("NormalizeURL(%q) = %q, want %q", tc.a, got, tc.b)
 		}
 	}

@@ -1,0 +1,249 @@
+// Package submit is the one way a job enters the control plane, whichever
+// route it comes by (the job API, the OpenAI-compatible endpoint): it checks
+// the addresses the job will reach, stores an upload, keys the result cache,
+// answers from the cache when it can, creates the job with its tasks and
+// metadata, and wakes the dispatchers.
+package submit
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
+	"github.com/ytcaption/ytcaption/internal/netguard"
+)
+
+// Store is what submission reads and writes.
+type Store interface {
+	CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta store.JobMeta) (job.Job, bool, error)
+	LookupCache(ctx context.Context, tenant, key string) (store.CacheEntry, error)
+	DeleteCache(ctx context.Context, tenant, key string) error
+}
+
+// Blobs holds uploads and the transcripts cache hits point to.
+type Blobs interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// Notifier wakes waiting agents after work was queued.
+type Notifier interface {
+	Notify(ctx context.Context)
+}
+
+// Resolver looks up source and webhook hosts.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Metrics counts cache lookups and jobs born finished.
+type Metrics interface {
+	CacheLookup(hit bool)
+	JobFinished(status api.JobStatus)
+}
+
+// Config tunes submission.
+type Config struct {
+	AllowPrivateSources bool
+	// SourceAllowList names non-public sources accepted anyway: CIDRs,
+	// addresses, or address:port pairs.
+	SourceAllowList []string
+	// ProbeTimeout bounds the HEAD request that keys the cache for direct
+	// media URLs; default 3 s.
+	ProbeTimeout time.Duration
+	MaxAttempts  int // per task
+}
+
+// Deps are the collaborators of the service; Metrics and Resolver may be nil.
+type Deps struct {
+	Store    Store
+	Blobs    Blobs
+	Notifier Notifier
+	Resolver Resolver // nil: net.DefaultResolver
+	Metrics  Metrics
+	Now      func() time.Time
+	NewID    func() string
+	Log      *slog.Logger
+}
+
+// Service submits jobs.
+type Service struct {
+	cfg Config
+	d   Deps
+}
+
+// New returns the service.
+func New(cfg Config, d Deps) *Service {
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = 3 * time.Second
+	}
+	if d.Resolver == nil {
+		d.Resolver = net.DefaultResolver
+	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
+	}
+	return &Service{cfg: cfg, d: d}
+}
+
+// Request is a job to submit.
+type Request struct {
+	Tenant         string
+	Spec           job.Spec // as job.Normalize returns it
+	IdempotencyKey string
+	Upload         *Upload // the media, when sent rather than fetched
+}
+
+// Upload is media sent with the request.
+type Upload struct {
+	Filename string
+	Size     int64
+	Body     io.Reader
+}
+
+// Submit creates the job, or returns the one an earlier request with the
+// same idempotency key created (created false). A job whose result is in
+// the cache is born succeeded, and no task of it is ever leased.
+func (s *Service) Submit(ctx context.Context, r Request) (_ job.Job, created bool, _ error) {
+	if r.Spec.URL != "" {
+		if err := s.CheckHost(ctx, r.Spec.URL); err != nil {
+			return job.Job{}, false, err
+		}
+	}
+	now := s.d.Now()
+	j := job.Job{
+		ID: s.d.NewID(), Tenant: r.Tenant, Status: api.JobQueued, Spec: r.Spec,
+		IdempotencyKey: r.IdempotencyKey, CreatedAt: now, UpdatedAt: now,
+	}
+	uploadSum := sha256.New() // the cache key of an upload is its content hash
+	if u := r.Upload; u != nil {
+		j.Spec.Filename, j.Spec.Size, j.Spec.UploadKey = sanitizeFilename(u.Filename), u.Size, blob.UploadKey(j.ID)
+		if err := s.d.Blobs.Put(ctx, j.Spec.UploadKey, io.TeeReader(u.Body, uploadSum), u.Size, "application/octet-stream"); err != nil {
+			return job.Job{}, false, fmt.Errorf("store upload: %w", err)
+		}
+	}
+	// The hash covers what the client sent, not the generated upload key.
+	hashed := j.Spec
+	hashed.UploadKey = ""
+	j.RequestHash = hashed.Hash()
+	out, created, err := s.create(ctx, j, uploadSum)
+	if (err != nil || !created) && j.Spec.UploadKey != "" {
+		// Refused, or an earlier request's job stands: this copy is unused.
+		_ = s.d.Blobs.Delete(context.WithoutCancel(ctx), j.Spec.UploadKey)
+	}
+	if err != nil {
+		return job.Job{}, false, err
+	}
+	if created && !out.Status.Final() {
+		s.d.Notifier.Notify(ctx)
+	}
+	return out, created, nil
+}
+
+// create stores a new job, answering it from the result cache when the same
+// source was captioned with the same options before, and records the job's
+// cache key and trace context.
+func (s *Service) create(ctx context.Context, j job.Job, uploadSum hash.Hash) (job.Job, bool, error) {
+	if j.Spec.WebhookURL != "" && !s.cfg.AllowPrivateSources {
+		if err := s.CheckHost(ctx, j.Spec.WebhookURL); err != nil {
+			return job.Job{}, false, err
+		}
+	}
+	key := ""
+	if src := s.sourceKey(ctx, j.Spec, uploadSum); src != "" {
+		key = cacheKey(src, j.Spec)
+	}
+	tasks := job.Plan(j, s.d.NewID, s.cfg.MaxAttempts)
+	if key != "" && j.Spec.Cache {
+		hit, ok := s.lookupCache(ctx, j.Tenant, key)
+		s.d.Metrics.CacheLookup(ok)
+		if ok {
+			res := api.TaskResult{Key: hit.ResultKey, Result: hit.Result}
+			tasks[0].State, tasks[0].Result, tasks[0].Progress = job.TaskSucceeded, &res, 1
+			j.ResultKey = hit.ResultKey
+			j.Result = &api.JobResult{Cached: true, Result: hit.Result}
+			j.Stage = "cache"
+		}
+	}
+	meta := store.JobMeta{CacheKey: key, Traceparent: telemetry.Traceparent(ctx)}
+	out, created, err := s.d.Store.CreateJob(ctx, j, tasks, meta)
+	if err != nil || !created {
+		return out, created, err
+	}
+	if out.Status.Final() {
+		s.d.Metrics.JobFinished(out.Status)
+	}
+	return out, true, nil
+}
+
+// lookupCache returns a usable cache entry: one whose transcript still exists.
+func (s *Service) lookupCache(ctx context.Context, tenant, key string) (store.CacheEntry, bool) {
+	e, err := s.d.Store.LookupCache(ctx, tenant, key)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.d.Log.Warn("cache lookup failed", "err", err)
+		}
+		return e, false
+	}
+	rc, err := s.d.Blobs.Get(ctx, e.ResultKey)
+	if err != nil {
+		_ = s.d.Store.DeleteCache(ctx, tenant, key)
+		return e, false
+	}
+	_ = rc.Close()
+	return e, true
+}
+
+// CheckHost refuses a URL whose host is loopback, private or otherwise not
+// public (unless allowed), or that does not parse.
+func (s *Service) CheckHost(ctx context.Context, raw string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.policy().CheckURL(ctx, s.d.Resolver, raw); err != nil {
+		if errors.Is(err, netguard.ErrForbidden) {
+			return &job.ValidationError{Code: api.CodeForbiddenSource,
+				Message: "the source address is loopback, private or otherwise not public; this server does not fetch from such addresses"}
+		}
+		return &job.ValidationError{Code: api.CodeInvalidURL, Message: "url does not parse"}
+	}
+	return nil
+}
+
+func (s *Service) policy() netguard.Policy {
+	return netguard.Policy{AllowPrivate: s.cfg.AllowPrivateSources, Allow: s.cfg.SourceAllowList}
+}
+
+func sanitizeFilename(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	if len(name) > 255 {
+		name = name[:255]
+	}
+	return name
+}
+
+type noMetrics struct{}
+
+func (noMetrics) CacheLookup(bool)          {}
+func (noMetrics) JobFinished(api.JobStatus) {}

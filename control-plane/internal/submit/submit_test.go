@@ -1,0 +1,186 @@
+package submit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store/sqlite"
+	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
+)
+
+// world is a service over a real SQLite store and local blob store.
+type world struct {
+	st    store.Store
+	blobs *blob.Local
+	svc   *submit.Service
+	wakes int
+	ids   int
+}
+
+func (w *world) Notify(context.Context) { w.wakes++ }
+
+func newWorld(t *testing.T, allowPrivate bool) *world {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "d.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := blob.NewLocal(t.TempDir(), bytes.Repeat([]byte("s"), blob.MinSecretLen), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	if err := st.CreateAPIKey(ctx, store.APIKey{ID: "k", Tenant: "acme", Role: store.RoleAdmin, Hash: "h", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{st: st, blobs: blobs}
+	w.svc = submit.New(submit.Config{AllowPrivateSources: allowPrivate, MaxAttempts: 3}, submit.Deps{
+		Store: st, Blobs: blobs, Notifier: w, Now: time.Now, Log: log,
+		NewID: func() string { w.ids++; return fmt.Sprintf("id-%03d", w.ids) },
+	})
+	return w
+}
+
+func spec(t *testing.T, req api.JobRequest, upload bool) job.Spec {
+	t.Helper()
+	s, err := job.Normalize(req, upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestCachedAnswer: a direct media URL is keyed by its normalized spelling
+// and the ETag a HEAD request returns; once a job with that key succeeded,
+// the same media, spelled otherwise, is answered from the cache: the job is
+// born succeeded, nobody is woken, and no task of it can be leased.
+func TestCachedAnswer(t *testing.T) {
+	t.Parallel()
+	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+	}))
+	t.Cleanup(media.Close)
+	w := newWorld(t, true)
+	ctx := context.Background()
+
+	first, created, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: media.URL + "/a.mp4?b=2&a=1"}, false)})
+	if err != nil || !created || first.Status != api.JobQueued || w.wakes != 1 {
+		t.Fatalf("first submission: %+v created=%v wakes=%d err=%v", first, created, w.wakes, err)
+	}
+	now := time.Now()
+	leased, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	l := leased[0]
+	key := blob.ResultKey(l.JobID, l.ID, l.Attempt)
+	if err := w.blobs.Put(ctx, key, strings.NewReader("{}"), 2, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.CompleteTask(ctx, store.Completion{TaskID: l.ID, Holder: "ag", Token: l.Token, Now: now,
+		Result: api.TaskResult{Key: key, Result: api.Result{Language: "en", Engine: "pocketsphinx", Timings: map[string]float64{"transcribe": 1.5}}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	spelled := media.URL + "/a.mp4?a=1&b=2#t=3"
+	second, created, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: spelled}, false)})
+	if err != nil || !created {
+		t.Fatalf("second submission: created=%v err=%v", created, err)
+	}
+	if second.Status != api.JobSucceeded || second.Result == nil || !second.Result.Cached || second.ResultKey != key ||
+		second.Result.Language != "en" || second.Result.Timings["transcribe"] != 1.5 {
+		t.Fatalf("not answered from the cache: %+v", second)
+	}
+	if w.wakes != 1 {
+		t.Fatalf("a cached answer woke the dispatchers (%d wakes)", w.wakes)
+	}
+	if again, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 5, Now: now, Deadline: now.Add(time.Minute)}); err != nil || len(again) != 0 {
+		t.Fatalf("a cached job's task was leased: %d, %v", len(again), err)
+	}
+	m1, err1 := w.st.GetJobMeta(ctx, first.ID)
+	m2, err2 := w.st.GetJobMeta(ctx, second.ID)
+	if err1 != nil || err2 != nil || m1.CacheKey == "" || m1.CacheKey != m2.CacheKey {
+		t.Fatalf("cache keys %q (%v) and %q (%v)", m1.CacheKey, err1, m2.CacheKey, err2)
+	}
+}
+
+// TestNoValidatorNoCacheKey: a direct URL whose server names no validator
+// could change behind the same URL, so its job gets no cache key.
+func TestNoValidatorNoCacheKey(t *testing.T) {
+	t.Parallel()
+	media := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(media.Close)
+	w := newWorld(t, true)
+	ctx := context.Background()
+	j, _, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: media.URL + "/a.mp4"}, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := w.st.GetJobMeta(ctx, j.ID); err == nil && m.CacheKey != "" {
+		t.Fatalf("cache key %q for a source without validators", m.CacheKey)
+	}
+}
+
+// TestUploadKeptOnlyForItsJob: an upload is stored under its job; a replay
+// of the same idempotency key returns the first job and drops the second
+// copy, and a refused submission leaves no upload behind.
+func TestUploadKeptOnlyForItsJob(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, false)
+	ctx := context.Background()
+	upload := func(req api.JobRequest, idem string) (job.Job, bool, error) {
+		return w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, req, true), IdempotencyKey: idem,
+			Upload: &submit.Upload{Filename: "../a\x01.wav", Size: 4, Body: strings.NewReader("RIFF")}})
+	}
+	exists := func(key string) bool {
+		rc, err := w.blobs.Get(ctx, key)
+		if err != nil {
+			return false
+		}
+		_ = rc.Close()
+		return true
+	}
+	first, created, err := upload(api.JobRequest{}, "k1")
+	if err != nil || !created || first.Spec.Filename != "a.wav" || !exists(first.Spec.UploadKey) {
+		t.Fatalf("first upload: %+v created=%v err=%v", first.Spec, created, err)
+	}
+	before := w.ids
+	replay, created, err := upload(api.JobRequest{}, "k1")
+	if err != nil || created || replay.ID != first.ID {
+		t.Fatalf("replay: %s created=%v err=%v", replay.ID, created, err)
+	}
+	if second := blob.UploadKey(fmt.Sprintf("id-%03d", before+1)); exists(second) {
+		t.Fatalf("the replay's upload %s was kept", second)
+	}
+	if w.wakes != 1 {
+		t.Fatalf("%d wakes for one queued job", w.wakes)
+	}
+	before = w.ids
+	_, _, err = upload(api.JobRequest{WebhookURL: "http://127.0.0.1:9/hook"}, "")
+	var ve *job.ValidationError
+	if !errors.As(err, &ve) || ve.Code != api.CodeForbiddenSource {
+		t.Fatalf("webhook to a loopback address: %v", err)
+	}
+	if refused := blob.UploadKey(fmt.Sprintf("id-%03d", before+1)); exists(refused) {
+		t.Fatalf("a refused submission's upload %s was kept", refused)
+	}
+}
