@@ -21,6 +21,7 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 	"github.com/ytcaption/ytcaption/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/site"
 )
 
 // SurfaceConfig tunes the developer-facing routes.
@@ -135,7 +136,7 @@ func (a *API) sourceKey(ctx context.Context, s job.Spec, uploadSum hash.Hash) st
 		}
 		return "sha256:" + hex.EncodeToString(uploadSum.Sum(nil))
 	}
-	if id := YouTubeID(s.URL); id != "" {
+	if id := site.YouTubeID(s.URL); id != "" {
 		return "youtube:" + id
 	}
 	norm := NormalizeURL(s.URL)
