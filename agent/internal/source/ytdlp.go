@@ -383,11 +383,8 @@ func (y *YTDLP) run(ctx context.Context, timeout time.Duration, dir string, args
 	if err == nil {
 		return stdout.Bytes(), stderr.String(), nil
 	}
-	if ctx.Err() != nil {
-		return nil, stderr.String(), fmt.Errorf("yt-dlp: %w", ctx.Err())
-	}
-	if runCtx.Err() != nil {
-		return nil, stderr.String(), failure.Transient(api.CodeDownloadFailed, "yt-dlp timed out after %s: %w", timeout, runCtx.Err())
+	if stop := failure.Interrupted(ctx, runCtx, "yt-dlp", timeout, api.CodeDownloadFailed); stop != nil {
+		return nil, stderr.String(), stop
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
