@@ -73,8 +73,7 @@ func renewAfter(now, exp time.Time, jitter float64) time.Duration {
 // loop sees the same answer and stops); a 404 means a control plane that
 // does not renew tokens; other errors are retried with backoff.
 func (w *Worker) renewLoop(ctx context.Context, c *api.Client, tok *agentToken, now func() time.Time) {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval = time.Second, time.Minute
+	bo := reconnectBackoff()
 	_, exp := tok.get()
 	wait := renewAfter(now(), exp, rand.Float64())
 	for {
@@ -105,6 +104,14 @@ func (w *Worker) renewLoop(ctx context.Context, c *api.Client, tok *agentToken, 
 			w.log.Warn("renewing the agent token failed; retrying", "err", err, "retry_in", wait)
 		}
 	}
+}
+
+// reconnectBackoff paces retries of calls that wait for the control plane to
+// come back: registration and token renewal.
+func reconnectBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = time.Second, time.Minute
+	return b
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

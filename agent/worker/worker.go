@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cenkalti/backoff/v5"
 	"log/slog"
 	"net/http"
 	"os"
@@ -218,19 +217,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.guard.Close()
 	w.startDiscovery(ctx)
 	defer w.stopDiscovery()
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval = time.Second, time.Minute
+	bo := reconnectBackoff()
 	for {
 		tok, fromCache, err := w.credential(ctx)
-		if err != nil && transient(err) && ctx.Err() == nil {
+		if err != nil && api.Retryable(err) && ctx.Err() == nil {
 			// The control plane is restarting or unreachable: wait for it
 			// rather than exit, as a long-running worker should.
 			wait := bo.NextBackOff()
 			w.log.Warn("cannot register yet; retrying", "err", err, "retry_in", wait)
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, wait) {
 				return ctx.Err()
-			case <-time.After(wait):
 			}
 			continue
 		}
@@ -266,16 +262,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return err
 	}
-}
-
-// transient reports a registration error worth waiting out: the network,
-// 429 and 5xx. A refused token (4xx) is final.
-func transient(err error) bool {
-	var se *api.StatusError
-	if errors.As(err, &se) {
-		return se.Status == http.StatusTooManyRequests || se.Status >= 500
-	}
-	return !errors.Is(err, context.Canceled)
 }
 
 // Kill ends a running worker at once, handing running tasks back.

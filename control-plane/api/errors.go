@@ -1,6 +1,11 @@
 package api
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
 
 // Error is the body of every error response, under the key "error", and the
 // error recorded on a failed job or task.
@@ -64,4 +69,23 @@ type StatusError struct {
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("ytcaption: HTTP %d: %s: %s", e.Status, e.Err.Code, e.Err.Message)
+}
+
+// RetryableStatus reports whether a call answered with status is worth
+// retrying (see the agent protocol's error list): 429 and 5xx say the server,
+// or a proxy in front of it, is busy or in trouble; any other status is an
+// answer that another try would repeat.
+func RetryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
+// Retryable reports whether a Client call that failed with err is worth
+// retrying: a transport error (the server restarting or out of reach) or a
+// RetryableStatus. A canceled context is the caller giving up, not a failure.
+func Retryable(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return RetryableStatus(se.Status)
+	}
+	return err != nil && !errors.Is(err, context.Canceled)
 }

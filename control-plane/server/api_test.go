@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/internal/caption"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 )
 
 // TestJobLifecycle drives one job through the whole API on every backend:
@@ -66,7 +66,7 @@ func TestJobLifecycle(t *testing.T) {
 				}
 				switch f {
 				case "srt":
-					cues, err := caption.ParseSRT(&buf)
+					cues, err := subtitle.ParseSRT(&buf)
 					if err != nil || len(cues) < 2 {
 						t.Fatalf("srt: %v %+v", err, cues)
 					}

@@ -135,11 +135,10 @@ func (p *Pocketsphinx) Transcribe(ctx context.Context, wavPath string, opts Opti
 		_, _ = io.Copy(io.Discard, stdout) // let the process finish writing
 	}
 	werr := cmd.Wait()
+	if stop := failure.Interrupted(ctx, runCtx, "pocketsphinx", p.cfg.Timeout, api.CodeTranscribeFailed); stop != nil {
+		return api.Transcript{}, stop
+	}
 	switch {
-	case ctx.Err() != nil:
-		return api.Transcript{}, fmt.Errorf("pocketsphinx: %w", ctx.Err())
-	case runCtx.Err() != nil:
-		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "pocketsphinx timed out after %s: %w", p.cfg.Timeout, runCtx.Err())
 	case werr != nil:
 		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "pocketsphinx: %s: %w", errs.String(), werr)
 	case perr != nil:

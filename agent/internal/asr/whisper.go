@@ -191,12 +191,10 @@ func (w *WhisperCpp) Transcribe(ctx context.Context, wavPath string, opts Option
 	stderr := &progressLines{onProgress: opts.Progress}
 	cmd.Stderr = stderr
 	err = cmd.Run()
-	switch {
-	case ctx.Err() != nil:
-		return api.Transcript{}, fmt.Errorf("whisper-cpp: %w", ctx.Err())
-	case runCtx.Err() != nil:
-		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "whisper-cpp timed out after %s: %w", w.cfg.Timeout, runCtx.Err())
-	case err != nil:
+	if stop := failure.Interrupted(ctx, runCtx, "whisper-cpp", w.cfg.Timeout, api.CodeTranscribeFailed); stop != nil {
+		return api.Transcript{}, stop
+	}
+	if err != nil {
 		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "whisper-cpp: %s: %w", stderr.lastError(), err)
 	}
 	data, err := os.ReadFile(outBase + ".json")

@@ -190,11 +190,8 @@ func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, bin string, arg
 		return stdout.Bytes(), nil
 	}
 	name := filepath.Base(bin)
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %w", name, ctx.Err())
-	}
-	if runCtx.Err() != nil {
-		return nil, failure.Transient(api.CodeUndecodable, "%s timed out after %s: %w", name, timeout, runCtx.Err())
+	if stop := failure.Interrupted(ctx, runCtx, name, timeout, api.CodeUndecodable); stop != nil {
+		return nil, stop
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {

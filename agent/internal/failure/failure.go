@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
@@ -56,6 +57,21 @@ func Classify(err error) (api.Error, bool) {
 		return api.Error{Code: fe.Code, Message: err.Error()}, fe.Retryable
 	}
 	return api.Error{Code: api.CodeInternal, Message: err.Error()}, true
+}
+
+// Interrupted classifies a tool run that may have been cut short: the
+// caller's ctx ending is passed on unclassified (a cancel is not the tool's
+// failure), and the run's own runCtx, limited to timeout, expiring is a
+// transient failure with code (a slow machine or a stuck tool; another attempt
+// may finish). It returns nil when neither context has ended.
+func Interrupted(ctx, runCtx context.Context, tool string, timeout time.Duration, code string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", tool, err)
+	}
+	if err := runCtx.Err(); err != nil {
+		return Transient(code, "%s timed out after %s: %w", tool, timeout, err)
+	}
+	return nil
 }
 
 // IsCanceled reports whether err comes from a canceled context, so callers can

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
@@ -56,5 +57,34 @@ func TestCauseIsKept(t *testing.T) {
 	}
 	if Code(err) != api.CodeUndecodable {
 		t.Fatalf("Code = %q", Code(err))
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	t.Parallel()
+	live := context.Background()
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, stop := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	t.Cleanup(stop)
+	tests := []struct {
+		name        string
+		ctx, runCtx context.Context
+		code        string
+		retryable   bool
+	}{
+		{"still running", live, live, "", false},
+		{"caller canceled", canceled, canceled, api.CodeCanceled, false},
+		{"caller canceled as the run timed out", canceled, expired, api.CodeCanceled, false},
+		{"run timed out", live, expired, api.CodeDownloadFailed, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := Interrupted(tt.ctx, tt.runCtx, "yt-dlp", time.Minute, api.CodeDownloadFailed)
+			if got, retryable := Classify(err); got.Code != tt.code || retryable != tt.retryable {
+				t.Fatalf("Interrupted = %v: classified %q, %v; want %q, %v", err, got.Code, retryable, tt.code, tt.retryable)
+			}
+		})
 	}
 }

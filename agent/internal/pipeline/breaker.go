@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/agent/internal/source"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/site"
 )
 
 // CodeSiteUnavailable is the (transient) failure of a task whose source site
@@ -59,15 +58,6 @@ func NewSiteBreakers(r Resolver, c CaptionFetcher, d Downloader, s BreakerSettin
 	return &SiteBreakers{Resolver: r, Captions: c, Downloader: d, settings: s, log: log, sites: map[string]*gobreaker.CircuitBreaker[any]{}}
 }
 
-// site is the breaker key of a URL: its host without "www.".
-func site(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
-}
-
 func (b *SiteBreakers) breaker(host string) *gobreaker.CircuitBreaker[any] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -98,7 +88,7 @@ func (b *SiteBreakers) breaker(host string) *gobreaker.CircuitBreaker[any] {
 
 // guard runs fn through the breaker of rawURL's site.
 func guard[T any](b *SiteBreakers, rawURL string, fn func() (T, error)) (T, error) {
-	host := site(rawURL)
+	host := site.Of(rawURL)
 	out, err := b.breaker(host).Execute(func() (any, error) { return fn() })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		var zero T

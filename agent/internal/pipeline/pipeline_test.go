@@ -14,6 +14,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/agent/internal/source"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 	"github.com/ytcaption/ytcaption/test/media"
 )
 
@@ -235,7 +236,8 @@ func (y *youtube) FetchCaptions(_ context.Context, _, lang, _ string) (api.Trans
 		return api.Transcript{}, err
 	}
 	defer f.Close()
-	return source.ParseVTT(f)
+	cues, err := subtitle.ParseVTT(f)
+	return subtitle.Transcript(cues, lang), err
 }
 
 func (y *youtube) Download(_ context.Context, _, dir string, _ source.Limits) (string, error) {

@@ -237,15 +237,6 @@ func isGone(err error) bool {
 	return errors.As(err, &se) && (se.Status == http.StatusConflict || se.Status == http.StatusNotFound)
 }
 
-// retryable reports a call worth retrying: network errors, 429 and 5xx.
-func retryable(err error) bool {
-	var se *api.StatusError
-	if errors.As(err, &se) {
-		return se.Status == http.StatusTooManyRequests || se.Status >= 500
-	}
-	return err != nil
-}
-
 // Why a task was stopped before it finished.
 type stopReason int32
 
@@ -354,7 +345,7 @@ func (r *Runner) run(ctx context.Context, t *task) {
 func (r *Runner) final(ctx context.Context, log *slog.Logger, call func(context.Context) error) bool {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := call(ctx)
-		if err != nil && !retryable(err) {
+		if err != nil && !api.Retryable(err) {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
@@ -477,7 +468,7 @@ func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskR
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
 			err := fmt.Errorf("upload result: HTTP %d", resp.StatusCode)
-			if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			if api.RetryableStatus(resp.StatusCode) {
 				return struct{}{}, err
 			}
 			return struct{}{}, backoff.Permanent(err)

@@ -86,7 +86,7 @@ func statusError(code int) error {
 		return nil
 	case code == http.StatusNotFound || code == http.StatusGone:
 		return failure.Permanent(api.CodeSourceNotFound, "source: HTTP %d: %w", code, errStatus)
-	case code == http.StatusForbidden || code == http.StatusTooManyRequests || code >= 500:
+	case code == http.StatusForbidden || api.RetryableStatus(code):
 		return failure.Transient(api.CodeDownloadFailed, "source: HTTP %d: %w", code, errStatus)
 	default:
 		return failure.Permanent(api.CodeDownloadFailed, "source: HTTP %d: %w", code, errStatus)

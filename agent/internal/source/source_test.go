@@ -68,45 +68,6 @@ func TestCheckLimits(t *testing.T) {
 	}
 }
 
-func TestParseVTT(t *testing.T) {
-	t.Parallel()
-	f, err := os.Open("testdata/youtube_rolling.vtt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := ParseVTT(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []api.Segment{
-		{Start: 0, End: 2.5, Text: "We're no strangers to love"},
-		{Start: 2.5, End: 5.5, Text: "You know the rules and so do I"},
-		{Start: 3605, End: 3606.25, Text: "A full commitment&more here"},
-		{Start: 60, End: 61.5, Text: "no blank line before this cue"},
-	}
-	if len(tr.Segments) != len(want) {
-		t.Fatalf("segments = %+v", tr.Segments)
-	}
-	for i, w := range want {
-		if got := tr.Segments[i]; got.Start != w.Start || got.End != w.End || got.Text != w.Text {
-			t.Errorf("segment %d = %+v, want %+v", i, got, w)
-		}
-	}
-	if tr.Engine.Origin != "captions" || tr.Duration != 3606.25 || !strings.HasPrefix(tr.Text, "We're no strangers") {
-		t.Errorf("transcript = %+v", tr)
-	}
-}
-
-func TestParseVTTRejects(t *testing.T) {
-	t.Parallel()
-	for _, in := range []string{"", "not a caption file\n", "WEBVTT\n\n"} {
-		if _, err := ParseVTT(strings.NewReader(in)); err == nil {
-			t.Errorf("ParseVTT(%q) succeeded", in)
-		}
-	}
-}
-
 func TestClassifyStderr(t *testing.T) {
 	t.Parallel()
 	cause := errors.New("exit status 1")
@@ -173,7 +134,10 @@ func site(t *testing.T, text string) (base string, dir string) {
 <video controls><source src="talk.mp4" type="video/mp4">
 <track kind="subtitles" src="talk.en.vtt" srclang="en" label="English"></video></body></html>`
 	vtt := "WEBVTT\n\n00:00.500 --> 00:02.000\nHello <c>world</c>\n\n00:02.500 --> 00:04.000\nsecond cue\n"
-	for name, body := range map[string]string{"page.html": page, "talk.en.vtt": vtt} {
+	// A site that publishes SubRip only.
+	srtPage := strings.ReplaceAll(page, "talk.en.vtt", "talk.en.srt")
+	srt := "1\n00:00:00,500 --> 00:00:02,000\n<i>Hello</i> world\n\n2\n00:00:02,500 --> 00:00:04,000\nsecond cue\n"
+	for name, body := range map[string]string{"page.html": page, "talk.en.vtt": vtt, "srt.html": srtPage, "talk.en.srt": srt} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -217,6 +181,16 @@ func TestYTDLP(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tr.Text != "Hello world second cue" || tr.Language != "en" || len(tr.Segments) != 2 {
+			t.Fatalf("transcript = %+v", tr)
+		}
+	})
+	t.Run("captions in SubRip", func(t *testing.T) {
+		t.Parallel()
+		tr, err := y.FetchCaptions(ctx, base+"/srt.html", "en", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Text != "Hello world second cue" || len(tr.Segments) != 2 || tr.Segments[0].Start != 0.5 {
 			t.Fatalf("transcript = %+v", tr)
 		}
 	})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 )
 
 // Config configures the yt-dlp runner. Zero values take the defaults noted.
@@ -295,37 +296,43 @@ func (y *YTDLP) Download(ctx context.Context, url, dir string, lim Limits) (stri
 var ErrNoCaptions = errors.New("no human-made captions in that language")
 
 // FetchCaptions downloads the human-made subtitle track lang of url as WebVTT
-// and converts it to a transcript. Automatic captions are never used: they
-// are worse than our own recognition and carry no word confidences.
+// (or SubRip, when a site offers no WebVTT) and converts it to a transcript.
+// Automatic captions are never used: they are worse than our own recognition
+// and carry no word confidences.
 func (y *YTDLP) FetchCaptions(ctx context.Context, url, lang, dir string) (api.Transcript, error) {
 	if !validLang(lang) {
 		return api.Transcript{}, failure.Permanent(api.CodeInvalidRequest, "invalid caption language %q", lang)
 	}
 	args := []string{
-		"--skip-download", "--write-subs", "--sub-langs", lang, "--sub-format", "vtt",
+		"--skip-download", "--write-subs", "--sub-langs", lang, "--sub-format", "vtt/srt",
 		"-o", "captions.%(ext)s",
 	}
 	if _, _, err := y.run(ctx, y.cfg.ResolveTimeout, dir, args, url); err != nil {
 		return api.Transcript{}, err
 	}
-	matches, err := filepath.Glob(filepath.Join(dir, "captions.*.vtt"))
-	if err != nil {
-		return api.Transcript{}, fmt.Errorf("find captions: %w", err)
+	for _, format := range []struct {
+		ext   string
+		parse func(io.Reader) ([]subtitle.Cue, error)
+	}{{"vtt", subtitle.ParseVTT}, {"srt", subtitle.ParseSRT}} {
+		matches, err := filepath.Glob(filepath.Join(dir, "captions.*."+format.ext))
+		if err != nil {
+			return api.Transcript{}, fmt.Errorf("find captions: %w", err)
+		}
+		if len(matches) == 0 {
+			continue
+		}
+		f, err := os.Open(matches[0])
+		if err != nil {
+			return api.Transcript{}, fmt.Errorf("open captions: %w", err)
+		}
+		defer f.Close()
+		cues, err := format.parse(f)
+		if err != nil {
+			return api.Transcript{}, fmt.Errorf("%s captions: %w", format.ext, err)
+		}
+		return subtitle.Transcript(cues, lang), nil
 	}
-	if len(matches) == 0 {
-		return api.Transcript{}, fmt.Errorf("%s: %w", lang, ErrNoCaptions)
-	}
-	f, err := os.Open(matches[0])
-	if err != nil {
-		return api.Transcript{}, fmt.Errorf("open captions: %w", err)
-	}
-	defer f.Close()
-	tr, err := ParseVTT(f)
-	if err != nil {
-		return api.Transcript{}, err
-	}
-	tr.Language = lang
-	return tr, nil
+	return api.Transcript{}, fmt.Errorf("%s: %w", lang, ErrNoCaptions)
 }
 
 // validLang accepts BCP 47-like codes only. yt-dlp reads --sub-langs as a
@@ -376,11 +383,8 @@ func (y *YTDLP) run(ctx context.Context, timeout time.Duration, dir string, args
 	if err == nil {
 		return stdout.Bytes(), stderr.String(), nil
 	}
-	if ctx.Err() != nil {
-		return nil, stderr.String(), fmt.Errorf("yt-dlp: %w", ctx.Err())
-	}
-	if runCtx.Err() != nil {
-		return nil, stderr.String(), failure.Transient(api.CodeDownloadFailed, "yt-dlp timed out after %s: %w", timeout, runCtx.Err())
+	if stop := failure.Interrupted(ctx, runCtx, "yt-dlp", timeout, api.CodeDownloadFailed); stop != nil {
+		return nil, stderr.String(), stop
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {

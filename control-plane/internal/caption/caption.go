@@ -1,7 +1,7 @@
 // Package caption turns the canonical transcript (api.Transcript) into the
-// caption formats users download (SRT, WebVTT, plain text, JSON) and reads SRT
-// and WebVTT back into cues, so an existing caption track can become a
-// transcript. It is pure: it only reads and writes the streams it is given.
+// caption formats users download (SRT, WebVTT, plain text, JSON), laid out
+// as asked. It is pure: it only writes the streams it is given. Reading caption
+// tracks back is package internal/subtitle's.
 package caption
 
 import (
@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 )
 
 // Caption formats accepted by Render.
@@ -134,18 +135,18 @@ func Render(w io.Writer, t api.Transcript, format string, l Layout) error {
 // back to its text.
 func writeText(w *bufio.Writer, t api.Transcript) {
 	if len(t.Segments) == 0 {
-		if s := strings.Join(tokens(t.Text), " "); s != "" {
+		if s := strings.Join(subtitle.Words(t.Text), " "); s != "" {
 			w.WriteString(s)
 			w.WriteByte('\n')
 		}
 		return
 	}
 	for _, s := range t.Segments {
-		line := strings.Join(tokens(s.Text), " ")
+		line := strings.Join(subtitle.Words(s.Text), " ")
 		if line == "" {
 			var ws []string
 			for _, wd := range s.Words {
-				ws = append(ws, tokens(wd.Word)...)
+				ws = append(ws, subtitle.Words(wd.Word)...)
 			}
 			line = strings.Join(ws, " ")
 		}

@@ -3,19 +3,15 @@ package caption
 import (
 	"math"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 )
 
-// Cue is one caption on screen: a time span and its text, lines separated by
-// "\n". Times are seconds; cues built or parsed here hold whole milliseconds.
-type Cue struct {
-	Start float64
-	End   float64
-	Text  string
-}
+// Cue is one caption on screen, as the renderers lay it out and as the
+// subtitle parsers read it back.
+type Cue = subtitle.Cue
 
 const (
 	// pauseGap is the silence between words that ends a cue even when it has
@@ -79,7 +75,7 @@ func segmentTokens(s api.Segment) []token {
 // spread splits text into tokens and shares [start, end] among them in
 // proportion to their length (one extra unit each for the following space).
 func spread(text string, start, end float64) []token {
-	words := tokens(text)
+	words := subtitle.Words(text)
 	switch len(words) {
 	case 0:
 		return nil
@@ -101,26 +97,6 @@ func spread(text string, start, end float64) []token {
 			e = end
 		}
 		out[i] = token{w, s, e}
-	}
-	return out
-}
-
-// tokens splits text at white space and drops control characters and invalid
-// UTF-8, which have no place in a caption file (a stray newline would end an
-// SRT cue early).
-func tokens(text string) []string {
-	fields := strings.Fields(strings.ToValidUTF8(text, ""))
-	out := fields[:0]
-	for _, f := range fields {
-		f = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return -1
-			}
-			return r
-		}, f)
-		if f != "" {
-			out = append(out, f)
-		}
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 )
 
 func words(start, step float64, text string) []api.Word {
@@ -39,97 +40,97 @@ func TestBuildCues(t *testing.T) {
 				api.Segment{Start: 0, End: 1, Words: words(0, 0.5, "Hi there")},
 				api.Segment{Start: 1, End: 2, Words: words(1, 0.5, "you two")},
 			),
-			want: []Cue{{0, 0.95, "Hi there"}, {1, 1.95, "you two"}},
+			want: []Cue{{Start: 0, End: 0.95, Text: "Hi there"}, {Start: 1, End: 1.95, Text: "you two"}},
 		},
 		{
 			name:   "line and lines limits",
 			t:      one(api.Segment{Start: 0, End: 3, Words: words(0, 0.5, "aaa bbb ccc ddd eee fff")}),
 			layout: Layout{MaxChars: 7, MaxLines: 2},
-			want:   []Cue{{0, 1.95, "aaa bbb\nccc ddd"}, {2, 2.95, "eee fff"}},
+			want:   []Cue{{Start: 0, End: 1.95, Text: "aaa bbb\nccc ddd"}, {Start: 2, End: 2.95, Text: "eee fff"}},
 		},
 		{
 			name:   "prefers to break after punctuation",
 			t:      one(api.Segment{Start: 0, End: 6, Words: words(0, 0.5, "one two three, four five six seven")}),
 			layout: Layout{MaxChars: 30, MaxLines: 1},
-			want:   []Cue{{0, 1.45, "one two three,"}, {1.5, 3.45, "four five six seven"}},
+			want:   []Cue{{Start: 0, End: 1.45, Text: "one two three,"}, {Start: 1.5, End: 3.45, Text: "four five six seven"}},
 		},
 		{
 			name:   "ignores punctuation early in the cue",
 			t:      one(api.Segment{Start: 0, End: 6, Words: words(0, 0.5, "Oh, one two three four five")}),
 			layout: Layout{MaxChars: 22, MaxLines: 1},
-			want:   []Cue{{0, 2.45, "Oh, one two three four"}, {2.5, 2.95, "five"}},
+			want:   []Cue{{Start: 0, End: 2.45, Text: "Oh, one two three four"}, {Start: 2.5, End: 2.95, Text: "five"}},
 		},
 		{
 			name: "long pause ends a cue",
 			t: one(api.Segment{Start: 0, End: 5, Words: []api.Word{
 				{Word: "before", Start: 0, End: 0.5}, {Word: "the", Start: 0.6, End: 0.9}, {Word: "pause", Start: 2, End: 2.5},
 			}}),
-			want: []Cue{{0, 0.9, "before the"}, {2, 2.5, "pause"}},
+			want: []Cue{{Start: 0, End: 0.9, Text: "before the"}, {Start: 2, End: 2.5, Text: "pause"}},
 		},
 		{
 			name:   "a word longer than a line gets its own line",
 			t:      one(api.Segment{Start: 0, End: 3, Words: words(0, 1, "a incomprehensibilities b")}),
 			layout: Layout{MaxChars: 10, MaxLines: 3},
-			want:   []Cue{{0, 2.9, "a\nincomprehensibilities\nb"}},
+			want:   []Cue{{Start: 0, End: 2.9, Text: "a\nincomprehensibilities\nb"}},
 		},
 		{
 			name:   "a word longer than a line in a one-line layout",
 			t:      one(api.Segment{Start: 0, End: 3, Words: words(0, 1, "a incomprehensibilities b")}),
 			layout: Layout{MaxChars: 10, MaxLines: 1},
-			want:   []Cue{{0, 0.9, "a"}, {1, 1.9, "incomprehensibilities"}, {2, 2.9, "b"}},
+			want:   []Cue{{Start: 0, End: 0.9, Text: "a"}, {Start: 1, End: 1.9, Text: "incomprehensibilities"}, {Start: 2, End: 2.9, Text: "b"}},
 		},
 		{
 			name:   "no words: time proportional to characters",
 			t:      one(api.Segment{Start: 10, End: 20, Text: "aaaaaaaaa b"}),
 			layout: Layout{MaxChars: 5, MaxLines: 1},
-			want:   []Cue{{10, 18.333, "aaaaaaaaa"}, {18.333, 20, "b"}},
+			want:   []Cue{{Start: 10, End: 18.333, Text: "aaaaaaaaa"}, {Start: 18.333, End: 20, Text: "b"}},
 		},
 		{
 			name: "words without text fall back to the segment text",
 			t:    one(api.Segment{Start: 0, End: 2, Text: "real text", Words: []api.Word{{Word: " ", Start: 0, End: 1}}}),
-			want: []Cue{{0, 2, "real text"}},
+			want: []Cue{{Start: 0, End: 2, Text: "real text"}},
 		},
 		{
 			name: "zero-length cue gets a minimum duration",
 			t:    one(api.Segment{Start: 5, End: 5, Text: "blink"}),
-			want: []Cue{{5, 5.2, "blink"}},
+			want: []Cue{{Start: 5, End: 5.2, Text: "blink"}},
 		},
 		{
 			name: "minimum duration stops at the next cue",
 			t:    one(api.Segment{Start: 5, End: 5, Text: "blink"}, api.Segment{Start: 5.05, End: 6, Text: "next"}),
-			want: []Cue{{5, 5.05, "blink"}, {5.05, 6, "next"}},
+			want: []Cue{{Start: 5, End: 5.05, Text: "blink"}, {Start: 5.05, End: 6, Text: "next"}},
 		},
 		{
 			name: "overlap is cut at the next start",
 			t:    one(api.Segment{Start: 0, End: 4, Text: "first"}, api.Segment{Start: 3, End: 5, Text: "second"}),
-			want: []Cue{{0, 3, "first"}, {3, 5, "second"}},
+			want: []Cue{{Start: 0, End: 3, Text: "first"}, {Start: 3, End: 5, Text: "second"}},
 		},
 		{
 			name: "same start pushes the later cue",
 			t:    one(api.Segment{Start: 1, End: 1, Text: "a"}, api.Segment{Start: 1, End: 1, Text: "b"}),
-			want: []Cue{{1, 1.2, "a"}, {1.2, 1.4, "b"}},
+			want: []Cue{{Start: 1, End: 1.2, Text: "a"}, {Start: 1.2, End: 1.4, Text: "b"}},
 		},
 		{
 			name: "sub-millisecond cue",
 			t:    one(api.Segment{Start: 1, End: 1.0004, Text: "tiny"}),
-			want: []Cue{{1, 1.2, "tiny"}},
+			want: []Cue{{Start: 1, End: 1.2, Text: "tiny"}},
 		},
 		{
 			name: "empty segments make no cues; white space and control characters are dropped",
 			t:    one(api.Segment{Start: 0, End: 1, Text: " \t\n"}, api.Segment{Start: 1, End: 2, Text: "tab\there\x07 \u00a0ok\r\n"}),
-			want: []Cue{{1, 2, "tab here ok"}},
+			want: []Cue{{Start: 1, End: 2, Text: "tab here ok"}},
 		},
 		{
 			name:   "a word with spaces is split and shares its time",
 			t:      one(api.Segment{Start: 0, End: 1, Words: []api.Word{{Word: "New\nYork", Start: 0, End: 1}}}),
 			layout: Layout{MaxChars: 4, MaxLines: 1},
-			want:   []Cue{{0, 0.444, "New"}, {0.444, 1, "York"}},
+			want:   []Cue{{Start: 0, End: 0.444, Text: "New"}, {Start: 0.444, End: 1, Text: "York"}},
 		},
 		{
 			name:   "runes, not bytes, count",
 			t:      one(api.Segment{Start: 0, End: 1, Text: "ééééé ééééé"}),
 			layout: Layout{MaxChars: 11, MaxLines: 1},
-			want:   []Cue{{0, 1, "ééééé ééééé"}},
+			want:   []Cue{{Start: 0, End: 1, Text: "ééééé ééééé"}},
 		},
 	}
 	for _, tt := range tests {
@@ -220,10 +221,10 @@ func expectedTokens(t api.Transcript) []string {
 	for _, s := range t.Segments {
 		var ws []string
 		for _, w := range s.Words {
-			ws = append(ws, tokens(w.Word)...)
+			ws = append(ws, subtitle.Words(w.Word)...)
 		}
 		if len(ws) == 0 {
-			ws = tokens(s.Text)
+			ws = subtitle.Words(s.Text)
 		}
 		out = append(out, ws...)
 	}
@@ -329,8 +330,8 @@ func checkRender(t api.Transcript, l Layout) error {
 		return fmt.Errorf("cues show %q, want %q", shown, want)
 	}
 	parsers := map[string]func(string) ([]Cue, error){
-		FormatSRT: func(s string) ([]Cue, error) { return ParseSRT(strings.NewReader(s)) },
-		FormatVTT: func(s string) ([]Cue, error) { return ParseVTT(strings.NewReader(s)) },
+		FormatSRT: func(s string) ([]Cue, error) { return subtitle.ParseSRT(strings.NewReader(s)) },
+		FormatVTT: func(s string) ([]Cue, error) { return subtitle.ParseVTT(strings.NewReader(s)) },
 	}
 	for _, format := range []string{FormatSRT, FormatVTT} {
 		var buf bytes.Buffer

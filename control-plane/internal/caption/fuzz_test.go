@@ -4,59 +4,39 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/subtitle"
 )
 
-// checkParsed checks cues from a parser that accepted its input and, when
-// they make a valid transcript, that it renders to captions that parse.
-func checkParsed(t *testing.T, cues []Cue) {
-	t.Helper()
-	for i, c := range cues {
-		if math.IsNaN(c.Start) || math.IsNaN(c.End) || c.Start < 0 || c.End < 0 {
-			t.Fatalf("cue %d has times %v, %v", i, c.Start, c.End)
-		}
-	}
-	tr := CuesToTranscript(cues, "en")
-	if err := Validate(tr); err != nil {
-		if !errors.Is(err, ErrInvalidTranscript) {
-			t.Fatalf("Validate error %v does not wrap ErrInvalidTranscript", err)
-		}
-		return
-	}
-	if err := checkRender(tr, Layout{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func FuzzParseSRT(f *testing.F) {
-	f.Add("1\n00:00:01,000 --> 00:00:02,000\nHello\n")
+// FuzzCaptionTrack: a caption track an agent reads (SRT, or WebVTT when it
+// says so) makes a transcript that, when it is valid, renders to captions that
+// parse back.
+func FuzzCaptionTrack(f *testing.F) {
+	f.Add("1\n00:00:01,000 --> 00:00:02,000\n<i>Hello</i> &amp; bye\n")
+	f.Add("WEBVTT\n\n00:01.000 --> 00:02.000\n<c>Hello</c> &lt;3\n")
+	f.Add(trackVTT)
 	f.Fuzz(func(t *testing.T, in string) {
-		cues, err := ParseSRT(strings.NewReader(in))
+		parse := subtitle.ParseSRT
+		if strings.HasPrefix(strings.TrimPrefix(in, "\uFEFF"), "WEBVTT") {
+			parse = subtitle.ParseVTT
+		}
+		cues, err := parse(strings.NewReader(in))
 		if err != nil {
-			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("error %v does not wrap ErrSyntax", err)
+			return
+		}
+		tr := subtitle.Transcript(cues, "en")
+		if err := Validate(tr); err != nil {
+			if !errors.Is(err, ErrInvalidTranscript) {
+				t.Fatalf("Validate error %v does not wrap ErrInvalidTranscript", err)
 			}
 			return
 		}
-		checkParsed(t, cues)
-	})
-}
-
-func FuzzParseVTT(f *testing.F) {
-	f.Add("WEBVTT\n\n00:01.000 --> 00:02.000\n<c>Hello</c>\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		cues, err := ParseVTT(strings.NewReader(in))
-		if err != nil {
-			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("error %v does not wrap ErrSyntax", err)
-			}
-			return
+		if err := checkRender(tr, Layout{}); err != nil {
+			t.Fatal(err)
 		}
-		checkParsed(t, cues)
 	})
 }
 

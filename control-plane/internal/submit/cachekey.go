@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/internal/site"
 )
 
 // sourceKey names the media a job reads, independent of how it was spelled:
@@ -23,7 +24,7 @@ func (s *Service) sourceKey(ctx context.Context, sp job.Spec, uploadSum hash.Has
 	if sp.UploadKey != "" {
 		return "sha256:" + hex.EncodeToString(uploadSum.Sum(nil))
 	}
-	if id := YouTubeID(sp.URL); id != "" {
+	if id := site.YouTubeID(sp.URL); id != "" {
 		return "youtube:" + id
 	}
 	norm := NormalizeURL(sp.URL)
@@ -74,40 +75,6 @@ func cacheKey(source string, s job.Spec) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// YouTubeID extracts the video id from the usual YouTube URL shapes.
-func YouTubeID(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
-	valid := func(id string) string {
-		if len(id) != 11 {
-			return ""
-		}
-		for _, r := range id {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return ""
-			}
-		}
-		return id
-	}
-	switch host {
-	case "youtu.be":
-		return valid(strings.Trim(u.Path, "/"))
-	case "youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com":
-		if u.Path == "/watch" {
-			return valid(u.Query().Get("v"))
-		}
-		for _, p := range []string{"/shorts/", "/embed/", "/live/", "/v/"} {
-			if rest, ok := strings.CutPrefix(u.Path, p); ok {
-				return valid(strings.Trim(rest, "/"))
-			}
-		}
-	}
-	return ""
 }
 
 // NormalizeURL lower-cases scheme and host, drops default ports and the

@@ -5,15 +5,15 @@
 package telemetry
 
 import (
+	"cmp"
 	"context"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+	"github.com/ytcaption/ytcaption/internal/site"
 )
 
 // source is what the scrape-time gauges read.
@@ -116,31 +116,17 @@ func (m *Metrics) TaskCompleted(sourceURL string, res api.TaskResult) {
 		m.realtime.WithLabelValues(engine, model).Observe(t / res.Duration)
 	}
 	if sourceURL != "" && res.Origin != "cache" {
-		m.downloads.WithLabelValues(Site(sourceURL), "success").Inc()
+		m.downloads.WithLabelValues(siteLabel(sourceURL), "success").Inc()
 	}
 }
 
 // DownloadFailed records a failed download from site.
 func (m *Metrics) DownloadFailed(sourceURL string) {
-	m.downloads.WithLabelValues(Site(sourceURL), "failure").Inc()
+	m.downloads.WithLabelValues(siteLabel(sourceURL), "failure").Inc()
 }
 
-// Site is the label for a source URL: the registrable-ish host without
-// "www."/"m.", so label cardinality follows sites, not URLs.
-func Site(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "" {
-		return "other"
-	}
-	h := strings.ToLower(u.Hostname())
-	for _, p := range []string{"www.", "m.", "music."} {
-		h = strings.TrimPrefix(h, p)
-	}
-	if h == "youtu.be" {
-		h = "youtube.com"
-	}
-	return h
-}
+// siteLabel keeps the label's cardinality to sites, not URLs.
+func siteLabel(sourceURL string) string { return cmp.Or(site.Of(sourceURL), "other") }
 
 func itoa(n int) string {
 	const digits = "0123456789"

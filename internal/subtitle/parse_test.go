@@ -1,7 +1,8 @@
-package caption
+package subtitle
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,54 +171,76 @@ func TestParseVTT(t *testing.T) {
 	}
 }
 
-func TestCuesToTranscript(t *testing.T) {
+func TestTranscript(t *testing.T) {
 	t.Parallel()
 	cues := []Cue{
 		{3, 4, "third"},
 		{1, 2, "first\nline"},
 		{2, 2, "  "},
 		{2, 1.5, "backwards"},
+		{5, 6, "<i>a &amp; b</i> <3 <font color=\"red\">red</font>\u00a0x\x07"},
 	}
-	got := CuesToTranscript(cues, "en")
+	got := Transcript(cues, "en")
 	want := api.Transcript{
 		Language: "en",
-		Duration: 4,
-		Text:     "first line backwards third",
+		Duration: 6,
+		Text:     "first line backwards third a &amp; b <3 red x",
 		Segments: []api.Segment{
 			{Start: 1, End: 2, Text: "first line"},
 			{Start: 2, End: 2, Text: "backwards"},
 			{Start: 3, End: 4, Text: "third"},
+			{Start: 5, End: 6, Text: "a &amp; b <3 red x"},
 		},
-		Engine: api.EngineInfo{Name: "captions", Origin: "captions"},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("CuesToTranscript:\ngot  %+v\nwant %+v", got, want)
-	}
-	if err := Validate(got); err != nil {
-		t.Errorf("result does not validate: %v", err)
+		t.Errorf("Transcript:\ngot  %+v\nwant %+v", got, want)
 	}
 	if cues[0].Text != "third" {
-		t.Error("CuesToTranscript reordered its input")
+		t.Error("Transcript reordered its input")
 	}
-	if empty := CuesToTranscript(nil, "de"); empty.Segments == nil || empty.Language != "de" {
-		t.Errorf("CuesToTranscript(nil) = %+v, want empty segments", empty)
+	if empty := Transcript(nil, "de"); empty.Segments == nil || empty.Language != "de" {
+		t.Errorf("Transcript(nil) = %+v, want empty segments", empty)
 	}
 }
 
-// A caption track read back and rendered again shows the same text at the
-// same times when it already fits the layout.
-func TestCaptionTrackRoundTrip(t *testing.T) {
+// A YouTube track as yt-dlp writes it: header fields, STYLE and NOTE blocks,
+// voice and class markup, inline word times, entities, rolling lines, a cue
+// that only repeats, and a timing line with no blank line before it.
+func TestTranscriptYouTubeTrack(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("testdata/youtube_rolling.vtt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cues, err := ParseVTT(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Transcript(cues, "en")
+	want := []api.Segment{
+		{Start: 0, End: 2.5, Text: "We're no strangers to love"},
+		{Start: 2.5, End: 5.5, Text: "You know the rules and so do I"},
+		{Start: 60, End: 61.5, Text: "no blank line before this cue"},
+		{Start: 3605, End: 3606.25, Text: "A full commitment&more here"},
+	}
+	if !reflect.DeepEqual(got.Segments, want) {
+		t.Errorf("segments:\ngot  %+v\nwant %+v", got.Segments, want)
+	}
+	if got.Duration != 3606.25 || !strings.HasPrefix(got.Text, "We're no strangers to love You know") {
+		t.Errorf("transcript = %+v", got)
+	}
+}
+
+// YouTube's automatic captions roll: each cue repeats the line before.
+func TestTranscriptRollingCaptions(t *testing.T) {
 	t.Parallel()
 	cues, err := ParseVTT(strings.NewReader(youtubeVTT))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := CuesToTranscript(cues, "en")
-	if err := checkRender(tr, Layout{}); err != nil {
-		t.Fatal(err)
-	}
-	got := BuildCues(tr, Layout{MaxChars: 42, MaxLines: 1})
-	want := []Cue{{0.16, 2.35, "hello world again"}, {2.35, 2.36, "hello world again"}, {2.36, 4, "hello world again next words"}}
+	got := Transcript(cues, "en").Segments
+	want := []api.Segment{{Start: 0.16, End: 2.36, Text: "hello world again"}, {Start: 2.36, End: 4, Text: "next words"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
