@@ -31,9 +31,8 @@ func openStore(t *testing.T) *Store {
 }
 
 func newReq(j job.Job) *call[createReq, created] {
-	tasks := store.PrepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
-	store.Settle(&j, tasks, j.UpdatedAt)
-	return &call[createReq, created]{req: createReq{j: j, tasks: tasks, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
+	st := job.New(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
+	return &call[createReq, created]{req: createReq{st: st, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
 		done: make(chan result[created], 1)}
 }
 
@@ -96,10 +95,10 @@ func TestCreateBatch(t *testing.T) {
 	}
 }
 
-// TestChangeTasksBatchFallback: when a batch of agents' reports fails in the
+// TestReportBatchFallback: when a batch of agents' reports fails in the
 // database (here a stage PostgreSQL cannot store), the others are written on
 // their own and only the bad one fails.
-func TestChangeTasksBatchFallback(t *testing.T) {
+func TestReportBatchFallback(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openStore(t)
@@ -114,17 +113,16 @@ func TestChangeTasksBatchFallback(t *testing.T) {
 	if err != nil || len(leased) != 2 {
 		t.Fatalf("lease: %d tasks, %v", len(leased), err)
 	}
-	beat := func(l store.Leased, stage string) *call[taskReq, taskRes] {
+	beat := func(l store.Leased, stage string) *call[store.Report, store.Reported] {
 		h := store.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: stage, Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)}
-		return &call[taskReq, taskRes]{req: taskReq{op: "heartbeat", taskID: l.ID, now: at, change: store.HeartbeatChange(h)},
-			done: make(chan result[taskRes], 1)}
+		return &call[store.Report, store.Reported]{req: store.HeartbeatReport(h), done: make(chan result[store.Reported], 1)}
 	}
 	good, bad := beat(leased[0], "download"), beat(leased[1], "bad\x00stage")
-	s.changeTasks([]*call[taskReq, taskRes]{bad, good})
-	if r := <-good.done; r.err != nil || !r.val.task.LeaseDeadline.Equal(at.Add(time.Hour)) {
+	s.applyReports([]*call[store.Report, store.Reported]{bad, good})
+	if r := <-good.done; r.err != nil || r.val.Err != nil || !r.val.Task.LeaseDeadline.Equal(at.Add(time.Hour)) {
 		t.Fatalf("good heartbeat: %+v", r)
 	}
-	if r := <-bad.done; r.err == nil {
+	if r := <-bad.done; r.err == nil && r.val.Err == nil {
 		t.Fatal("the heartbeat PostgreSQL cannot store succeeded")
 	}
 	if tk, err := s.GetTask(ctx, leased[0].ID); err != nil || tk.Stage != "download" {
