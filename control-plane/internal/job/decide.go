@@ -114,10 +114,9 @@ func (s *State) report(taskID, holder string, now time.Time, change func(Task) (
 	if holder != "" && t.AgentID != holder {
 		return t, nil, fmt.Errorf("task %s is not held by agent %s: %w", t.ID, holder, ErrStaleLease)
 	}
-	before := s.Job
+	// change touches the job only once it has accepted the report.
 	nt, changed, err := change(t)
 	if err != nil || !changed {
-		s.Job = before
 		return nt, nil, err
 	}
 	ch, err := s.apply([]Task{nt}, now)
