@@ -144,13 +144,13 @@ func (s *State) planEvent(ch *Change, now time.Time) error {
 	ch.Event = &Event{JobID: j.ID, Seq: seq, Status: j.Status, Stage: j.Stage, Progress: j.Progress, Job: j, At: now}
 	s.Last = ch.Event
 	statusChanged := prev == nil || prev.Status != j.Status
-	if statusChanged && j.Status == api.JobSucceeded && CacheWorthy(j) {
+	if statusChanged && j.Status == api.JobSucceeded && cacheWorthy(j) {
 		ch.CacheKey = s.CacheKey
 	}
 
 	eventType := ""
 	if statusChanged {
-		eventType = FinalEventType(j.Status)
+		eventType = finalEventType(j.Status)
 	}
 	if eventType == "" && prev != nil && !j.Status.Final() {
 		eventType = api.EventJobProgress
@@ -165,7 +165,7 @@ func (s *State) planEvent(ch *Change, now time.Time) error {
 		targets = append(targets, Endpoint{URL: j.Spec.WebhookURL})
 	}
 	for _, e := range s.Endpoints {
-		if Subscribes(e.Events, eventType) {
+		if subscribes(e.Events, eventType) {
 			targets = append(targets, e)
 		}
 	}
@@ -187,10 +187,10 @@ func (s *State) planEvent(ch *Change, now time.Time) error {
 	return nil
 }
 
-// CacheWorthy reports whether a succeeded job's result may be cached: it
+// cacheWorthy reports whether a succeeded job's result may be cached: it
 // has a transcript of its own (one served from the cache is not cached
 // again).
-func CacheWorthy(j Job) bool {
+func cacheWorthy(j Job) bool {
 	return j.ResultKey != "" && (j.Result == nil || !j.Result.Cached)
 }
 
@@ -202,9 +202,9 @@ func deliveryID(eventID string, e Endpoint) string {
 	return "whd_" + hex.EncodeToString(sum[:12])
 }
 
-// Subscribes reports whether an endpoint with these events wants eventType;
+// subscribes reports whether an endpoint with these events wants eventType;
 // no events means the final ones.
-func Subscribes(events []string, eventType string) bool {
+func subscribes(events []string, eventType string) bool {
 	if len(events) == 0 {
 		return eventType == api.EventJobSucceeded || eventType == api.EventJobFailed || eventType == api.EventJobCanceled
 	}
@@ -216,8 +216,8 @@ func Subscribes(events []string, eventType string) bool {
 	return false
 }
 
-// FinalEventType is the webhook event for a final job status ("" otherwise).
-func FinalEventType(s Status) string {
+// finalEventType is the webhook event for a final job status ("" otherwise).
+func finalEventType(s Status) string {
 	switch s {
 	case api.JobSucceeded:
 		return api.EventJobSucceeded

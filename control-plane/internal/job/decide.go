@@ -164,12 +164,13 @@ func (s *State) Retry(now time.Time) (Change, error) {
 	return s.apply(changed, now)
 }
 
-// Lease leases those of the tasks ids that are the job's and leasable to
-// agentID until deadline, and returns them as leased.
-func (s *State) Lease(ids []string, agentID string, now, deadline time.Time) ([]Task, Change, error) {
+// Lease leases to agentID until deadline those of the tasks ids that are
+// the job's, ready, and runnable with the agent's caps, and returns them as
+// leased.
+func (s *State) Lease(ids []string, agentID string, caps api.Capabilities, now, deadline time.Time) ([]Task, Change, error) {
 	var changed []Task
 	for _, id := range ids {
-		if t, ok := s.task(id); ok {
+		if t, ok := s.task(id); ok && t.Requires.SatisfiedBy(t.Kind, caps) {
 			if l, err := Lease(t, agentID, now, deadline); err == nil {
 				changed = append(changed, l)
 			}

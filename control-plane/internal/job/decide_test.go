@@ -143,7 +143,7 @@ func TestJobDecisions(t *testing.T) {
 		return ch, err
 	}
 	lease := func(s *State) (Change, error) {
-		_, ch, err := s.Lease([]string{"t2", "t3", "t9"}, "a2", now, now.Add(time.Minute))
+		_, ch, err := s.Lease([]string{"t2", "t3", "t4", "t9"}, "a2", api.Capabilities{Engines: []api.EngineCapability{{Name: "pocketsphinx"}}}, now, now.Add(time.Minute))
 		return ch, err
 	}
 	otherAgent := func() *State {
@@ -167,8 +167,11 @@ func TestJobDecisions(t *testing.T) {
 			nil, []TaskState{TaskQueued, TaskQueued, TaskSucceeded}, api.JobRunning},
 		{"retry a running job", stateWith(TaskLeased), func(s *State) (Change, error) { return s.Retry(now) },
 			ErrInvalidState, []TaskState{TaskLeased}, api.JobRunning},
-		{"lease the named queued tasks", stateWith(TaskQueued, TaskLeased, TaskQueued), lease,
-			nil, []TaskState{TaskQueued, TaskLeased, TaskLeased}, api.JobRunning},
+		{"lease the named queued tasks the agent can run", func() *State {
+			s := stateWith(TaskQueued, TaskLeased, TaskQueued, TaskQueued)
+			s.Tasks[3].Requires.Engine = "whisper-cpp"
+			return s
+		}(), lease, nil, []TaskState{TaskQueued, TaskLeased, TaskLeased, TaskQueued}, api.JobRunning},
 		{"rescue the named expired leases", stateWith(TaskLeased, TaskQueued, TaskLeased), expired,
 			nil, []TaskState{TaskQueued, TaskQueued, TaskLeased}, api.JobRunning},
 		{"release a revoked agent's tasks", otherAgent(), func(s *State) (Change, error) { return s.ReleaseAgent("a1", now) },

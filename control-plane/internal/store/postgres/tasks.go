@@ -15,8 +15,9 @@ import (
 // leaseSQL picks ready tasks in lease order. It walks the partial index
 // tasks_ready and filters by the agent's capabilities in SQL (the same test as
 // job.Requirements.SatisfiedBy, so tasks no agent here can run never fill the
-// LIMIT); SKIP LOCKED on the task and its job means concurrent leasers and job
-// updates never make it wait.
+// LIMIT; job.State.Lease applies the rule itself, and wins should they
+// disagree); SKIP LOCKED on the task and its job means concurrent leasers
+// and job updates never make it wait.
 const leaseSQL = `SELECT ` + taskColsT + `
 FROM tasks t JOIN jobs j ON j.id = t.job_id
 WHERE t.state = 'queued' AND t.run_at <= $1
@@ -55,14 +56,8 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
-		var ok []job.Task
-		for _, c := range candidates {
-			if c.Requires.SatisfiedBy(c.Kind, caps) { // the SQL filter and the rule disagree: the rule wins
-				ok = append(ok, c)
-			}
-		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(ok), func(st *job.State) (job.Change, error) {
-			got, ch, err := st.Lease(store.TaskIDs(ok), p.AgentID, p.Now, p.Deadline)
+		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(candidates), func(st *job.State) (job.Change, error) {
+			got, ch, err := st.Lease(store.TaskIDs(candidates), p.AgentID, caps, p.Now, p.Deadline)
 			// Each task comes with its job as written.
 			for _, t := range got {
 				leased = append(leased, store.Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})

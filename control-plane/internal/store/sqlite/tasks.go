@@ -14,7 +14,9 @@ import (
 // leaseSQL picks ready tasks in lease order from the partial index
 // tasks_ready, filtering by the agent's capabilities in SQL (the same test as
 // job.Requirements.SatisfiedBy, so tasks this agent cannot run never fill the
-// LIMIT). Parameters: now, kinds, engines (JSON arrays), labels (JSON object), limit.
+// LIMIT; job.State.Lease applies the rule itself, and wins should they
+// disagree). Parameters: now, kinds, engines (JSON arrays), labels (JSON
+// object), limit.
 const leaseSQL = `SELECT ` + taskColsT + `
 FROM tasks t
 WHERE t.state = 'queued' AND t.run_at <= ?1
@@ -59,14 +61,8 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
-		var ok []job.Task
-		for _, c := range candidates {
-			if c.Requires.SatisfiedBy(c.Kind, caps) { // the SQL filter and the rule disagree: the rule wins
-				ok = append(ok, c)
-			}
-		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(ok), func(st *job.State) (job.Change, error) {
-			got, ch, err := st.Lease(store.TaskIDs(ok), p.AgentID, p.Now, p.Deadline)
+		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(candidates), func(st *job.State) (job.Change, error) {
+			got, ch, err := st.Lease(store.TaskIDs(candidates), p.AgentID, caps, p.Now, p.Deadline)
 			// Each task comes with its job as written.
 			for _, t := range got {
 				leased = append(leased, store.Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})
