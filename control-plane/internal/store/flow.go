@@ -50,8 +50,36 @@ func ChangeJobs(ctx context.Context, tx StateTx, tenant string, ids []string,
 	return states, tx.Write(ctx, changes)
 }
 
+// Lease is LeaseTasks' flow once the backend has picked, in lease order,
+// the candidate tasks (and on PostgreSQL locked them with their jobs): each
+// comes back with its job as written.
+func Lease(ctx context.Context, tx StateTx, p LeaseParams, candidates []job.Task) ([]Leased, error) {
+	var leased []Leased
+	_, err := ChangeJobs(ctx, tx, "", JobIDs(candidates), func(st *job.State) (job.Change, error) {
+		got, ch, err := st.Lease(TaskIDs(candidates), p.AgentID, p.Capabilities, p.Now, p.Deadline)
+		for _, t := range got {
+			leased = append(leased, Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})
+		}
+		return ch, err
+	})
+	return leased, err
+}
+
+// Rescue is RescueExpired's flow once the backend has picked the tasks
+// whose lease expired: it returns them as rescued.
+func Rescue(ctx context.Context, tx StateTx, expired []job.Task, p job.RetryPolicy, jitter func() float64, now time.Time) ([]job.Task, error) {
+	var rescued []job.Task
+	_, err := ChangeJobs(ctx, tx, "", JobIDs(expired), func(st *job.State) (job.Change, error) {
+		got, ch, err := st.Expire(TaskIDs(expired), p, jitter, now)
+		rescued = append(rescued, got...)
+		return ch, err
+	})
+	return rescued, err
+}
+
 // Report is a change an agent reports about one task.
 type Report struct {
+	Op     string // names the report in errors
 	TaskID string
 	// Decide changes the task's job state; a nil change writes nothing.
 	Decide func(*job.State) (job.Task, *job.Change, error)
@@ -98,28 +126,59 @@ func ApplyReports(ctx context.Context, tx StateTx, reports []Report) ([]Reported
 	return out, tx.Write(ctx, changes)
 }
 
-// HeartbeatReport extends a lease and records progress.
-func HeartbeatReport(h Heartbeat) Report {
-	return Report{TaskID: h.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) { return st.Heartbeat(h) }}
+// Changes implements Store's changes of jobs and tasks that need no
+// backend SQL of their own (the reports of agents, cancel, retry) once for
+// both backends, on the backend's transactions.
+type Changes struct {
+	// Report applies one report: ApplyReports in a write transaction, of
+	// its own or shared with other reports (group commit). A refused
+	// report is an error.
+	Report func(ctx context.Context, r Report) (Reported, error)
+	// Job changes one job: ChangeJobs in a write transaction of its own;
+	// op names the change in errors.
+	Job func(ctx context.Context, op, tenant, id string, decide func(*job.State) (job.Change, error)) (job.Job, error)
 }
 
-// CompleteReport records a task's result.
-func CompleteReport(c Completion) Report {
-	return Report{TaskID: c.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
-		return st.Complete(c, ResultOf(c.Result))
-	}}
+// CancelJob cancels every unfinished task of a job that is not final.
+func (c Changes) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	return c.Job(ctx, "cancel", tenant, id, func(st *job.State) (job.Change, error) { return st.Cancel(now) })
 }
 
-// FailReport records a failed attempt.
-func FailReport(f Failure) Report {
-	return Report{TaskID: f.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) { return st.Fail(f) }}
+// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
+func (c Changes) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
+	return c.Job(ctx, "retry", tenant, id, func(st *job.State) (job.Change, error) { return st.Retry(now) })
 }
 
-// ReleaseReport hands a leased task back.
-func ReleaseReport(taskID, holder string, token int64, now time.Time) Report {
-	return Report{TaskID: taskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+// Heartbeat extends a lease and records progress on the task and its job.
+func (c Changes) Heartbeat(ctx context.Context, h Heartbeat) (job.Task, error) {
+	res, err := c.Report(ctx, Report{Op: "heartbeat", TaskID: h.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Heartbeat(h)
+	}})
+	return res.Task, err
+}
+
+// CompleteTask records a task's result and updates its job.
+func (c Changes) CompleteTask(ctx context.Context, cp Completion) (job.Job, error) {
+	res, err := c.Report(ctx, Report{Op: "complete", TaskID: cp.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Complete(cp, ResultOf(cp.Result))
+	}})
+	return res.Job, err
+}
+
+// FailTask records a failed attempt.
+func (c Changes) FailTask(ctx context.Context, f Failure) (job.Job, error) {
+	res, err := c.Report(ctx, Report{Op: "fail", TaskID: f.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Fail(f)
+	}})
+	return res.Job, err
+}
+
+// ReleaseTask hands a leased task back for immediate re-lease.
+func (c Changes) ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error {
+	_, err := c.Report(ctx, Report{Op: "release", TaskID: taskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
 		return st.Release(taskID, holder, token, now)
-	}}
+	}})
+	return err
 }
 
 // RuleError maps a refusal of the domain rules to the store's sentinel

@@ -115,7 +115,8 @@ func TestReportBatchFallback(t *testing.T) {
 	}
 	beat := func(l store.Leased, stage string) *call[store.Report, store.Reported] {
 		h := store.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: stage, Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)}
-		return &call[store.Report, store.Reported]{req: store.HeartbeatReport(h), done: make(chan result[store.Reported], 1)}
+		r := store.Report{Op: "heartbeat", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) { return st.Heartbeat(h) }}
+		return &call[store.Report, store.Reported]{req: r, done: make(chan result[store.Reported], 1)}
 	}
 	good, bad := beat(leased[0], "download"), beat(leased[1], "bad\x00stage")
 	s.applyReports([]*call[store.Report, store.Reported]{bad, good})

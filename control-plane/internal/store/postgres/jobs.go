@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -88,16 +87,6 @@ func (s *Store) JobTasks(ctx context.Context, jobID string) ([]job.Task, error) 
 
 func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) {
 	return collectTasks(q.Query(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY ord`, jobID))
-}
-
-// CancelJob cancels every unfinished task of a job that is not final.
-func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "cancel", tenant, id, func(st *job.State) (job.Change, error) { return st.Cancel(now) })
-}
-
-// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
-func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "retry", tenant, id, func(st *job.State) (job.Change, error) { return st.Retry(now) })
 }
 
 // changeJob changes one job in a transaction of its own.

@@ -33,6 +33,8 @@ var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
+	store.Changes // cancel, retry and the agents' reports, on report and changeJob
+
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	creates *batcher[createReq, created]           // group commit of CreateJob (create.go)
@@ -68,6 +70,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	s := &Store{pool: pool, log: logger}
 	s.creates = newBatcher(createWriters, createMaxBatch, s.createBatch)
 	s.reports = newBatcher(taskWriters, taskMaxBatch, s.applyReports)
+	s.Changes = store.Changes{Report: s.report, Job: s.changeJob}
 	return s, nil
 }
 

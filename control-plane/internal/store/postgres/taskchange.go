@@ -3,11 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -23,13 +21,13 @@ const (
 )
 
 // report queues r for the next batch and waits for its answer.
-func (s *Store) report(ctx context.Context, op string, r store.Report) (store.Reported, error) {
+func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, error) {
 	res, err := s.reports.do(ctx, r)
 	if err == nil {
 		err = res.Err
 	}
 	if err != nil {
-		return res, fmt.Errorf("postgres: %s task %s: %w", op, r.TaskID, err)
+		return res, fmt.Errorf("postgres: %s task %s: %w", r.Op, r.TaskID, err)
 	}
 	return res, nil
 }
@@ -53,28 +51,4 @@ func (s *Store) applyReports(batch []*call[store.Report, store.Reported]) {
 			}
 		}, nil
 	})
-}
-
-// Heartbeat extends a lease and records progress on the task and its job.
-func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error) {
-	res, err := s.report(ctx, "heartbeat", store.HeartbeatReport(h))
-	return res.Task, err
-}
-
-// CompleteTask records a task's result and updates its job.
-func (s *Store) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
-	res, err := s.report(ctx, "complete", store.CompleteReport(c))
-	return res.Job, err
-}
-
-// FailTask records a failed attempt.
-func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
-	res, err := s.report(ctx, "fail", store.FailReport(f))
-	return res.Job, err
-}
-
-// ReleaseTask hands a leased task back for immediate re-lease.
-func (s *Store) ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error {
-	_, err := s.report(ctx, "release", store.ReleaseReport(taskID, holder, token, now))
-	return err
 }

@@ -51,19 +51,11 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	var leased []store.Leased
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		leased = nil
 		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max))
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(candidates), func(st *job.State) (job.Change, error) {
-			got, ch, err := st.Lease(store.TaskIDs(candidates), p.AgentID, caps, p.Now, p.Deadline)
-			// Each task comes with its job as written.
-			for _, t := range got {
-				leased = append(leased, store.Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})
-			}
-			return ch, err
-		})
+		leased, err = store.Lease(ctx, stateTx{tx}, p, candidates)
 		return err
 	})
 	if err != nil {
@@ -82,7 +74,6 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 	}
 	var rescued []job.Task
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rescued = nil
 		expired, err := collectTasks(tx.Query(ctx, `SELECT `+taskColsT+`
 			FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.state = 'leased' AND t.lease_deadline < $1
@@ -92,11 +83,7 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		if err != nil {
 			return fmt.Errorf("select expired leases: %w", err)
 		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(expired), func(st *job.State) (job.Change, error) {
-			got, ch, err := st.Expire(store.TaskIDs(expired), p, jitter, now)
-			rescued = append(rescued, got...)
-			return ch, err
-		})
+		rescued, err = store.Rescue(ctx, stateTx{tx}, expired, p, jitter, now)
 		return err
 	})
 	if err != nil {

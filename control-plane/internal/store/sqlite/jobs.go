@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -177,16 +176,6 @@ func (s *Store) JobTasks(ctx context.Context, jobID string) ([]job.Task, error) 
 func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = ? ORDER BY ord`, jobID)
 	return collect(rows, err, scanTask)
-}
-
-// CancelJob cancels every unfinished task of a job that is not final.
-func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "cancel", tenant, id, func(st *job.State) (job.Change, error) { return st.Cancel(now) })
-}
-
-// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
-func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "retry", tenant, id, func(st *job.State) (job.Change, error) { return st.Retry(now) })
 }
 
 // changeJob changes one job in a write transaction of its own.

@@ -55,20 +55,12 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	var leased []store.Leased
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		leased = nil
 		rows, err := tx.QueryContext(ctx, leaseSQL, ts(p.Now), string(kinds), string(engJ), string(labels), p.Max)
 		candidates, err := collect(rows, err, scanTask)
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(candidates), func(st *job.State) (job.Change, error) {
-			got, ch, err := st.Lease(store.TaskIDs(candidates), p.AgentID, caps, p.Now, p.Deadline)
-			// Each task comes with its job as written.
-			for _, t := range got {
-				leased = append(leased, store.Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})
-			}
-			return ch, err
-		})
+		leased, err = store.Lease(ctx, stateTx{tx}, p, candidates)
 		return err
 	})
 	if err != nil {
@@ -78,7 +70,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 }
 
 // report decides one report in a write transaction of its own.
-func (s *Store) report(ctx context.Context, op string, r store.Report) (store.Reported, error) {
+func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, error) {
 	var out store.Reported
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := store.ApplyReports(ctx, stateTx{tx}, []store.Report{r})
@@ -89,33 +81,9 @@ func (s *Store) report(ctx context.Context, op string, r store.Report) (store.Re
 		return out.Err
 	})
 	if err != nil {
-		return store.Reported{}, fmt.Errorf("sqlite: %s task %s: %w", op, r.TaskID, err)
+		return store.Reported{}, fmt.Errorf("sqlite: %s task %s: %w", r.Op, r.TaskID, err)
 	}
 	return out, nil
-}
-
-// Heartbeat extends a lease and records progress on the task and its job.
-func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error) {
-	res, err := s.report(ctx, "heartbeat", store.HeartbeatReport(h))
-	return res.Task, err
-}
-
-// CompleteTask records a task's result and updates its job.
-func (s *Store) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
-	res, err := s.report(ctx, "complete", store.CompleteReport(c))
-	return res.Job, err
-}
-
-// FailTask records a failed attempt.
-func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
-	res, err := s.report(ctx, "fail", store.FailReport(f))
-	return res.Job, err
-}
-
-// ReleaseTask hands a leased task back for immediate re-lease.
-func (s *Store) ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error {
-	_, err := s.report(ctx, "release", store.ReleaseReport(taskID, holder, token, now))
-	return err
 }
 
 const defaultRescueLimit = 100
@@ -127,7 +95,6 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 	}
 	var rescued []job.Task
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rescued = nil
 		rows, err := tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks
 			WHERE state = 'leased' AND lease_deadline < ?
 			ORDER BY lease_deadline, id LIMIT ?`, ts(now), limit)
@@ -135,11 +102,7 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		if err != nil {
 			return fmt.Errorf("select expired leases: %w", err)
 		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", store.JobIDs(expired), func(st *job.State) (job.Change, error) {
-			got, ch, err := st.Expire(store.TaskIDs(expired), p, jitter, now)
-			rescued = append(rescued, got...)
-			return ch, err
-		})
+		rescued, err = store.Rescue(ctx, stateTx{tx}, expired, p, jitter, now)
 		return err
 	})
 	if err != nil {
