@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
@@ -128,5 +130,57 @@ func TestReportBatchFallback(t *testing.T) {
 	}
 	if tk, err := s.GetTask(ctx, leased[0].ID); err != nil || tk.Stage != "download" {
 		t.Fatalf("good heartbeat not written: %+v %v", tk, err)
+	}
+}
+
+// TestReportBatchSameJob: reports on one job in one transaction follow
+// each other: the second is decided on the state the first left, so the
+// job's events stay gapless. (Run in one transaction directly: the group
+// commit's fallback, one report per transaction, cannot make it pass.)
+func TestReportBatchSameJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Now().UTC()
+	j := testJob(at, "")
+	if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Max: 1, Now: at, Deadline: at.Add(time.Minute)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	l := leased[0]
+	beat := store.Report{Op: "heartbeat", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Heartbeat(job.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: "download", Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)})
+	}}
+	done := store.Report{Op: "complete", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Complete(job.Completion{TaskID: l.ID, Holder: "a", Token: l.Token, Result: api.TaskResult{Key: "r/" + l.ID}, Now: at}, &api.JobResult{})
+	}}
+	var out []store.Reported
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{beat, done})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Err != nil || out[0].Job.Status != api.JobRunning || out[1].Err != nil || out[1].Job.Status != api.JobSucceeded {
+		t.Fatalf("answers %+v", out)
+	}
+	events, err := s.JobEvents(ctx, j.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, e := range events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, e.Seq)
+		}
+		got = append(got, string(e.Status)+"/"+e.Stage)
+	}
+	want := []string{"queued/", "running/", "running/download", "succeeded/download"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
 	}
 }
