@@ -1,7 +1,10 @@
 // Package job is the domain of jobs and tasks: their states, the rules for
-// moving between them, request validation and defaults, and the retry
-// schedule. It is pure (no I/O, no clock): the store applies these rules inside
-// its transactions and the tests drive them as tables.
+// moving between them, request validation and defaults, the retry schedule,
+// and every decision the store's operations make: how a job settles from
+// its tasks, the event a change records, the webhooks it plans and when a
+// result is cached. It is pure (no I/O, no clock): the store loads a job's
+// State inside a transaction, a State method decides, and the store writes
+// the Change it returns; the tests drive the decisions as tables.
 package job
 
 import (

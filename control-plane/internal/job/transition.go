@@ -16,6 +16,8 @@ var (
 	ErrStaleLease = errors.New("stale lease")
 	// ErrInvalidState: the operation is not allowed in the current state.
 	ErrInvalidState = errors.New("invalid state for this operation")
+	// ErrUnknownTask: the task named is not one of the job's.
+	ErrUnknownTask = errors.New("unknown task")
 )
 
 // RetryPolicy decides how often and when a failed attempt is retried.

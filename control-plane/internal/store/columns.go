@@ -2,13 +2,11 @@ package store
 
 import (
 	"encoding/json"
-
-	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
-// Encoding shared by the backends: JSON columns, and what a new job's tasks
-// inherit from it. Columns of plain lists and maps use DecodeJSON and JSONArg
-// directly; columns of structs go through their records (record.go).
+// Encoding shared by the backends: JSON columns. Columns of plain lists and
+// maps use DecodeJSON and JSONArg directly; columns of structs go through
+// their records (record.go).
 
 // DecodeJSON decodes a JSON column into v; an empty one (SQL NULL) leaves v
 // as it is.
@@ -29,29 +27,4 @@ func JSONArg[T any](v *T) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
-}
-
-// PrepareTasks fills in what a new job's tasks inherit from it.
-func PrepareTasks(j job.Job, tasks []job.Task) []job.Task {
-	out := make([]job.Task, len(tasks))
-	for i, t := range tasks {
-		t.JobID = j.ID
-		if t.Tenant == "" {
-			t.Tenant = j.Tenant
-		}
-		if t.State == "" {
-			t.State = job.TaskQueued
-		}
-		if t.CreatedAt.IsZero() {
-			t.CreatedAt = j.CreatedAt
-		}
-		if t.UpdatedAt.IsZero() {
-			t.UpdatedAt = t.CreatedAt
-		}
-		if t.RunAt.IsZero() {
-			t.RunAt = t.CreatedAt
-		}
-		out[i] = t
-	}
-	return out
 }

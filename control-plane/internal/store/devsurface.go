@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
 // DevSurface is what the developer-facing features persist: the job event
@@ -172,29 +173,11 @@ func (e WebhookEndpoint) ToAPI() api.WebhookEndpoint {
 	return api.WebhookEndpoint{ID: e.ID, Tenant: e.Tenant, URL: e.URL, Events: e.Events, CreatedAt: e.CreatedAt.UTC()}
 }
 
-// Subscribes reports whether an endpoint with these events wants eventType;
-// no events means the final ones.
-func Subscribes(events []string, eventType string) bool {
-	if len(events) == 0 {
-		return eventType == api.EventJobSucceeded || eventType == api.EventJobFailed || eventType == api.EventJobCanceled
+// Targets are endpoints as the domain plans deliveries to them.
+func Targets(es []WebhookEndpoint) []job.Endpoint {
+	out := make([]job.Endpoint, len(es))
+	for i, e := range es {
+		out[i] = job.Endpoint{ID: e.ID, URL: e.URL, Events: e.Events}
 	}
-	for _, e := range events {
-		if e == eventType {
-			return true
-		}
-	}
-	return false
-}
-
-// FinalEventType is the webhook event for a final job status ("" otherwise).
-func FinalEventType(s api.JobStatus) string {
-	switch s {
-	case api.JobSucceeded:
-		return api.EventJobSucceeded
-	case api.JobFailed:
-		return api.EventJobFailed
-	case api.JobCanceled:
-		return api.EventJobCanceled
-	}
-	return ""
+	return out
 }

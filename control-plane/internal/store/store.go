@@ -7,11 +7,11 @@ package store
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/credential"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
@@ -138,41 +138,12 @@ type Leased struct {
 	Traceparent string
 }
 
-// Heartbeat is a lease extension with progress.
-type Heartbeat struct {
-	TaskID   string
-	Holder   string
-	Token    int64
-	Stage    string
-	Progress float64
-	Now      time.Time
-	Deadline time.Time
-}
-
-// Completion is a task's result report.
-type Completion struct {
-	TaskID string
-	Holder string
-	Token  int64
-	Result api.TaskResult
-	Now    time.Time
-	// Check, if set, vets the result against the task before anything is
-	// written (the API checks the result is the object this attempt was
-	// told to write); its error is returned as is.
-	Check func(t job.Task, res api.TaskResult) error
-}
-
-// Failure is a failed attempt report.
-type Failure struct {
-	TaskID    string
-	Holder    string
-	Token     int64
-	Error     api.Error
-	Retryable bool
-	Policy    job.RetryPolicy
-	Jitter    float64
-	Now       time.Time
-}
+// The reports of agents, as the domain decides them.
+type (
+	Heartbeat  = job.Heartbeat
+	Completion = job.Completion
+	Failure    = job.Failure
+)
 
 // Enrollment is an agent enrollment token (stored hashed).
 type Enrollment struct {
@@ -184,6 +155,17 @@ type Enrollment struct {
 	ExpiresAt time.Time
 	CreatedAt time.Time
 	RevokedAt *time.Time
+}
+
+// Use consumes one use of the enrollment at now (ErrExpired when it is
+// expired, revoked or used up).
+func (e Enrollment) Use(now time.Time) (Enrollment, error) {
+	c, err := credential.Enrollment{ID: e.ID, MaxUses: e.MaxUses, Uses: e.Uses, ExpiresAt: e.ExpiresAt, RevokedAt: e.RevokedAt}.Use(now)
+	if err != nil {
+		return e, RuleError(err)
+	}
+	e.Uses = c.Uses
+	return e, nil
 }
 
 // Agent is a registered agent.
@@ -221,15 +203,22 @@ type AgentTokenRenewal struct {
 	Now           time.Time
 }
 
+// Token is the agent's credential.
+func (a Agent) Token() credential.Token {
+	return credential.Token{Hash: a.TokenHash, ExpiresAt: a.TokenExpiresAt, PrevHash: a.PrevTokenHash, PrevExpiresAt: a.PrevTokenExpiresAt}
+}
+
 // TokenValid reports whether hash is one of the agent's usable tokens at
-// now: the current one before it expires, or the previous one in its grace.
-// Revocation is checked separately. Hashes are compared in constant time.
-func (a Agent) TokenValid(hash string, now time.Time) bool {
-	equal := func(x, y string) bool { return subtle.ConstantTimeCompare([]byte(x), []byte(y)) == 1 }
-	if equal(hash, a.TokenHash) {
-		return a.TokenExpiresAt.IsZero() || now.Before(a.TokenExpiresAt)
-	}
-	return a.PrevTokenHash != "" && equal(hash, a.PrevTokenHash) && now.Before(a.PrevTokenExpiresAt)
+// now; see credential.Token.Valid. Revocation is checked separately.
+func (a Agent) TokenValid(hash string, now time.Time) bool { return a.Token().Valid(hash, now) }
+
+// Renew is RenewAgentToken's decision: the agent's credential after the
+// renewal r (ErrConflict when the agent is revoked or the presented token
+// is not valid).
+func (a Agent) Renew(r AgentTokenRenewal) (credential.Token, error) {
+	t, err := a.Token().Renew(a.RevokedAt != nil, credential.Renewal{
+		Presented: r.PresentedHash, New: r.NewHash, ExpiresAt: r.ExpiresAt, GraceUntil: r.GraceUntil, Now: r.Now})
+	return t, RuleError(err)
 }
 
 // Role is what an API key may do.

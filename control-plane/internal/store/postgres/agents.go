@@ -67,15 +67,9 @@ func (s *Store) UseEnrollment(ctx context.Context, tokenHash string, now time.Ti
 		if err != nil {
 			return mapErr(err)
 		}
-		switch {
-		case e.RevokedAt != nil:
-			return fmt.Errorf("enrollment %s was revoked: %w", e.ID, store.ErrExpired)
-		case !e.ExpiresAt.IsZero() && !now.Before(e.ExpiresAt):
-			return fmt.Errorf("enrollment %s expired at %s: %w", e.ID, e.ExpiresAt.Format(time.RFC3339), store.ErrExpired)
-		case e.MaxUses > 0 && e.Uses >= e.MaxUses:
-			return fmt.Errorf("enrollment %s used %d times: %w", e.ID, e.Uses, store.ErrExpired)
+		if e, err = e.Use(now); err != nil {
+			return err
 		}
-		e.Uses++
 		if _, err := tx.Exec(ctx, `UPDATE enrollments SET uses = $2 WHERE id = $1`, e.ID, e.Uses); err != nil {
 			return fmt.Errorf("count use: %w", err)
 		}
@@ -223,20 +217,10 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 		if err != nil {
 			return fmt.Errorf("lock jobs: %w", err)
 		}
-		return changeEach(ctx, tx, ids, now, func(st *jobState) ([]job.Task, error) {
-			var changed []job.Task
-			for _, t := range st.tasks {
-				if t.State != job.TaskLeased || t.AgentID != id {
-					continue
-				}
-				r, err := job.Release(t, t.Token, now)
-				if err != nil {
-					return nil, mapErr(err)
-				}
-				changed = append(changed, r)
-			}
-			return changed, nil
+		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", ids, func(st *job.State) (job.Change, error) {
+			return st.ReleaseAgent(id, now)
 		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: revoke agent %s: %w", id, err)

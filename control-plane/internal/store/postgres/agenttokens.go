@@ -18,15 +18,13 @@ func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) 
 		if err != nil {
 			return mapErr(err)
 		}
-		if a.RevokedAt != nil {
-			return fmt.Errorf("agent was revoked: %w", store.ErrConflict)
-		}
-		if !a.TokenValid(r.PresentedHash, r.Now) {
-			return fmt.Errorf("presented token is not current: %w", store.ErrConflict)
+		t, err := a.Renew(r)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE agents SET token_hash = $2, token_expires_at = $3,
 			prev_token_hash = $4, prev_token_expires_at = $5 WHERE id = $1`,
-			r.AgentID, r.NewHash, timeArg(r.ExpiresAt), r.PresentedHash, timeArg(r.GraceUntil)); err != nil {
+			r.AgentID, t.Hash, timeArg(t.ExpiresAt), t.PrevHash, timeArg(t.PrevExpiresAt)); err != nil {
 			return mapErr(err)
 		}
 		out, err = scanAgent(tx.QueryRow(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = $1`, r.AgentID))

@@ -20,9 +20,8 @@ const (
 )
 
 type createReq struct {
-	j     job.Job
-	tasks []job.Task
-	meta  store.JobMeta
+	st   job.State // of the new job (job.New)
+	meta store.JobMeta
 }
 
 type created struct {
@@ -37,13 +36,8 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	if j.ID == "" || j.CreatedAt.IsZero() {
 		return job.Job{}, false, fmt.Errorf("postgres: create job: id and created_at are required")
 	}
-	if j.UpdatedAt.IsZero() {
-		j.UpdatedAt = j.CreatedAt
-	}
-	tasks = store.PrepareTasks(j, tasks)
-	store.Settle(&j, tasks, j.UpdatedAt)
 	meta.JobID, meta.Tenant = j.ID, j.Tenant
-	res, err := s.creates.do(ctx, createReq{j: j, tasks: tasks, meta: meta})
+	res, err := s.creates.do(ctx, createReq{st: job.New(j, tasks), meta: meta})
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
@@ -65,7 +59,7 @@ func (s *Store) createBatch(batch []*call[createReq, created]) {
 					c.answer(created{out[i], true}, nil)
 					continue
 				}
-				prev, err := s.idempotentReplay(ctx, c.req.j)
+				prev, err := s.idempotentReplay(ctx, c.req.st.Job)
 				c.answer(created{prev, false}, err)
 			}
 		}, nil
@@ -95,8 +89,8 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 	tenants := map[string]int{} // tenant -> index of its endpoint query
 	var tenantOrder []string
 	for _, c := range batch {
-		j := c.req.j
-		spec, err := store.SpecArg(&j.Spec)
+		j := c.req.st.Job
+		spec, err := store.JSONArg(&j.Spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
 		}
@@ -133,7 +127,7 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 			out[i], inserted[i] = j, true
 		case !errors.Is(err, pgx.ErrNoRows):
 			_ = br.Close()
-			return nil, nil, fmt.Errorf("insert job %s: %w", c.req.j.ID, mapErr(err))
+			return nil, nil, fmt.Errorf("insert job %s: %w", c.req.st.Job.ID, mapErr(err))
 		}
 	}
 	for i := range tenantOrder {
@@ -157,7 +151,12 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 			continue
 		}
 		r := c.req
-		for k, t := range r.tasks {
+		r.st.Endpoints = store.Targets(endpoints[tenants[r.st.Job.Tenant]])
+		ch, err := r.st.Create()
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, t := range ch.Tasks {
 			args, err := taskArgs(t)
 			if err != nil {
 				return nil, nil, err
@@ -166,11 +165,7 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 				append(args, k)...)
 		}
-		ch, _, err := store.PlanJobChange(nil, r.j, endpoints[tenants[r.j.Tenant]], r.j.UpdatedAt)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := queueChange(b, ch); err != nil {
+		if err := queueEvent(b, ch); err != nil {
 			return nil, nil, err
 		}
 		if m := r.meta; m.CacheKey != "" || m.Traceparent != "" {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
@@ -31,9 +33,8 @@ func openStore(t *testing.T) *Store {
 }
 
 func newReq(j job.Job) *call[createReq, created] {
-	tasks := store.PrepareTasks(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
-	store.Settle(&j, tasks, j.UpdatedAt)
-	return &call[createReq, created]{req: createReq{j: j, tasks: tasks, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
+	st := job.New(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
+	return &call[createReq, created]{req: createReq{st: st, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
 		done: make(chan result[created], 1)}
 }
 
@@ -96,10 +97,10 @@ func TestCreateBatch(t *testing.T) {
 	}
 }
 
-// TestChangeTasksBatchFallback: when a batch of agents' reports fails in the
+// TestReportBatchFallback: when a batch of agents' reports fails in the
 // database (here a stage PostgreSQL cannot store), the others are written on
 // their own and only the bad one fails.
-func TestChangeTasksBatchFallback(t *testing.T) {
+func TestReportBatchFallback(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openStore(t)
@@ -114,20 +115,72 @@ func TestChangeTasksBatchFallback(t *testing.T) {
 	if err != nil || len(leased) != 2 {
 		t.Fatalf("lease: %d tasks, %v", len(leased), err)
 	}
-	beat := func(l store.Leased, stage string) *call[taskReq, taskRes] {
+	beat := func(l store.Leased, stage string) *call[store.Report, store.Reported] {
 		h := store.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: stage, Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)}
-		return &call[taskReq, taskRes]{req: taskReq{op: "heartbeat", taskID: l.ID, now: at, change: store.HeartbeatChange(h)},
-			done: make(chan result[taskRes], 1)}
+		r := store.Report{Op: "heartbeat", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) { return st.Heartbeat(h) }}
+		return &call[store.Report, store.Reported]{req: r, done: make(chan result[store.Reported], 1)}
 	}
 	good, bad := beat(leased[0], "download"), beat(leased[1], "bad\x00stage")
-	s.changeTasks([]*call[taskReq, taskRes]{bad, good})
-	if r := <-good.done; r.err != nil || !r.val.task.LeaseDeadline.Equal(at.Add(time.Hour)) {
+	s.applyReports([]*call[store.Report, store.Reported]{bad, good})
+	if r := <-good.done; r.err != nil || r.val.Err != nil || !r.val.Task.LeaseDeadline.Equal(at.Add(time.Hour)) {
 		t.Fatalf("good heartbeat: %+v", r)
 	}
-	if r := <-bad.done; r.err == nil {
+	if r := <-bad.done; r.err == nil && r.val.Err == nil {
 		t.Fatal("the heartbeat PostgreSQL cannot store succeeded")
 	}
 	if tk, err := s.GetTask(ctx, leased[0].ID); err != nil || tk.Stage != "download" {
 		t.Fatalf("good heartbeat not written: %+v %v", tk, err)
+	}
+}
+
+// TestReportBatchSameJob: reports on one job in one transaction follow
+// each other: the second is decided on the state the first left, so the
+// job's events stay gapless. (Run in one transaction directly: the group
+// commit's fallback, one report per transaction, cannot make it pass.)
+func TestReportBatchSameJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Now().UTC()
+	j := testJob(at, "")
+	if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Max: 1, Now: at, Deadline: at.Add(time.Minute)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	l := leased[0]
+	beat := store.Report{Op: "heartbeat", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Heartbeat(job.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: "download", Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)})
+	}}
+	done := store.Report{Op: "complete", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+		return st.Complete(job.Completion{TaskID: l.ID, Holder: "a", Token: l.Token, Result: api.TaskResult{Key: "r/" + l.ID}, Now: at})
+	}}
+	var out []store.Reported
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{beat, done})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Err != nil || out[0].Job.Status != api.JobRunning || out[1].Err != nil || out[1].Job.Status != api.JobSucceeded {
+		t.Fatalf("answers %+v", out)
+	}
+	events, err := s.JobEvents(ctx, j.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, e := range events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, e.Seq)
+		}
+		got = append(got, string(e.Status)+"/"+e.Stage)
+	}
+	want := []string{"queued/", "running/", "running/download", "succeeded/download"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
 	}
 }

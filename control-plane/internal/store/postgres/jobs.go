@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -90,40 +89,16 @@ func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) 
 	return collectTasks(q.Query(ctx, `SELECT `+taskCols+` FROM tasks WHERE job_id = $1 ORDER BY ord`, jobID))
 }
 
-// CancelJob cancels every unfinished task of a job that is not final.
-func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "cancel", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
-		return store.CancelTasks(j, tasks, now)
-	})
-}
-
-// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
-func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "retry", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
-		return store.RetryTasks(j, tasks, now)
-	})
-}
-
-// changeJob locks a job's state, lets fn decide which tasks change, and
-// writes them with the job re-derived from them.
-func (s *Store) changeJob(ctx context.Context, op, tenant, id string, now time.Time,
-	fn func(j *job.Job, tasks []job.Task) ([]job.Task, error)) (job.Job, error) {
+// changeJob changes one job in a transaction of its own.
+func (s *Store) changeJob(ctx context.Context, op, tenant, id string, decide func(*job.State) (job.Change, error)) (job.Job, error) {
 	var out job.Job
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		st, err := lockState(ctx, tx, byJobID, id, tenant)
+		states, err := store.ChangeJobs(ctx, stateTx{tx}, tenant, []string{id}, decide)
 		if err != nil {
 			return err
 		}
-		changed, err := fn(&st.job, st.tasks)
-		if err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		if err := st.apply(b, changed, now); err != nil {
-			return err
-		}
-		out = st.job
-		return send(ctx, tx, b)
+		out = states[0].Job
+		return nil
 	})
 	if err != nil {
 		return job.Job{}, fmt.Errorf("postgres: %s job %s: %w", op, id, err)

@@ -33,10 +33,12 @@ var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
-	pool        *pgxpool.Pool
-	log         *slog.Logger
-	creates     *batcher[createReq, created] // group commit of CreateJob (create.go)
-	taskChanges *batcher[taskReq, taskRes]   // group commit of agents' reports (taskchange.go)
+	store.Changes // cancel, retry and the agents' reports, on report and changeJob
+
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	creates *batcher[createReq, created]           // group commit of CreateJob (create.go)
+	reports *batcher[store.Report, store.Reported] // group commit of agents' reports (taskchange.go)
 }
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
@@ -67,7 +69,8 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	}
 	s := &Store{pool: pool, log: logger}
 	s.creates = newBatcher(createWriters, createMaxBatch, s.createBatch)
-	s.taskChanges = newBatcher(taskWriters, taskMaxBatch, s.changeTasks)
+	s.reports = newBatcher(taskWriters, taskMaxBatch, s.applyReports)
+	s.Changes = store.Changes{Report: s.report, Job: s.changeJob}
 	return s, nil
 }
 
@@ -82,7 +85,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
 	s.creates.close()
-	s.taskChanges.close()
+	s.reports.close()
 	s.pool.Close()
 	return nil
 }

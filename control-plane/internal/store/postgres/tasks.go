@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +15,9 @@ import (
 // leaseSQL picks ready tasks in lease order. It walks the partial index
 // tasks_ready and filters by the agent's capabilities in SQL (the same test as
 // job.Requirements.SatisfiedBy, so tasks no agent here can run never fill the
-// LIMIT); SKIP LOCKED on the task and its job means concurrent leasers and job
-// updates never make it wait.
+// LIMIT; job.State.Lease applies the rule itself, and wins should they
+// disagree); SKIP LOCKED on the task and its job means concurrent leasers
+// and job updates never make it wait.
 const leaseSQL = `SELECT ` + taskColsT + `
 FROM tasks t JOIN jobs j ON j.id = t.job_id
 WHERE t.state = 'queued' AND t.run_at <= $1
@@ -52,82 +51,17 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	var leased []store.Leased
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		leased = nil
 		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max))
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
-		var ok []job.Task
-		for _, c := range candidates {
-			if c.Requires.SatisfiedBy(c.Kind, caps) { // the SQL filter and the rule disagree: the rule wins
-				ok = append(ok, c)
-			}
-		}
-		type leasedIn struct {
-			st    *jobState
-			tasks []job.Task
-		}
-		var got []leasedIn
-		err = changeEach(ctx, tx, jobIDs(ok), p.Now, func(st *jobState) ([]job.Task, error) {
-			var changed []job.Task
-			for _, c := range ok {
-				if c.JobID != st.job.ID {
-					continue
-				}
-				if t, err := job.Lease(c, p.AgentID, p.Now, p.Deadline); err == nil {
-					changed = append(changed, t)
-				}
-			}
-			got = append(got, leasedIn{st, changed})
-			return changed, nil
-		})
-		// Each task comes with its job as written.
-		for _, g := range got {
-			for _, t := range g.tasks {
-				leased = append(leased, store.Leased{Task: t, Job: g.st.job, Traceparent: g.st.meta.Traceparent})
-			}
-		}
+		leased, err = store.Lease(ctx, stateTx{tx}, p, candidates)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
 	}
 	return leased, nil
-}
-
-// jobIDs returns the distinct jobs of tasks in id order.
-func jobIDs(tasks []job.Task) []string {
-	var ids []string
-	for _, t := range tasks {
-		ids = append(ids, t.JobID)
-	}
-	sort.Strings(ids)
-	return slices.Compact(ids)
-}
-
-// Heartbeat extends a lease and records progress on the task and its job.
-func (s *Store) Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error) {
-	res, err := s.changeTask(ctx, "heartbeat", h.TaskID, h.Now, store.HeartbeatChange(h))
-	return res.task, err
-}
-
-// CompleteTask records a task's result and updates its job.
-func (s *Store) CompleteTask(ctx context.Context, c store.Completion) (job.Job, error) {
-	out, err := s.changeTask(ctx, "complete", c.TaskID, c.Now, store.CompleteChange(c))
-	return out.job, err
-}
-
-// FailTask records a failed attempt. A task's own MaxAttempts, when set,
-// bounds its retries in place of the policy's.
-func (s *Store) FailTask(ctx context.Context, f store.Failure) (job.Job, error) {
-	out, err := s.changeTask(ctx, "fail", f.TaskID, f.Now, store.FailChange(f))
-	return out.job, err
-}
-
-// ReleaseTask hands a leased task back for immediate re-lease.
-func (s *Store) ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error {
-	_, err := s.changeTask(ctx, "release", taskID, now, store.ReleaseChange(holder, token, now))
-	return err
 }
 
 const defaultRescueLimit = 100
@@ -140,7 +74,6 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 	}
 	var rescued []job.Task
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rescued = nil
 		expired, err := collectTasks(tx.Query(ctx, `SELECT `+taskColsT+`
 			FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.state = 'leased' AND t.lease_deadline < $1
@@ -150,19 +83,8 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		if err != nil {
 			return fmt.Errorf("select expired leases: %w", err)
 		}
-		return changeEach(ctx, tx, jobIDs(expired), now, func(st *jobState) ([]job.Task, error) {
-			var changed []job.Task
-			for _, t := range expired {
-				if t.JobID != st.job.ID {
-					continue
-				}
-				if r, err := job.Expire(t, store.PolicyFor(t, p), now, jitter()); err == nil {
-					changed = append(changed, r)
-				}
-			}
-			rescued = append(rescued, changed...)
-			return changed, nil
-		})
+		rescued, err = store.Rescue(ctx, stateTx{tx}, expired, p, jitter, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: rescue expired leases: %w", err)

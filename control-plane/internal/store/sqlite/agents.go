@@ -60,15 +60,9 @@ func (s *Store) UseEnrollment(ctx context.Context, tokenHash string, now time.Ti
 		if err != nil {
 			return mapErr(err)
 		}
-		switch {
-		case e.RevokedAt != nil:
-			return fmt.Errorf("enrollment %s was revoked: %w", e.ID, store.ErrExpired)
-		case !e.ExpiresAt.IsZero() && !now.Before(e.ExpiresAt):
-			return fmt.Errorf("enrollment %s expired at %s: %w", e.ID, e.ExpiresAt.Format(time.RFC3339), store.ErrExpired)
-		case e.MaxUses > 0 && e.Uses >= e.MaxUses:
-			return fmt.Errorf("enrollment %s used %d times: %w", e.ID, e.Uses, store.ErrExpired)
+		if e, err = e.Use(now); err != nil {
+			return err
 		}
-		e.Uses++
 		if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET uses = ? WHERE id = ?`, e.Uses, e.ID); err != nil {
 			return fmt.Errorf("count use: %w", err)
 		}
@@ -215,34 +209,19 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return errors.Join(store.ErrNotFound, err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id IN (
-			SELECT job_id FROM tasks WHERE state = 'leased' AND agent_id = ?) ORDER BY id`, id)
-		jobs, err := collect(rows, err, scanJob)
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT job_id FROM tasks
+			WHERE state = 'leased' AND agent_id = ? ORDER BY job_id`, id)
+		ids, err := collect(rows, err, func(r scanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
 		if err != nil {
 			return fmt.Errorf("read jobs: %w", err)
 		}
-		for _, j := range jobs {
-			tasks, err := jobTasks(ctx, tx, j.ID)
-			if err != nil {
-				return fmt.Errorf("read tasks: %w", err)
-			}
-			for _, t := range tasks {
-				if t.State != job.TaskLeased || t.AgentID != id {
-					continue
-				}
-				r, err := job.Release(t, t.Token, now)
-				if err != nil {
-					return mapErr(err)
-				}
-				if err := saveTask(ctx, tx, r); err != nil {
-					return err
-				}
-			}
-			if err := refresh(ctx, tx, &j, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", ids, func(st *job.State) (job.Change, error) {
+			return st.ReleaseAgent(id, now)
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: revoke agent %s: %w", id, err)

@@ -18,15 +18,13 @@ func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) 
 		if err != nil {
 			return mapErr(err)
 		}
-		if a.RevokedAt != nil {
-			return fmt.Errorf("agent was revoked: %w", store.ErrConflict)
-		}
-		if !a.TokenValid(r.PresentedHash, r.Now) {
-			return fmt.Errorf("presented token is not current: %w", store.ErrConflict)
+		t, err := a.Renew(r)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE agents SET token_hash = ?, token_expires_at = ?,
 			prev_token_hash = ?, prev_token_expires_at = ? WHERE id = ?`,
-			r.NewHash, nullTS(r.ExpiresAt), r.PresentedHash, nullTS(r.GraceUntil), r.AgentID); err != nil {
+			t.Hash, nullTS(t.ExpiresAt), t.PrevHash, nullTS(t.PrevExpiresAt), r.AgentID); err != nil {
 			return mapErr(err)
 		}
 		out, err = scanAgent(tx.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = ?`, r.AgentID))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,73 +12,6 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
-
-// recordChange writes, in the transaction that changed j, the job's next
-// event, the webhook deliveries it causes and (on success) its cache entry.
-func recordChange(ctx context.Context, tx *sql.Tx, j job.Job, now time.Time) error {
-	var (
-		prev    *store.JobEvent
-		ev      store.JobEvent
-		status  string
-		seq     int64
-		prevErr error
-	)
-	prevErr = tx.QueryRowContext(ctx, `SELECT seq, status, stage, progress FROM job_events
-		WHERE job_id = ? ORDER BY seq DESC LIMIT 1`, j.ID).Scan(&seq, &status, &ev.Stage, &ev.Progress)
-	switch {
-	case prevErr == nil:
-		ev.Seq, ev.Status = seq, api.JobStatus(status)
-		prev = &ev
-	case !errors.Is(prevErr, sql.ErrNoRows):
-		return fmt.Errorf("read last event of job %s: %w", j.ID, prevErr)
-	}
-	endpoints, err := listEndpoints(ctx, tx, j.Tenant)
-	if err != nil {
-		return err
-	}
-	ch, changed, err := store.PlanJobChange(prev, j, endpoints, now)
-	if err != nil || !changed {
-		return err
-	}
-	data, err := store.EventArg(&ch.Event.Job)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, j.ID, ch.Event.Seq, string(ch.Event.Status), ch.Event.Stage, ch.Event.Progress,
-		data, ts(now)); err != nil {
-		return fmt.Errorf("insert event of job %s: %w", j.ID, err)
-	}
-	for _, d := range ch.Deliveries {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, tenant, endpoint_id, event_id, event_type,
-			job_id, url, payload, status, attempts, next_attempt_at, window_start, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, d.ID, d.Tenant, d.EndpointID, d.EventID, d.EventType,
-			d.JobID, d.URL, d.Payload, d.Status, nullTSPtr(d.NextAttemptAt), ts(d.WindowStart), ts(d.CreatedAt),
-			ts(d.UpdatedAt)); err != nil {
-			return fmt.Errorf("insert webhook delivery: %w", err)
-		}
-	}
-	if ch.Succeeded && j.ResultKey != "" && (j.Result == nil || !j.Result.Cached) {
-		var key string
-		err := tx.QueryRowContext(ctx, `SELECT cache_key FROM job_meta WHERE job_id = ?`, j.ID).Scan(&key)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read job meta: %w", err)
-		}
-		if key != "" {
-			res, err := store.CachedResultArg(j)
-			if err != nil {
-				return fmt.Errorf("encode cached result: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO result_cache (tenant, cache_key, job_id, result_key, result, created_at)
-				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, cache_key) DO UPDATE SET job_id = excluded.job_id,
-				result_key = excluded.result_key, result = excluded.result, created_at = excluded.created_at`,
-				j.Tenant, key, j.ID, j.ResultKey, res, ts(now)); err != nil {
-				return fmt.Errorf("write cache entry: %w", err)
-			}
-		}
-	}
-	return nil
-}
 
 func listEndpoints(ctx context.Context, q querier, tenant string) ([]store.WebhookEndpoint, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, tenant, url, events, created_at FROM webhook_endpoints

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -18,13 +17,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	if j.ID == "" || j.CreatedAt.IsZero() {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: id and created_at are required")
 	}
-	now := j.UpdatedAt
-	if now.IsZero() {
-		now = j.CreatedAt
-	}
-	tasks = store.PrepareTasks(j, tasks)
-	store.Settle(&j, tasks, now)
-	spec, err := store.SpecArg(&j.Spec)
+	st := job.New(j, tasks)
+	j = st.Job
+	spec, err := store.JSONArg(&j.Spec)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: spec: %w", err)
 	}
@@ -58,11 +53,20 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
-			j.Attempts, errJ, resJ, j.ResultKey, ts(j.CreatedAt), ts(now), nullTSPtr(j.FinishedAt))
+			j.Attempts, errJ, resJ, j.ResultKey, ts(j.CreatedAt), ts(j.UpdatedAt), nullTSPtr(j.FinishedAt))
 		if err != nil {
 			return fmt.Errorf("insert job: %w", mapErr(err))
 		}
-		for i, t := range tasks {
+		endpoints, err := listEndpoints(ctx, tx, j.Tenant)
+		if err != nil {
+			return err
+		}
+		st.Endpoints = store.Targets(endpoints)
+		ch, err := st.Create()
+		if err != nil {
+			return err
+		}
+		for i, t := range ch.Tasks {
 			args, err := taskArgs(t)
 			if err != nil {
 				return err
@@ -72,7 +76,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 				return fmt.Errorf("insert task %s: %w", t.ID, mapErr(err))
 			}
 		}
-		if err := recordChange(ctx, tx, j, now); err != nil {
+		if err := writeEvent(ctx, tx, ch); err != nil {
 			return err
 		}
 		if meta.CacheKey != "" || meta.Traceparent != "" {
@@ -174,62 +178,15 @@ func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) 
 	return collect(rows, err, scanTask)
 }
 
-// refresh re-derives a job from its tasks and saves it.
-func refresh(ctx context.Context, tx *sql.Tx, j *job.Job, now time.Time) error {
-	tasks, err := jobTasks(ctx, tx, j.ID)
-	if err != nil {
-		return fmt.Errorf("read tasks of job %s: %w", j.ID, err)
-	}
-	for _, t := range store.AbandonSiblings(tasks, now) {
-		if err := saveTask(ctx, tx, t); err != nil {
-			return err
-		}
-	}
-	store.Settle(j, tasks, now)
-	return saveJob(ctx, tx, *j)
-}
-
-// CancelJob cancels every unfinished task of a job that is not final.
-func (s *Store) CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "cancel", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
-		return store.CancelTasks(j, tasks, now)
-	})
-}
-
-// RetryJob requeues the failed and canceled tasks of a failed or canceled job.
-func (s *Store) RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error) {
-	return s.changeJob(ctx, "retry", tenant, id, now, func(j *job.Job, tasks []job.Task) ([]job.Task, error) {
-		return store.RetryTasks(j, tasks, now)
-	})
-}
-
-// changeJob reads a job, lets fn decide which tasks change, saves them and
-// re-derives the job, all in one write transaction.
-func (s *Store) changeJob(ctx context.Context, op, tenant, id string, now time.Time,
-	fn func(j *job.Job, tasks []job.Task) ([]job.Task, error)) (job.Job, error) {
+// changeJob changes one job in a write transaction of its own.
+func (s *Store) changeJob(ctx context.Context, op, tenant, id string, decide func(*job.State) (job.Change, error)) (job.Job, error) {
 	var out job.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		j, err := getJob(ctx, tx, tenant, id)
+		states, err := store.ChangeJobs(ctx, stateTx{tx}, tenant, []string{id}, decide)
 		if err != nil {
 			return err
 		}
-		tasks, err := jobTasks(ctx, tx, id)
-		if err != nil {
-			return fmt.Errorf("read tasks: %w", err)
-		}
-		changed, err := fn(&j, tasks)
-		if err != nil {
-			return err
-		}
-		for _, t := range changed {
-			if err := saveTask(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		if err := refresh(ctx, tx, &j, now); err != nil {
-			return err
-		}
-		out = j
+		out = states[0].Job
 		return nil
 	})
 	if err != nil {

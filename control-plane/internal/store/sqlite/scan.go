@@ -185,5 +185,5 @@ func saveJob(ctx context.Context, tx *sql.Tx, j job.Job) error {
 	if err != nil {
 		return fmt.Errorf("update job %s: %w", j.ID, err)
 	}
-	return recordChange(ctx, tx, j, j.UpdatedAt)
+	return nil
 }

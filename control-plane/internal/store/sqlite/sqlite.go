@@ -31,6 +31,8 @@ var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on an SQLite database file.
 type Store struct {
+	store.Changes // cancel, retry and the agents' reports, on report and changeJob
+
 	w   *sql.DB // one connection: all writes
 	r   *sql.DB // reads
 	log *slog.Logger
@@ -82,7 +84,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		_ = r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	return &Store{w: w, r: r, log: logger}, nil
+	s := &Store{w: w, r: r, log: logger}
+	s.Changes = store.Changes{Report: s.report, Job: s.changeJob}
+	return s, nil
 }
 
 // fileURI turns the accepted spellings of a database location into a file:
