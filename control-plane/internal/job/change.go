@@ -98,7 +98,7 @@ func New(j Job, tasks []Task) State {
 		}
 		st.Tasks[i] = t
 	}
-	st.Job = Settle(j, st.Tasks, j.UpdatedAt)
+	st.Job = settle(j, st.Tasks, j.UpdatedAt)
 	return st
 }
 
@@ -120,8 +120,8 @@ func (s *State) apply(changed []Task, now time.Time) (Change, error) {
 			}
 		}
 	}
-	ch := Change{Tasks: append(slices.Clone(changed), AbandonSiblings(s.Tasks, now)...)}
-	s.Job = Settle(s.Job, s.Tasks, now)
+	ch := Change{Tasks: append(slices.Clone(changed), abandonSiblings(s.Tasks, now)...)}
+	s.Job = settle(s.Job, s.Tasks, now)
 	ch.Job = s.Job
 	if err := s.planEvent(&ch, now); err != nil {
 		return Change{}, err

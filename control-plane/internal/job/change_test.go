@@ -63,7 +63,7 @@ func TestSettle(t *testing.T) {
 			j := jobWith(api.JobQueued)
 			j.FinishedAt = tt.finishedAt
 			j.Error = &api.Error{Code: "stale"}
-			got := Settle(j, tt.tasks, now)
+			got := settle(j, tt.tasks, now)
 			if got.Status != tt.wantStatus || got.Progress != tt.wantProgress || got.Attempts != tt.wantAttempts {
 				t.Errorf("status %s progress %v attempts %d, want %s %v %d", got.Status, got.Progress, got.Attempts,
 					tt.wantStatus, tt.wantProgress, tt.wantAttempts)
@@ -102,7 +102,7 @@ func TestAbandonSiblings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			changed := AbandonSiblings(tt.tasks, now)
+			changed := abandonSiblings(tt.tasks, now)
 			if len(changed) != tt.n {
 				t.Errorf("changed %d tasks, want %d", len(changed), tt.n)
 			}
@@ -125,8 +125,8 @@ func TestClamp01(t *testing.T) {
 	nan := 0.0
 	nan /= nan
 	for in, want := range map[float64]float64{-1: 0, 0: 0, 0.25: 0.25, 1: 1, 7: 1, nan: 0} {
-		if got := Clamp01(in); got != want {
-			t.Errorf("Clamp01(%v) = %v, want %v", in, got, want)
+		if got := clamp01(in); got != want {
+			t.Errorf("clamp01(%v) = %v, want %v", in, got, want)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (s *State) Heartbeat(h Heartbeat) (Task, *Change, error) {
 			t.Stage = h.Stage
 			s.Job.Stage = h.Stage
 		}
-		t.Progress = Clamp01(h.Progress)
+		t.Progress = clamp01(h.Progress)
 		return t, true, nil
 	})
 }

@@ -13,7 +13,7 @@ import (
 // with a last event matching it.
 func stateWith(states ...TaskState) *State {
 	tasks := tasksIn(states...)
-	j := Settle(jobWith(""), tasks, epoch())
+	j := settle(jobWith(""), tasks, epoch())
 	return &State{Job: j, Tasks: tasks, CacheKey: "ck",
 		Last: &Event{JobID: j.ID, Seq: 3, Status: j.Status, Stage: j.Stage, Progress: j.Progress}}
 }

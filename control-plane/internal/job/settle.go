@@ -6,10 +6,10 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
-// Settle derives a job's aggregate fields from its tasks after any change to
+// settle derives a job's aggregate fields from its tasks after any change to
 // them: status by Aggregate, progress as the mean over tasks, the error of
 // the task that failed (or was canceled), and FinishedAt while final.
-func Settle(j Job, tasks []Task, now time.Time) Job {
+func settle(j Job, tasks []Task, now time.Time) Job {
 	j.Status = Aggregate(tasks)
 	// Attempts counts the leases of the current run that were not handed back.
 	j.Attempts = 0
@@ -56,10 +56,10 @@ func firstError(tasks []Task, state TaskState) *api.Error {
 	return nil
 }
 
-// AbandonSiblings cancels the unfinished tasks of a job one of whose tasks
+// abandonSiblings cancels the unfinished tasks of a job one of whose tasks
 // failed for good: the job cannot succeed, so their work would be wasted. It
 // returns the tasks it changed; tasks is updated in place.
-func AbandonSiblings(tasks []Task, now time.Time) []Task {
+func abandonSiblings(tasks []Task, now time.Time) []Task {
 	failed := false
 	for _, t := range tasks {
 		failed = failed || t.State == TaskFailed
@@ -83,8 +83,8 @@ func AbandonSiblings(tasks []Task, now time.Time) []Task {
 	return changed
 }
 
-// Clamp01 bounds a progress value to [0, 1] (NaN becomes 0).
-func Clamp01(x float64) float64 {
+// clamp01 bounds a progress value to [0, 1] (NaN becomes 0).
+func clamp01(x float64) float64 {
 	switch {
 	case x < 0 || x != x:
 		return 0

@@ -55,8 +55,8 @@ func ChangeJobs(ctx context.Context, tx StateTx, tenant string, ids []string,
 // comes back with its job as written.
 func Lease(ctx context.Context, tx StateTx, p LeaseParams, candidates []job.Task) ([]Leased, error) {
 	var leased []Leased
-	_, err := ChangeJobs(ctx, tx, "", JobIDs(candidates), func(st *job.State) (job.Change, error) {
-		got, ch, err := st.Lease(TaskIDs(candidates), p.AgentID, p.Capabilities, p.Now, p.Deadline)
+	_, err := ChangeJobs(ctx, tx, "", jobIDs(candidates), func(st *job.State) (job.Change, error) {
+		got, ch, err := st.Lease(taskIDs(candidates), p.AgentID, p.Capabilities, p.Now, p.Deadline)
 		for _, t := range got {
 			leased = append(leased, Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})
 		}
@@ -69,8 +69,8 @@ func Lease(ctx context.Context, tx StateTx, p LeaseParams, candidates []job.Task
 // whose lease expired: it returns them as rescued.
 func Rescue(ctx context.Context, tx StateTx, expired []job.Task, p job.RetryPolicy, jitter func() float64, now time.Time) ([]job.Task, error) {
 	var rescued []job.Task
-	_, err := ChangeJobs(ctx, tx, "", JobIDs(expired), func(st *job.State) (job.Change, error) {
-		got, ch, err := st.Expire(TaskIDs(expired), p, jitter, now)
+	_, err := ChangeJobs(ctx, tx, "", jobIDs(expired), func(st *job.State) (job.Change, error) {
+		got, ch, err := st.Expire(taskIDs(expired), p, jitter, now)
 		rescued = append(rescued, got...)
 		return ch, err
 	})
@@ -197,9 +197,9 @@ func RuleError(err error) error {
 	return err
 }
 
-// JobIDs returns the distinct jobs of tasks in id order: the store's lock
+// jobIDs returns the distinct jobs of tasks in id order: the store's lock
 // order.
-func JobIDs(tasks []job.Task) []string {
+func jobIDs(tasks []job.Task) []string {
 	ids := make([]string, 0, len(tasks))
 	for _, t := range tasks {
 		ids = append(ids, t.JobID)
@@ -208,8 +208,8 @@ func JobIDs(tasks []job.Task) []string {
 	return slices.Compact(ids)
 }
 
-// TaskIDs returns the ids of tasks.
-func TaskIDs(tasks []job.Task) []string {
+// taskIDs returns the ids of tasks.
+func taskIDs(tasks []job.Task) []string {
 	ids := make([]string, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
