@@ -8,6 +8,7 @@
 package job
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
@@ -157,6 +158,21 @@ func Plan(j Job, newID func() string, maxAttempts int) []Task {
 		CreatedAt:   j.CreatedAt,
 		UpdatedAt:   j.CreatedAt,
 	}}
+}
+
+// AnswerFromCache makes a planned job the answer an earlier run left in the
+// result cache: every task is born succeeded with that run's result, so none
+// is ever leased, and the job reports the result as cached.
+func AnswerFromCache(j Job, tasks []Task, resultKey string, res api.Result) (Job, []Task) {
+	out := slices.Clone(tasks)
+	for i := range out {
+		r := api.TaskResult{Key: resultKey, Result: res}
+		out[i].State, out[i].Result, out[i].Progress = TaskSucceeded, &r, 1
+	}
+	j.ResultKey = resultKey
+	j.Result = &api.JobResult{Cached: true, Result: res}
+	j.Stage = "cache"
+	return j, out
 }
 
 // Aggregate derives a job's status from its tasks' states.

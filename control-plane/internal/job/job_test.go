@@ -1,6 +1,7 @@
 package job
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -132,5 +133,39 @@ func TestToAPI(t *testing.T) {
 	}
 	if unfinished := (Job{}).ToAPI(); unfinished.FinishedAt != nil {
 		t.Error("FinishedAt set for an unfinished job")
+	}
+}
+
+func TestAnswerFromCache(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	j := Job{ID: "j1", Tenant: "acme", CreatedAt: now, Spec: Spec{URL: "https://example.com/a.mp4", Cache: true}}
+	n := 0
+	planned := Plan(j, func() string { n++; return fmt.Sprintf("t%d", n) }, 3)
+	res := api.Result{Language: "en", Words: 21, Timings: map[string]float64{"transcribe": 2.5}}
+
+	cj, tasks := AnswerFromCache(j, planned, "results/r.json", res)
+	if planned[0].State != TaskQueued {
+		t.Fatal("the planned tasks were changed in place")
+	}
+	st := New(cj, tasks)
+	if st.Job.Status != api.JobSucceeded || st.Job.Progress != 1 || st.Job.Stage != "cache" || st.Job.FinishedAt == nil {
+		t.Fatalf("job %+v", st.Job)
+	}
+	if r := st.Job.Result; r == nil || !r.Cached || r.Timings["transcribe"] != 2.5 || r.Words != 21 || st.Job.ResultKey != "results/r.json" {
+		t.Fatalf("job result %+v key %q", st.Job.Result, st.Job.ResultKey)
+	}
+	for _, tk := range st.Tasks {
+		if tk.State != TaskSucceeded || tk.Result == nil || tk.Result.Key != "results/r.json" || tk.Result.Language != "en" {
+			t.Fatalf("task %+v", tk)
+		}
+	}
+	st.CacheKey = "ck"
+	ch, err := st.Create()
+	if err != nil || ch.Event == nil || ch.Event.Status != api.JobSucceeded {
+		t.Fatalf("first event %+v, %v", ch.Event, err)
+	}
+	if ch.CacheKey != "" {
+		t.Fatalf("a cached answer is cached again under %q", ch.CacheKey)
 	}
 }

@@ -172,11 +172,7 @@ func (s *Service) create(ctx context.Context, j job.Job, uploadSum hash.Hash) (j
 		hit, ok := s.lookupCache(ctx, j.Tenant, key)
 		s.d.Metrics.CacheLookup(ok)
 		if ok {
-			res := api.TaskResult{Key: hit.ResultKey, Result: hit.Result}
-			tasks[0].State, tasks[0].Result, tasks[0].Progress = job.TaskSucceeded, &res, 1
-			j.ResultKey = hit.ResultKey
-			j.Result = &api.JobResult{Cached: true, Result: hit.Result}
-			j.Stage = "cache"
+			j, tasks = job.AnswerFromCache(j, tasks, hit.ResultKey, hit.Result)
 		}
 	}
 	meta := store.JobMeta{CacheKey: key, Traceparent: telemetry.Traceparent(ctx)}
