@@ -136,7 +136,8 @@ func signature(secret, ts string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature checks a SignatureHeader value against the raw request
+// VerifySignature is for webhook receivers written in Go (the control plane
+// only signs). It checks a SignatureHeader value against the raw request
 // body: some v1 entry must be the HMAC-SHA256 of "<t>.<body>" under one of
 // secrets, and t must be within tolerance of now (tolerance ≤ 0 skips the
 // time check). Comparisons are constant-time.

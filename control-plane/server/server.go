@@ -307,7 +307,8 @@ func (s *Server) URL() string { return s.url }
 // GeneratedAdminKey is the admin key created at this start, if one was.
 func (s *Server) GeneratedAdminKey() string { return s.adminKey }
 
-// Store exposes the store to in-process tooling (dev mode, tests).
+// Store exposes the store to in-process tooling: the integration tests check
+// which backend a configuration opened.
 func (s *Server) Store() store.Store { return s.store }
 
 // Run serves until ctx ends, then shuts down gracefully: long-polls are

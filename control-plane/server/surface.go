@@ -77,6 +77,3 @@ func (s *Server) surfaceAPIConfig() httpapi.SurfaceConfig {
 func (s *Server) observeDeps() httpapi.ObserveDeps {
 	return httpapi.ObserveDeps{Metrics: s.surface.metrics, Gatherer: s.surface.reg, Tracer: s.surface.tracer}
 }
-
-// Gatherer exposes the replica's metrics registry (tests, embedding).
-func (s *Server) Gatherer() prometheus.Gatherer { return s.surface.reg }

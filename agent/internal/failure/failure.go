@@ -78,7 +78,8 @@ func Interrupted(ctx, runCtx context.Context, tool string, timeout time.Duration
 // tell "stop asked for" apart from a failure of the work itself.
 func IsCanceled(err error) bool { return errors.Is(err, context.Canceled) }
 
-// Code returns the classified code of err ("" for nil).
+// Code returns the classified code of err ("" for nil). Production code
+// reads the code through Classify; tests of every stage check it here.
 func Code(err error) string {
 	if err == nil {
 		return ""

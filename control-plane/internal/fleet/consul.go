@@ -133,9 +133,6 @@ func NewRegistrar(cfg ConsulConfig, reg Registration, log *slog.Logger) (*Regist
 	return &Registrar{c: c, reg: reg, log: log}, nil
 }
 
-// Registration is what is (or will be) registered.
-func (r *Registrar) Registration() Registration { return r.reg }
-
 // payload is the PUT /v1/agent/service/register body.
 func (r *Registrar) payload() *consul.AgentServiceRegistration {
 	return &consul.AgentServiceRegistration{

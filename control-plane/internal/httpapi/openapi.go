@@ -13,6 +13,7 @@ import (
 var openAPIDocument []byte
 
 // OpenAPIDocument returns the OpenAPI 3 document served at /openapi.json.
+// The server tests load it to validate every response they see.
 func OpenAPIDocument() []byte { return append([]byte(nil), openAPIDocument...) }
 
 func (a *API) openapi(c *fiber.Ctx) error {

@@ -90,7 +90,8 @@ func (s *Sweeper) Run(ctx context.Context) {
 	}
 }
 
-// Leader reports whether this replica led the last sweep.
+// Leader reports whether this replica led the last sweep (for tests of the
+// election: production code only needs the sweep itself).
 func (s *Sweeper) Leader() bool { return s.leader.Load() }
 
 // Sweep runs one pass if this replica is (or becomes) the leader.

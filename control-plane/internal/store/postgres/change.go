@@ -165,11 +165,11 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 			}
 		}
 		j := ch.Job
-		errJ, err := store.JSONArg(j.Error)
+		errJ, err := store.ErrorArg(j.Error)
 		if err != nil {
 			return fmt.Errorf("job %s error: %w", j.ID, err)
 		}
-		resJ, err := store.JSONArg(j.Result)
+		resJ, err := store.JobResultArg(j.Result)
 		if err != nil {
 			return fmt.Errorf("job %s result: %w", j.ID, err)
 		}

@@ -90,7 +90,7 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 	var tenantOrder []string
 	for _, c := range batch {
 		j := c.req.st.Job
-		spec, err := store.JSONArg(&j.Spec)
+		spec, err := store.SpecArg(&j.Spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
 		}

@@ -19,7 +19,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 	}
 	st := job.New(j, tasks)
 	j = st.Job
-	spec, err := store.JSONArg(&j.Spec)
+	spec, err := store.SpecArg(&j.Spec)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("sqlite: create job: spec: %w", err)
 	}
