@@ -461,7 +461,7 @@ func TestShutdownReleasesLongPoll(t *testing.T) {
 		_, err := ag.c.Lease(context.Background(), api.LeaseRequest{Max: 1, WaitSeconds: 30})
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, func() bool { return r.srv.Waiting() == 1 })
 	start := time.Now()
 	r.stop()
 	select {
