@@ -33,7 +33,7 @@ test: test-env build
 	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_REPORT_DIR=$(REPORT) \
 		$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
-	@echo "--- measurements"; cat $(REPORT)/*.txt 2>/dev/null || true
+	@echo "--- measurements"; cat $(REPORT)/*.txt $(REPORT)/*.md 2>/dev/null || true
 
 FUZZTIME ?= 5s
 fuzz:
