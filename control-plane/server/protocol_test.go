@@ -154,13 +154,15 @@ func TestUpload(t *testing.T) {
 // TestLeaseExpiryRescue: an agent that stops heartbeating loses its lease;
 // the task is re-leased with a new token, the first holder's late complete
 // is rejected and changes nothing, and the second holder's is accepted.
+// The second holder heartbeats, as agents do, so a slow machine cannot let
+// its lease run out too.
 func TestLeaseExpiryRescue(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := b.cfg(t)
-			cfg.LeaseDuration = 500 * time.Millisecond
+			cfg.LeaseDuration = time.Second
 			cfg.SweepInterval = 50 * time.Millisecond
 			cfg.RetryPolicy = job.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 			r := startReplica(t, cfg)
@@ -174,6 +176,7 @@ func TestLeaseExpiryRescue(t *testing.T) {
 			if l2.TaskID != l1.TaskID || l2.Token == l1.Token || l2.Attempt != 2 {
 				t.Fatalf("re-lease: first %+v second %+v", l1, l2)
 			}
+			defer second.keepAlive(l2, cfg.LeaseDuration/10)()
 			// The first holder wakes up: every call is stale.
 			_, err := first.c.Heartbeat(ctx, l1.TaskID, api.HeartbeatRequest{Token: l1.Token})
 			wantErr(t, err, http.StatusConflict, api.CodeStaleLease)
