@@ -52,6 +52,11 @@ type Config struct {
 	SweepInterval     time.Duration
 	LeaderTerm        time.Duration
 
+	// ReadyPoll and ReadyFallbackPoll are how often waiting long-polls look
+	// for ready work that came without a wake-up (dispatch.Config.Poll and
+	// FallbackPoll); the dispatcher's defaults when zero.
+	ReadyPoll, ReadyFallbackPoll time.Duration
+
 	Surface SurfaceConfig // tracing, OpenAI endpoint, webhooks (surface.go)
 
 	// HashiCorp stack integrations (hashicorp.go); each is off while its Addr is empty.

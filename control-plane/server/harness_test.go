@@ -147,6 +147,27 @@ func (a *simAgent) leaseOne(wait time.Duration) api.Lease {
 	return ls[0]
 }
 
+// keepAlive heartbeats l every interval until the returned stop is called
+// (which waits for the last heartbeat to end).
+func (a *simAgent) keepAlive(l api.Lease, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_, _ = a.c.Heartbeat(ctx, l.TaskID, api.HeartbeatRequest{Token: l.Token})
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // upload writes a transcript through the lease's presigned URL and returns
 // the result to report.
 func (a *simAgent) upload(l api.Lease, tr api.Transcript) api.TaskResult {

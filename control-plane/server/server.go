@@ -125,7 +125,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		s.bus = dispatch.NewRedisBus(s.redis, cfg.RedisPrefix+"wake", hub, log)
 		n, healthy = s.bus, s.bus.Healthy
 	}
-	s.disp = dispatch.New(s.store, hub, dispatch.Config{LeaseDuration: cfg.LeaseDuration, MaxWait: cfg.MaxLeaseWait}, time.Now, healthy)
+	s.disp = dispatch.New(s.store, hub, dispatch.Config{LeaseDuration: cfg.LeaseDuration, MaxWait: cfg.MaxLeaseWait,
+		Poll: cfg.ReadyPoll, FallbackPoll: cfg.ReadyFallbackPoll}, time.Now, healthy)
 	s.sweeper = sweep.New(s.store, n, sweep.Config{Interval: cfg.SweepInterval, Term: cfg.LeaderTerm, Policy: cfg.RetryPolicy},
 		cfg.ReplicaName, time.Now, log)
 

@@ -96,7 +96,13 @@ func Idle(ctx context.Context, cfg Config, r *Results) error {
 		})
 	}
 	defer func() { cancel(); wg.Wait(); hc.CloseIdleConnections() }()
-	// Wait until the burst of first lease calls has been served.
+	// Every agent is in its long-poll before anything is measured; then the
+	// burst of first lease calls is given time to settle.
+	for deadline := time.Now().Add(time.Minute); inFlight.Load() < int64(n); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%d of %d agents reached their long-poll", inFlight.Load(), n)
+		}
+	}
 	time.Sleep(cfg.Scale.Settle)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		c0, _, err := procStat(s.Pid)

@@ -39,8 +39,15 @@ INSERT INTO `+schema+`.ins (v) VALUES (:v);
 `), 0o600); err != nil {
 		return fmt.Errorf("write script: %w", err)
 	}
-	secs := max(1, int(cfg.Scale.Duration.Seconds()))
-	out, err := exec.CommandContext(ctx, bin, "-n", "-c", "64", "-j", "2", "-T", strconv.Itoa(secs), "-f", script, cfg.PostgresURL).CombinedOutput()
+	clients := max(1, cfg.Scale.PGClients)
+	args := []string{"-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(2, clients))}
+	if n := cfg.Scale.PGTransactions; n > 0 {
+		args = append(args, "-t", strconv.Itoa(n))
+	} else {
+		args = append(args, "-T", strconv.Itoa(max(1, int(cfg.Scale.Duration.Seconds()))))
+	}
+	args = append(args, "-f", script, cfg.PostgresURL)
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pgbench: %w: %s", err, out)
 	}

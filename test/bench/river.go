@@ -191,7 +191,7 @@ func runRiver(ctx context.Context, cfg Config, r *Results, prefix string, cooldo
 	}
 	select {
 	case <-finished:
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // a hang, not a slow machine
 		return fmt.Errorf("river worked %d of %d jobs", got.Load(), total)
 	}
 	r.Set(prefix+"_latency_p50_ms", lat.Pct(50), "ms")

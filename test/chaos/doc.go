@@ -9,6 +9,8 @@
 // client load must produce no 5xx and no failed job.
 //
 // `go test ./test/chaos/` runs the short version; YTCAPTION_CHAOS=long (set
-// by `make chaos`) runs the long one, and YTCAPTION_CHAOS_RECORD=1 appends
-// the results table to docs/reliability.md.
+// by `make chaos`) runs the long one. The results table is logged and, when
+// YTCAPTION_REPORT_DIR is set, written there as chaos-<mode>.md; the suite
+// never writes into the tree (`make chaos-record` puts a long run's table
+// into docs/reliability.md).
 package chaos

@@ -16,9 +16,9 @@ const binEnv = "YTCAPTION_BIN"
 // Environment variables of the test binary itself, not of the processes
 // it starts.
 const (
-	chaosModeEnv   = "YTCAPTION_CHAOS"        // "long" for the long run
-	chaosRecordEnv = "YTCAPTION_CHAOS_RECORD" // "1": append the table to docs/reliability.md
-	chaosBinEnv    = "YTCAPTION_CHAOS_BIN"    // set by TestMain: where the binaries are
+	chaosModeEnv = "YTCAPTION_CHAOS"      // "long" for the long run
+	reportDirEnv = "YTCAPTION_REPORT_DIR" // where the results table is written (chaos-<mode>.md)
+	chaosBinEnv  = "YTCAPTION_CHAOS_BIN"  // set by TestMain: where the binaries are
 )
 
 func TestMain(m *testing.M) {

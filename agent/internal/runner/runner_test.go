@@ -179,8 +179,10 @@ func TestCancelStopsWork(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancel did not reach the running work")
 	}
-	for r.Active() != 0 {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); r.Active() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tasks still active after the cancel", r.Active())
+		}
 	}
 	if got, _ := admin.GetJob(ctx, j.ID); got.Status != api.JobCanceled {
 		t.Fatalf("job %s", got.Status)
@@ -219,20 +221,24 @@ func TestShutdownHandsBack(t *testing.T) {
 }
 
 // TestShutdownLetsWorkFinish: work that finishes within the grace period is
-// completed, not handed back.
+// completed, not handed back. The work ends only once shutdown has begun.
 func TestShutdownLetsWorkFinish(t *testing.T) {
 	t.Parallel()
 	admin := controlPlane(t, 30*time.Second)
 	started := make(chan struct{}, 1)
-	r := runner.New(agentClient(t, admin), execFunc(func(ctx context.Context, l api.Lease, p func(string, float64)) (runner.Output, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := runner.New(agentClient(t, admin), execFunc(func(context.Context, api.Lease, func(string, float64)) (runner.Output, error) {
 		started <- struct{}{}
-		time.Sleep(300 * time.Millisecond)
+		<-ctx.Done() // the runner is shutting down
 		return transcript(), nil
 	}), cfg(), quiet())
-	stop := start(t, r)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
 	j, _ := admin.SubmitJob(context.Background(), api.JobRequest{URL: "https://example.com/finish"}, "")
 	<-started
-	if err := stop(); err != nil {
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := admin.GetJob(context.Background(), j.ID); got.Status != api.JobSucceeded {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
@@ -45,6 +46,7 @@ type Dispatcher struct {
 	closing chan struct{}
 
 	pollerOnce sync.Once
+	waiting    atomic.Int64
 }
 
 // queryTimeout bounds one lease query, so a stuck database surfaces as an
@@ -72,6 +74,10 @@ func New(s leaser, hub *Hub, cfg Config, now func() time.Time, healthy func() bo
 	}
 	return &Dispatcher{store: s, hub: hub, cfg: cfg, now: now, healthy: healthy, closing: make(chan struct{})}
 }
+
+// Waiting returns how many long-polls have looked, found nothing, and wait
+// for a wake-up or a poll.
+func (d *Dispatcher) Waiting() int { return int(d.waiting.Load()) }
 
 // Config returns the effective configuration.
 func (d *Dispatcher) Config() Config { return d.cfg }
@@ -124,17 +130,21 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 			d.hub.HandOver(t, budget-1)
 		}
 		d.pollerOnce.Do(func() { go d.poll() })
+		d.waiting.Add(1)
+		woken := false
+		var ended error
 		select {
 		case budget = <-t.C:
+			woken = true
 		case <-end.C:
-			d.hub.Leave(t)
-			return nil, nil
 		case <-d.closing:
-			d.hub.Leave(t)
-			return nil, nil
 		case <-ctx.Done():
+			ended = ctx.Err()
+		}
+		d.waiting.Add(-1)
+		if !woken {
 			d.hub.Leave(t)
-			return nil, ctx.Err()
+			return nil, ended
 		}
 	}
 }

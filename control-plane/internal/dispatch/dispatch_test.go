@@ -70,6 +70,16 @@ func submitWith(t *testing.T, s store.Store, labels map[string]string) job.Job {
 	return out
 }
 
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 func woken(t *testing.T, tk *dispatch.Ticket) (int, bool) {
 	t.Helper()
 	select {
@@ -160,9 +170,7 @@ func TestOneWakeUpOneLook(t *testing.T) {
 	for range 20 {
 		wg.Go(func() { _, _ = d.Lease(ctx, "wrong", wrong, 1, 20*time.Second) })
 	}
-	for hub.Waiters() < 20 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "20 waiters", func() bool { return d.Waiting() == 20 })
 	right := caps
 	right.Labels = map[string]string{"zone": "eu"}
 	got := make(chan []store.Leased, 1)
@@ -170,9 +178,7 @@ func TestOneWakeUpOneLook(t *testing.T) {
 		tasks, _ := d.Lease(ctx, "right", right, 1, 20*time.Second)
 		got <- tasks
 	})
-	for hub.Waiters() < 21 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "21 waiters", func() bool { return d.Waiting() == 21 })
 	before := s.leases.Load()
 	j := submitWith(t, s, map[string]string{"zone": "eu"})
 	hub.Wake()
@@ -184,20 +190,23 @@ func TestOneWakeUpOneLook(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the task was not handed on to the waiter that can run it")
 	}
-	// Every waiter looked at most once: 20 wrong ones, the right one, and
-	// the look the right one's success hands on.
-	time.Sleep(200 * time.Millisecond)
-	if n := s.leases.Load() - before; n > 22 {
-		t.Fatalf("%d lease queries for one task and 21 waiters", n)
+	// Every waiter looked once: 20 wrong ones, the right one, and the look
+	// the right one's success hands on (which finds nothing ready and hands
+	// nothing on). Settled: the 20 wrong waiters are all back waiting.
+	looks := func() int64 { return s.leases.Load() - before }
+	waitFor(t, "the hand-over to settle", func() bool { return looks() >= 22 && d.Waiting() == 20 })
+	if n := looks(); n != 22 {
+		t.Fatalf("%d lease queries for one task and 21 waiters, want 22", n)
 	}
 
-	// Now a task all idle waiters can run: one or two looks, not 20.
+	// Now a task all idle waiters can run: the oldest leases it and hands
+	// its success on to one more look, not 20.
 	before = s.leases.Load()
 	submitWith(t, s, map[string]string{"zone": "other"})
 	hub.Wake()
-	time.Sleep(300 * time.Millisecond)
-	if n := s.leases.Load() - before; n < 1 || n > 3 {
-		t.Fatalf("%d lease queries for one task and 20 idle waiters, want 1-3", n)
+	waitFor(t, "the lease to settle", func() bool { return looks() >= 2 && d.Waiting() == 19 })
+	if n := looks(); n != 2 {
+		t.Fatalf("%d lease queries for one task and 20 idle waiters, want 2", n)
 	}
 }
 
@@ -226,7 +235,7 @@ func TestDispatcher(t *testing.T) {
 			tasks, _ := d.Lease(context.Background(), "agent", caps, 1, 10*time.Second)
 			got <- tasks
 		}()
-		time.Sleep(100 * time.Millisecond)
+		waitFor(t, "the agent to wait", func() bool { return d.Waiting() == 1 })
 		submit(t, s)
 		hub.Wake()
 		select {
@@ -254,7 +263,7 @@ func TestDispatcher(t *testing.T) {
 			_, err := d.Lease(context.Background(), "agent", caps, 1, 10*time.Second)
 			done <- err
 		}()
-		time.Sleep(50 * time.Millisecond)
+		waitFor(t, "the agent to wait", func() bool { return d.Waiting() == 1 })
 		d.Close()
 		select {
 		case err := <-done:
@@ -271,11 +280,7 @@ func TestDispatcher(t *testing.T) {
 		pc := cfg
 		pc.Poll = 50 * time.Millisecond
 		d := dispatch.New(s, dispatch.NewHub(), pc, time.Now, nil)
-		go func() { time.Sleep(100 * time.Millisecond); submit(t, s) }()
-		tasks, err := d.Lease(context.Background(), "agent", caps, 1, 8*time.Second)
-		if err != nil || len(tasks) != 1 {
-			t.Fatalf("got %+v %v", tasks, err)
-		}
+		leaseAfterLook(t, d, s, caps)
 	})
 	t.Run("unhealthy wake-ups use the fallback poll", func(t *testing.T) {
 		t.Parallel()
@@ -283,12 +288,24 @@ func TestDispatcher(t *testing.T) {
 		pc := cfg
 		pc.FallbackPoll = 50 * time.Millisecond
 		d := dispatch.New(s, dispatch.NewHub(), pc, time.Now, func() bool { return false })
-		go func() { time.Sleep(100 * time.Millisecond); submit(t, s) }()
-		tasks, err := d.Lease(context.Background(), "agent", caps, 1, 8*time.Second)
-		if err != nil || len(tasks) != 1 {
-			t.Fatalf("got %+v %v", tasks, err)
-		}
+		leaseAfterLook(t, d, s, caps)
 	})
+}
+
+// leaseAfterLook submits a job once a long-poll has looked and found
+// nothing, with no wake-up: only the dispatcher's poll can deliver it.
+func leaseAfterLook(t *testing.T, d *dispatch.Dispatcher, s store.Store, caps api.Capabilities) {
+	t.Helper()
+	got := make(chan []store.Leased, 1)
+	go func() {
+		tasks, _ := d.Lease(context.Background(), "agent", caps, 1, 8*time.Second)
+		got <- tasks
+	}()
+	waitFor(t, "the agent to wait", func() bool { return d.Waiting() == 1 })
+	j := submit(t, s)
+	if tasks := <-got; len(tasks) != 1 || tasks[0].JobID != j.ID {
+		t.Fatalf("got %+v, want job %s", tasks, j.ID)
+	}
 }
 
 // TestRedisBus: a Notify on one bus wakes the hub of another through Redis,
