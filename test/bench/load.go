@@ -36,12 +36,6 @@ func (l *Latencies) Merge(ds []time.Duration) {
 	l.mu.Unlock()
 }
 
-// Len is the number of samples.
-func (l *Latencies) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.d)
-}
 
 // Pct returns the p-th percentile (0 < p ≤ 100) in milliseconds.
 func (l *Latencies) Pct(p float64) float64 {
