@@ -36,7 +36,6 @@ func (l *Latencies) Merge(ds []time.Duration) {
 	l.mu.Unlock()
 }
 
-
 // Pct returns the p-th percentile (0 < p ≤ 100) in milliseconds.
 func (l *Latencies) Pct(p float64) float64 {
 	l.mu.Lock()
