@@ -29,6 +29,8 @@ import (
 //	  │           every HeartbeatInterval: extends the deadline;
 //	  │           reply.cancel=true: stop the work, then release
 //	  │                                                            │
+//	  │        POST /v1/agent/tasks/{id}/uploads {token:T, count:K}
+//	  │           (prepare) K presigned PUTs for the chunks it split
 //	  ├──── POST /v1/agent/tasks/{id}/complete {token:T, result} ◀─┤ (after PUT to L.Upload.URL)
 //	  ├──── POST /v1/agent/tasks/{id}/fail     {token:T, error}  ◀─┤
 //	  └──── POST /v1/agent/tasks/{id}/release  {token:T}         ◀─┘ (hand back: shutdown, cancel)
@@ -59,6 +61,25 @@ import (
 //     heartbeat, assume the task was rescued and stop it.
 //   - Lease long-poll returning zero tasks is normal: poll again at once.
 //
+// Task kinds (Lease.Kind) and what each does:
+//
+//   - caption: the whole pipeline; upload the transcript to Lease.Upload.
+//   - prepare: resolve, existing captions, download, extract. A caption hit,
+//     or media shorter than two chunks (Spec.ChunkSeconds; 0 never splits)
+//     on an agent with the transcribe role, is transcribed in place and
+//     completed like caption. Otherwise the audio is split at silences, each
+//     chunk PUT to a URL from the uploads call, and the task completed with
+//     result.chunks (no transcript): the control plane then queues one
+//     transcribe task per chunk and a merge task after them.
+//   - transcribe: fetch Spec.ChunkURL (the chunk Spec.Chunk), recognize it,
+//     and upload a transcript whose times are of the whole media (the
+//     chunk's start added).
+//   - merge: fetch Spec.Parts in order, stitch them into one transcript and
+//     upload it; that is the job's result.
+//
+// An agent's roles decide the kinds it asks for (Capabilities.Kinds; see
+// KindsForRoles).
+//
 // Results are uploaded with an HTTP PUT to Lease.Upload.URL (a presigned URL:
 // the agent never holds storage credentials) before calling complete. Uploaded
 // media (jobs created from a file) is read from Lease.Spec.SourceURL.
@@ -68,7 +89,7 @@ const (
 	PathAgentRegister = "/v1/agent/register"
 	PathAgentRenew    = "/v1/agent/renew"
 	PathAgentLease    = "/v1/agent/lease"
-	// PathAgentTask is followed by "/{task id}/{heartbeat|complete|fail|release}".
+	// PathAgentTask is followed by "/{task id}/{heartbeat|uploads|complete|fail|release}".
 	PathAgentTask = "/v1/agent/tasks"
 )
 
@@ -81,6 +102,54 @@ type Capabilities struct {
 	Labels    map[string]string  `json:"labels,omitempty"`
 	Slots     int                `json:"slots"`           // concurrent tasks
 	Kinds     []string           `json:"kinds,omitempty"` // task kinds; empty: all
+}
+
+// Agent roles: what kinds of task an agent runs.
+const (
+	RolePrepare    = "prepare"    // resolve, captions, download, extract, split
+	RoleTranscribe = "transcribe" // speech recognition
+)
+
+// KindsForRoles is the task kinds an agent with roles runs: merge runs on
+// either role, caption (the whole pipeline) needs both.
+func KindsForRoles(roles []string) []string {
+	var prep, tr bool
+	for _, r := range roles {
+		prep = prep || r == RolePrepare
+		tr = tr || r == RoleTranscribe
+	}
+	var kinds []string
+	if prep && tr {
+		kinds = append(kinds, KindCaption)
+	}
+	if prep {
+		kinds = append(kinds, KindPrepare)
+	}
+	if tr {
+		kinds = append(kinds, KindTranscribe)
+	}
+	if prep || tr {
+		kinds = append(kinds, KindMerge)
+	}
+	return kinds
+}
+
+// ParseRoles parses an agent's --roles list ("prepare,transcribe").
+func ParseRoles(s string) ([]string, error) {
+	var roles []string
+	for _, r := range strings.Split(s, ",") {
+		switch r = strings.TrimSpace(r); r {
+		case RolePrepare, RoleTranscribe:
+			roles = append(roles, r)
+		case "":
+		default:
+			return nil, fmt.Errorf("role %q: want %s or %s", r, RolePrepare, RoleTranscribe)
+		}
+	}
+	if len(roles) == 0 {
+		return nil, fmt.Errorf("roles: at least one of %s, %s", RolePrepare, RoleTranscribe)
+	}
+	return roles, nil
 }
 
 // EngineCapability is one speech recognition engine and the models it has.
@@ -168,6 +237,44 @@ type TaskSpec struct {
 	MaxBytes     int64             `json:"max_bytes,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	AllowPrivate bool              `json:"allow_private_sources,omitempty"`
+	// ChunkSeconds (prepare) is the chunk length to split at; 0 never splits.
+	ChunkSeconds float64 `json:"chunk_seconds,omitempty"`
+	// Chunk and ChunkURL (transcribe): the span and a presigned GET of its
+	// 16 kHz mono WAV.
+	Chunk    *Chunk `json:"chunk,omitempty"`
+	ChunkURL string `json:"chunk_url,omitempty"`
+	// Parts (merge): the chunks' transcripts, in chunk order.
+	Parts []Part `json:"parts,omitempty"`
+}
+
+// Part is one chunk's transcript for a merge: presigned GET of the
+// transcript a transcribe task uploaded.
+type Part struct {
+	Chunk
+	URL string `json:"url"`
+}
+
+// UploadsRequest is the body of POST /v1/agent/tasks/{id}/uploads: a
+// prepare task asks where to PUT the Count chunks it split.
+type UploadsRequest struct {
+	Token int64 `json:"token"`
+	Count int   `json:"count"` // 1..MaxChunks
+}
+
+// UploadsResponse is the reply: one presigned PUT per chunk, in order.
+type UploadsResponse struct {
+	Uploads []Presigned `json:"uploads"`
+}
+
+// MaxChunks bounds the chunks one job is split into.
+const MaxChunks = 1000
+
+// PreparedChunk is a chunk a prepare task uploaded.
+type PreparedChunk struct {
+	Chunk
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Presigned is a time-limited URL for one object operation.
@@ -206,6 +313,9 @@ type TaskResult struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	Result
+	// Chunks is a prepare task's split audio, in order; a prepare task
+	// that completes with chunks has no transcript of its own.
+	Chunks []PreparedChunk `json:"chunks,omitempty"`
 }
 
 // FailRequest reports a failed attempt.

@@ -55,6 +55,9 @@ const (
 	CodeLeaseExpired     = "lease_expired"
 	CodeMaxAttempts      = "max_attempts_exceeded"
 	CodeCanceled         = "canceled"
+	// CodeChunkMissing: a transcribe task found its chunk's audio gone (it
+	// outlived its retention); the job is prepared again.
+	CodeChunkMissing = "chunk_missing"
 )
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

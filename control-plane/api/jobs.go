@@ -48,7 +48,14 @@ type JobRequest struct {
 	WebhookURL string            `json:"webhook_url,omitempty"`
 	Metadata   map[string]any    `json:"metadata,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"` // agent labels the work requires
+	// ChunkSeconds splits long media at silences into chunks of about this
+	// many seconds, transcribed in parallel across agents; 0 never splits.
+	// Default DefaultChunkSeconds.
+	ChunkSeconds *float64 `json:"chunk_seconds,omitempty"`
 }
+
+// DefaultChunkSeconds is a job's chunk length when the request names none.
+const DefaultChunkSeconds = 120
 
 // Job is a captioning job as returned by the API.
 type Job struct {
@@ -67,11 +74,57 @@ type Job struct {
 	WebhookURL string         `json:"webhook_url,omitempty"`
 	Metadata   map[string]any `json:"metadata,omitempty"`
 	Attempts   int            `json:"attempts"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
-	FinishedAt *time.Time     `json:"finished_at"`
-	Error      *Error         `json:"error,omitempty"`
-	Result     *JobResult     `json:"result,omitempty"`
+	// ChunkSeconds is the requested chunk length (0: never split).
+	ChunkSeconds float64 `json:"chunk_seconds"`
+	// Chunks summarizes a job split into chunks; absent while it is not.
+	Chunks     *ChunkSummary `json:"chunks,omitempty"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+	FinishedAt *time.Time    `json:"finished_at"`
+	Error      *Error        `json:"error,omitempty"`
+	Result     *JobResult    `json:"result,omitempty"`
+}
+
+// ChunkSummary counts a split job's chunks and those transcribed.
+type ChunkSummary struct {
+	Total int `json:"total"`
+	Done  int `json:"done"`
+}
+
+// Task kinds. A job is one caption task, or a graph: prepare, then one
+// transcribe task per chunk, then merge.
+const (
+	KindCaption    = "caption"    // the whole pipeline on one agent
+	KindPrepare    = "prepare"    // resolve, captions, download, extract, split
+	KindTranscribe = "transcribe" // speech recognition of one chunk
+	KindMerge      = "merge"      // stitch the chunks' transcripts
+)
+
+// Chunk is a span of a job's media, in seconds.
+type Chunk struct {
+	Index int     `json:"index"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// TaskInfo is one task of a job as GET /v1/jobs/{id}/tasks shows it.
+type TaskInfo struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	Status     string     `json:"status"` // waiting, queued, leased, succeeded, failed, canceled
+	AgentID    string     `json:"agent_id,omitempty"`
+	Attempts   int        `json:"attempts"`
+	Chunk      *Chunk     `json:"chunk,omitempty"` // transcribe tasks
+	Stage      string     `json:"stage,omitempty"`
+	Progress   float64    `json:"progress"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`  // of the current attempt
+	FinishedAt *time.Time `json:"finished_at,omitempty"` // when final
+	Error      *Error     `json:"error,omitempty"`
+}
+
+// TaskList is the body of GET /v1/jobs/{id}/tasks, in planning order.
+type TaskList struct {
+	Tasks []TaskInfo `json:"tasks"`
 }
 
 // Source says where a job's media comes from: a URL or an upload.

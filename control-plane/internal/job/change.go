@@ -27,13 +27,19 @@ type State struct {
 	// Traceparent is the W3C trace context of the submission, handed on to
 	// the agent that leases a task; no decision reads it.
 	Traceparent string
+
+	graph graphChange // the graph change a report is making
 }
 
 // Change is what a decision writes: the changed tasks, the job re-derived
 // from its tasks, and what the change of the job causes.
 type Change struct {
-	Job        Job
+	Job Job
+	// Tasks are the changed tasks, Added the tasks a graph gained (to
+	// insert) and Removed the ids of tasks it lost (to delete).
 	Tasks      []Task
+	Added      []Task
+	Removed    []string
 	Event      *Event // nil when status, stage and progress are unchanged
 	Deliveries []Delivery
 	// CacheKey, when set, records the job's result in the tenant's cache
@@ -105,22 +111,54 @@ func New(j Job, tasks []Task) State {
 // Create is the change that records the new job of New: its tasks, the
 // job, and its first event with the deliveries it causes to s.Endpoints.
 func (s *State) Create() (Change, error) {
-	return s.apply(s.Tasks, s.Job.UpdatedAt)
+	ch, err := s.apply(nil, s.Job.UpdatedAt)
+	ch.Tasks, ch.Added = nil, slices.Clone(s.Tasks)
+	return ch, err
 }
 
 // apply records changed tasks in the state and returns the change: those
-// tasks and the siblings a final failure abandons, the job settled from its
-// tasks, its next event with the deliveries it causes, and the cache entry
-// of a job that just succeeded.
+// tasks, the waiting tasks whose parents have now all succeeded (queued in
+// the same change), the siblings a final failure abandons, the job settled
+// from its tasks, its next event with the deliveries it causes, and the
+// cache entry of a job that just succeeded.
 func (s *State) apply(changed []Task, now time.Time) (Change, error) {
-	for _, c := range changed {
+	return s.applyGraph(graphChange{changed: changed}, now)
+}
+
+// graphChange is a change of tasks that may add and remove tasks.
+type graphChange struct {
+	changed, added []Task
+	removed        []string
+}
+
+func (s *State) applyGraph(g graphChange, now time.Time) (Change, error) {
+	if len(g.removed) > 0 {
+		s.Tasks = slices.DeleteFunc(s.Tasks, func(t Task) bool { return slices.Contains(g.removed, t.ID) })
+	}
+	for _, c := range g.changed {
 		for i := range s.Tasks {
 			if s.Tasks[i].ID == c.ID {
 				s.Tasks[i] = c
 			}
 		}
 	}
-	ch := Change{Tasks: append(slices.Clone(changed), abandonSiblings(s.Tasks, now)...)}
+	s.Tasks = append(s.Tasks, g.added...)
+	// Tasks queued or abandoned below are written as changed, unless they
+	// are being added anyway.
+	added := make([]Task, 0, len(g.added))
+	changed := slices.Clone(g.changed)
+	for _, t := range append(unblock(s.Tasks, now), abandonSiblings(s.Tasks, now)...) {
+		changed = upsert(changed, t)
+	}
+	for _, a := range g.added {
+		i := slices.IndexFunc(changed, func(c Task) bool { return c.ID == a.ID })
+		if i >= 0 {
+			a = changed[i]
+			changed = slices.Delete(changed, i, i+1)
+		}
+		added = append(added, a)
+	}
+	ch := Change{Tasks: changed, Added: added, Removed: g.removed}
 	s.Job = settle(s.Job, s.Tasks, now)
 	ch.Job = s.Job
 	if err := s.planEvent(&ch, now); err != nil {
@@ -185,6 +223,17 @@ func (s *State) planEvent(ch *Change, now time.Time) error {
 		})
 	}
 	return nil
+}
+
+// upsert replaces the task with t's id in ts, or appends t.
+func upsert(ts []Task, t Task) []Task {
+	for i := range ts {
+		if ts[i].ID == t.ID {
+			ts[i] = t
+			return ts
+		}
+	}
+	return append(ts, t)
 }
 
 // cacheWorthy reports whether a succeeded job's result may be cached: it

@@ -247,7 +247,7 @@ func TestNewAndCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ch.Tasks) != 2 || ch.Event == nil || ch.Event.Seq != 1 || len(ch.Deliveries) != 0 || ch.Job.Status != api.JobRunning {
+	if len(ch.Added) != 2 || len(ch.Tasks) != 0 || ch.Event == nil || ch.Event.Seq != 1 || len(ch.Deliveries) != 0 || ch.Job.Status != api.JobRunning {
 		t.Fatalf("create %+v; want both tasks, event 1 and no delivery (progress goes out from the second event on)", ch)
 	}
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
@@ -79,18 +80,35 @@ func (s *State) Complete(c Completion) (Task, *Change, error) {
 				return t, false, err
 			}
 		}
-		s.Job.Result = &api.JobResult{Result: c.Result.Result}
-		s.Job.ResultKey = c.Result.Key
+		if len(c.Result.Chunks) > 0 {
+			return nt, true, s.expand(nt, c.Result.Chunks, c.Now)
+		}
+		if t.Kind != KindTranscribe {
+			s.Job.Result = s.jobResult(nt)
+			s.Job.ResultKey = c.Result.Key
+		}
 		return nt, true, nil
 	})
 }
 
 // Fail records a failed attempt: a retry per the policy (bounded by the
 // task's own MaxAttempts when set) or the task's failure.
+//
+// A transcribe task that found its chunk gone prepares the job again
+// instead: the prepare task is requeued (an attempt of its own) and the
+// chunks' tasks are dropped, unless prepare has no attempts left.
 func (s *State) Fail(f Failure) (Task, *Change, error) {
 	return s.report(f.TaskID, f.Holder, f.Now, func(t Task) (Task, bool, error) {
-		t, err := Fail(t, f.Token, f.Error, f.Retryable, f.Policy, f.Now, f.Jitter)
-		return t, err == nil, err
+		nt, err := Fail(t, f.Token, f.Error, f.Retryable, f.Policy, f.Now, f.Jitter)
+		if err != nil {
+			return t, false, err
+		}
+		if t.Kind == KindTranscribe && f.Error.Code == api.CodeChunkMissing {
+			if p, ok := s.task(nt.Parents[0]); ok && p.Attempt < attemptLimit(p, f.Policy) {
+				s.replan(p, f.Now)
+			}
+		}
+		return nt, true, nil
 	})
 }
 
@@ -106,6 +124,9 @@ func (s *State) Release(taskID, holder string, token int64, now time.Time) (Task
 // holder "" is any holder (internal callers). A task another agent holds
 // is refused as a stale lease: an agent learns nothing about tasks that
 // are not its own. A refused change leaves the state as it was.
+//
+// change may grow or shrink the job's graph through s.graph (expand,
+// replan); it touches the job only once it has accepted the report.
 func (s *State) report(taskID, holder string, now time.Time, change func(Task) (Task, bool, error)) (Task, *Change, error) {
 	t, ok := s.task(taskID)
 	if !ok {
@@ -114,16 +135,115 @@ func (s *State) report(taskID, holder string, now time.Time, change func(Task) (
 	if holder != "" && t.AgentID != holder {
 		return t, nil, fmt.Errorf("task %s is not held by agent %s: %w", t.ID, holder, ErrStaleLease)
 	}
-	// change touches the job only once it has accepted the report.
+	s.graph = graphChange{}
+	defer func() { s.graph = graphChange{} }()
 	nt, changed, err := change(t)
 	if err != nil || !changed {
 		return nt, nil, err
 	}
-	ch, err := s.apply([]Task{nt}, now)
+	g := s.graph
+	g.changed = append(g.changed, nt)
+	ch, err := s.applyGraph(g, now)
 	if err != nil {
 		return nt, nil, err
 	}
 	return nt, &ch, nil
+}
+
+// expand grows the graph of a prepare task that split its media into
+// chunks: one transcribe task per chunk, waiting for prepare (its success,
+// recorded in the same change, queues them), and a merge task waiting for
+// them all. Task ids derive from prepare's id and its fencing token, so
+// the decision stays pure and a prepare run again names new tasks.
+func (s *State) expand(prep Task, chunks []api.PreparedChunk, now time.Time) error {
+	if err := checkChunks(chunks); err != nil {
+		return err
+	}
+	base := fmt.Sprintf("%s.%d", prep.ID, prep.Token)
+	child := func(kind, id string, parents []string) Task {
+		return Task{
+			ID: id, JobID: prep.JobID, Tenant: prep.Tenant, Kind: kind, State: TaskWaiting,
+			Priority: prep.Priority, Requires: prep.Requires, Parents: parents,
+			MaxAttempts: prep.MaxAttempts, RunAt: now, CreatedAt: now, UpdatedAt: now,
+		}
+	}
+	ids := make([]string, len(chunks))
+	for i, c := range chunks {
+		ids[i] = fmt.Sprintf("%s.c%d", base, c.Index)
+		t := child(KindTranscribe, ids[i], []string{prep.ID})
+		t.Chunk = &Chunk{Index: c.Index, Start: c.Start, End: c.End, Key: c.Key}
+		s.graph.added = append(s.graph.added, t)
+	}
+	s.graph.added = append(s.graph.added, child(KindMerge, base+".m", ids))
+	return nil
+}
+
+// checkChunks vets a prepare task's chunks: indexes 0..n-1 in order, each
+// a non-empty span starting where the previous ended, at most MaxChunks.
+func checkChunks(chunks []api.PreparedChunk) error {
+	if len(chunks) > api.MaxChunks {
+		return invalid(api.CodeInvalidRequest, "at most %d chunks", api.MaxChunks)
+	}
+	for i, c := range chunks {
+		ok := c.Index == i && c.End > c.Start && c.Start >= 0 && c.Key != ""
+		if i > 0 {
+			ok = ok && math.Abs(c.Start-chunks[i-1].End) < 0.002
+		}
+		if !ok {
+			return invalid(api.CodeInvalidRequest, "chunk %d: chunks must be numbered from 0, contiguous, non-empty, with a key", i)
+		}
+	}
+	return nil
+}
+
+// replan runs prepare p again: it is requeued at once, and the tasks it
+// expanded into are dropped.
+func (s *State) replan(p Task, now time.Time) {
+	for _, t := range s.Tasks {
+		if t.ID != p.ID && (t.Kind == KindTranscribe || t.Kind == KindMerge) {
+			s.graph.removed = append(s.graph.removed, t.ID)
+		}
+	}
+	p.State, p.RunAt, p.UpdatedAt = TaskQueued, now, now
+	p.Result, p.LastError, p.Stage, p.Progress = nil, nil, "", 0
+	s.graph.changed = append(s.graph.changed, p)
+}
+
+// jobResult is the job's result once t, the task that produced its
+// transcript, succeeded: t's own, with the title the prepare task found and
+// the stage timings summed over the job's tasks.
+func (s *State) jobResult(t Task) *api.JobResult {
+	res := t.Result.Result
+	if t.Kind != KindMerge {
+		return &api.JobResult{Result: res}
+	}
+	timings := map[string]float64{}
+	for _, o := range s.Tasks {
+		if o.ID == t.ID {
+			o = t
+		}
+		if o.Result == nil {
+			continue
+		}
+		if o.Kind == KindPrepare && res.Title == "" {
+			res.Title = o.Result.Title
+		}
+		for k, v := range o.Result.Timings {
+			timings[k] += v
+		}
+	}
+	if len(timings) > 0 {
+		res.Timings = timings
+	}
+	return &api.JobResult{Result: res}
+}
+
+// attemptLimit is the number of attempts t may start.
+func attemptLimit(t Task, p RetryPolicy) int {
+	if t.MaxAttempts > 0 {
+		return t.MaxAttempts
+	}
+	return p.MaxAttempts
 }
 
 func (s *State) task(id string) (Task, bool) {
@@ -150,16 +270,40 @@ func (s *State) Cancel(now time.Time) (Change, error) {
 }
 
 // Retry requeues the failed and canceled tasks of a failed or canceled job
-// with a fresh attempt budget.
+// with a fresh attempt budget; what succeeded is kept, so a split job
+// reruns only its unfinished chunks, on the chunks already prepared. A
+// requeued task whose parents have not all succeeded waits for them. A job
+// one of whose chunks was found gone is prepared again from the start.
 func (s *State) Retry(now time.Time) (Change, error) {
 	if !CanRetryJob(s.Job.Status) {
 		return Change{}, fmt.Errorf("job is %s: %w", s.Job.Status, ErrInvalidState)
 	}
-	var changed []Task
 	for _, t := range s.Tasks {
-		if r, err := Retry(t, now); err == nil {
-			changed = append(changed, r)
+		if t.Kind == KindTranscribe && t.LastError != nil && t.LastError.Code == api.CodeChunkMissing {
+			if p, ok := s.task(t.Parents[0]); ok {
+				p.Attempt = 0
+				s.graph = graphChange{}
+				s.replan(p, now)
+				g := s.graph
+				s.graph = graphChange{}
+				return s.applyGraph(g, now)
+			}
 		}
+	}
+	var changed []Task
+	requeued := map[string]bool{}
+	for _, t := range s.Tasks {
+		r, err := Retry(t, now)
+		if err != nil {
+			continue
+		}
+		for _, p := range r.Parents {
+			if pt, ok := s.task(p); requeued[p] || ok && pt.State != TaskSucceeded {
+				r.State = TaskWaiting
+			}
+		}
+		requeued[r.ID] = true
+		changed = append(changed, r)
 	}
 	return s.apply(changed, now)
 }

@@ -20,8 +20,10 @@ type Status = api.JobStatus
 // TaskState is the state of one task.
 type TaskState string
 
-// Task states. A queued task is leasable once RunAt has passed.
+// Task states. A queued task is leasable once RunAt has passed; a waiting
+// task becomes queued when all its parents have succeeded.
 const (
+	TaskWaiting   TaskState = "waiting"
 	TaskQueued    TaskState = "queued"
 	TaskLeased    TaskState = "leased"
 	TaskSucceeded TaskState = "succeeded"
@@ -34,11 +36,19 @@ func (s TaskState) Final() bool {
 	return s == TaskSucceeded || s == TaskFailed || s == TaskCanceled
 }
 
-// Task kinds.
+// Task kinds (see api.KindCaption and its siblings).
 const (
 	// KindCaption runs the whole pipeline (resolve, captions-first, download,
 	// extract, transcribe) and produces the canonical transcript.
-	KindCaption = "caption"
+	KindCaption = api.KindCaption
+	// KindPrepare runs the pipeline up to the audio; it either finishes the
+	// job like caption (existing captions, short media) or splits the audio
+	// into chunks, which expands the job's graph.
+	KindPrepare = api.KindPrepare
+	// KindTranscribe recognizes one chunk.
+	KindTranscribe = api.KindTranscribe
+	// KindMerge stitches the chunks' transcripts into the job's result.
+	KindMerge = api.KindMerge
 )
 
 // Job is a user's request and its aggregate state.
@@ -55,9 +65,13 @@ type Job struct {
 	Error          *api.Error
 	Result         *api.JobResult
 	ResultKey      string // blob key of the canonical transcript
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	FinishedAt     *time.Time
+	// ChunksTotal and ChunksDone count the transcribe tasks of a split job
+	// and those that succeeded.
+	ChunksTotal int
+	ChunksDone  int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	FinishedAt  *time.Time
 }
 
 // Spec is the normalized, validated request.
@@ -75,17 +89,23 @@ type Spec struct {
 	WebhookURL string            `json:"webhook_url,omitempty"`
 	Metadata   map[string]any    `json:"metadata,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	// ChunkSeconds is the chunk length long media is split into (0: never).
+	ChunkSeconds float64 `json:"chunk_seconds,omitempty"`
 }
 
 // Task is one unit of work that an agent leases.
 type Task struct {
-	ID          string
-	JobID       string
-	Tenant      string
-	Kind        string
-	State       TaskState
-	Priority    int
-	Requires    Requirements
+	ID       string
+	JobID    string
+	Tenant   string
+	Kind     string
+	State    TaskState
+	Priority int
+	Requires Requirements
+	// Parents must all succeed before the task is queued (it waits till then).
+	Parents []string
+	// Chunk is the span a transcribe task recognizes.
+	Chunk       *Chunk
 	Attempt     int // attempts started (leases that were not handed back)
 	MaxAttempts int
 	RunAt       time.Time // leasable from
@@ -94,12 +114,20 @@ type Task struct {
 	Token         int64 // fencing token: changes on every lease
 	AgentID       string
 	LeaseDeadline time.Time
+	StartedAt     time.Time // of the current lease
 	Stage         string
 	Progress      float64
 	LastError     *api.Error
 	Result        *api.TaskResult
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+// Chunk is a span of the media and where its audio is stored.
+type Chunk struct {
+	Index      int
+	Start, End float64 // seconds
+	Key        string  // blob key of the chunk's WAV
 }
 
 // Requirements are what an agent must offer to lease a task.
@@ -142,14 +170,18 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// Plan expands a job into its tasks. Today a job is one caption task; long
-// media will fan out into per-chunk transcribe tasks here.
+// Plan is a job's first task: caption when the job never splits, else
+// prepare, which may expand the graph when it completes (see Expand).
 func Plan(j Job, newID func() string, maxAttempts int) []Task {
+	kind := KindCaption
+	if j.Spec.ChunkSeconds > 0 {
+		kind = KindPrepare
+	}
 	return []Task{{
 		ID:          newID(),
 		JobID:       j.ID,
 		Tenant:      j.Tenant,
-		Kind:        KindCaption,
+		Kind:        kind,
 		State:       TaskQueued,
 		Priority:    j.Spec.Priority,
 		Requires:    Requirements{Labels: j.Spec.Labels},
@@ -175,7 +207,8 @@ func AnswerFromCache(j Job, tasks []Task, resultKey string, res api.Result) (Job
 	return j, out
 }
 
-// Aggregate derives a job's status from its tasks' states.
+// Aggregate derives a job's status from its tasks' states; waiting tasks
+// count as queued.
 func Aggregate(tasks []Task) Status {
 	if len(tasks) == 0 {
 		return api.JobQueued

@@ -32,6 +32,10 @@ const (
 	DefaultPriority   = 5
 	MaxPriority       = 9
 	MaxIdempotencyKey = 255
+	// Chunks shorter than this would cost more in task overhead than they
+	// gain in parallelism.
+	MinChunkSeconds = 10
+	MaxChunkSeconds = 3600
 )
 
 var languageRE = regexp.MustCompile(`^(auto|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$`)
@@ -40,16 +44,17 @@ var languageRE = regexp.MustCompile(`^(auto|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$`)
 // file accompanies it (then URL must be empty).
 func Normalize(req api.JobRequest, upload bool) (Spec, error) {
 	s := Spec{
-		URL:        strings.TrimSpace(req.URL),
-		Language:   strings.TrimSpace(req.Language),
-		Task:       req.Task,
-		Model:      strings.TrimSpace(req.Model),
-		Priority:   DefaultPriority,
-		Captions:   req.Captions,
-		Cache:      true,
-		WebhookURL: strings.TrimSpace(req.WebhookURL),
-		Metadata:   req.Metadata,
-		Labels:     req.Labels,
+		URL:          strings.TrimSpace(req.URL),
+		Language:     strings.TrimSpace(req.Language),
+		Task:         req.Task,
+		Model:        strings.TrimSpace(req.Model),
+		Priority:     DefaultPriority,
+		Captions:     req.Captions,
+		Cache:        true,
+		WebhookURL:   strings.TrimSpace(req.WebhookURL),
+		Metadata:     req.Metadata,
+		Labels:       req.Labels,
+		ChunkSeconds: api.DefaultChunkSeconds,
 	}
 	switch {
 	case upload && s.URL != "":
@@ -111,6 +116,13 @@ func Normalize(req api.JobRequest, upload bool) (Spec, error) {
 			return s, invalid(api.CodeInvalidRequest, "metadata must not contain NUL characters")
 		}
 	}
+	if req.ChunkSeconds != nil {
+		c := *req.ChunkSeconds
+		if c != 0 && (c < MinChunkSeconds || c > MaxChunkSeconds) || c != c {
+			return s, invalid(api.CodeInvalidRequest, "chunk_seconds must be 0 (never split) or between %d and %d", MinChunkSeconds, MaxChunkSeconds)
+		}
+		s.ChunkSeconds = c
+	}
 	for k, v := range s.Labels {
 		if k == "" || len(k) > 63 || len(v) > 63 || strings.ContainsRune(k+v, 0) {
 			return s, invalid(api.CodeInvalidRequest, "labels: keys and values are at most 63 characters, keys non-empty, no NUL characters")
@@ -152,28 +164,52 @@ func (s Spec) Hash() string {
 // ToAPI renders a job for the wire.
 func (j Job) ToAPI() api.Job {
 	out := api.Job{
-		ID:         j.ID,
-		Tenant:     j.Tenant,
-		Status:     j.Status,
-		Stage:      j.Stage,
-		Progress:   j.Progress,
-		Source:     api.Source{URL: j.Spec.URL, Filename: j.Spec.Filename, Size: j.Spec.Size},
-		Language:   j.Spec.Language,
-		Task:       j.Spec.Task,
-		Model:      j.Spec.Model,
-		Priority:   j.Spec.Priority,
-		Captions:   j.Spec.Captions,
-		Cache:      j.Spec.Cache,
-		WebhookURL: j.Spec.WebhookURL,
-		Metadata:   j.Spec.Metadata,
-		Attempts:   j.Attempts,
-		CreatedAt:  j.CreatedAt.UTC(),
-		UpdatedAt:  j.UpdatedAt.UTC(),
-		Error:      j.Error,
-		Result:     j.Result,
+		ID:           j.ID,
+		Tenant:       j.Tenant,
+		Status:       j.Status,
+		Stage:        j.Stage,
+		Progress:     j.Progress,
+		Source:       api.Source{URL: j.Spec.URL, Filename: j.Spec.Filename, Size: j.Spec.Size},
+		Language:     j.Spec.Language,
+		Task:         j.Spec.Task,
+		Model:        j.Spec.Model,
+		Priority:     j.Spec.Priority,
+		Captions:     j.Spec.Captions,
+		Cache:        j.Spec.Cache,
+		WebhookURL:   j.Spec.WebhookURL,
+		Metadata:     j.Spec.Metadata,
+		Attempts:     j.Attempts,
+		ChunkSeconds: j.Spec.ChunkSeconds,
+		CreatedAt:    j.CreatedAt.UTC(),
+		UpdatedAt:    j.UpdatedAt.UTC(),
+		Error:        j.Error,
+		Result:       j.Result,
 	}
 	if j.FinishedAt != nil {
 		f := j.FinishedAt.UTC()
+		out.FinishedAt = &f
+	}
+	if j.ChunksTotal > 0 {
+		out.Chunks = &api.ChunkSummary{Total: j.ChunksTotal, Done: j.ChunksDone}
+	}
+	return out
+}
+
+// ToAPI renders a task for the wire.
+func (t Task) ToAPI() api.TaskInfo {
+	out := api.TaskInfo{
+		ID: t.ID, Kind: t.Kind, Status: string(t.State), AgentID: t.AgentID, Attempts: t.Attempt,
+		Stage: t.Stage, Progress: t.Progress, Error: t.LastError,
+	}
+	if t.Chunk != nil {
+		out.Chunk = &api.Chunk{Index: t.Chunk.Index, Start: t.Chunk.Start, End: t.Chunk.End}
+	}
+	if !t.StartedAt.IsZero() {
+		s := t.StartedAt.UTC()
+		out.StartedAt = &s
+	}
+	if t.State.Final() {
+		f := t.UpdatedAt.UTC()
 		out.FinishedAt = &f
 	}
 	return out

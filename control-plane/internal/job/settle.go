@@ -6,26 +6,58 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
+// Shares of a split job's progress: the prepare task reports up to
+// prepareShare of its own progress before it splits (the pipeline's weights
+// up to the audio), the chunks the most, the merge the rest.
+const (
+	prepareShare = 0.5
+	mergeShare   = 0.05
+)
+
 // settle derives a job's aggregate fields from its tasks after any change to
-// them: status by Aggregate, progress as the mean over tasks, the error of
-// the task that failed (or was canceled), and FinishedAt while final.
+// them: status by Aggregate, progress (never going back while the job runs),
+// the stage of a split job, the chunk counts, the error of the task that
+// failed (or was canceled), and FinishedAt while final.
 func settle(j Job, tasks []Task, now time.Time) Job {
+	prev := j
 	j.Status = Aggregate(tasks)
 	// Attempts counts the leases of the current run that were not handed back.
 	j.Attempts = 0
+	j.ChunksTotal, j.ChunksDone = 0, 0
+	var chunkProgress, mergeProgress float64
+	merging := false
 	for _, t := range tasks {
 		j.Attempts += t.Attempt
-	}
-	if len(tasks) > 0 {
-		var sum float64
-		for _, t := range tasks {
+		switch t.Kind {
+		case KindTranscribe:
+			j.ChunksTotal++
+			chunkProgress += taskProgress(t)
 			if t.State == TaskSucceeded {
-				sum++
-			} else {
-				sum += t.Progress
+				j.ChunksDone++
+			}
+		case KindMerge:
+			mergeProgress = taskProgress(t)
+			merging = t.State == TaskQueued || t.State == TaskLeased
+		}
+	}
+	switch {
+	case j.ChunksTotal > 0:
+		j.Progress = prepareShare + (1-prepareShare-mergeShare)*chunkProgress/float64(j.ChunksTotal) + mergeShare*mergeProgress
+		if !j.Status.Final() {
+			j.Stage = KindTranscribe
+			if merging {
+				j.Stage = KindMerge
 			}
 		}
+	case len(tasks) > 0:
+		var sum float64
+		for _, t := range tasks {
+			sum += taskProgress(t)
+		}
 		j.Progress = sum / float64(len(tasks))
+	}
+	if j.Status == api.JobRunning && prev.Status == api.JobRunning {
+		j.Progress = max(j.Progress, prev.Progress)
 	}
 	j.Error = nil
 	switch j.Status {
@@ -44,6 +76,41 @@ func settle(j Job, tasks []Task, now time.Time) Job {
 	}
 	j.UpdatedAt = now
 	return j
+}
+
+func taskProgress(t Task) float64 {
+	if t.State == TaskSucceeded {
+		return 1
+	}
+	return t.Progress
+}
+
+// unblock queues the waiting tasks whose parents have all succeeded. It
+// returns the tasks it changed; tasks is updated in place.
+func unblock(tasks []Task, now time.Time) []Task {
+	succeeded := map[string]bool{}
+	for _, t := range tasks {
+		succeeded[t.ID] = t.State == TaskSucceeded
+	}
+	var changed []Task
+	for i, t := range tasks {
+		if t.State != TaskWaiting || !allOf(t.Parents, succeeded) {
+			continue
+		}
+		t.State, t.RunAt, t.UpdatedAt = TaskQueued, now, now
+		tasks[i] = t
+		changed = append(changed, t)
+	}
+	return changed
+}
+
+func allOf(ids []string, set map[string]bool) bool {
+	for _, id := range ids {
+		if !set[id] {
+			return false
+		}
+	}
+	return true
 }
 
 func firstError(tasks []Task, state TaskState) *api.Error {

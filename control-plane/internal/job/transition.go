@@ -68,6 +68,7 @@ func Lease(t Task, agentID string, now, deadline time.Time) (Task, error) {
 	t.Token++
 	t.Attempt++
 	t.LeaseDeadline = deadline
+	t.StartedAt = now
 	t.Stage, t.Progress = "", 0
 	t.UpdatedAt = now
 	return t, nil

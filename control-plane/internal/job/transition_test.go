@@ -119,7 +119,7 @@ func TestLease(t *testing.T) {
 				return
 			}
 			want := tt.in
-			want.State, want.AgentID, want.LeaseDeadline, want.UpdatedAt = TaskLeased, "a2", deadline, now
+			want.State, want.AgentID, want.LeaseDeadline, want.UpdatedAt, want.StartedAt = TaskLeased, "a2", deadline, now, now
 			want.Token, want.Attempt = tt.in.Token+1, tt.in.Attempt+1
 			want.Stage, want.Progress = "", 0
 			if !reflect.DeepEqual(got, want) {
