@@ -386,15 +386,15 @@ func speechWithPauses(t *testing.T, ff *FFmpeg, pause float64, sentences ...stri
 		args = append(args, "-i", media.Speech(t, s))
 		// Pad every sentence but the last with silence.
 		if i < len(sentences)-1 {
-			filter.WriteString("[" + itoa(i) + ":a]apad=pad_dur=" + ftoa(pause) + "[p" + itoa(i) + "];")
+			filter.WriteString("[" + strconv.Itoa(i) + ":a]apad=pad_dur=" + strconv.FormatFloat(pause, 'f', -1, 64) + "[p" + strconv.Itoa(i) + "];")
 		} else {
-			filter.WriteString("[" + itoa(i) + ":a]anull[p" + itoa(i) + "];")
+			filter.WriteString("[" + strconv.Itoa(i) + ":a]anull[p" + strconv.Itoa(i) + "];")
 		}
 	}
 	for i := range sentences {
-		filter.WriteString("[p" + itoa(i) + "]")
+		filter.WriteString("[p" + strconv.Itoa(i) + "]")
 	}
-	filter.WriteString("concat=n=" + itoa(len(sentences)) + ":v=0:a=1")
+	filter.WriteString("concat=n=" + strconv.Itoa(len(sentences)) + ":v=0:a=1")
 	joined := filepath.Join(dir, "joined.wav")
 	args = append(args, "-filter_complex", filter.String(), joined)
 	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
@@ -406,9 +406,6 @@ func speechWithPauses(t *testing.T, ff *FFmpeg, pause float64, sentences ...stri
 	}
 	return wav
 }
-
-func itoa(i int) string     { return strconv.Itoa(i) }
-func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func TestSplitSpeechAtSilences(t *testing.T) {
 	t.Parallel()
