@@ -19,6 +19,9 @@ const (
 	pauseGap = 1.0
 	// minCueMS is the length given to a cue that would otherwise have none.
 	minCueMS = 200
+	// minBreakGap is the shortest silence between words that counts as a
+	// phrase boundary when a full cue has no punctuation to break at.
+	minBreakGap = 0.15
 )
 
 // token is one word to place, with its time span in seconds.
@@ -29,11 +32,12 @@ type token struct {
 
 // BuildCues lays a transcript out as caption cues. Cues never span a segment
 // boundary; within a segment a cue ends when the next word would exceed the
-// layout (backing off to the last punctuation in its second half), or at a
-// pause. Word timings are used where present; otherwise a segment's time is
-// shared among its words in proportion to their length. The result is in
-// order, without overlaps, every cue at least 1 ms long and non-empty; a word
-// longer than MaxChars gets a line of its own. t should pass Validate.
+// layout (backing off to the last punctuation in its second half, else to
+// its longest pause there), or at a long pause. Word timings are used where
+// present; otherwise a segment's time is shared among its words in
+// proportion to their length. The result is in order, without overlaps,
+// every cue at least 1 ms long and non-empty; a word longer than MaxChars
+// gets a line of its own. t should pass Validate.
 func BuildCues(t api.Transcript, l Layout) []Cue {
 	l = l.WithDefaults()
 	l.MaxChars = max(l.MaxChars, 1)
@@ -147,15 +151,18 @@ func (f lineFill) with(text string, maxChars int) lineFill {
 	}
 }
 
-// breakPoint is where to end a full cue: after the last token that ends with
-// punctuation, provided that keeps at least half the cue's text; else after
-// all of it.
+// breakPoint is where to end a full cue, among the positions that keep at
+// least half the cue's text: after the last token that ends with punctuation;
+// else at the longest pause between words, if one lasts at least minBreakGap
+// (recognizers such as pocketsphinx write no punctuation, and a pause is the
+// next best sign of a phrase boundary); else after all of it.
 func breakPoint(toks []token) int {
 	total := 0
 	for _, t := range toks {
 		total += utf8.RuneCountInString(t.text) + 1
 	}
 	prefix := total
+	pause, widest := 0, minBreakGap
 	for k := len(toks) - 1; k >= 1; k-- {
 		prefix -= utf8.RuneCountInString(toks[k].text) + 1
 		if 2*prefix < total {
@@ -164,6 +171,14 @@ func breakPoint(toks []token) int {
 		if endsWithPunct(toks[k-1].text) {
 			return k
 		}
+		// Strictly wider, so of equal pauses the later one wins and the
+		// cue keeps more text.
+		if gap := toks[k].start - toks[k-1].end; gap > widest || (pause == 0 && gap >= widest) {
+			pause, widest = k, gap
+		}
+	}
+	if pause > 0 {
+		return pause
 	}
 	return len(toks)
 }

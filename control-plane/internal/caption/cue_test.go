@@ -411,3 +411,88 @@ func TestLineFillMatchesWrap(t *testing.T) {
 		}
 	}
 }
+
+// paced gives the words of text 0.3 s each with 50 ms between them, plus
+// pause[i] seconds of extra silence before word i.
+func paced(text string, pause map[int]float64) []api.Word {
+	var out []api.Word
+	at := 0.0
+	for i, w := range strings.Fields(text) {
+		at += pause[i]
+		out = append(out, api.Word{Word: w, Start: at, End: at + 0.3})
+		at += 0.35
+	}
+	return out
+}
+
+func TestBuildCuesBreaksAtPauses(t *testing.T) {
+	t.Parallel()
+	// With MaxChars 30 on one line, "one two three four five six" fills the
+	// first cue and "seven" does not fit; the second half of that cue allows
+	// breaks before "four", "five" or "six".
+	const text = "one two three four five six seven"
+	tests := []struct {
+		name  string
+		text  string
+		pause map[int]float64
+		want  []string
+	}{
+		{"no pause: break at the last fitting word", text, nil,
+			[]string{"one two three four five six", "seven"}},
+		{"a pause in the second half", text, map[int]float64{3: 0.3},
+			[]string{"one two three", "four five six seven"}},
+		{"a pause at the threshold counts", text, map[int]float64{4: minBreakGap - 0.05 + 1e-9},
+			[]string{"one two three four", "five six seven"}},
+		{"a pause below the threshold does not", text, map[int]float64{4: 0.05},
+			[]string{"one two three four five six", "seven"}},
+		{"a pause in the first half is ignored", text, map[int]float64{2: 0.8},
+			[]string{"one two three four five six", "seven"}},
+		{"the longest pause wins", text, map[int]float64{3: 0.2, 4: 0.5, 5: 0.3},
+			[]string{"one two three four", "five six seven"}},
+		{"of equal pauses the later wins", text, map[int]float64{3: 0.4, 5: 0.4},
+			[]string{"one two three four five", "six seven"}},
+		{"punctuation beats a longer pause", "one two three four, five six seven", map[int]float64{5: 0.6},
+			[]string{"one two three four,", "five six seven"}},
+		{"a pause of a second or more still ends a cue by itself", text, map[int]float64{1: 1.2},
+			[]string{"one", "two three four five six seven"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ws := paced(tt.text, tt.pause)
+			tr := api.Transcript{Segments: []api.Segment{{Start: 0, End: ws[len(ws)-1].End, Words: ws}}}
+			var got []string
+			for _, c := range BuildCues(tr, Layout{MaxChars: 30, MaxLines: 1}) {
+				got = append(got, c.Text)
+			}
+			if !slicesEqual(got, tt.want) {
+				t.Errorf("cues = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBreakPoint(t *testing.T) {
+	t.Parallel()
+	tok := func(text string, start, end float64) token { return token{text, start, end} }
+	tests := []struct {
+		name string
+		toks []token
+		want int
+	}{
+		{"one token", []token{tok("a", 0, 1)}, 1},
+		{"no times (spread text)", []token{tok("aa", 0, 0), tok("bb", 0, 0), tok("cc", 0, 0)}, 3},
+		{"pause before the last token", []token{tok("aa", 0, 1), tok("bb", 1, 2), tok("cc", 2.2, 3)}, 2},
+		{"overlapping words are no pause", []token{tok("aa", 0, 1), tok("bb", 0.5, 2), tok("cc", 1.5, 3)}, 3},
+		{"pause only in the first half", []token{tok("aa", 0, 1), tok("bb", 1.5, 2), tok("cc", 2, 3), tok("dd", 3, 4)}, 4},
+		{"punctuation before a pause", []token{tok("aa", 0, 1), tok("bb,", 1, 2), tok("cc", 2, 3), tok("dd", 3.5, 4)}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := breakPoint(tt.toks); got != tt.want {
+				t.Errorf("breakPoint = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
