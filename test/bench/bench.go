@@ -41,6 +41,17 @@ type Scale struct {
 	LargeQueue      int
 	LeaseSamples    int
 	ScalingRows     []ScalingRow
+	// Fair share: a big tenant's backlog worked by FairAgents agents that
+	// spend FairWork on each task, while a small tenant submits FairProbes
+	// jobs FairInterval apart.
+	FairBacklog  int
+	FairAgents   int
+	FairWork     time.Duration
+	FairProbes   int
+	FairInterval time.Duration
+	// Long media: seconds of speech, split into chunks of LongMediaChunk.
+	LongMediaSeconds float64
+	LongMediaChunk   float64
 }
 
 // FullScale is the workload.
@@ -52,6 +63,8 @@ func FullScale() Scale {
 		IdleAgents: 10_000, IdleWindow: 20 * time.Second,
 		SmallQueue: 1_000, LargeQueue: 1_000_000, LeaseSamples: 500,
 		ScalingRows: []ScalingRow{{1, 1_000}, {10, 4_000}, {100, 10_000}, {1_000, 10_000}},
+		FairBacklog: 20_000, FairAgents: 20, FairWork: 50 * time.Millisecond, FairProbes: 100, FairInterval: 100 * time.Millisecond,
+		LongMediaSeconds: 600, LongMediaChunk: 120,
 	}
 }
 
@@ -67,6 +80,8 @@ func SmokeScale() Scale {
 		IdleAgents: 20, IdleWindow: 500 * time.Millisecond,
 		SmallQueue: 10, LargeQueue: 200, LeaseSamples: 10,
 		ScalingRows: []ScalingRow{{1, 5}, {3, 12}},
+		FairBacklog: 200, FairAgents: 4, FairWork: 20 * time.Millisecond, FairProbes: 5, FairInterval: 50 * time.Millisecond,
+		LongMediaSeconds: 40, LongMediaChunk: 10,
 	}
 }
 
@@ -189,6 +204,8 @@ func All() []Benchmark {
 		{"lease-queued", LeaseQueued},
 		{"idle", Idle},
 		{"scaling", Scaling},
+		{"fair-share", FairShare},
+		{"long-media", LongMedia},
 	}
 }
 

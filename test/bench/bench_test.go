@@ -13,19 +13,20 @@ import (
 	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
-// serverBin is the control plane binary: YTCAPTION_BIN's (make test builds
-// it), or one built here.
+// serverBin is the control plane binary, with the agent's beside it:
+// YTCAPTION_BIN's (make test builds them), or built here.
 func serverBin(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv("YTCAPTION_BIN"); dir != "" {
 		return filepath.Join(dir, "ytcaption")
 	}
-	out := filepath.Join(t.TempDir(), "ytcaption")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption")
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption", "github.com/ytcaption/ytcaption/agent/cmd/ytcaption-agent")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, b)
 	}
-	return out
+	return filepath.Join(dir, "ytcaption")
 }
 
 // TestSmoke runs every benchmark with tiny counts and checks that each
@@ -51,6 +52,7 @@ func TestSmoke(t *testing.T) {
 		"river_tuned_jobs_per_s", "river_tuned_latency_p50_ms", "river_tuned_latency_p99_ms",
 		"idle_agents", "idle_rss_mib", "idle_cpu_pct",
 		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "pg_insert_tps_ceiling",
+		"fair_share_first_start_p99_ms", "long_media_speedup_2_agents", "long_media_overhead_pct",
 	}
 	for _, m := range want {
 		v, ok := r.Get(m)

@@ -53,6 +53,8 @@ func targets() []target {
 			k, ok := r.Get("lease_p99_ms_1k_queued")
 			return v <= 2*k, ok
 		}},
+		{"long_media_speedup_2_agents", "≥ 1.6 (2 cores)", atLeast(1.6)},
+		{"long_media_overhead_pct", "≤ 10", atMost(10)},
 	}
 }
 
