@@ -104,6 +104,8 @@ func TestChaos(t *testing.T) {
 	dir := t.TempDir()
 	media.Copy(t, media.MP4(t, media.Speech(t, testSpeech)), dir, "test.mp4")
 	media.Copy(t, media.MP4(t, media.Speech(t, realSpeech)), dir, "real.mp4")
+	// Over three chunks of speech: a long job's graph.
+	media.Copy(t, media.MP4(t, media.Speech(t, strings.Repeat(realSpeech+" ", 4))), dir, "long.mp4")
 	base := media.Serve(t, dir)
 
 	s.diskMount = mountTmpfs(t)
@@ -116,8 +118,9 @@ func TestChaos(t *testing.T) {
 		agentSpec{name: "agent-ps", engine: "pocketsphinx", labels: "asr=pocketsphinx"},
 	)
 	s.c = startCluster(t, specs)
-	s.w = &workload{c: s.c.client, testURL: base + "/test.mp4", realURL: base + "/real.mp4", missingURL: base + "/missing.mp4",
-		every: m.every, maxInflight: m.maxInflight, invalidEvery: 12, realEv: 8, byID: map[string]*jobRec{}}
+	s.w = &workload{c: s.c.client, testURL: base + "/test.mp4", realURL: base + "/real.mp4", longURL: base + "/long.mp4",
+		missingURL: base + "/missing.mp4", every: m.every, maxInflight: m.maxInflight, invalidEvery: 12, realEv: 8, longEvery: 10,
+		byID: map[string]*jobRec{}}
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

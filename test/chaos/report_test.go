@@ -34,7 +34,7 @@ type tally struct {
 	rollingFailed                               int
 	all5xx                                      map[int]int
 	lateRejected                                int // agents' completions refused as stale
-	realChecked                                 int
+	realChecked, longChecked                    int
 	crashes                                     int // processes that exited on their own
 }
 
@@ -113,8 +113,8 @@ func (s *suite) account() {
 	if tl.lost != 0 || tl.duplicates != 0 {
 		t.Errorf("lost %d, duplicate results %d; want 0 and 0", tl.lost, tl.duplicates)
 	}
-	if tl.invalid == 0 || tl.realChecked == 0 {
-		t.Errorf("the workload ran %d invalid and %d real-engine jobs; want some of each", tl.invalid, tl.realChecked)
+	if tl.invalid == 0 || tl.realChecked == 0 || tl.longChecked == 0 {
+		t.Errorf("the workload ran %d invalid, %d real-engine and %d long jobs; want some of each", tl.invalid, tl.realChecked, tl.longChecked)
 	}
 	for _, e := range s.w.errs {
 		t.Errorf("workload: %s", e)
@@ -143,10 +143,10 @@ func (s *suite) checkResults(ctx context.Context, jobs []jobRec, completions map
 	}
 	defer conn.Close(ctx)
 	type row struct {
-		status, resultKey, task string
-		attempt                 int
+		status, resultKey, task, kind, state string
+		attempt                              int
 	}
-	rows, err := conn.Query(ctx, `SELECT j.id, j.status, j.result_key, t.id, t.attempt
+	rows, err := conn.Query(ctx, `SELECT j.id, j.status, j.result_key, t.id, t.attempt, t.kind, t.state
 		FROM jobs j JOIN tasks t ON t.job_id = j.id`)
 	if err != nil {
 		t.Errorf("query jobs: %v", err)
@@ -156,7 +156,7 @@ func (s *suite) checkResults(ctx context.Context, jobs []jobRec, completions map
 	for rows.Next() {
 		var id string
 		var r row
-		if err := rows.Scan(&id, &r.status, &r.resultKey, &r.task, &r.attempt); err != nil {
+		if err := rows.Scan(&id, &r.status, &r.resultKey, &r.task, &r.attempt, &r.kind, &r.state); err != nil {
 			t.Errorf("scan: %v", err)
 			return
 		}
@@ -179,13 +179,33 @@ func (s *suite) checkResults(ctx context.Context, jobs []jobRec, completions map
 	}
 	for _, j := range jobs {
 		rs := db[j.id]
-		if len(rs) != 1 {
-			problem("job %s has %d tasks in the store, want 1", j.id, len(rs))
+		// The task whose transcript is the job's: a split job's merge, or
+		// the job's only task.
+		var r row
+		kinds := map[string]int{}
+		for _, t := range rs {
+			kinds[t.kind]++
+			if t.kind == "merge" || len(rs) == 1 {
+				r = t
+			}
+		}
+		if r.task == "" {
+			problem("job %s has tasks %v in the store, want one task or a graph with a merge", j.id, kinds)
 			continue
 		}
-		r := rs[0]
 		if j.last.Status != api.JobSucceeded {
 			continue
+		}
+		if j.kind == kindLong {
+			if kinds["prepare"] != 1 || kinds["transcribe"] < 3 || kinds["merge"] != 1 {
+				problem("long job %s ran tasks %v, want 1 prepare, ≥ 3 transcribe, 1 merge", j.id, kinds)
+			}
+			for _, t := range rs {
+				if t.state != "succeeded" {
+					problem("long job %s succeeded with its %s task %s %s", j.id, t.kind, t.task, t.state)
+				}
+			}
+			tl.longChecked++
 		}
 		want := fmt.Sprintf("jobs/%s/tasks/%s/attempt-%d/transcript.json", j.id, r.task, r.attempt)
 		if r.resultKey != want {
@@ -262,5 +282,6 @@ func (s *suite) table(tl tally) string {
 	row("5xx during the rolling restart", tl.rolling5xx)
 	row("5xx seen by clients in the whole run", fivexx)
 	row("real-engine (pocketsphinx) jobs checked", tl.realChecked)
+	row("long jobs (prepare, chunks, merge) checked", tl.longChecked)
 	return b.String()
 }

@@ -19,7 +19,11 @@ const (
 	kindTest    = "test"    // test engine on a test-engine agent
 	kindReal    = "real"    // the full real pipeline with pocketsphinx
 	kindInvalid = "invalid" // a URL that does not exist: must fail, permanently
+	kindLong    = "long"    // long media on test-engine agents: prepare, chunks, merge
 )
+
+// longChunkSeconds splits the long media into a few chunks.
+const longChunkSeconds = 10
 
 // Labels route each kind to the agents built for it.
 var (
@@ -40,10 +44,11 @@ type jobRec struct {
 type workload struct {
 	c                    *lbClient
 	testURL, realURL     string
-	missingURL           string
+	longURL, missingURL  string
 	every                time.Duration
 	maxInflight          int
 	invalidEvery, realEv int
+	longEvery            int
 
 	mu    sync.Mutex
 	jobs  []*jobRec
@@ -87,6 +92,8 @@ func (w *workload) submitLoop(ctx context.Context) {
 			kind, req.URL = kindInvalid, fmt.Sprintf("%s?n=%d", w.missingURL, i)
 		case w.realEv > 0 && i%w.realEv == 2:
 			kind, req.URL, req.Labels = kindReal, fmt.Sprintf("%s?n=%d", w.realURL, i), labelsReal
+		case w.longEvery > 0 && i%w.longEvery == 4:
+			kind, req.URL, req.ChunkSeconds = kindLong, fmt.Sprintf("%s?n=%d", w.longURL, i), ptr(float64(longChunkSeconds))
 		}
 		// One key per logical job: retries across replicas make one job.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
