@@ -15,10 +15,10 @@ import (
 // Every change of jobs takes two round trips inside its transaction: one
 // reads the jobs' whole states while taking their row locks, the other
 // writes what package job decided (store.ChangeJobs, store.ApplyReports):
-// the tasks removed, changed and added, the jobs re-derived from them, their next events, the
-// webhook deliveries those cause and the cache entries of jobs that
-// succeeded. Holding a job's lock is what lets its task rows be read
-// unlocked.
+// the tasks removed, changed and added, the jobs re-derived from them,
+// their next events, the webhook deliveries those cause and the cache
+// entries of jobs that succeeded. Holding a job's lock is what lets its
+// task rows be read unlocked.
 
 // stateTx is a transaction as store's change flows use it.
 type stateTx struct{ tx pgx.Tx }
