@@ -133,7 +133,11 @@ type graphChange struct {
 
 func (s *State) applyGraph(g graphChange, now time.Time) (Change, error) {
 	if len(g.removed) > 0 {
-		s.Tasks = slices.DeleteFunc(s.Tasks, func(t Task) bool { return slices.Contains(g.removed, t.ID) })
+		gone := func(t Task) bool { return slices.Contains(g.removed, t.ID) }
+		s.Tasks = slices.DeleteFunc(s.Tasks, gone)
+		// A task both reported and dropped (the chunk found gone) is only
+		// deleted: the change must not write a row it deletes.
+		g.changed = slices.DeleteFunc(slices.Clone(g.changed), gone)
 	}
 	for _, c := range g.changed {
 		for i := range s.Tasks {

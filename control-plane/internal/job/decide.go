@@ -103,8 +103,8 @@ func (s *State) Fail(f Failure) (Task, *Change, error) {
 		if err != nil {
 			return t, false, err
 		}
-		if t.Kind == KindTranscribe && f.Error.Code == api.CodeChunkMissing {
-			if p, ok := s.task(nt.Parents[0]); ok && p.Attempt < attemptLimit(p, f.Policy) {
+		if t.Kind == KindTranscribe && f.Error.Code == api.CodeChunkMissing && len(t.Parents) > 0 {
+			if p, ok := s.task(t.Parents[0]); ok && p.Attempt < attemptLimit(p, f.Policy) {
 				s.replan(p, f.Now)
 			}
 		}
@@ -279,7 +279,7 @@ func (s *State) Retry(now time.Time) (Change, error) {
 		return Change{}, fmt.Errorf("job is %s: %w", s.Job.Status, ErrInvalidState)
 	}
 	for _, t := range s.Tasks {
-		if t.Kind == KindTranscribe && t.LastError != nil && t.LastError.Code == api.CodeChunkMissing {
+		if t.Kind == KindTranscribe && t.LastError != nil && t.LastError.Code == api.CodeChunkMissing && len(t.Parents) > 0 {
 			if p, ok := s.task(t.Parents[0]); ok {
 				p.Attempt = 0
 				s.graph = graphChange{}

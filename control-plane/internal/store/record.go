@@ -31,18 +31,20 @@ type specRecord struct {
 	WebhookURL string            `json:"webhook_url,omitempty"`
 	Metadata   map[string]any    `json:"metadata,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	// Absent from the specs of jobs submitted before chunking: they never split.
+	ChunkSeconds float64 `json:"chunk_seconds,omitempty"`
 }
 
 func specRecordOf(s job.Spec) specRecord {
 	return specRecord{URL: s.URL, UploadKey: s.UploadKey, Filename: s.Filename, Size: s.Size, Language: s.Language,
 		Task: s.Task, Model: s.Model, Priority: s.Priority, Captions: s.Captions, Cache: s.Cache,
-		WebhookURL: s.WebhookURL, Metadata: s.Metadata, Labels: s.Labels}
+		WebhookURL: s.WebhookURL, Metadata: s.Metadata, Labels: s.Labels, ChunkSeconds: s.ChunkSeconds}
 }
 
 func (r specRecord) spec() job.Spec {
 	return job.Spec{URL: r.URL, UploadKey: r.UploadKey, Filename: r.Filename, Size: r.Size, Language: r.Language,
 		Task: r.Task, Model: r.Model, Priority: r.Priority, Captions: r.Captions, Cache: r.Cache,
-		WebhookURL: r.WebhookURL, Metadata: r.Metadata, Labels: r.Labels}
+		WebhookURL: r.WebhookURL, Metadata: r.Metadata, Labels: r.Labels, ChunkSeconds: r.ChunkSeconds}
 }
 
 // requirementsRecord is tasks.requires. The lease queries of both backends
@@ -58,6 +60,22 @@ func requirementsRecordOf(r job.Requirements) requirementsRecord {
 
 func (r requirementsRecord) requirements() job.Requirements {
 	return job.Requirements{Engine: r.Engine, Labels: r.Labels}
+}
+
+// chunkRecord is tasks.chunk: the span a transcribe task recognizes.
+type chunkRecord struct {
+	Index int     `json:"index"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+	Key   string  `json:"key"`
+}
+
+func chunkRecordOf(c job.Chunk) chunkRecord {
+	return chunkRecord{Index: c.Index, Start: c.Start, End: c.End, Key: c.Key}
+}
+
+func (r chunkRecord) chunk() job.Chunk {
+	return job.Chunk{Index: r.Index, Start: r.Start, End: r.End, Key: r.Key}
 }
 
 // errorRecord is jobs.error and tasks.last_error.
@@ -114,14 +132,35 @@ type taskResultRecord struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	resultRecord
+	// Chunks is a prepare task's split audio.
+	Chunks []preparedChunkRecord `json:"chunks,omitempty"`
+}
+
+type preparedChunkRecord struct {
+	Index  int     `json:"index"`
+	Start  float64 `json:"start"`
+	End    float64 `json:"end"`
+	Key    string  `json:"key"`
+	Size   int64   `json:"size"`
+	SHA256 string  `json:"sha256"`
 }
 
 func taskResultRecordOf(r api.TaskResult) taskResultRecord {
-	return taskResultRecord{Key: r.Key, Size: r.Size, SHA256: r.SHA256, resultRecord: resultRecordOf(r.Result)}
+	out := taskResultRecord{Key: r.Key, Size: r.Size, SHA256: r.SHA256, resultRecord: resultRecordOf(r.Result)}
+	for _, c := range r.Chunks {
+		out.Chunks = append(out.Chunks, preparedChunkRecord{Index: c.Index, Start: c.Start, End: c.End,
+			Key: c.Key, Size: c.Size, SHA256: c.SHA256})
+	}
+	return out
 }
 
 func (r taskResultRecord) taskResult() api.TaskResult {
-	return api.TaskResult{Key: r.Key, Size: r.Size, SHA256: r.SHA256, Result: r.result()}
+	out := api.TaskResult{Key: r.Key, Size: r.Size, SHA256: r.SHA256, Result: r.result()}
+	for _, c := range r.Chunks {
+		out.Chunks = append(out.Chunks, api.PreparedChunk{Chunk: api.Chunk{Index: c.Index, Start: c.Start, End: c.End},
+			Key: c.Key, Size: c.Size, SHA256: c.SHA256})
+	}
+	return out
 }
 
 // capabilitiesRecord is agents.capabilities.
@@ -188,6 +227,22 @@ type eventRecord struct {
 	FinishedAt *time.Time       `json:"finished_at"`
 	Error      *errorRecord     `json:"error,omitempty"`
 	Result     *jobResultRecord `json:"result,omitempty"`
+	// Absent from the events of jobs before chunking.
+	ChunkSeconds float64             `json:"chunk_seconds,omitempty"`
+	Chunks       *chunkSummaryRecord `json:"chunks,omitempty"`
+}
+
+type chunkSummaryRecord struct {
+	Total int `json:"total"`
+	Done  int `json:"done"`
+}
+
+func chunkSummaryRecordOf(c api.ChunkSummary) chunkSummaryRecord {
+	return chunkSummaryRecord{Total: c.Total, Done: c.Done}
+}
+
+func (r chunkSummaryRecord) summary() api.ChunkSummary {
+	return api.ChunkSummary{Total: r.Total, Done: r.Done}
 }
 
 type sourceRecord struct {
@@ -202,7 +257,8 @@ func eventRecordOf(j api.Job) eventRecord {
 		Language: j.Language, Task: j.Task, Model: j.Model, Priority: j.Priority, Captions: j.Captions, Cache: j.Cache,
 		WebhookURL: j.WebhookURL, Metadata: j.Metadata, Attempts: j.Attempts, CreatedAt: j.CreatedAt,
 		UpdatedAt: j.UpdatedAt, FinishedAt: j.FinishedAt, Error: mapPtr(j.Error, errorRecordOf),
-		Result: mapPtr(j.Result, jobResultRecordOf)}
+		Result: mapPtr(j.Result, jobResultRecordOf), ChunkSeconds: j.ChunkSeconds,
+		Chunks: mapPtr(j.Chunks, chunkSummaryRecordOf)}
 }
 
 func (r eventRecord) job() api.Job {
@@ -211,7 +267,8 @@ func (r eventRecord) job() api.Job {
 		Language: r.Language, Task: r.Task, Model: r.Model, Priority: r.Priority, Captions: r.Captions, Cache: r.Cache,
 		WebhookURL: r.WebhookURL, Metadata: r.Metadata, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
 		UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt, Error: mapPtr(r.Error, errorRecord.error),
-		Result: mapPtr(r.Result, jobResultRecord.jobResult)}
+		Result: mapPtr(r.Result, jobResultRecord.jobResult), ChunkSeconds: r.ChunkSeconds,
+		Chunks: mapPtr(r.Chunks, chunkSummaryRecord.summary)}
 }
 
 // Column codecs: XArg encodes a column's value as a query argument (a nil
@@ -231,6 +288,35 @@ func RequiresArg(r *job.Requirements) (any, error) { return encode(r, requiremen
 func DecodeRequires(b []byte, p *job.Requirements) error {
 	return decode(b, p, requirementsRecord.requirements)
 }
+
+// ParentsArg encodes tasks.parents: a JSON array of task ids, [] for none
+// (the column is never NULL).
+func ParentsArg(ids []string) (any, error) {
+	if ids == nil {
+		ids = []string{}
+	}
+	return JSONArg(&ids)
+}
+
+// DecodeParents decodes tasks.parents; an empty array is no parents (nil),
+// as the domain plans them.
+func DecodeParents(b []byte, p *[]string) error {
+	var ids []string
+	if err := DecodeJSON(b, &ids); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		ids = nil
+	}
+	*p = ids
+	return nil
+}
+
+// ChunkArg encodes tasks.chunk.
+func ChunkArg(c *job.Chunk) (any, error) { return encode(c, chunkRecordOf) }
+
+// DecodeChunk decodes tasks.chunk.
+func DecodeChunk(b []byte, p **job.Chunk) error { return decodePtr(b, p, chunkRecord.chunk) }
 
 // ErrorArg encodes jobs.error or tasks.last_error.
 func ErrorArg(e *api.Error) (any, error) { return encode(e, errorRecordOf) }

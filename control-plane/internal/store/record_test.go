@@ -28,11 +28,12 @@ func columns() []column {
 	spec := &job.Spec{URL: "https://media.example.com/talk.mp4", UploadKey: "uploads/u1", Filename: "talk.mp4",
 		Size: 2048, Language: "en", Task: "transcribe", Model: "base", Priority: 7, Captions: "asr-only", Cache: true,
 		WebhookURL: "https://hooks.example.com/y", Metadata: map[string]any{"course": "intro"},
-		Labels: map[string]string{"zone": "eu"}}
+		Labels: map[string]string{"zone": "eu"}, ChunkSeconds: 120}
 	req := &job.Requirements{Engine: "pocketsphinx", Labels: map[string]string{"zone": "eu"}}
 	apiErr := &api.Error{Code: "download_failed", Message: "HTTP 403"}
 	jobRes := &api.JobResult{Cached: true, Result: res}
-	taskRes := &api.TaskResult{Key: "results/j/t.json", Size: 2048, SHA256: "ab12", Result: res}
+	taskRes := &api.TaskResult{Key: "results/j/t.json", Size: 2048, SHA256: "ab12", Result: res,
+		Chunks: []api.PreparedChunk{{Chunk: api.Chunk{Index: 1, Start: 118.5, End: 240}, Key: "chunks/j/c1.wav", Size: 4096, SHA256: "cd34"}}}
 	caps := &api.Capabilities{Engines: []api.EngineCapability{{Name: "whisper-cpp", Models: []string{"base.en"}}},
 		Languages: []string{"en"}, GPUs: []api.GPU{{Name: "A100", MemoryMB: 40960}}, Labels: map[string]string{"zone": "eu"},
 		Slots: 2, Kinds: []string{"caption"}}
@@ -40,15 +41,24 @@ func columns() []column {
 		Source:   api.Source{URL: "https://media.example.com/talk.mp4", Filename: "talk.mp4", Size: 2048},
 		Language: "en", Task: "transcribe", Model: "base", Priority: 7, Captions: "asr-only", Cache: true,
 		WebhookURL: "https://hooks.example.com/y", Metadata: map[string]any{"course": "intro"}, Attempts: 2,
-		CreatedAt: at, UpdatedAt: fin, FinishedAt: &fin, Error: apiErr, Result: jobRes}
+		CreatedAt: at, UpdatedAt: fin, FinishedAt: &fin, Error: apiErr, Result: jobRes,
+		ChunkSeconds: 120, Chunks: &api.ChunkSummary{Total: 3, Done: 2}}
+	chunk := &job.Chunk{Index: 2, Start: 240, End: 361.25, Key: "chunks/j/c2.wav"}
+	parents := []string{"t1", "t2"}
 	succeeded := job.Job{ResultKey: "results/j/t.json", Result: jobRes}
 	return []column{
 		{"jobs.spec", *spec, func() (any, error) { return store.SpecArg(spec) },
 			decoder(store.DecodeSpec),
-			`{"url":"https://media.example.com/talk.mp4","upload_key":"uploads/u1","filename":"talk.mp4","size":2048,"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"labels":{"zone":"eu"}}`},
+			`{"url":"https://media.example.com/talk.mp4","upload_key":"uploads/u1","filename":"talk.mp4","size":2048,"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"labels":{"zone":"eu"},"chunk_seconds":120}`},
 		{"tasks.requires", *req, func() (any, error) { return store.RequiresArg(req) },
 			decoder(store.DecodeRequires),
 			`{"engine":"pocketsphinx","labels":{"zone":"eu"}}`},
+		{"tasks.parents", parents, func() (any, error) { return store.ParentsArg(parents) },
+			decoder(store.DecodeParents),
+			`["t1","t2"]`},
+		{"tasks.chunk", chunk, func() (any, error) { return store.ChunkArg(chunk) },
+			decoder(store.DecodeChunk),
+			`{"index":2,"start":240,"end":361.25,"key":"chunks/j/c2.wav"}`},
 		{"jobs.error", apiErr, func() (any, error) { return store.ErrorArg(apiErr) },
 			decoder(store.DecodeError),
 			`{"code":"download_failed","message":"HTTP 403"}`},
@@ -57,7 +67,7 @@ func columns() []column {
 			`{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
 		{"tasks.result", taskRes, func() (any, error) { return store.TaskResultArg(taskRes) },
 			decoder(store.DecodeTaskResult),
-			`{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
+			`{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"chunks":[{"index":1,"start":118.5,"end":240,"key":"chunks/j/c1.wav","size":4096,"sha256":"cd34"}]}`},
 		{"result_cache.result", res, func() (any, error) { return store.CachedResultArg(succeeded) },
 			decoder(store.DecodeCachedResult),
 			`{"key":"results/j/t.json","size":0,"sha256":"","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
@@ -66,7 +76,7 @@ func columns() []column {
 			`{"engines":[{"name":"whisper-cpp","models":["base.en"]}],"languages":["en"],"gpus":[{"name":"A100","memory_mb":40960}],"labels":{"zone":"eu"},"slots":2,"kinds":["caption"]}`},
 		{"job_events.data", *event, func() (any, error) { return store.EventArg(event) },
 			decoder(store.DecodeEvent),
-			`{"id":"j1","tenant":"acme","status":"succeeded","stage":"done","progress":1,"source":{"url":"https://media.example.com/talk.mp4","filename":"talk.mp4","size":2048},"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"attempts":2,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:05:05Z","finished_at":"2030-01-02T03:05:05Z","error":{"code":"download_failed","message":"HTTP 403"},"result":{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}}`},
+			`{"id":"j1","tenant":"acme","status":"succeeded","stage":"done","progress":1,"source":{"url":"https://media.example.com/talk.mp4","filename":"talk.mp4","size":2048},"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"attempts":2,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:05:05Z","finished_at":"2030-01-02T03:05:05Z","error":{"code":"download_failed","message":"HTTP 403"},"result":{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}},"chunk_seconds":120,"chunks":{"total":3,"done":2}}`},
 	}
 }
 
@@ -145,6 +155,15 @@ func allSet(t *testing.T, path string, v reflect.Value) {
 
 func TestRecordNull(t *testing.T) {
 	t.Parallel()
+	if a, err := store.ParentsArg(nil); a != "[]" || err != nil {
+		t.Fatalf("ParentsArg(nil) = %v, %v; want []", a, err)
+	}
+	for _, b := range []string{"", "[]"} {
+		p := []string{"stale"}
+		if err := store.DecodeParents([]byte(b), &p); err != nil || p != nil {
+			t.Fatalf("DecodeParents(%q) = %v, %v; want nil", b, p, err)
+		}
+	}
 	if a, err := store.JobResultArg(nil); a != nil || err != nil {
 		t.Fatalf("JobResultArg(nil) = %v, %v; want SQL NULL", a, err)
 	}

@@ -15,10 +15,10 @@ import (
 // Every change of jobs takes two round trips inside its transaction: one
 // reads the jobs' whole states while taking their row locks, the other
 // writes what package job decided (store.ChangeJobs, store.ApplyReports):
-// the changed tasks, the jobs re-derived from them, their next events, the
-// webhook deliveries those cause and the cache entries of jobs that
-// succeeded. Holding a job's lock is what lets its task rows be read
-// unlocked.
+// the tasks removed, changed and added, the jobs re-derived from them,
+// their next events, the webhook deliveries those cause and the cache
+// entries of jobs that succeeded. Holding a job's lock is what lets its
+// task rows be read unlocked.
 
 // stateTx is a transaction as store's change flows use it.
 type stateTx struct{ tx pgx.Tx }
@@ -159,8 +159,18 @@ func (s stateTx) LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.Sta
 func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 	b := &pgx.Batch{}
 	for _, ch := range changes {
+		// Removed first: a replan drops the chunks' tasks and requeues
+		// prepare; Added last, after the job's other tasks.
+		if len(ch.Removed) > 0 {
+			b.Queue(`DELETE FROM tasks WHERE job_id = $1 AND id = ANY($2)`, ch.Job.ID, ch.Removed)
+		}
 		for _, t := range ch.Tasks {
 			if err := queueSaveTask(b, t); err != nil {
+				return err
+			}
+		}
+		for _, t := range ch.Added {
+			if err := queueInsertTask(b, t, -1); err != nil {
 				return err
 			}
 		}
@@ -174,9 +184,10 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 			return fmt.Errorf("job %s result: %w", j.ID, err)
 		}
 		b.Queue(`UPDATE jobs SET status = $2, stage = $3, progress = $4, attempts = $5,
-			error = $6, result = $7, result_key = $8, updated_at = $9, finished_at = $10 WHERE id = $1`,
+			error = $6, result = $7, result_key = $8, updated_at = $9, finished_at = $10,
+			chunks_total = $11, chunks_done = $12 WHERE id = $1`,
 			j.ID, string(j.Status), j.Stage, j.Progress, j.Attempts, errJ, resJ, j.ResultKey, j.UpdatedAt,
-			timePtrArg(j.FinishedAt))
+			timePtrArg(j.FinishedAt), j.ChunksTotal, j.ChunksDone)
 		if err := queueEvent(b, ch); err != nil {
 			return err
 		}

@@ -103,11 +103,12 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 			return nil, nil, fmt.Errorf("job %s result: %w", j.ID, err)
 		}
 		b.Queue(`INSERT INTO jobs (`+jobCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 			RETURNING `+jobCols,
 			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
-			j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, j.UpdatedAt, timePtrArg(j.FinishedAt))
+			j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, j.UpdatedAt, timePtrArg(j.FinishedAt),
+			j.ChunksTotal, j.ChunksDone)
 		if _, ok := tenants[j.Tenant]; !ok {
 			tenants[j.Tenant] = len(tenantOrder)
 			tenantOrder = append(tenantOrder, j.Tenant)
@@ -156,14 +157,10 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 		if err != nil {
 			return nil, nil, err
 		}
-		for k, t := range ch.Tasks {
-			args, err := taskArgs(t)
-			if err != nil {
+		for k, t := range ch.Added {
+			if err := queueInsertTask(b, t, k); err != nil {
 				return nil, nil, err
 			}
-			b.Queue(`INSERT INTO tasks (`+taskCols+`, ord)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-				append(args, k)...)
 		}
 		if err := queueEvent(b, ch); err != nil {
 			return nil, nil, err

@@ -14,18 +14,20 @@ import (
 // Job columns, in the order scanJob uses, bare and qualified by the alias j.
 const (
 	jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, request_hash,
-	attempts, error, result, result_key, created_at, updated_at, finished_at`
+	attempts, error, result, result_key, created_at, updated_at, finished_at, chunks_total, chunks_done`
 	jobColsJ = `j.id, j.tenant, j.status, j.stage, j.progress, j.spec, j.idempotency_key, j.request_hash,
-	j.attempts, j.error, j.result, j.result_key, j.created_at, j.updated_at, j.finished_at`
+	j.attempts, j.error, j.result, j.result_key, j.created_at, j.updated_at, j.finished_at, j.chunks_total, j.chunks_done`
 )
 
 // Task columns, in the order scanTask and taskArgs use, bare and qualified
 // by the alias t.
 const (
 	taskCols = `id, job_id, tenant, kind, state, priority, requires, attempt, max_attempts,
-	run_at, token, agent_id, lease_deadline, stage, progress, last_error, result, created_at, updated_at`
+	run_at, token, agent_id, lease_deadline, stage, progress, last_error, result, created_at, updated_at,
+	parents, chunk, started_at`
 	taskColsT = `t.id, t.job_id, t.tenant, t.kind, t.state, t.priority, t.requires, t.attempt, t.max_attempts,
-	t.run_at, t.token, t.agent_id, t.lease_deadline, t.stage, t.progress, t.last_error, t.result, t.created_at, t.updated_at`
+	t.run_at, t.token, t.agent_id, t.lease_deadline, t.stage, t.progress, t.last_error, t.result, t.created_at, t.updated_at,
+	t.parents, t.chunk, t.started_at`
 )
 
 // querier is what both the pool and a transaction offer.
@@ -42,7 +44,8 @@ func scanJob(row pgx.Row) (job.Job, error) {
 		finished         *time.Time
 	)
 	if err := row.Scan(&j.ID, &j.Tenant, &status, &j.Stage, &j.Progress, &spec, &j.IdempotencyKey,
-		&j.RequestHash, &j.Attempts, &errJ, &resJ, &j.ResultKey, &j.CreatedAt, &j.UpdatedAt, &finished); err != nil {
+		&j.RequestHash, &j.Attempts, &errJ, &resJ, &j.ResultKey, &j.CreatedAt, &j.UpdatedAt, &finished,
+		&j.ChunksTotal, &j.ChunksDone); err != nil {
 		return j, err
 	}
 	j.Status = job.Status(status)
@@ -68,17 +71,27 @@ func scanTask(row pgx.Row) (job.Task, error) {
 		t                  job.Task
 		state              string
 		req, lastErr, resJ []byte
-		deadline           *time.Time
+		parents, chunk     []byte
+		deadline, started  *time.Time
 	)
 	if err := row.Scan(&t.ID, &t.JobID, &t.Tenant, &t.Kind, &state, &t.Priority, &req, &t.Attempt,
 		&t.MaxAttempts, &t.RunAt, &t.Token, &t.AgentID, &deadline, &t.Stage, &t.Progress, &lastErr,
-		&resJ, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		&resJ, &t.CreatedAt, &t.UpdatedAt, &parents, &chunk, &started); err != nil {
 		return t, err
 	}
 	t.State = job.TaskState(state)
 	t.RunAt, t.CreatedAt, t.UpdatedAt = t.RunAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	if deadline != nil {
 		t.LeaseDeadline = deadline.UTC()
+	}
+	if started != nil {
+		t.StartedAt = started.UTC()
+	}
+	if err := store.DecodeParents(parents, &t.Parents); err != nil {
+		return t, fmt.Errorf("task %s parents: %w", t.ID, err)
+	}
+	if err := store.DecodeChunk(chunk, &t.Chunk); err != nil {
+		return t, fmt.Errorf("task %s chunk: %w", t.ID, err)
 	}
 	if err := store.DecodeRequires(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
@@ -128,9 +141,38 @@ func taskArgs(t job.Task) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s result: %w", t.ID, err)
 	}
+	parents, err := store.ParentsArg(t.Parents)
+	if err != nil {
+		return nil, fmt.Errorf("task %s parents: %w", t.ID, err)
+	}
+	chunk, err := store.ChunkArg(t.Chunk)
+	if err != nil {
+		return nil, fmt.Errorf("task %s chunk: %w", t.ID, err)
+	}
 	return []any{t.ID, t.JobID, t.Tenant, t.Kind, string(t.State), t.Priority, req, t.Attempt,
 		t.MaxAttempts, t.RunAt, t.Token, t.AgentID, timeArg(t.LeaseDeadline), t.Stage, t.Progress,
-		lastErr, res, t.CreatedAt, t.UpdatedAt}, nil
+		lastErr, res, t.CreatedAt, t.UpdatedAt, parents, chunk, timeArg(t.StartedAt)}, nil
+}
+
+// nextOrd places a task added to a job ($2) after the job's other tasks;
+// the inserts of one batch see each other, so they keep their order.
+const nextOrd = `(SELECT coalesce(max(ord), -1) + 1 FROM tasks WHERE job_id = $2)`
+
+// queueInsertTask queues the INSERT of a task at position ord of its job,
+// or after its other tasks when ord < 0.
+func queueInsertTask(b *pgx.Batch, t job.Task, ord int) error {
+	a, err := taskArgs(t)
+	if err != nil {
+		return err
+	}
+	ordSQL := nextOrd
+	if ord >= 0 {
+		ordSQL = "$23"
+		a = append(a, ord)
+	}
+	b.Queue(`INSERT INTO tasks (`+taskCols+`, ord) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, `+ordSQL+`)`, a...)
+	return nil
 }
 
 // queueSaveTask queues saveTask's UPDATE, to share a round trip.
@@ -141,7 +183,9 @@ func queueSaveTask(b *pgx.Batch, t job.Task) error {
 	}
 	b.Queue(`UPDATE tasks SET state = $2, priority = $3, requires = $4, attempt = $5,
 		max_attempts = $6, run_at = $7, token = $8, agent_id = $9, lease_deadline = $10,
-		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15
-		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18])
+		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15,
+		parents = $16, chunk = $17, started_at = $18
+		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18],
+		a[19], a[20], a[21])
 	return nil
 }

@@ -96,8 +96,20 @@ func (s stateTx) state(ctx context.Context, tenant, id string) (*job.State, erro
 // Write writes changes in order.
 func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 	for _, ch := range changes {
+		// Removed first: a replan drops the chunks' tasks and requeues
+		// prepare; Added last, after the job's other tasks.
+		for _, id := range ch.Removed {
+			if _, err := s.tx.ExecContext(ctx, `DELETE FROM tasks WHERE job_id = ? AND id = ?`, ch.Job.ID, id); err != nil {
+				return fmt.Errorf("delete task %s: %w", id, err)
+			}
+		}
 		for _, t := range ch.Tasks {
 			if err := saveTask(ctx, s.tx, t); err != nil {
+				return err
+			}
+		}
+		for _, t := range ch.Added {
+			if err := insertTask(ctx, s.tx, t, -1); err != nil {
 				return err
 			}
 		}

@@ -51,9 +51,10 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
-			j.Attempts, errJ, resJ, j.ResultKey, ts(j.CreatedAt), ts(j.UpdatedAt), nullTSPtr(j.FinishedAt))
+			j.Attempts, errJ, resJ, j.ResultKey, ts(j.CreatedAt), ts(j.UpdatedAt), nullTSPtr(j.FinishedAt),
+			j.ChunksTotal, j.ChunksDone)
 		if err != nil {
 			return fmt.Errorf("insert job: %w", mapErr(err))
 		}
@@ -66,14 +67,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 		if err != nil {
 			return err
 		}
-		for i, t := range ch.Tasks {
-			args, err := taskArgs(t)
-			if err != nil {
+		for i, t := range ch.Added {
+			if err := insertTask(ctx, tx, t, i); err != nil {
 				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`, ord)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, i)...); err != nil {
-				return fmt.Errorf("insert task %s: %w", t.ID, mapErr(err))
 			}
 		}
 		if err := writeEvent(ctx, tx, ch); err != nil {

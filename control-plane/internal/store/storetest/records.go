@@ -26,6 +26,10 @@ func StoredRows(t *testing.T, s store.Store, set SetColumn) {
 	_, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{CacheKey: "k1"})
 	noErr(t, "CreateJob", err)
 	tk := leaseOne(t, s, at, tasks[0].ID)
+	// Rows from before task graphs: no parents ([]), no chunk, no start.
+	if gt := getTask(t, s, tk.ID); gt.Parents != nil || gt.Chunk != nil || !gt.StartedAt.Equal(at) {
+		t.Errorf("leased task read back with parents %v chunk %+v started %v, want none, none, %v", gt.Parents, gt.Chunk, gt.StartedAt, at)
+	}
 	_, err = s.CompleteTask(ctx, store.Completion{TaskID: tk.ID, Token: tk.Token, Result: api.TaskResult{Key: "k"}, Now: at.Add(time.Second)})
 	noErr(t, "CompleteTask", err)
 	noErr(t, "CreateAgent", s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "t1", CreatedAt: at, LastSeenAt: at}))
@@ -58,6 +62,8 @@ func StoredRows(t *testing.T, s store.Store, set SetColumn) {
 		{"tasks", "result", "id", tk.ID, `{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
 		{"agents", "capabilities", "id", "a1", `{"engines":[{"name":"whisper-cpp","models":["base.en"]}],"languages":["en"],"gpus":[{"name":"A100","memory_mb":40960}],"labels":{"zone":"eu"},"slots":2,"kinds":["caption"]}`},
 		{"job_events", "data", "job_id", j.ID, `{"id":"` + j.ID + `","tenant":"acme","status":"succeeded","stage":"done","progress":1,"source":{"url":"https://media.example.com/talk.mp4","filename":"talk.mp4","size":2048},"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"attempts":2,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:05:05Z","finished_at":"2030-01-02T03:05:05Z","error":{"code":"download_failed","message":"HTTP 403"},"result":{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}}`},
+		{"tasks", "parents", "id", tk.ID, `["p1","p2"]`},
+		{"tasks", "chunk", "id", tk.ID, `{"index":2,"start":240,"end":361.25,"key":"chunks/j/c2.wav"}`},
 		{"result_cache", "result", "job_id", j.ID, `{"key":"results/j/t.json","size":0,"sha256":"","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
 	}
 	for _, r := range rows {
@@ -78,6 +84,8 @@ func StoredRows(t *testing.T, s store.Store, set SetColumn) {
 	same("tasks.requires", gt.Requires, job.Requirements{Engine: "pocketsphinx", Labels: map[string]string{"zone": "eu"}})
 	same("tasks.last_error", gt.LastError, failure)
 	same("tasks.result", gt.Result, wantTaskResult)
+	same("tasks.parents", gt.Parents, []string{"p1", "p2"})
+	same("tasks.chunk", gt.Chunk, &job.Chunk{Index: 2, Start: 240, End: 361.25, Key: "chunks/j/c2.wav"})
 	a, err := s.GetAgent(ctx, "a1")
 	noErr(t, "GetAgent", err)
 	same("agents.capabilities", a.Capabilities, wantCaps)
@@ -92,4 +100,12 @@ func StoredRows(t *testing.T, s store.Store, set SetColumn) {
 	c, err := s.LookupCache(ctx, j.Tenant, "k1")
 	noErr(t, "LookupCache", err)
 	same("result_cache.result", c.Result, res)
+
+	// Keys added with task graphs.
+	wantSpec.ChunkSeconds = 120
+	noErr(t, "set jobs.spec", set(ctx, "jobs", "spec", "id", j.ID, `{"url":"https://media.example.com/talk.mp4","upload_key":"uploads/u1","filename":"talk.mp4","size":2048,"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"labels":{"zone":"eu"},"chunk_seconds":120}`))
+	same("jobs.spec with chunk_seconds", getJob(t, s, j.ID).Spec, wantSpec)
+	wantTaskResult.Chunks = []api.PreparedChunk{{Chunk: api.Chunk{Index: 0, Start: 0, End: 118.5}, Key: "chunks/j/c0.wav", Size: 4096, SHA256: "cd34"}}
+	noErr(t, "set tasks.result", set(ctx, "tasks", "result", "id", tk.ID, `{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"chunks":[{"index":0,"start":0,"end":118.5,"key":"chunks/j/c0.wav","size":4096,"sha256":"cd34"}]}`))
+	same("tasks.result with chunks", getTask(t, s, tk.ID).Result, wantTaskResult)
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, devSurfaceTests()...)
 	tests = append(tests, securityTests()...)
 	tests = append(tests, agentTokenTests()...)
+	tests = append(tests, graphTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -100,6 +101,8 @@ type spec struct {
 	MaxAttempts int
 	RunAt       time.Time
 	URL         string
+	// ChunkSeconds > 0 plans a prepare task that may split the job.
+	ChunkSeconds float64
 }
 
 func create(t *testing.T, s store.Store, at time.Time, sp spec) (job.Job, job.Task) {
@@ -137,6 +140,8 @@ func build(at time.Time, sp spec) (job.Job, []job.Task) {
 			Cache:    true,
 			Metadata: map[string]any{"course": "intro", "lesson": "one"},
 			Labels:   sp.Labels,
+			// Zero keeps the job one caption task.
+			ChunkSeconds: sp.ChunkSeconds,
 		},
 		IdempotencyKey: sp.Key,
 		CreatedAt:      at,
