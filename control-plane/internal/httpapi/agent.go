@@ -115,7 +115,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 	}
 	out := api.LeaseResponse{Tasks: make([]api.Lease, 0, len(tasks))}
 	for _, t := range tasks {
-		l, err := a.leaseFor(c, t)
+		l, err := a.leaseFor(ctx, t)
 		if err != nil {
 			// Hand it straight back: the agent never learned of it.
 			_ = a.protocol.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
@@ -130,8 +130,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 // leaseFor builds what the agent needs for a leased task: the job's spec,
 // presigned URLs for the upload and for what the task reads (the uploaded
 // source, a chunk's audio, the chunks' transcripts).
-func (a *API) leaseFor(c *fiber.Ctx, t store.Leased) (api.Lease, error) {
-	ctx := c.UserContext()
+func (a *API) leaseFor(ctx context.Context, t store.Leased) (api.Lease, error) {
 	j := t.Job
 	spec := api.TaskSpec{
 		URL: j.Spec.URL, Filename: j.Spec.Filename, Language: j.Spec.Language, Task: j.Spec.Task,
