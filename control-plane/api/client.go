@@ -212,6 +212,13 @@ func (c *Client) GetJob(ctx context.Context, id string) (Job, error) {
 	return j, err
 }
 
+// JobTasks lists a job's tasks in planning order.
+func (c *Client) JobTasks(ctx context.Context, id string) (TaskList, error) {
+	var l TaskList
+	err := c.Do(ctx, http.MethodGet, PathJobs+"/"+url.PathEscape(id)+"/tasks", nil, &l, nil)
+	return l, err
+}
+
 // ListJobs lists jobs newest first; status and cursor may be empty.
 func (c *Client) ListJobs(ctx context.Context, status JobStatus, limit int, cursor string) (JobList, error) {
 	q := url.Values{}

@@ -84,6 +84,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"get", "GET", "/v1/jobs/{job}", auth.ReadJobs, true, "", "", 200},
 		{"cancel", "POST", "/v1/jobs/{job}/cancel", auth.CancelJobs, true, "", "", 200},
 		{"retry", "POST", "/v1/jobs/{canceled}/retry", auth.SubmitJobs, true, "", "", 200},
+		{"tasks", "GET", "/v1/jobs/{job}/tasks", auth.ReadJobs, true, "", "", 200},
 		{"captions", "GET", "/v1/jobs/{job}/captions", auth.ReadJobs, true, "", "", 409}, // queued: no captions yet
 		{"events", "GET", "/v1/jobs/{canceled}/events", auth.ReadJobs, true, "", "", 200},
 		{"create key", "POST", "/v1/keys", auth.ManageKeys, false, `{"tenant":"acme","role":"viewer"}`, "application/json", 201},

@@ -132,7 +132,9 @@ func TestOpenAICompatible(t *testing.T) {
 		t.Fatal("no API span for the transcription requests")
 	}
 	names := strings.Join(byTrace[apiTrace[0]], ",")
-	for _, want := range []string{"POST /v1/audio/transcriptions", "task caption", "stage transcribe"} {
+	// Uploads take the default chunking: the job is planned as prepare,
+	// which transcribes media this short in place.
+	for _, want := range []string{"POST /v1/audio/transcriptions", "task prepare", "stage transcribe"} {
 		if !strings.Contains(names, want) {
 			t.Errorf("trace %s lacks %q: %s", apiTrace[0], want, names)
 		}

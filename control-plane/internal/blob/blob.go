@@ -43,6 +43,13 @@ func ResultKey(jobID, taskID string, attempt int) string {
 	return "jobs/" + jobID + "/tasks/" + taskID + "/attempt-" + strconv.Itoa(attempt) + "/transcript.json"
 }
 
+// ChunkKey is where chunk i of the audio a prepare task split goes. The
+// fencing token is part of the key: a prepare run again (a rescue, a
+// replan) writes new objects, never the chunks an earlier run's tasks read.
+func ChunkKey(jobID, taskID string, token int64, i int) string {
+	return "jobs/" + jobID + "/tasks/" + taskID + "/token-" + strconv.FormatInt(token, 10) + "/chunk-" + strconv.Itoa(i) + ".wav"
+}
+
 // UploadKey is where media uploaded with a job is kept.
 func UploadKey(jobID string) string {
 	return "uploads/" + jobID + "/source"

@@ -31,6 +31,31 @@ func TestResultKey(t *testing.T) {
 	}
 }
 
+func TestChunkKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		job, task string
+		token     int64
+		i         int
+		want      string
+	}{
+		{"j1", "t1", 1, 0, "jobs/j1/tasks/t1/token-1/chunk-0.wav"},
+		{"j1", "t1", 7, 12, "jobs/j1/tasks/t1/token-7/chunk-12.wav"},
+	}
+	for _, tt := range tests {
+		got := ChunkKey(tt.job, tt.task, tt.token, tt.i)
+		if got != tt.want {
+			t.Errorf("ChunkKey(%q, %q, %d, %d) = %q, want %q", tt.job, tt.task, tt.token, tt.i, got, tt.want)
+		}
+		if err := CheckKey(got); err != nil {
+			t.Errorf("ChunkKey produced an invalid key: %v", err)
+		}
+	}
+	if ChunkKey("j", "t", 1, 0) == ChunkKey("j", "t", 2, 0) {
+		t.Error("leases share a chunk key")
+	}
+}
+
 func TestUploadKey(t *testing.T) {
 	t.Parallel()
 	if got, want := UploadKey("j1"), "uploads/j1/source"; got != want {

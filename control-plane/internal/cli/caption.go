@@ -143,7 +143,8 @@ func follow(ctx context.Context, c *api.Client, j api.Job, update func(api.Job))
 	return c.WaitJob(ctx, j.ID, 200*time.Millisecond, update)
 }
 
-// progressLine draws a one-line progress bar: stage, bar, percent, job id.
+// progressLine draws a one-line progress bar: stage, bar, percent, chunks
+// transcribed (a split job), job id.
 func progressLine(j api.Job) string {
 	const width = 24
 	stage := j.Stage
@@ -152,5 +153,9 @@ func progressLine(j api.Job) string {
 	}
 	p := min(max(j.Progress, 0), 1)
 	filled := int(p * width)
-	return fmt.Sprintf("\r\033[K%-10s [%s%s] %3.0f%%  %s", stage, strings.Repeat("#", filled), strings.Repeat("-", width-filled), p*100, j.ID)
+	chunks := ""
+	if j.Chunks != nil {
+		chunks = fmt.Sprintf("  chunks %d/%d", j.Chunks.Done, j.Chunks.Total)
+	}
+	return fmt.Sprintf("\r\033[K%-10s [%s%s] %3.0f%%%s  %s", stage, strings.Repeat("#", filled), strings.Repeat("-", width-filled), p*100, chunks, j.ID)
 }

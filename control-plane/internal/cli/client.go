@@ -110,10 +110,33 @@ func jobsCmd(io IO) *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(list,
-		one("get", "Show a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) {
-			return c.GetJob(cmd.Context(), id)
-		}),
+	get := &cobra.Command{
+		Use: "get JOB_ID", Short: "Show a job and its tasks", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd, io)
+			if err != nil {
+				return err
+			}
+			j, err := c.GetJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if wantJSON(cmd) || output == "json" {
+				return printJSON(cmd.OutOrStdout(), j)
+			}
+			if output != "" && output != "table" {
+				return fmt.Errorf("invalid argument %q for -o: want table or json", output)
+			}
+			tl, err := c.JobTasks(cmd.Context(), j.ID)
+			if err != nil {
+				return err
+			}
+			printJob(cmd.OutOrStdout(), j, tl.Tasks)
+			return nil
+		},
+	}
+	get.Flags().StringVarP(&output, "output", "o", "table", "table or json (the job alone)")
+	cmd.AddCommand(list, get,
 		one("cancel", "Cancel a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) {
 			return c.CancelJob(cmd.Context(), id)
 		}),
@@ -122,6 +145,63 @@ func jobsCmd(io IO) *cobra.Command {
 		}),
 	)
 	return cmd
+}
+
+// printJob shows a job for people: its summary, then one line per task.
+func printJob(w io.Writer, j api.Job, tasks []api.TaskInfo) {
+	src := j.Source.URL
+	if src == "" {
+		src = "upload:" + j.Source.Filename
+	}
+	status := string(j.Status)
+	if j.Stage != "" && !j.Status.Final() {
+		status += " (" + j.Stage + ")"
+	}
+	fmt.Fprintf(w, "ID        %s\n", j.ID)
+	fmt.Fprintf(w, "STATUS    %s  %.0f%%\n", status, j.Progress*100)
+	fmt.Fprintf(w, "SOURCE    %s\n", src)
+	fmt.Fprintf(w, "CREATED   %s\n", j.CreatedAt.Local().Format(time.DateTime))
+	if j.Chunks != nil {
+		fmt.Fprintf(w, "CHUNKS    %d/%d done (%gs each)\n", j.Chunks.Done, j.Chunks.Total, j.ChunkSeconds)
+	}
+	if j.Error != nil {
+		fmt.Fprintf(w, "ERROR     %s: %s\n", j.Error.Code, j.Error.Message)
+	}
+	if j.Result != nil {
+		fmt.Fprintf(w, "RESULT    %s, %.1fs, %d segments, %d words\n", j.Result.Language, j.Result.Duration, j.Result.Segments, j.Result.Words)
+	}
+	if len(tasks) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%-10s  %-9s  %-20s  %-28s  %8s  %s\n", "KIND", "STATUS", "CHUNK", "AGENT", "ATTEMPTS", "TIME")
+	for _, t := range tasks {
+		agent := t.AgentID
+		if agent == "" {
+			agent = "-"
+		}
+		fmt.Fprintf(w, "%-10s  %-9s  %-20s  %-28s  %8d  %s\n", t.Kind, t.Status, chunkSpan(t.Chunk), agent, t.Attempts, taskTime(t))
+	}
+}
+
+// chunkSpan shows a chunk as its index and span ("#2 04:00.0-06:01.3").
+func chunkSpan(c *api.Chunk) string {
+	if c == nil {
+		return "-"
+	}
+	return fmt.Sprintf("#%d %s-%s", c.Index, clock(c.Start), clock(c.End))
+}
+
+func clock(sec float64) string {
+	m := int(sec) / 60
+	return fmt.Sprintf("%02d:%04.1f", m, sec-float64(m*60))
+}
+
+// taskTime is how long a finished task's last attempt took.
+func taskTime(t api.TaskInfo) string {
+	if t.StartedAt == nil || t.FinishedAt == nil {
+		return "-"
+	}
+	return t.FinishedAt.Sub(*t.StartedAt).Round(100 * time.Millisecond).String()
 }
 
 func agentsCmd(io IO) *cobra.Command {

@@ -171,6 +171,7 @@ func TestBrowser(t *testing.T) {
 	step(t, b, "open the job and cancel it",
 		chromedp.Click(chromedp.CSS(row+` a`)),
 		waitJS(`document.querySelector('#job-status .badge') && document.querySelector('#job-status .badge').textContent === 'queued'`),
+		waitJS(`document.querySelector('#tasks-body tr[data-kind="prepare"] .badge').textContent === 'queued'`),
 		chromedp.Click(chromedp.ID("job-cancel")),
 		waitJS(`document.querySelector('#job-status .badge') && document.querySelector('#job-status .badge').textContent === 'canceled'`),
 		chromedp.WaitVisible(chromedp.ID("job-retry")),

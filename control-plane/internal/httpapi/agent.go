@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,8 @@ type protocolStore interface {
 	CompleteTask(ctx context.Context, c store.Completion) (job.Job, error)
 	FailTask(ctx context.Context, f store.Failure) (job.Job, error)
 	ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error
+	GetTask(ctx context.Context, id string) (job.Task, error)
+	JobTasks(ctx context.Context, jobID string) ([]job.Task, error)
 }
 
 func (a *API) register(c *fiber.Ctx) error {
@@ -111,7 +115,7 @@ func (a *API) lease(c *fiber.Ctx) error {
 	}
 	out := api.LeaseResponse{Tasks: make([]api.Lease, 0, len(tasks))}
 	for _, t := range tasks {
-		l, err := a.leaseFor(c, t)
+		l, err := a.leaseFor(ctx, t)
 		if err != nil {
 			// Hand it straight back: the agent never learned of it.
 			_ = a.protocol.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
@@ -123,22 +127,42 @@ func (a *API) lease(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// leaseFor builds what the agent needs for a leased task: the job's spec and
-// presigned URLs for the upload (and the uploaded source, if any).
-func (a *API) leaseFor(c *fiber.Ctx, t store.Leased) (api.Lease, error) {
-	ctx := c.UserContext()
+// leaseFor builds what the agent needs for a leased task: the job's spec,
+// presigned URLs for the upload and for what the task reads (the uploaded
+// source, a chunk's audio, the chunks' transcripts).
+func (a *API) leaseFor(ctx context.Context, t store.Leased) (api.Lease, error) {
 	j := t.Job
 	spec := api.TaskSpec{
 		URL: j.Spec.URL, Filename: j.Spec.Filename, Language: j.Spec.Language, Task: j.Spec.Task,
 		Model: j.Spec.Model, Captions: j.Spec.Captions, MaxDuration: a.cfg.MaxDuration.Seconds(),
 		MaxBytes: a.cfg.MaxUploadBytes, Labels: j.Spec.Labels, AllowPrivate: a.cfg.AllowPrivateSources,
 	}
-	if j.Spec.UploadKey != "" {
-		src, err := a.blobs.PresignGet(ctx, j.Spec.UploadKey, a.cfg.PresignTTL)
-		if err != nil {
-			return api.Lease{}, fmt.Errorf("presign source: %w", err)
+	switch t.Kind {
+	case job.KindCaption, job.KindPrepare:
+		spec.ChunkSeconds = j.Spec.ChunkSeconds
+		if j.Spec.UploadKey != "" {
+			src, err := a.blobs.PresignGet(ctx, j.Spec.UploadKey, a.cfg.PresignTTL)
+			if err != nil {
+				return api.Lease{}, fmt.Errorf("presign source: %w", err)
+			}
+			spec.SourceURL = src.URL
 		}
-		spec.SourceURL = src.URL
+	case job.KindTranscribe:
+		if t.Chunk == nil {
+			return api.Lease{}, fmt.Errorf("transcribe task %s has no chunk", t.ID)
+		}
+		ch := api.Chunk{Index: t.Chunk.Index, Start: t.Chunk.Start, End: t.Chunk.End}
+		src, err := a.blobs.PresignGet(ctx, t.Chunk.Key, a.cfg.PresignTTL)
+		if err != nil {
+			return api.Lease{}, fmt.Errorf("presign chunk: %w", err)
+		}
+		spec.Chunk, spec.ChunkURL = &ch, src.URL
+	case job.KindMerge:
+		parts, err := a.mergeParts(ctx, t.Task)
+		if err != nil {
+			return api.Lease{}, err
+		}
+		spec.Parts = parts
 	}
 	up, err := a.blobs.PresignPut(ctx, blob.ResultKey(t.JobID, t.ID, t.Attempt), a.cfg.PresignTTL)
 	if err != nil {
@@ -148,6 +172,107 @@ func (a *API) leaseFor(c *fiber.Ctx, t store.Leased) (api.Lease, error) {
 		TaskID: t.ID, JobID: t.JobID, Kind: t.Kind, Attempt: t.Attempt, Token: t.Token,
 		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up, Traceparent: t.Traceparent,
 	}, nil
+}
+
+// mergeParts is a presigned GET of each transcript a merge task stitches:
+// those of its parents (the job's transcribe tasks), in chunk order.
+func (a *API) mergeParts(ctx context.Context, m job.Task) ([]api.Part, error) {
+	tasks, err := a.protocol.JobTasks(ctx, m.JobID)
+	if err != nil {
+		return nil, fmt.Errorf("merge %s: %w", m.ID, err)
+	}
+	parents := make(map[string]bool, len(m.Parents))
+	for _, id := range m.Parents {
+		parents[id] = true
+	}
+	var chunks []job.Task
+	for _, t := range tasks {
+		if parents[t.ID] {
+			chunks = append(chunks, t)
+		}
+	}
+	if len(chunks) != len(m.Parents) {
+		return nil, fmt.Errorf("merge %s: %d of %d parents found", m.ID, len(chunks), len(m.Parents))
+	}
+	slices.SortFunc(chunks, func(x, y job.Task) int { return cmp.Compare(chunkIndex(x), chunkIndex(y)) })
+	parts := make([]api.Part, 0, len(chunks))
+	for _, t := range chunks {
+		if t.Chunk == nil || t.Result == nil || t.Result.Key == "" {
+			return nil, fmt.Errorf("merge %s: parent %s has no chunk transcript", m.ID, t.ID)
+		}
+		g, err := a.blobs.PresignGet(ctx, t.Result.Key, a.cfg.PresignTTL)
+		if err != nil {
+			return nil, fmt.Errorf("presign part %d: %w", t.Chunk.Index, err)
+		}
+		parts = append(parts, api.Part{
+			Chunk: api.Chunk{Index: t.Chunk.Index, Start: t.Chunk.Start, End: t.Chunk.End}, URL: g.URL,
+		})
+	}
+	return parts, nil
+}
+
+func chunkIndex(t job.Task) int {
+	if t.Chunk == nil {
+		return -1
+	}
+	return t.Chunk.Index
+}
+
+// uploads hands a prepare task presigned PUTs for the chunks it split. Only
+// the agent holding the task with its current token gets them; any other
+// caller is told its lease is stale, learning nothing about the task.
+func (a *API) uploads(c *fiber.Ctx) error {
+	var req api.UploadsRequest
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Count < 1 || req.Count > api.MaxChunks {
+		return badRequest(fmt.Sprintf("count must be between 1 and %d", api.MaxChunks))
+	}
+	ctx := c.UserContext()
+	t, err := a.protocol.GetTask(ctx, taskID(c))
+	if err != nil {
+		return err
+	}
+	if t.AgentID != agentOf(c).ID || job.CheckToken(t, req.Token) != nil {
+		return fmt.Errorf("task %s: %w", t.ID, store.ErrStaleLease)
+	}
+	if t.Kind != job.KindPrepare {
+		return badRequest("only prepare tasks upload chunks")
+	}
+	out := api.UploadsResponse{Uploads: make([]api.Presigned, 0, req.Count)}
+	for i := range req.Count {
+		up, err := a.blobs.PresignPut(ctx, blob.ChunkKey(t.JobID, t.ID, t.Token, i), a.cfg.PresignTTL)
+		if err != nil {
+			return fmt.Errorf("presign chunk %d: %w", i, err)
+		}
+		out.Uploads = append(out.Uploads, up)
+	}
+	return c.JSON(out)
+}
+
+// checkResult vets a completion against the lease: a transcript must be
+// the object this attempt was told to write, and a prepare task's chunks
+// the objects the uploads call named for this lease.
+func checkResult(t job.Task, res api.TaskResult) error {
+	if len(res.Chunks) == 0 {
+		if res.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
+			return badRequest("result key does not belong to this lease")
+		}
+		return nil
+	}
+	if t.Kind != job.KindPrepare {
+		return badRequest("only prepare tasks complete with chunks")
+	}
+	if res.Key != "" || res.Size != 0 || res.SHA256 != "" {
+		return badRequest("a result with chunks has no transcript key, size or sha256")
+	}
+	for i, ch := range res.Chunks {
+		if ch.Key != blob.ChunkKey(t.JobID, t.ID, t.Token, i) {
+			return badRequest(fmt.Sprintf("chunk %d key does not belong to this lease", i))
+		}
+	}
+	return nil
 }
 
 // taskID is the task of the request's path. fiber's strings alias its
@@ -198,13 +323,7 @@ func (a *API) complete(c *fiber.Ctx) error {
 	ag, id := agentOf(c), taskID(c)
 	j, err := a.protocol.CompleteTask(c.UserContext(), store.Completion{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
-		// The result must be the object this attempt was told to write.
-		Check: func(t job.Task, res api.TaskResult) error {
-			if res.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
-				return badRequest("result key does not belong to this lease")
-			}
-			return nil
-		},
+		Check: checkResult,
 	})
 	if err != nil {
 		return err

@@ -224,6 +224,7 @@ func (a *API) App() *fiber.App {
 	v1.Get("/jobs/:id", a.requireKey(auth.ReadJobs), a.getJob)
 	v1.Post("/jobs/:id/cancel", a.requireKey(auth.CancelJobs), a.cancelJob)
 	v1.Post("/jobs/:id/retry", a.requireKey(auth.SubmitJobs), a.retryJob)
+	v1.Get("/jobs/:id/tasks", a.requireKey(auth.ReadJobs), a.jobTasks)
 	v1.Get("/jobs/:id/captions", a.requireKey(auth.ReadJobs), a.captions)
 	v1.Get("/jobs/:id/events", a.requireKey(auth.ReadJobs), a.events)
 
@@ -241,6 +242,7 @@ func (a *API) App() *fiber.App {
 	v1.Post("/agent/renew", a.requireAgent, a.renew)
 	v1.Post("/agent/lease", a.requireAgent, a.lease)
 	v1.Post("/agent/tasks/:id/heartbeat", a.requireAgent, a.heartbeat)
+	v1.Post("/agent/tasks/:id/uploads", a.requireAgent, a.uploads)
 	v1.Post("/agent/tasks/:id/complete", a.requireAgent, a.complete)
 	v1.Post("/agent/tasks/:id/fail", a.requireAgent, a.fail)
 	v1.Post("/agent/tasks/:id/release", a.requireAgent, a.release)

@@ -23,6 +23,7 @@ import (
 // jobStore is what the job routes read and change.
 type jobStore interface {
 	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
+	JobTasks(ctx context.Context, jobID string) ([]job.Task, error)
 	ListJobs(ctx context.Context, f store.JobFilter) ([]job.Job, string, error)
 	CancelJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
 	RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
@@ -110,6 +111,13 @@ func formRequest(form *multipart.Form) (api.JobRequest, error) {
 		}
 		req.Cache = &b
 	}
+	if v := get("chunk_seconds"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return req, badRequest("chunk_seconds must be a number")
+		}
+		req.ChunkSeconds = &f
+	}
 	if v := get("metadata"); v != "" {
 		if err := json.Unmarshal([]byte(v), &req.Metadata); err != nil {
 			return req, badRequest("metadata must be a JSON object")
@@ -128,6 +136,24 @@ func (a *API) getJob(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(j.ToAPI())
+}
+
+// jobTasks lists a job's tasks in planning order; the job is looked up in
+// the caller's scope first, so another tenant's job is not found.
+func (a *API) jobTasks(c *fiber.Ctx) error {
+	j, err := a.loadJob(c)
+	if err != nil {
+		return err
+	}
+	tasks, err := a.jobs.JobTasks(c.UserContext(), j.ID)
+	if err != nil {
+		return err
+	}
+	out := api.TaskList{Tasks: make([]api.TaskInfo, 0, len(tasks))}
+	for _, t := range tasks {
+		out.Tasks = append(out.Tasks, t.ToAPI())
+	}
+	return c.JSON(out)
 }
 
 func (a *API) listJobs(c *fiber.Ctx) error {

@@ -89,6 +89,10 @@
     if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm';
     return Math.floor(s / 86400) + 'd ' + Math.floor((s % 86400) / 3600) + 'h';
   }
+  function clock(s) {
+    const m = Math.floor(s / 60);
+    return m + ':' + (s - m * 60).toFixed(1).padStart(4, '0');
+  }
   const when = (ts) => h('span', { title: ts ? new Date(ts).toLocaleString() : '' }, ago(ts));
   const badge = (status) => h('span', { class: 'badge ' + status }, status);
   const shortID = (id) => id.length > 13 ? id.slice(0, 8) + '…' + id.slice(-4) : id;
@@ -309,8 +313,11 @@
     view().append(root);
     let stopped = false, timer = null;
     async function load() {
-      let j;
-      try { j = await call('GET', '/v1/jobs/' + encodeURIComponent(id)); } catch (e) {
+      let j, tasks;
+      try {
+        [j, { tasks }] = await Promise.all([call('GET', '/v1/jobs/' + encodeURIComponent(id)),
+          call('GET', '/v1/jobs/' + encodeURIComponent(id) + '/tasks')]);
+      } catch (e) {
         if (e.status === 404) { fill(body, h('p', { class: 'error' }, 'No such job.')); return; }
         throw e;
       }
@@ -327,10 +334,13 @@
         h('div', { class: 'split' },
           h('div', { class: 'panel' }, h('h3', {}, 'Status'), h('dl', { class: 'facts' },
             fact('status', j.status), fact('stage', j.stage), fact('progress', progress(j)), fact('attempts', String(j.attempts)),
+            fact('chunks', j.chunks ? j.chunks.done + ' of ' + j.chunks.total + ' transcribed' : null),
             fact('created', when(j.created_at)), fact('updated', when(j.updated_at)), fact('finished', j.finished_at ? when(j.finished_at) : null))),
           h('div', { class: 'panel' }, h('h3', {}, 'Request'), h('dl', { class: 'facts' },
             fact('source', source(j)), fact('tenant', j.tenant), fact('language', j.language), fact('task', j.task), fact('model', j.model),
-            fact('priority', String(j.priority)), fact('captions', j.captions), fact('cache', String(j.cache)), fact('webhook', j.webhook_url)))),
+            fact('priority', String(j.priority)), fact('captions', j.captions), fact('cache', String(j.cache)),
+            fact('chunk length', j.chunk_seconds ? dur(j.chunk_seconds) : 'never split'), fact('webhook', j.webhook_url)))),
+        taskTable(tasks),
         r ? h('div', { class: 'panel' }, h('h3', {}, 'Result'),
           h('dl', { class: 'facts' }, fact('language', r.language), fact('duration', r.duration ? dur(r.duration) : null),
             fact('engine', [r.engine, r.model].filter(Boolean).join(' / ')), fact('origin', r.origin), fact('cached', String(r.cached)),
@@ -343,6 +353,22 @@
     }
     load().catch((e) => { if (e.status !== 401) notice(e.message, 'error'); });
     return () => { stopped = true; clearTimeout(timer); };
+  }
+
+  // The tasks of a job: what ran where, and for how long.
+  function taskTable(tasks) {
+    const span = (c) => c ? '#' + c.index + ' ' + clock(c.start) + '–' + clock(c.end) : '—';
+    const took = (t) => t.started_at && t.finished_at ? dur((new Date(t.finished_at) - new Date(t.started_at)) / 1000) : '—';
+    return h('div', { class: 'panel' }, h('h3', {}, 'Tasks'),
+      h('table', { class: 'tasks' }, h('thead', {}, h('tr', {}, ['Kind', 'Chunk', 'Status', 'Agent', 'Attempts', 'Time'].map((t) => h('th', {}, t)))),
+        h('tbody', { id: 'tasks-body' }, tasks.map((t) => h('tr', { 'data-task': t.id, 'data-kind': t.kind },
+          h('td', {}, t.kind),
+          h('td', { class: 'mono' }, span(t.chunk)),
+          h('td', {}, badge(t.status), t.stage && t.status === 'leased' ? h('span', { class: 'muted small' }, ' ' + t.stage) : null,
+            t.error ? h('div', { class: 'muted small' }, h('code', {}, t.error.code), ' ', t.error.message) : null),
+          h('td', {}, t.agent_id ? h('span', { class: 'mono', title: t.agent_id }, shortID(t.agent_id)) : '—'),
+          h('td', {}, String(t.attempts)),
+          h('td', {}, took(t)))))));
   }
 
   // Fleet: every agent, its state, capabilities, load and last heartbeat.
