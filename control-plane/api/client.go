@@ -182,6 +182,9 @@ func writeUploadForm(mw *multipart.Writer, req JobRequest, filename string, file
 	if req.Cache != nil {
 		fields["cache"] = strconv.FormatBool(*req.Cache)
 	}
+	if req.ChunkSeconds != nil {
+		fields["chunk_seconds"] = strconv.FormatFloat(*req.ChunkSeconds, 'f', -1, 64)
+	}
 	if req.Metadata != nil {
 		b, err := json.Marshal(req.Metadata)
 		if err != nil {

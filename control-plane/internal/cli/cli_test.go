@@ -90,13 +90,14 @@ func TestOperatorCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, j.ID) {
 		t.Fatalf("jobs list: %d %q", code, out)
 	}
-	out, _, code = run(t, env, "jobs", "get", j.ID)
+	out, _, code = run(t, env, "jobs", "get", "-o", "table", j.ID)
 	if code != 0 || !strings.Contains(out, "STATUS    queued") || !strings.Contains(out, "prepare     queued") {
-		t.Fatalf("jobs get: %d %q", code, out)
+		t.Fatalf("jobs get -o table: %d %q", code, out)
 	}
-	out, _, code = run(t, env, "jobs", "get", "-o", "json", j.ID)
-	if code != 0 || !strings.Contains(out, `"queued"`) || !strings.Contains(out, `"chunk_seconds": 120`) {
-		t.Fatalf("jobs get -o json: %d %q", code, out)
+	out, _, code = run(t, env, "jobs", "get", j.ID)
+	if code != 0 || !strings.Contains(out, `"queued"`) || !strings.Contains(out, `"chunk_seconds": 120`) ||
+		!strings.Contains(out, `"kind": "prepare"`) {
+		t.Fatalf("jobs get: %d %q", code, out)
 	}
 	out, _, code = run(t, env, "jobs", "cancel", j.ID)
 	if code != 0 || !strings.Contains(out, `"canceled"`) {

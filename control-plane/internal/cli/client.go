@@ -54,7 +54,7 @@ func wantJSON(cmd *cobra.Command) bool {
 func jobsCmd(io IO) *cobra.Command {
 	cmd := &cobra.Command{Use: "jobs", Short: "List, inspect, cancel and retry jobs"}
 	clientFlags(cmd)
-	var status, cursor, output string
+	var status, cursor, output, getOutput string
 	var limit int
 	list := &cobra.Command{
 		Use: "list", Short: "List jobs, newest first", Args: cobra.NoArgs,
@@ -121,21 +121,25 @@ func jobsCmd(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if wantJSON(cmd) || output == "json" {
-				return printJSON(cmd.OutOrStdout(), j)
-			}
-			if output != "" && output != "table" {
-				return fmt.Errorf("invalid argument %q for -o: want table or json", output)
+			if getOutput != "json" && getOutput != "table" {
+				return fmt.Errorf("invalid argument %q for -o: want json or table", getOutput)
 			}
 			tl, err := c.JobTasks(cmd.Context(), j.ID)
 			if err != nil {
 				return err
 			}
-			printJob(cmd.OutOrStdout(), j, tl.Tasks)
-			return nil
+			if getOutput == "table" && !wantJSON(cmd) {
+				printJob(cmd.OutOrStdout(), j, tl.Tasks)
+				return nil
+			}
+			// The job as the API shows it, with its tasks.
+			return printJSON(cmd.OutOrStdout(), struct {
+				api.Job
+				Tasks []api.TaskInfo `json:"tasks"`
+			}{j, tl.Tasks})
 		},
 	}
-	get.Flags().StringVarP(&output, "output", "o", "table", "table or json (the job alone)")
+	get.Flags().StringVarP(&getOutput, "output", "o", "json", "json (the job with its tasks) or table")
 	cmd.AddCommand(list, get,
 		one("cancel", "Cancel a job", func(c *api.Client, cmd *cobra.Command, id string) (api.Job, error) {
 			return c.CancelJob(cmd.Context(), id)
