@@ -39,6 +39,7 @@ type Scale struct {
 	IdleWindow      time.Duration
 	SmallQueue      int
 	LargeQueue      int
+	QueueTenants    int // lease-queued spreads its queues over this many tenants
 	LeaseSamples    int
 	ScalingRows     []ScalingRow
 }
@@ -50,7 +51,7 @@ func FullScale() Scale {
 		PGClients: 64, GetJobs: 10_000, DispatchAgents: 100, DispatchTasks: 20_000,
 		LatencyAgents: 20, LatencyRate: 200, LatencyDuration: 10 * time.Second,
 		IdleAgents: 10_000, IdleWindow: 20 * time.Second,
-		SmallQueue: 1_000, LargeQueue: 1_000_000, LeaseSamples: 500,
+		SmallQueue: 1_000, LargeQueue: 1_000_000, QueueTenants: 100, LeaseSamples: 500,
 		ScalingRows: []ScalingRow{{1, 1_000}, {10, 4_000}, {100, 10_000}, {1_000, 10_000}},
 	}
 }
@@ -65,7 +66,7 @@ func SmokeScale() Scale {
 		GetJobs: 20, DispatchAgents: 4, DispatchTasks: 40,
 		LatencyAgents: 2, LatencyRate: 50, LatencyDuration: 400 * time.Millisecond,
 		IdleAgents: 20, IdleWindow: 500 * time.Millisecond,
-		SmallQueue: 10, LargeQueue: 200, LeaseSamples: 10,
+		SmallQueue: 10, LargeQueue: 200, QueueTenants: 4, LeaseSamples: 10,
 		ScalingRows: []ScalingRow{{1, 5}, {3, 12}},
 	}
 }

@@ -53,6 +53,10 @@ func targets() []target {
 			k, ok := r.Get("lease_p99_ms_1k_queued")
 			return v <= 2*k, ok
 		}},
+		{"lease_p50_ms_1m_queued", "≤ 2 × lease_p50_ms_1k_queued", func(v float64, r *Results) (bool, bool) {
+			k, ok := r.Get("lease_p50_ms_1k_queued")
+			return v <= 2*k, ok
+		}},
 	}
 }
 
