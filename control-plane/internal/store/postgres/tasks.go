@@ -26,7 +26,8 @@ import (
 // the LIMIT; job.State.Lease applies the rule itself, and wins should they
 // disagree); SKIP LOCKED on the task and its job means concurrent leasers
 // and job updates never make it wait, and the per-pair slack ($6) leaves
-// candidates when some are locked. The state test is repeated on t so a row
+// candidates when some are locked; only the best $6 are joined to their
+// rows and locked. The state test is repeated on t so a row
 // leased since the snapshot is dropped when re-checked under its lock.
 // Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit.
 const leaseSQL = `WITH RECURSIVE pairs AS (
@@ -63,11 +64,17 @@ ready AS (
               WHERE coalesce($4::jsonb->>l.key, '') <> l.value)
         ORDER BY t.priority DESC, t.run_at, t.id
         LIMIT $6) c
+),
+ranked AS (
+    SELECT id, (running + r - 1) / weight AS fair, served, priority, run_at FROM ready
+    WHERE cap = 0 OR running + r <= cap
+    ORDER BY fair, served, priority DESC, run_at, id
+    LIMIT $6
 )
 SELECT ` + taskColsT + `
-FROM ready c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
-WHERE t.state = 'queued' AND t.run_at <= $1 AND (c.cap = 0 OR c.running + c.r <= c.cap)
-ORDER BY (c.running + c.r - 1) / c.weight, c.served, c.priority DESC, c.run_at, c.id
+FROM ranked c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
+WHERE t.state = 'queued' AND t.run_at <= $1
+ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
 LIMIT $5
 FOR UPDATE OF t, j SKIP LOCKED`
 
