@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -134,17 +135,15 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	return leased, nil
 }
 
-// servedTenants lists the tenants of leased tasks once each.
+// servedTenants lists the tenants of leased tasks once each, sorted so that
+// leasers creating the same new tenant rows insert them in one order.
 func servedTenants(ls []store.Leased) []string {
-	var out []string
-	seen := map[string]bool{}
+	out := make([]string, 0, len(ls))
 	for _, l := range ls {
-		if !seen[l.Tenant] {
-			seen[l.Tenant] = true
-			out = append(out, l.Tenant)
-		}
+		out = append(out, l.Tenant)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // SetTenantShare sets a tenant's weight and cap on running tasks, creating
