@@ -109,3 +109,24 @@ func (c *Client) AgentAction(ctx context.Context, id, action string) (Agent, err
 	err := c.Do(ctx, http.MethodPost, PathAgents+"/"+url.PathEscape(id)+"/"+action, nil, &a, nil)
 	return a, err
 }
+
+// PathTenants is the tenants collection: PUT {name}/share sets a tenant's
+// fair share.
+const PathTenants = "/v1/tenants"
+
+// TenantShare is a tenant's claim on the fleet: ready work is shared across
+// tenants in proportion to Weight, and MaxRunning caps the tenant's running
+// tasks (0: no cap). It is the body and reply of PUT
+// /v1/tenants/{name}/share; Tenant is set in the reply.
+type TenantShare struct {
+	Tenant     string  `json:"tenant,omitempty"`
+	Weight     float64 `json:"weight"`
+	MaxRunning int     `json:"max_running"`
+}
+
+// SetTenantShare sets a tenant's weight and cap on running tasks.
+func (c *Client) SetTenantShare(ctx context.Context, tenant string, share TenantShare) (TenantShare, error) {
+	var out TenantShare
+	err := c.Do(ctx, http.MethodPut, PathTenants+"/"+url.PathEscape(tenant)+"/share", share, &out, nil)
+	return out, err
+}

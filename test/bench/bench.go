@@ -39,6 +39,7 @@ type Scale struct {
 	IdleWindow      time.Duration
 	SmallQueue      int
 	LargeQueue      int
+	QueueTenants    int // lease-queued spreads its queues over this many tenants
 	LeaseSamples    int
 	ScalingRows     []ScalingRow
 	// Fair share: a big tenant's backlog worked by FairAgents agents that
@@ -61,7 +62,7 @@ func FullScale() Scale {
 		PGClients: 64, GetJobs: 10_000, DispatchAgents: 100, DispatchTasks: 20_000,
 		LatencyAgents: 20, LatencyRate: 200, LatencyDuration: 10 * time.Second,
 		IdleAgents: 10_000, IdleWindow: 20 * time.Second,
-		SmallQueue: 1_000, LargeQueue: 1_000_000, LeaseSamples: 500,
+		SmallQueue: 1_000, LargeQueue: 1_000_000, QueueTenants: 100, LeaseSamples: 500,
 		ScalingRows: []ScalingRow{{1, 1_000}, {10, 4_000}, {100, 10_000}, {1_000, 10_000}},
 		FairBacklog: 20_000, FairAgents: 20, FairWork: 50 * time.Millisecond, FairProbes: 100, FairInterval: 100 * time.Millisecond,
 		LongMediaSeconds: 600, LongMediaChunk: 120,
@@ -78,7 +79,7 @@ func SmokeScale() Scale {
 		GetJobs: 20, DispatchAgents: 4, DispatchTasks: 40,
 		LatencyAgents: 2, LatencyRate: 50, LatencyDuration: 400 * time.Millisecond,
 		IdleAgents: 20, IdleWindow: 500 * time.Millisecond,
-		SmallQueue: 10, LargeQueue: 200, LeaseSamples: 10,
+		SmallQueue: 10, LargeQueue: 200, QueueTenants: 4, LeaseSamples: 10,
 		ScalingRows: []ScalingRow{{1, 5}, {3, 12}},
 		FairBacklog: 200, FairAgents: 4, FairWork: 20 * time.Millisecond, FairProbes: 5, FairInterval: 50 * time.Millisecond,
 		LongMediaSeconds: 40, LongMediaChunk: 10,

@@ -51,8 +51,8 @@ func TestSmoke(t *testing.T) {
 		"river_jobs_per_s", "river_latency_p50_ms", "river_latency_p99_ms",
 		"river_tuned_jobs_per_s", "river_tuned_latency_p50_ms", "river_tuned_latency_p99_ms",
 		"idle_agents", "idle_rss_mib", "idle_cpu_pct",
-		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "pg_insert_tps_ceiling",
-		"fair_share_first_start_p99_ms", "long_media_speedup_2_agents", "long_media_overhead_pct",
+		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "lease_p50_ms_1k_queued", "lease_p50_ms_1m_queued",
+		"pg_insert_tps_ceiling", "fair_share_first_start_p99_ms", "long_media_speedup_2_agents", "long_media_overhead_pct",
 	}
 	for _, m := range want {
 		v, ok := r.Get(m)

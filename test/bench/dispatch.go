@@ -71,7 +71,11 @@ func registerAgents(ctx context.Context, s *Server, n int, hc *http.Client) ([]*
 // seedQueued submits one job through the API, then clones its job and task
 // rows n-1 times with COPY: the queue a busy system would have, built in
 // seconds instead of minutes.
-func seedQueued(ctx context.Context, s *Server, n int) error {
+func seedQueued(ctx context.Context, s *Server, n int) error { return seedQueuedTenants(ctx, s, n, 0) }
+
+// seedQueuedTenants is seedQueued with the clones spread round-robin over
+// tenants tenants (0: all in the template's tenant).
+func seedQueuedTenants(ctx context.Context, s *Server, n, tenants int) error {
 	ids, err := submitJobs(ctx, s, 1, 1)
 	if err != nil {
 		return err
@@ -96,15 +100,21 @@ func seedQueued(ctx context.Context, s *Server, n int) error {
 	for i := range jobIDs {
 		jobIDs[i] = uuid.Must(uuid.NewV7()).String()
 	}
-	if err := copyClones(ctx, conn, "jobs", jobCols, jobRow, jobIDs, map[string]func(int) any{
+	jobOver := map[string]func(int) any{
 		"id": func(i int) any { return jobIDs[i] },
-	}); err != nil {
-		return err
 	}
-	if err := copyClones(ctx, conn, "tasks", taskCols, taskRow, jobIDs, map[string]func(int) any{
+	taskOver := map[string]func(int) any{
 		"id":     func(int) any { return uuid.Must(uuid.NewV7()).String() },
 		"job_id": func(i int) any { return jobIDs[i] },
-	}); err != nil {
+	}
+	if tenants > 0 {
+		tenant := func(i int) any { return fmt.Sprintf("bench-%03d", i%tenants) }
+		jobOver["tenant"], taskOver["tenant"] = tenant, tenant
+	}
+	if err := copyClones(ctx, conn, "jobs", jobCols, jobRow, jobIDs, jobOver); err != nil {
+		return err
+	}
+	if err := copyClones(ctx, conn, "tasks", taskCols, taskRow, jobIDs, taskOver); err != nil {
 		return err
 	}
 	// Production tables are analyzed by autovacuum; a bulk load is not yet.
@@ -339,8 +349,10 @@ func steadyLatency(ctx context.Context, s *Server, agents []*api.Client, sc Scal
 }
 
 // LeaseQueued measures one agent's lease call with a small and then a very
-// large queue. Each leased task is handed back (untimed), so the queue keeps
-// its length.
+// large queue, both spread over Scale.QueueTenants tenants: the fair-share
+// lease walks tenants, so its cost must follow their number, not the
+// queue's length. Each leased task is handed back (untimed), so the queue
+// keeps its length.
 func LeaseQueued(ctx context.Context, cfg Config, r *Results) error {
 	s, err := StartServer(ctx, cfg, "lease-queued")
 	if err != nil {
@@ -352,24 +364,27 @@ func LeaseQueued(ctx context.Context, cfg Config, r *Results) error {
 	if err != nil {
 		return err
 	}
-	if err := seedQueued(ctx, s, cfg.Scale.SmallQueue); err != nil {
+	if err := seedQueuedTenants(ctx, s, cfg.Scale.SmallQueue, cfg.Scale.QueueTenants); err != nil {
 		return err
 	}
 	small, err := leaseSamples(ctx, agents[0], cfg.Scale.LeaseSamples)
 	if err != nil {
 		return err
 	}
-	if err := seedQueued(ctx, s, cfg.Scale.LargeQueue-cfg.Scale.SmallQueue); err != nil {
+	if err := seedQueuedTenants(ctx, s, cfg.Scale.LargeQueue-cfg.Scale.SmallQueue, cfg.Scale.QueueTenants); err != nil {
 		return err
 	}
 	large, err := leaseSamples(ctx, agents[0], cfg.Scale.LeaseSamples)
 	if err != nil {
 		return err
 	}
+	r.Set("lease_p50_ms_1k_queued", small.Pct(50), "ms")
+	r.Set("lease_p50_ms_1m_queued", large.Pct(50), "ms")
 	r.Set("lease_p99_ms_1k_queued", small.Pct(99), "ms")
 	r.Set("lease_p99_ms_1m_queued", large.Pct(99), "ms")
 	r.Set("queued_small", float64(cfg.Scale.SmallQueue), "tasks")
 	r.Set("queued_large", float64(cfg.Scale.LargeQueue), "tasks")
+	r.Set("queued_tenants", float64(cfg.Scale.QueueTenants), "tenants")
 	return nil
 }
 

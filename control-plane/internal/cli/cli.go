@@ -46,6 +46,7 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		jobsCmd(io),
 		agentsCmd(io),
 		keysCmd(io),
+		tenantsCmd(io),
 		webhooksCmd(io),
 	)
 	return root

@@ -63,6 +63,11 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatalf("keys list: %d %q", code, out)
 	}
 
+	out, stderr, code = run(t, env, "tenants", "share", "acme", "--weight", "2", "--max-running", "3")
+	if code != 0 || !strings.Contains(out, "acme: weight 2, max running 3") {
+		t.Fatalf("tenants share: %d %q %q", code, out, stderr)
+	}
+
 	// agents enroll prints the token alone.
 	out, stderr, code = run(t, env, "agents", "enroll", "--labels", "gpu=a100,zone=eu", "--ttl", "1h")
 	tok := strings.TrimSpace(out)

@@ -22,6 +22,8 @@ type adminStore interface {
 	CreateEnrollment(ctx context.Context, e store.Enrollment) error
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
 	ListAgents(ctx context.Context) ([]store.Agent, error)
+	SetTenantShare(ctx context.Context, tenant string, weight float64, maxRunning int) error
+	TenantShare(ctx context.Context, tenant string) (store.TenantShare, error)
 }
 
 var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -76,6 +78,32 @@ func (a *API) revokeKey(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
+}
+
+func (a *API) setTenantShare(c *fiber.Ctx) error {
+	tenant := c.Params("name")
+	if !tenantRE.MatchString(tenant) {
+		return badRequest("tenant must be 1-63 lower-case letters, digits, '-' or '_'")
+	}
+	var req api.TenantShare
+	if err := a.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	sh := store.TenantShare{Tenant: tenant, Weight: req.Weight, MaxRunning: req.MaxRunning}
+	if sh.Validate() != nil {
+		return badRequest("weight must be in (0, 1000], max_running in [0, 1000000] (0: no cap)")
+	}
+	ctx := c.UserContext()
+	if err := a.admin.SetTenantShare(ctx, tenant, sh.Weight, sh.MaxRunning); err != nil {
+		return err
+	}
+	got, err := a.admin.TenantShare(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	// A larger share may make queued work leasable now.
+	a.notify.Notify(ctx)
+	return c.JSON(api.TenantShare{Tenant: got.Tenant, Weight: got.Weight, MaxRunning: got.MaxRunning})
 }
 
 func (a *API) createEnrollment(c *fiber.Ctx) error {

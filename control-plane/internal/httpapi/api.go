@@ -231,6 +231,7 @@ func (a *API) App() *fiber.App {
 	v1.Post("/keys", a.requireKey(auth.ManageKeys), a.createKey)
 	v1.Get("/keys", a.requireKey(auth.ManageKeys), a.listKeys)
 	v1.Post("/keys/:id/revoke", a.requireKey(auth.ManageKeys), a.revokeKey)
+	v1.Put("/tenants/:name/share", a.requireKey(auth.ManageKeys), a.setTenantShare)
 
 	v1.Post("/agents/enrollments", a.requireKey(auth.ManageFleet), a.createEnrollment)
 	v1.Get("/agents", a.requireKey(auth.ManageFleet), a.listAgents)

@@ -47,9 +47,10 @@ type Store interface {
 	// RetryJob requeues a failed or canceled job's unfinished tasks; ErrConflict otherwise.
 	RetryJob(ctx context.Context, tenant, id string, now time.Time) (job.Job, error)
 
-	// LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run,
-	// highest priority first, then oldest. Never blocks on rows another
-	// transaction holds (SKIP LOCKED on PostgreSQL).
+	// LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run:
+	// across tenants by fair share (TenantShare), within a tenant highest
+	// priority first, then oldest. Never blocks on rows another transaction
+	// holds (SKIP LOCKED on PostgreSQL).
 	// Each task comes with its job as it is after the lease.
 	LeaseTasks(ctx context.Context, p LeaseParams) ([]Leased, error)
 	// The changes agents report below refuse (ErrStaleLease) a task whose
@@ -104,6 +105,12 @@ type Store interface {
 	// now+ttl. It returns true while holder is the leader; a leader that stops
 	// renewing is replaced once its term has passed.
 	AcquireLeadership(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+
+	// SetTenantShare sets a tenant's weight (> 0) and cap on running tasks
+	// (0: none), creating the tenant if needed; ErrInvalidShare out of bounds.
+	SetTenantShare(ctx context.Context, tenant string, weight float64, maxRunning int) error
+	// TenantShare returns a tenant's share (DefaultShare if never set).
+	TenantShare(ctx context.Context, tenant string) (TenantShare, error)
 
 	// CountUnfinished counts a tenant's queued and running jobs (the
 	// per-tenant cap on work in flight).
@@ -242,4 +249,33 @@ type APIKey struct {
 	CreatedAt time.Time
 	ExpiresAt *time.Time
 	RevokedAt *time.Time
+}
+
+// TenantShare is a tenant's claim on the fleet (docs/architecture.md, "Fair
+// share"): ready work is shared across tenants in proportion to Weight, and
+// MaxRunning caps the tenant's leased tasks (0: no cap).
+type TenantShare struct {
+	Tenant     string
+	Weight     float64
+	MaxRunning int
+}
+
+// DefaultShare is the share of a tenant never configured.
+func DefaultShare(tenant string) TenantShare { return TenantShare{Tenant: tenant, Weight: 1} }
+
+// Bounds of a share.
+const (
+	MaxWeight     = 1000
+	MaxMaxRunning = 1_000_000
+)
+
+// ErrInvalidShare is returned for a weight or cap out of bounds.
+var ErrInvalidShare = errors.New("invalid share: weight must be in (0, 1000], max_running in [0, 1000000]")
+
+// Validate checks the share's bounds.
+func (s TenantShare) Validate() error {
+	if !(s.Weight > 0 && s.Weight <= MaxWeight) || s.MaxRunning < 0 || s.MaxRunning > MaxMaxRunning {
+		return ErrInvalidShare
+	}
+	return nil
 }

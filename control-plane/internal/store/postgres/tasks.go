@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,26 +14,89 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// leaseSQL picks ready tasks in lease order. It walks the partial index
-// tasks_ready and filters by the agent's capabilities in SQL (the same test as
-// job.Requirements.SatisfiedBy, so tasks no agent here can run never fill the
-// LIMIT; job.State.Lease applies the rule itself, and wins should they
+// leaseSQL picks ready tasks in fair-share order (docs/architecture.md,
+// "Fair share"). A recursive skip scan over tasks_ready_tenant lists the
+// (tenant, kind) pairs with queued work, one index probe each; a LATERAL
+// probe per pair reads its best few ready tasks; so the cost follows the
+// number of tenants, never the length of the queue. Each tenant's r-th task
+// is ranked by (running + r - 1) / weight, so the tenant furthest below its
+// share of the running slots goes first, then the one served least recently
+// (tenants.served), then priority and age; tenants at max_running get
+// nothing. Capabilities are filtered in SQL (the same test as
+// job.Requirements.SatisfiedBy, so tasks this agent cannot run never fill
+// the LIMIT; job.State.Lease applies the rule itself, and wins should they
 // disagree); SKIP LOCKED on the task and its job means concurrent leasers
-// and job updates never make it wait.
-const leaseSQL = `SELECT ` + taskColsT + `
-FROM tasks t JOIN jobs j ON j.id = t.job_id
+// and job updates never make it wait, and the per-pair slack ($6) leaves
+// candidates when some are locked; only the best $6 are joined to their
+// rows and locked. The state test is repeated on t so a row
+// leased since the snapshot is dropped when re-checked under its lock.
+// Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit.
+const leaseSQL = `WITH RECURSIVE pairs AS (
+    (SELECT tenant, kind FROM tasks WHERE state = 'queued' ORDER BY tenant, kind LIMIT 1)
+    UNION ALL
+    SELECT n.tenant, n.kind FROM pairs p CROSS JOIN LATERAL (
+        SELECT tenant, kind FROM tasks
+        WHERE state = 'queued' AND (tenant, kind) > (p.tenant, p.kind)
+        ORDER BY tenant, kind LIMIT 1) n
+),
+running AS (
+    SELECT tenant, count(*) AS n FROM tasks WHERE state = 'leased' GROUP BY tenant
+),
+share AS (
+    SELECT d.tenant, coalesce(s.weight, 1) AS weight, coalesce(s.max_running, 0) AS cap,
+           coalesce(s.served, 0) AS served, coalesce(r.n, 0) AS running
+    FROM (SELECT DISTINCT tenant FROM pairs) d
+    LEFT JOIN tenants s ON s.name = d.tenant
+    LEFT JOIN running r ON r.tenant = d.tenant
+    WHERE coalesce(s.max_running, 0) = 0 OR coalesce(r.n, 0) < s.max_running
+),
+ready AS (
+    SELECT c.id, c.priority, c.run_at, sh.weight, sh.cap, sh.served, sh.running,
+           row_number() OVER (PARTITION BY sh.tenant ORDER BY c.priority DESC, c.run_at, c.id) AS r
+    FROM share sh
+    JOIN pairs p ON p.tenant = sh.tenant AND (cardinality($2::text[]) = 0 OR p.kind = ANY($2::text[]))
+    CROSS JOIN LATERAL (
+        SELECT t.id, t.priority, t.run_at FROM tasks t
+        WHERE t.state = 'queued' AND t.tenant = p.tenant AND t.kind = p.kind AND t.run_at <= $1
+          AND (coalesce(t.requires->>'engine', '') = '' OR t.requires->>'engine' = ANY($3::text[]))
+          AND NOT EXISTS (
+              SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(t.requires->'labels') = 'object'
+                                                 THEN t.requires->'labels' ELSE '{}'::jsonb END) AS l
+              WHERE coalesce($4::jsonb->>l.key, '') <> l.value)
+        ORDER BY t.priority DESC, t.run_at, t.id
+        LIMIT $6) c
+),
+ranked AS (
+    SELECT id, (running + r - 1) / weight AS fair, served, priority, run_at FROM ready
+    WHERE cap = 0 OR running + r <= cap
+    ORDER BY fair, served, priority DESC, run_at, id
+    LIMIT $6
+)
+SELECT ` + taskColsT + `
+FROM ranked c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
 WHERE t.state = 'queued' AND t.run_at <= $1
-  AND (cardinality($2::text[]) = 0 OR t.kind = ANY($2::text[]))
-  AND (coalesce(t.requires->>'engine', '') = '' OR t.requires->>'engine' = ANY($3::text[]))
-  AND NOT EXISTS (
-      SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(t.requires->'labels') = 'object'
-                                         THEN t.requires->'labels' ELSE '{}'::jsonb END) AS l
-      WHERE coalesce($4::jsonb->>l.key, '') <> l.value)
-ORDER BY t.priority DESC, t.run_at, t.id
+ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
 LIMIT $5
 FOR UPDATE OF t, j SKIP LOCKED`
 
-// LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run.
+// leaseSlack is how many candidates beyond Max each (tenant, kind) offers,
+// for rows other leasers hold.
+const leaseSlack = 4
+
+// servedSQL stamps the tenants just served ($1) with the next value of
+// tenant_served, creating rows for tenants that have none. A row another
+// leaser is stamping is skipped rather than waited for: its stamp is as
+// recent as ours would be.
+const servedSQL = `WITH ins AS (
+    INSERT INTO tenants (name, created_at, served)
+    SELECT name, $2, nextval('tenant_served') FROM unnest($1::text[]) AS name
+    ON CONFLICT (name) DO NOTHING
+),
+mine AS (SELECT name FROM tenants WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
+UPDATE tenants s SET served = nextval('tenant_served') FROM mine WHERE s.name = mine.name`
+
+// LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run,
+// sharing them fairly across tenants.
 func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error) {
 	if p.Max <= 0 {
 		return nil, nil
@@ -51,17 +116,61 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	var leased []store.Leased
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max))
+		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max, p.Max+leaseSlack))
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}
 		leased, err = store.Lease(ctx, stateTx{tx}, p, candidates)
-		return err
+		if err != nil || len(leased) == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, servedSQL, servedTenants(leased), p.Now); err != nil {
+			return fmt.Errorf("stamp served tenants: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
 	}
 	return leased, nil
+}
+
+// servedTenants lists the tenants of leased tasks once each, sorted so that
+// leasers creating the same new tenant rows insert them in one order.
+func servedTenants(ls []store.Leased) []string {
+	out := make([]string, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, l.Tenant)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// SetTenantShare sets a tenant's weight and cap on running tasks, creating
+// the tenant if needed.
+func (s *Store) SetTenantShare(ctx context.Context, tenant string, weight float64, maxRunning int) error {
+	sh := store.TenantShare{Tenant: tenant, Weight: weight, MaxRunning: maxRunning}
+	if err := sh.Validate(); err != nil {
+		return fmt.Errorf("postgres: set share of tenant %s: %w", tenant, err)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (name, created_at, weight, max_running) VALUES ($1, now(), $2, $3)
+		ON CONFLICT (name) DO UPDATE SET weight = excluded.weight, max_running = excluded.max_running`,
+		tenant, weight, maxRunning)
+	if err != nil {
+		return fmt.Errorf("postgres: set share of tenant %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// TenantShare returns a tenant's share; a tenant never configured has the
+// default one.
+func (s *Store) TenantShare(ctx context.Context, tenant string) (store.TenantShare, error) {
+	sh := store.DefaultShare(tenant)
+	err := s.pool.QueryRow(ctx, `SELECT weight, max_running FROM tenants WHERE name = $1`, tenant).Scan(&sh.Weight, &sh.MaxRunning)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return store.TenantShare{}, fmt.Errorf("postgres: share of tenant %s: %w", tenant, err)
+	}
+	return sh, nil
 }
 
 const defaultRescueLimit = 100
