@@ -303,3 +303,66 @@ func TestTaskGraph(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphWakeUps: the chunks a prepare task's completion queues, and the
+// merge the last chunk's completion queues, reach agents already waiting in
+// a long-poll. The replica's own look for ready work and its sweeper (which
+// wakes agents when queued work comes due) run once an hour, so within the
+// wait only the completion's wake-up can deliver them.
+func TestGraphWakeUps(t *testing.T) {
+	t.Parallel()
+	cfg := sqliteBackend().cfg(t)
+	cfg.ReadyPoll, cfg.ReadyFallbackPoll, cfg.SweepInterval = time.Hour, time.Hour, time.Hour
+	r := startReplica(t, cfg)
+	ctx := context.Background()
+	preparer := enrollAgent(t, r, "preparer", api.Capabilities{Kinds: api.KindsForRoles([]string{api.RolePrepare})})
+	gpu := enrollAgent(t, r, "gpu", api.Capabilities{Kinds: []string{api.KindTranscribe}})
+	if _, err := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/lecture", ChunkSeconds: floatp(60)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	prep := preparer.leaseOne(5 * time.Second)
+	if prep.Kind != api.KindPrepare {
+		t.Fatalf("leased %s, want prepare", prep.Kind)
+	}
+
+	// waitingLease starts a 25 s long-poll and returns once the agent waits.
+	waitingLease := func(a *simAgent) <-chan []api.Lease {
+		got := make(chan []api.Lease, 1)
+		before := r.srv.Waiting()
+		go func() { got <- a.lease(25 * time.Second) }()
+		waitFor(t, func() bool { return r.srv.Waiting() > before })
+		return got
+	}
+	chunkWait := waitingLease(gpu)
+	ups, err := preparer.uploads(prep.TaskID, api.UploadsRequest{Token: prep.Token, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks := []api.PreparedChunk{
+		{Chunk: api.Chunk{Index: 0, Start: 0, End: 70}, Key: ups.Uploads[0].Key},
+		{Chunk: api.Chunk{Index: 1, Start: 70, End: 130}, Key: ups.Uploads[1].Key},
+	}
+	for i := range chunks {
+		putObject(t, ups.Uploads[i], []byte("RIFF"))
+	}
+	if err := preparer.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
+		Result: api.TaskResult{Result: api.Result{Duration: 130}, Chunks: chunks}}); err != nil {
+		t.Fatal(err)
+	}
+	first := <-chunkWait
+	if len(first) != 1 || first[0].Kind != api.KindTranscribe {
+		t.Fatalf("waiting agent got %+v after prepare completed, want a chunk", first)
+	}
+	second := gpu.leaseOne(5 * time.Second)
+
+	mergeWait := waitingLease(preparer)
+	for _, l := range []api.Lease{first[0], second} {
+		if err := gpu.complete(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merge := <-mergeWait
+	if len(merge) != 1 || merge[0].Kind != api.KindMerge || len(merge[0].Spec.Parts) != 2 {
+		t.Fatalf("waiting agent got %+v after the last chunk, want the merge with 2 parts", merge)
+	}
+}

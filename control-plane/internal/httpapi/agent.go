@@ -330,6 +330,11 @@ func (a *API) complete(c *fiber.Ctx) error {
 	}
 	a.obs.taskCompleted(j, req.Result)
 	a.log.Info("task completed", "task", id, "job", j.ID, "agent", ag.ID, "job_status", j.Status)
+	// A split job's chunks, or its merge after the last chunk, were queued
+	// by this completion: waiting agents look now, not at the next poll.
+	if len(req.Result.Chunks) > 0 || j.ChunksTotal > 0 && j.ChunksDone == j.ChunksTotal && !j.Status.Final() {
+		a.notify.Notify(c.UserContext())
+	}
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -351,6 +356,9 @@ func (a *API) fail(c *fiber.Ctx) error {
 		return err
 	}
 	a.obs.taskFailed(j, req.Error.Code)
+	if req.Error.Code == api.CodeChunkMissing {
+		a.notify.Notify(c.UserContext()) // the job's prepare task was queued again
+	}
 	a.log.Info("task failed", "task", id, "job", j.ID, "agent", ag.ID, "code", req.Error.Code, "retryable", req.Retryable, "job_status", j.Status)
 	return c.SendStatus(http.StatusNoContent)
 }
