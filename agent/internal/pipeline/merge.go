@@ -34,6 +34,9 @@ func (p *Pipeline) Merge(ctx context.Context, spec api.TaskSpec, workdir string,
 			if err != nil {
 				return err
 			}
+			// A chunk transcript's duration is of the whole media (its
+			// chunk's end); Stitch counts it from the part's start.
+			tr.Duration = max(0, tr.Duration-sp.Start)
 			parts = append(parts, stitch.Part{Index: sp.Index, Start: sp.Start, End: sp.End, Transcript: tr})
 			r.report(StageDownload, float64(i+1)/float64(len(spec.Parts)))
 		}
