@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/agent/internal/asr"
 	"github.com/ytcaption/ytcaption/agent/internal/audio"
+	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/agent/internal/pipeline"
 	"github.com/ytcaption/ytcaption/agent/internal/runner"
 	"github.com/ytcaption/ytcaption/agent/internal/source"
@@ -51,6 +53,9 @@ type Config struct {
 	// while other slots download.
 	MaxDownloads   int
 	MaxTranscribes int
+	// Roles are what the agent does (api.RolePrepare, api.RoleTranscribe);
+	// they decide the task kinds it leases. Empty: both.
+	Roles []string
 	// AllowPrivateSources lets downloads reach loopback and private
 	// addresses (dev mode); AllowTargets lists exceptions ("10.2.0.0/16",
 	// "127.0.0.1:8081"). Otherwise every download goes through an egress
@@ -148,7 +153,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	for name, err := range why {
 		log.Debug("engine unavailable", "engine", name, "why", err)
 	}
-	if len(usable) == 0 {
+	if len(cfg.Roles) == 0 {
+		cfg.Roles = []string{api.RolePrepare, api.RoleTranscribe}
+	}
+	transcribes := slices.Contains(cfg.Roles, api.RoleTranscribe)
+	if len(usable) == 0 && transcribes {
 		return nil, fmt.Errorf("no speech engine can run here (%v); run `ytcaption-agent doctor`", why)
 	}
 	def := cfg.Engine
@@ -161,7 +170,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 			}
 		}
 	}
-	if _, ok := usable[def]; !ok {
+	if _, ok := usable[def]; !ok && transcribes {
 		return nil, fmt.Errorf("engine %q cannot run here: %v", def, why[def])
 	}
 	upload, fetch, err := tlsClients(&cfg)
@@ -185,7 +194,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
 	})
 	nomadLabels(&cfg)
-	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx)}
+	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx),
+		Kinds: api.KindsForRoles(cfg.Roles)}
 	w := &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps, guard: guard, upload: upload, now: time.Now}
 	if err := w.setupDiscovery(); err != nil {
 		return nil, err
@@ -199,15 +209,51 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 // Capabilities is what the worker advertises.
 func (w *Worker) Capabilities() api.Capabilities { return w.caps }
 
-// Execute implements runner.Executor with the media pipeline.
+// Execute implements runner.Executor with the media pipeline, by task kind.
 func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
 	ctx, end := w.trace(ctx, l, &progress)
-	tr, res, err := w.pipe.Run(ctx, l.Spec, w.cfg.WorkDir, progress)
+	out, err := w.execute(ctx, l, progress)
 	end(err)
+	return out, err
+}
+
+func (w *Worker) execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
+	var run func(context.Context, api.TaskSpec, string, pipeline.ProgressFunc) (api.Transcript, api.Result, error)
+	switch l.Kind {
+	case api.KindCaption, "": // "": a control plane from before task graphs
+		run = w.pipe.Run
+	case api.KindTranscribe:
+		run = w.pipe.TranscribeChunk
+	case api.KindMerge:
+		run = w.pipe.Merge
+	case api.KindPrepare:
+		return w.prepare(ctx, l, progress)
+	default:
+		return runner.Output{}, failure.Permanent(api.CodeInvalidRequest, "unknown task kind %q", l.Kind)
+	}
+	tr, res, err := run(ctx, l.Spec, w.cfg.WorkDir, progress)
 	if err != nil {
 		return runner.Output{}, err
 	}
 	return runner.Output{Transcript: tr, Result: res}, nil
+}
+
+// prepare runs a prepare task: a transcript when it finished in place, else
+// the chunks, which the runner uploads and then removes.
+func (w *Worker) prepare(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
+	inPlace := slices.Contains(w.cfg.Roles, api.RoleTranscribe)
+	p, err := w.pipe.Prepare(ctx, l.Spec, w.cfg.WorkDir, inPlace, progress)
+	if err != nil {
+		return runner.Output{}, err
+	}
+	if p.Chunks == nil {
+		return runner.Output{Transcript: p.Transcript, Result: p.Result}, nil
+	}
+	out := runner.Output{Result: p.Result, Cleanup: p.Cleanup, Chunks: make([]runner.ChunkFile, len(p.Chunks))}
+	for i, c := range p.Chunks {
+		out.Chunks[i] = runner.ChunkFile{Chunk: api.Chunk{Index: c.Index, Start: c.Start, End: c.End}, Path: c.Path}
+	}
+	return out, nil
 }
 
 // Run registers (or reuses the saved credential) and runs tasks until ctx

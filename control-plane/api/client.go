@@ -337,6 +337,13 @@ func (c *Client) Heartbeat(ctx context.Context, taskID string, req HeartbeatRequ
 	return r, err
 }
 
+// Uploads asks for presigned PUTs for the chunks a prepare task split.
+func (c *Client) Uploads(ctx context.Context, taskID string, req UploadsRequest) (UploadsResponse, error) {
+	var r UploadsResponse
+	err := c.Do(ctx, http.MethodPost, taskPath(taskID, "uploads"), req, &r, nil)
+	return r, err
+}
+
 // Complete reports success.
 func (c *Client) Complete(ctx context.Context, taskID string, req CompleteRequest) error {
 	return c.Do(ctx, http.MethodPost, taskPath(taskID, "complete"), req, nil, nil)

@@ -50,7 +50,7 @@ func env(getenv func(string) string, name, def string) string {
 
 // bindConfig binds the agent configuration to flags (defaults from the
 // YTCAPTION_AGENT_* environment).
-func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Config, labels *string) {
+func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Config, labels, roles *string) {
 	f := cmd.Flags()
 	conc, _ := strconv.Atoi(env(getenv, "CONCURRENCY", "1"))
 	f.StringVar(&cfg.Server, "server", env(getenv, "SERVER", ""), "control-plane URL (YTCAPTION_AGENT_SERVER)")
@@ -60,6 +60,8 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.StringVar(&cfg.WorkDir, "work-dir", env(getenv, "WORK_DIR", ""), "temporary media files; default $TMPDIR/ytcaption-agent")
 	f.IntVar(&cfg.Concurrency, "concurrency", conc, "tasks run at once")
 	f.StringVar(labels, "labels", env(getenv, "LABELS", ""), "labels k=v,... that tasks may require")
+	f.StringVar(roles, "roles", env(getenv, "ROLES", api.RolePrepare+","+api.RoleTranscribe),
+		"what this agent does: prepare (fetch and split media), transcribe (speech recognition), or both (YTCAPTION_AGENT_ROLES)")
 	f.StringVar(&cfg.Engine, "engine", env(getenv, "ENGINE", ""), "default engine: pocketsphinx, whisper-cpp or openai (default: the best available)")
 	f.IntVar(&cfg.MaxDownloads, "max-downloads", 0, "downloads at once across tasks (0: --concurrency)")
 	f.IntVar(&cfg.MaxTranscribes, "max-transcribes", 0, "transcriptions at once across tasks, e.g. 1 per GPU (0: --concurrency)")
@@ -129,7 +131,7 @@ func newLogger(w io.Writer, getenv func(string) string, secrets ...string) *slog
 
 func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 	var cfg worker.Config
-	var labels string
+	var labels, roles string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the agent until SIGTERM (finish or hand back running tasks; a second SIGTERM stops at once)",
@@ -137,6 +139,9 @@ func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if cfg.Labels, err = api.ParseLabels(labels); err != nil {
+				return err
+			}
+			if cfg.Roles, err = api.ParseRoles(roles); err != nil {
 				return err
 			}
 			log := newLogger(stderr, getenv, cfg.Token, cfg.OpenAIKey)
@@ -163,10 +168,10 @@ func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 					w.Kill()
 				}
 			}()
-			log.Info("agent starting", "server", cfg.Server, "concurrency", cfg.Concurrency, "engines", w.Capabilities().Engines)
+			log.Info("agent starting", "server", cfg.Server, "concurrency", cfg.Concurrency, "roles", cfg.Roles, "engines", w.Capabilities().Engines)
 			return w.Run(ctx)
 		},
 	}
-	bindConfig(cmd, getenv, &cfg, &labels)
+	bindConfig(cmd, getenv, &cfg, &labels, &roles)
 	return cmd
 }

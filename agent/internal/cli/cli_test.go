@@ -23,7 +23,7 @@ func TestInstall(t *testing.T) {
 	root := t.TempDir()
 	out, stderr, code := run(t, "install", "--root", root, "--bin", "/usr/local/bin/ytcaption-agent",
 		"--server", "https://captions.example.com", "--token", "yte_abc_secretsecret", "--concurrency", "2",
-		"--labels", "gpu=a100", "--ca-cert", "/etc/ytcaption/ca.pem", "--grace", "90s")
+		"--labels", "gpu=a100", "--roles", "transcribe", "--ca-cert", "/etc/ytcaption/ca.pem", "--grace", "90s")
 	if code != 0 {
 		t.Fatalf("install: %d %s", code, stderr)
 	}
@@ -46,7 +46,7 @@ func TestInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"YTCAPTION_AGENT_SERVER=https://captions.example.com", "YTCAPTION_AGENT_TOKEN=yte_abc_secretsecret",
-		"YTCAPTION_AGENT_CONCURRENCY=2", "YTCAPTION_AGENT_LABELS=gpu=a100", "YTCAPTION_AGENT_CA_CERT=/etc/ytcaption/ca.pem"} {
+		"YTCAPTION_AGENT_CONCURRENCY=2", "YTCAPTION_AGENT_LABELS=gpu=a100", "YTCAPTION_AGENT_ROLES=transcribe", "YTCAPTION_AGENT_CA_CERT=/etc/ytcaption/ca.pem"} {
 		if !strings.Contains(string(env), want+"\n") {
 			t.Errorf("env file lacks %q:\n%s", want, env)
 		}
@@ -59,6 +59,23 @@ func TestInstall(t *testing.T) {
 	}
 	if _, _, code := run(t, "install", "--root", t.TempDir(), "--server", "x", "--token", "t", "--labels", "bad"); code == 0 {
 		t.Error("install with malformed labels succeeded")
+	}
+	if _, _, code := run(t, "install", "--root", t.TempDir(), "--server", "x", "--token", "t", "--roles", "merge"); code == 0 {
+		t.Error("install with an unknown role succeeded")
+	}
+}
+
+func TestRunRoles(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ roles, want string }{
+		{"merge", `role "merge"`},
+		{",", "at least one"},
+	}
+	for _, tt := range tests {
+		_, stderr, code := run(t, "run", "--server", "http://127.0.0.1:1", "--token", "yta_a_b", "--state-dir", "", "--roles", tt.roles)
+		if code == 0 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("run --roles %q: %d %q", tt.roles, code, stderr)
+		}
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 func doctorCmd(getenv func(string) string) *cobra.Command {
 	var cfg worker.Config
-	var labels string
+	var labels, roles string // accepted so doctor takes run's flags; unused
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the tools, engines, models and GPUs this machine has",
@@ -32,6 +32,6 @@ func doctorCmd(getenv func(string) string) *cobra.Command {
 			return nil
 		},
 	}
-	bindConfig(cmd, getenv, &cfg, &labels)
+	bindConfig(cmd, getenv, &cfg, &labels, &roles)
 	return cmd
 }

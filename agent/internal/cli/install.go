@@ -48,7 +48,7 @@ WantedBy=multi-user.target
 `
 
 func installCmd(getenv func(string) string) *cobra.Command {
-	var root, bin, server, token, labels, engine, caCert, clientCert, clientKey string
+	var root, bin, server, token, labels, roles, engine, caCert, clientCert, clientKey string
 	var concurrency int
 	var grace time.Duration
 	var enable bool
@@ -63,6 +63,11 @@ func installCmd(getenv func(string) string) *cobra.Command {
 			if _, err := api.ParseLabels(labels); err != nil {
 				return err
 			}
+			if roles != "" {
+				if _, err := api.ParseRoles(roles); err != nil {
+					return err
+				}
+			}
 			if bin == "" {
 				exe, err := os.Executable()
 				if err != nil {
@@ -74,6 +79,7 @@ func installCmd(getenv func(string) string) *cobra.Command {
 			vars := map[string]string{
 				"YTCAPTION_AGENT_SERVER": server, "YTCAPTION_AGENT_TOKEN": token,
 				"YTCAPTION_AGENT_CONCURRENCY": fmt.Sprint(concurrency), "YTCAPTION_AGENT_LABELS": labels,
+				"YTCAPTION_AGENT_ROLES":  roles,
 				"YTCAPTION_AGENT_ENGINE": engine, "YTCAPTION_AGENT_CA_CERT": caCert,
 				"YTCAPTION_AGENT_CLIENT_CERT": clientCert, "YTCAPTION_AGENT_CLIENT_KEY": clientKey,
 			}
@@ -124,6 +130,7 @@ func installCmd(getenv func(string) string) *cobra.Command {
 	f.StringVar(&token, "token", env(getenv, "TOKEN", ""), "enrollment token")
 	f.IntVar(&concurrency, "concurrency", 1, "tasks run at once")
 	f.StringVar(&labels, "labels", "", "labels k=v,...")
+	f.StringVar(&roles, "roles", "", "prepare, transcribe, or both (default both)")
 	f.StringVar(&engine, "engine", "", "default engine")
 	f.DurationVar(&grace, "grace", 60*time.Second, "shutdown grace period (the unit's stop timeout adds 30 s)")
 	f.StringVar(&caCert, "ca-cert", "", "PEM CA certificate to trust for the control plane")

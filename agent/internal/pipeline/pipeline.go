@@ -1,8 +1,12 @@
-// Package pipeline runs one captioning task on an agent as ordered stages:
-// resolve → captions → download → extract → transcribe. It prefers a
-// source's human-made captions when the job allows, fetches uploads over
-// HTTP instead of yt-dlp, enforces duration and size limits, reports
-// progress and per-stage timings, and always removes its temporary files.
+// Package pipeline runs the agent's tasks as ordered stages. A caption task
+// is resolve → captions → download → extract → transcribe (Run); a prepare
+// task stops after extract and splits the audio at silences (Prepare),
+// unless captions or short media let it finish in place; a transcribe task
+// recognizes one chunk (TranscribeChunk); a merge task stitches the chunks'
+// transcripts (Merge). It prefers a source's human-made captions when the
+// job allows, fetches uploads over HTTP instead of yt-dlp, enforces duration
+// and size limits, reports progress and per-stage timings, and always
+// removes its temporary files.
 package pipeline
 
 import (
@@ -31,6 +35,8 @@ const (
 	StageDownload   = "download"
 	StageExtract    = "extract"
 	StageTranscribe = "transcribe"
+	StageSplit      = "split" // prepare: silences found, audio cut into chunks
+	StageMerge      = "merge" // merge: chunk transcripts stitched
 )
 
 // Transcript origins.
@@ -45,15 +51,28 @@ type stageWeight struct {
 }
 
 // stages returns the stages in order with their share of overall progress.
-// Transcription dominates the time of a typical task.
-func stages() [5]stageWeight {
-	return [5]stageWeight{
+// Transcription dominates the time of a typical task. A prepare task that
+// splits reports split at the share before transcription (0.5): the control
+// plane counts the rest of the job's progress in its chunks.
+func stages() []stageWeight {
+	return []stageWeight{
 		{StageResolve, 0.05},
 		{StageCaptions, 0.05},
 		{StageDownload, 0.30},
 		{StageExtract, 0.10},
+		{StageSplit, 0},
 		{StageTranscribe, 0.50},
 	}
+}
+
+// chunkStages are the stages of a transcribe task: fetching a chunk is quick.
+func chunkStages() []stageWeight {
+	return []stageWeight{{StageDownload, 0.05}, {StageTranscribe, 0.95}}
+}
+
+// mergeStages are the stages of a merge task.
+func mergeStages() []stageWeight {
+	return []stageWeight{{StageDownload, 0.8}, {StageMerge, 0.2}}
 }
 
 // Resolver learns what a URL is without downloading it.
@@ -82,6 +101,11 @@ type Media interface {
 	Extract(ctx context.Context, in, out string) error
 }
 
+// Silencer finds the silences of an extracted WAV, where Prepare may cut.
+type Silencer interface {
+	Silences(ctx context.Context, wav string) ([]audio.Silence, error)
+}
+
 // Limits bound the media a task may process; the tighter of these and the
 // task's own limits applies.
 type Limits = source.Limits
@@ -99,6 +123,7 @@ type Pipeline struct {
 	Downloader Downloader
 	Uploads    UploadFetcher
 	Media      Media
+	Silencer   Silencer // Prepare only
 	// Engines by name; DefaultEngine is used unless the task's model names
 	// another engine ("whisper-cpp:base.en").
 	Engines       map[string]asr.Engine
@@ -132,13 +157,15 @@ type Config struct {
 func New(cfg Config) *Pipeline {
 	yt := source.NewYTDLP(cfg.YTDLP)
 	guarded := NewSiteBreakers(yt, yt, yt, cfg.Breakers, cfg.Logger)
+	ff := audio.New(cfg.FFmpeg)
 	return &Pipeline{
 		Resolver:      guarded,
 		Captions:      guarded,
 		Downloader:    guarded,
 		StageLimits:   cfg.StageLimits,
 		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
-		Media:         audio.New(cfg.FFmpeg),
+		Media:         ff,
+		Silencer:      ff,
 		Engines:       cfg.Engines,
 		DefaultEngine: cfg.DefaultEngine,
 		Limits:        cfg.Limits,
@@ -152,31 +179,43 @@ func New(cfg Config) *Pipeline {
 // and prefixed with the stage that failed; a canceled ctx yields an error
 // matching context.Canceled once every subprocess has exited.
 func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, progress ProgressFunc) (api.Transcript, api.Result, error) {
+	r, err := p.newRun(spec, workdir, stages(), progress)
+	if err != nil {
+		return api.Transcript{}, api.Result{}, err
+	}
+	defer r.cleanup()
+	ctx = r.context(ctx)
+	if err := r.useEngine(); err != nil {
+		return api.Transcript{}, r.res, err
+	}
+	wav, captions, err := r.audio(ctx)
+	if err != nil {
+		return api.Transcript{}, r.res, err
+	}
+	tr := captions
+	if tr == nil {
+		t, err := r.transcribe(ctx, wav)
+		if err != nil {
+			return api.Transcript{}, r.res, err
+		}
+		tr = &t
+	}
+	r.finish(tr)
+	return *tr, r.res, nil
+}
+
+// newRun makes a run of spec in a fresh temporary directory under workdir,
+// which cleanup removes.
+func (p *Pipeline) newRun(spec api.TaskSpec, workdir string, weights []stageWeight, progress ProgressFunc) (*run, error) {
 	if err := os.MkdirAll(workdir, 0o750); err != nil {
-		return api.Transcript{}, api.Result{}, fmt.Errorf("workdir: %w", err)
+		return nil, fmt.Errorf("workdir: %w", err)
 	}
 	tmp, err := os.MkdirTemp(workdir, "task-")
 	if err != nil {
-		return api.Transcript{}, api.Result{}, fmt.Errorf("temp dir: %w", err)
+		return nil, fmt.Errorf("temp dir: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-
-	if spec.AllowPrivate {
-		ctx = source.AllowPrivate(ctx)
-	}
-	r := &run{p: p, spec: spec, tmp: tmp, progress: progress, res: api.Result{Timings: map[string]float64{}}}
-	r.lim = p.limits(spec)
-	engine, model, err := p.engine(spec.Model)
-	if err != nil {
-		return api.Transcript{}, r.res, err
-	}
-	r.engine, r.opts = engine, asr.Options{Language: spec.Language, Task: spec.Task, Model: model}
-	tr, err := r.do(ctx)
-	if err != nil {
-		return api.Transcript{}, r.res, err
-	}
-	r.finish(&tr)
-	return tr, r.res, nil
+	return &run{p: p, spec: spec, tmp: tmp, lim: p.limits(spec), weights: weights, progress: progress,
+		res: api.Result{Timings: map[string]float64{}}}, nil
 }
 
 func (p *Pipeline) limits(spec api.TaskSpec) Limits {
@@ -228,19 +267,41 @@ func (p *Pipeline) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// run is the state of one Run call.
+// run is the state of one task.
 type run struct {
 	p        *Pipeline
 	spec     api.TaskSpec
 	tmp      string
 	lim      Limits
+	weights  []stageWeight
 	progress ProgressFunc
 	res      api.Result
-	engine   asr.Engine
+	engine   asr.Engine // nil: this run does not transcribe
 	opts     asr.Options
 
 	mu   sync.Mutex // engines may report progress from their output readers
 	last float64
+}
+
+func (r *run) cleanup() { _ = os.RemoveAll(r.tmp) }
+
+// context lets the run's downloads reach private addresses when the task
+// allows them.
+func (r *run) context(ctx context.Context) context.Context {
+	if r.spec.AllowPrivate {
+		return source.AllowPrivate(ctx)
+	}
+	return ctx
+}
+
+// useEngine picks the engine for the task's model.
+func (r *run) useEngine() error {
+	engine, model, err := r.p.engine(r.spec.Model)
+	if err != nil {
+		return err
+	}
+	r.engine, r.opts = engine, asr.Options{Language: r.spec.Language, Task: r.spec.Task, Model: model}
+	return nil
 }
 
 // report sends overall progress for stage at fraction done of it.
@@ -249,7 +310,7 @@ func (r *run) report(stage string, done float64) {
 		return
 	}
 	total := 0.0
-	for _, s := range stages() {
+	for _, s := range r.weights {
 		if s.name == stage {
 			total += s.weight * max(0, min(1, done))
 			break
@@ -308,12 +369,14 @@ func (r *run) stage(ctx context.Context, name string, fn func(ctx context.Contex
 	return nil
 }
 
-func (r *run) do(ctx context.Context) (api.Transcript, error) {
+// audio runs resolve → captions → download → extract and returns the
+// extracted WAV, or the source's captions when they are used (then wav is "").
+func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, err error) {
 	var media string
 	if r.spec.SourceURL != "" {
 		r.res.Title = r.spec.Filename
 		if err := r.validate(); err != nil {
-			return api.Transcript{}, err
+			return "", nil, err
 		}
 		err := r.stage(ctx, StageDownload, func(ctx context.Context) error {
 			media = filepath.Join(r.tmp, "upload"+safeExt(r.spec.Filename))
@@ -321,11 +384,11 @@ func (r *run) do(ctx context.Context) (api.Transcript, error) {
 			return err
 		})
 		if err != nil {
-			return api.Transcript{}, err
+			return "", nil, err
 		}
 	} else {
 		if r.spec.URL == "" {
-			return api.Transcript{}, failure.Permanent(api.CodeInvalidRequest, "task has neither url nor source_url")
+			return "", nil, failure.Permanent(api.CodeInvalidRequest, "task has neither url nor source_url")
 		}
 		var info source.Info
 		err := r.stage(ctx, StageResolve, func(ctx context.Context) error {
@@ -337,13 +400,16 @@ func (r *run) do(ctx context.Context) (api.Transcript, error) {
 			return source.CheckLimits(info, r.lim)
 		})
 		if err != nil {
-			return api.Transcript{}, err
+			return "", nil, err
 		}
 		if tr, ok, err := r.captions(ctx, info); err != nil || ok {
-			return tr, err
+			if err != nil {
+				return "", nil, err
+			}
+			return "", &tr, nil
 		}
 		if err := r.validate(); err != nil {
-			return api.Transcript{}, err
+			return "", nil, err
 		}
 		err = r.stage(ctx, StageDownload, func(ctx context.Context) error {
 			var err error
@@ -351,12 +417,12 @@ func (r *run) do(ctx context.Context) (api.Transcript, error) {
 			return err
 		})
 		if err != nil {
-			return api.Transcript{}, err
+			return "", nil, err
 		}
 	}
 
-	wav := filepath.Join(r.tmp, "audio.wav")
-	err := r.stage(ctx, StageExtract, func(ctx context.Context) error {
+	wav = filepath.Join(r.tmp, "audio.wav")
+	err = r.stage(ctx, StageExtract, func(ctx context.Context) error {
 		probe, err := r.p.Media.Probe(ctx, media)
 		if err != nil {
 			return err
@@ -378,11 +444,15 @@ func (r *run) do(ctx context.Context) (api.Transcript, error) {
 		return nil
 	})
 	if err != nil {
-		return api.Transcript{}, err
+		return "", nil, err
 	}
+	return wav, nil, nil
+}
 
+// transcribe runs the engine on wav.
+func (r *run) transcribe(ctx context.Context, wav string) (api.Transcript, error) {
 	var tr api.Transcript
-	err = r.stage(ctx, StageTranscribe, func(ctx context.Context) error {
+	err := r.stage(ctx, StageTranscribe, func(ctx context.Context) error {
 		opts := r.opts
 		opts.Progress = func(done float64) { r.report(StageTranscribe, done) }
 		var err error
@@ -404,6 +474,9 @@ func (r *run) do(ctx context.Context) (api.Transcript, error) {
 // validate rejects what the engine cannot do (a language, a model) before
 // media is fetched, so such a job fails in seconds, not after a download.
 func (r *run) validate() error {
+	if r.engine == nil {
+		return nil // not transcribing here
+	}
 	if v, ok := r.engine.(asr.Validator); ok {
 		return v.Validate(r.opts)
 	}
@@ -484,7 +557,7 @@ func (r *run) finish(tr *api.Transcript) {
 		r.res.Title = r.spec.Filename
 	}
 	if r.progress != nil {
-		last := StageTranscribe
+		last := r.weights[len(r.weights)-1].name
 		if r.res.Origin == OriginCaptions {
 			last = StageCaptions
 		}

@@ -1,7 +1,8 @@
 // Package runner is the agent's lease loop. It long-polls the control plane
 // for as many tasks as it has free slots, runs each through an Executor while
-// heartbeats extend the lease and carry progress, uploads results through the
-// presigned URL, and reports completion or failure. Cancel and drain arrive
+// heartbeats extend the lease and carry progress, uploads results through
+// presigned URLs (a transcript, or a prepare task's audio chunks), and
+// reports completion or failure. Cancel and drain arrive
 // in heartbeat replies. Shutdown is two-phase: stop leasing and let running
 // tasks finish within a grace period, then hand back (release) the rest so
 // they are requeued at once instead of after their lease expires.
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -32,6 +34,7 @@ import (
 type Protocol interface {
 	Lease(ctx context.Context, req api.LeaseRequest) (api.LeaseResponse, error)
 	Heartbeat(ctx context.Context, taskID string, req api.HeartbeatRequest) (api.HeartbeatResponse, error)
+	Uploads(ctx context.Context, taskID string, req api.UploadsRequest) (api.UploadsResponse, error)
 	Complete(ctx context.Context, taskID string, req api.CompleteRequest) error
 	Fail(ctx context.Context, taskID string, req api.FailRequest) error
 	Release(ctx context.Context, taskID string, req api.ReleaseRequest) error
@@ -42,10 +45,24 @@ type Executor interface {
 	Execute(ctx context.Context, l api.Lease, progress func(stage string, p float64)) (Output, error)
 }
 
-// Output is what a successful execution produced.
+// Output is what a successful execution produced: a transcript, or a
+// prepare task's split audio.
 type Output struct {
 	Transcript api.Transcript
-	Result     api.Result // describes Transcript
+	Result     api.Result // describes Transcript, or the split media
+	// Chunks, when set, are uploaded through presigned PUTs from the
+	// uploads call instead of a transcript, and the task completes with
+	// them and no transcript.
+	Chunks []ChunkFile
+	// Cleanup, when set, is called once the output is uploaded or dropped
+	// (it removes the chunk files).
+	Cleanup func()
+}
+
+// ChunkFile is one chunk of split audio on disk.
+type ChunkFile struct {
+	api.Chunk
+	Path string // a 16 kHz mono WAV
 }
 
 // Config tunes the runner.
@@ -298,8 +315,14 @@ func (r *Runner) run(ctx context.Context, t *task) {
 		default:
 		}
 	})
+	if out.Cleanup != nil {
+		defer out.Cleanup()
+	}
 	var res api.TaskResult
-	if err == nil {
+	switch {
+	case err == nil && len(out.Chunks) > 0:
+		res, err = r.uploadChunks(ctx, t, out)
+	case err == nil:
 		res, err = r.upload(ctx, l, out)
 	}
 	// Heartbeats go on during upload; stop them before the final call.
@@ -323,7 +346,7 @@ func (r *Runner) run(ctx context.Context, t *task) {
 		if r.final(fctx, log, func(ctx context.Context) error {
 			return r.proto.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
 		}) {
-			log.Info("task completed", "segments", res.Segments, "duration", res.Duration)
+			log.Info("task completed", "kind", l.Kind, "segments", res.Segments, "chunks", len(res.Chunks), "duration", res.Duration)
 		}
 	case reason == stopHandBack:
 		log.Info("handing task back")
@@ -442,32 +465,50 @@ func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskR
 		return api.TaskResult{}, failure.Transient("spool_failed", "spool result: %w", err)
 	}
 	defer os.Remove(spool)
+	if err := r.put(ctx, l.TaskID, l.Upload, spool, int64(len(body)), ""); err != nil {
+		return api.TaskResult{}, failure.Transient("upload_failed", "upload transcript: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return api.TaskResult{Key: l.Upload.Key, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), Result: out.Result}, nil
+}
+
+// put uploads the file at path (size bytes) through the presigned p,
+// retrying with backoff for up to UploadPatience. contentType, when set, is
+// sent unless p's headers set one.
+func (r *Runner) put(ctx context.Context, taskID string, p api.Presigned, path string, size int64, contentType string) error {
+	method := p.Method
+	if method == "" {
+		method = http.MethodPut
+	}
 	attempts := 0
-	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		attempts++
-		f, err := os.Open(spool)
+		f, err := os.Open(path)
 		if err != nil {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		defer f.Close()
-		req, err := http.NewRequestWithContext(ctx, l.Upload.Method, l.Upload.URL, f)
+		req, err := http.NewRequestWithContext(ctx, method, p.URL, f)
 		if err != nil {
 			return struct{}{}, backoff.Permanent(err)
 		}
-		req.ContentLength = int64(len(body))
-		for k, v := range l.Upload.Headers {
+		req.ContentLength = size
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for k, v := range p.Headers {
 			req.Header.Set(k, v)
 		}
 		resp, err := r.cfg.HTTP.Do(req)
 		if err != nil {
 			if attempts == 1 {
-				r.log.Warn("result upload failed; keeping it on disk and retrying", "task", l.TaskID, "err", err)
+				r.log.Warn("upload failed; keeping it on disk and retrying", "task", taskID, "key", p.Key, "err", err)
 			}
 			return struct{}{}, err
 		}
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			err := fmt.Errorf("upload result: HTTP %d", resp.StatusCode)
+			err := fmt.Errorf("HTTP %d", resp.StatusCode)
 			if api.RetryableStatus(resp.StatusCode) {
 				return struct{}{}, err
 			}
@@ -476,8 +517,64 @@ func (r *Runner) upload(ctx context.Context, l api.Lease, out Output) (api.TaskR
 		return struct{}{}, nil
 	}, backoff.WithBackOff(uploadBackoff()), backoff.WithMaxElapsedTime(r.cfg.UploadPatience))
 	if err != nil {
-		return api.TaskResult{}, failure.Transient("upload_failed", "upload transcript after %d tries: %w", attempts, err)
+		return fmt.Errorf("after %d tries: %w", attempts, err)
 	}
-	sum := sha256.Sum256(body)
-	return api.TaskResult{Key: l.Upload.Key, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), Result: out.Result}, nil
+	return nil
+}
+
+// uploadChunks asks the control plane where to put a prepare task's chunks,
+// PUTs each, and returns the result that completes the task: the chunks and
+// no transcript. A refused uploads call (stale lease, deleted job) stops the
+// task as lost.
+func (r *Runner) uploadChunks(ctx context.Context, t *task, out Output) (api.TaskResult, error) {
+	l := t.lease
+	if len(out.Chunks) > api.MaxChunks {
+		return api.TaskResult{}, failure.Permanent(api.CodeTooLong, "%d chunks; at most %d", len(out.Chunks), api.MaxChunks)
+	}
+	var ups api.UploadsResponse
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		var err error
+		ups, err = r.proto.Uploads(ctx, l.TaskID, api.UploadsRequest{Token: l.Token, Count: len(out.Chunks)})
+		if err != nil && !api.Retryable(err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(uploadBackoff()), backoff.WithMaxElapsedTime(r.cfg.UploadPatience))
+	if err != nil {
+		if isGone(err) || isUnauthorized(err) {
+			t.stop(stopLost)
+		}
+		return api.TaskResult{}, failure.Transient("upload_failed", "uploads call: %w", err)
+	}
+	if len(ups.Uploads) != len(out.Chunks) {
+		return api.TaskResult{}, failure.Transient("upload_failed", "uploads call gave %d URLs for %d chunks", len(ups.Uploads), len(out.Chunks))
+	}
+	res := api.TaskResult{Result: out.Result, Chunks: make([]api.PreparedChunk, len(out.Chunks))}
+	for i, c := range out.Chunks {
+		size, sum, err := fileSum(c.Path)
+		if err != nil {
+			return api.TaskResult{}, failure.Transient(api.CodeInternal, "chunk %d: %w", c.Index, err)
+		}
+		up := ups.Uploads[i]
+		if err := r.put(ctx, l.TaskID, up, c.Path, size, "audio/wav"); err != nil {
+			return api.TaskResult{}, failure.Transient("upload_failed", "upload chunk %d: %w", c.Index, err)
+		}
+		res.Chunks[i] = api.PreparedChunk{Chunk: c.Chunk, Key: up.Key, Size: size, SHA256: sum}
+	}
+	return res, nil
+}
+
+// fileSum is the size and hex SHA-256 of the file at path.
+func fileSum(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/ytcaption/ytcaption/agent/internal/audio"
+	"github.com/ytcaption/ytcaption/agent/internal/failure"
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+// Prepared is what a prepare task produced: either a transcript, to be
+// completed like a caption task's (Chunks nil), or the audio split into
+// chunks for transcribe tasks elsewhere.
+type Prepared struct {
+	Transcript api.Transcript
+	// Result describes Transcript, or, when split, the whole media (Duration,
+	// Title, Timings).
+	Result api.Result
+	// Chunks are the split audio's WAV files, in order, covering the media
+	// without gaps. They stay on disk until Cleanup.
+	Chunks []audio.ChunkFile
+	dir    string
+}
+
+// Cleanup removes the chunk files. It is safe on a zero Prepared.
+func (p Prepared) Cleanup() {
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+	}
+}
+
+// Prepare runs resolve → captions → download → extract for a prepare task.
+// Captions, when used, are its transcript. Media shorter than two chunks
+// (or any media when spec.ChunkSeconds is 0) is transcribed in place when
+// inPlace (this agent transcribes) and it has the task's engine. Otherwise
+// the audio is cut at silences into chunks of about spec.ChunkSeconds (one
+// chunk when too short to cut; longer ones when api.MaxChunks would not
+// do) in a directory the caller removes with
+// Prepared.Cleanup; on error nothing is left behind.
+func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir string, inPlace bool, progress ProgressFunc) (_ Prepared, err error) {
+	r, err := p.newRun(spec, workdir, stages(), progress)
+	if err != nil {
+		return Prepared{}, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			r.cleanup()
+		}
+	}()
+	ctx = r.context(ctx)
+	if inPlace {
+		// Without the engine this agent still prepares; the chunks go to
+		// agents that have it.
+		_ = r.useEngine()
+	}
+	wav, captions, err := r.audio(ctx)
+	if err != nil {
+		return Prepared{}, err
+	}
+	if captions != nil {
+		r.finish(captions)
+		return Prepared{Transcript: *captions, Result: r.res}, nil
+	}
+	dur, err := audio.WAVDuration(wav)
+	if err != nil {
+		return Prepared{}, failure.Transient(api.CodeInternal, "extract: %w", err)
+	}
+	if r.engine != nil && (spec.ChunkSeconds <= 0 || dur < 2*spec.ChunkSeconds) {
+		tr, err := r.transcribe(ctx, wav)
+		if err != nil {
+			return Prepared{}, err
+		}
+		r.finish(&tr)
+		return Prepared{Transcript: tr, Result: r.res}, nil
+	}
+
+	var chunks []audio.ChunkFile
+	err = r.stage(ctx, StageSplit, func(ctx context.Context) error {
+		if p.Silencer == nil {
+			return failure.Transient(api.CodeInternal, "this agent cannot split audio")
+		}
+		silences, err := p.Silencer.Silences(ctx, wav)
+		if err != nil {
+			return err
+		}
+		dir := filepath.Join(r.tmp, "chunks")
+		if err := os.Mkdir(dir, 0o750); err != nil {
+			return failure.Transient(api.CodeInternal, "chunk dir: %w", err)
+		}
+		// Longer chunks rather than more than the control plane takes:
+		// Cuts' chunks are at least half the target long.
+		target := max(spec.ChunkSeconds, 2*dur/api.MaxChunks)
+		chunks, err = audio.SplitWAV(wav, audio.Cuts(dur, silences, target), dir)
+		if err != nil {
+			return failure.Transient(api.CodeInternal, "%w", err)
+		}
+		if len(chunks) > api.MaxChunks {
+			return failure.Permanent(api.CodeTooLong, "%d chunks of %gs is more than %d", len(chunks), target, api.MaxChunks)
+		}
+		// The chunks hold every sample; free the disk before they upload.
+		_ = os.Remove(wav)
+		return nil
+	})
+	if err != nil {
+		return Prepared{}, err
+	}
+	r.res.Duration = dur
+	if r.res.Title == "" {
+		r.res.Title = spec.Filename
+	}
+	keep = true
+	return Prepared{Result: r.res, Chunks: chunks, dir: r.tmp}, nil
+}
