@@ -140,7 +140,7 @@ func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 // AAC in an M4A file, the kind of file yt-dlp fetches from a direct URL.
 func speechFile(ctx context.Context, dir string, seconds float64) (string, error) {
 	var b strings.Builder
-	for i := 0; float64(len(strings.Fields(b.String()))) < seconds*2.6; i++ {
+	for i := 0; float64(len(strings.Fields(b.String()))) < seconds*3.3; i++ {
 		b.WriteString(lectureText[i%len(lectureText)] + " ")
 	}
 	wav, out := filepath.Join(dir, "lecture.wav"), filepath.Join(dir, "lecture.m4a")

@@ -28,9 +28,9 @@ var lectureSentences = []string{
 
 // lecture returns the text of about seconds of flite speech.
 func lecture(seconds float64) string {
-	// slt speaks about 2.6 words a second.
+	// slt speaks about 3.3 words a second.
 	var b strings.Builder
-	for i := 0; float64(len(strings.Fields(b.String()))) < seconds*2.6; i++ {
+	for i := 0; float64(len(strings.Fields(b.String()))) < seconds*3.3; i++ {
 		b.WriteString(lectureSentences[i%len(lectureSentences)] + " ")
 	}
 	return strings.TrimSpace(b.String())
@@ -77,7 +77,7 @@ func tasksOf(t testing.TB, c *api.Client, id string) ([]api.TaskInfo, map[string
 // same file transcribed whole.
 func TestLongMediaGraph(t *testing.T) {
 	t.Parallel()
-	text := lecture(370)
+	text := lecture(380)
 	clips := serveClips(t, map[string]string{"lecture.mp4": media.MP4(t, media.Speech(t, text))})
 	clip := clips["lecture.mp4"]
 	if clip.duration < 360 {
