@@ -65,7 +65,7 @@ func FullScale() Scale {
 		SmallQueue: 1_000, LargeQueue: 1_000_000, QueueTenants: 100, LeaseSamples: 500,
 		ScalingRows: []ScalingRow{{1, 1_000}, {10, 4_000}, {100, 10_000}, {1_000, 10_000}},
 		FairBacklog: 20_000, FairAgents: 20, FairWork: 50 * time.Millisecond, FairProbes: 100, FairInterval: 100 * time.Millisecond,
-		LongMediaSeconds: 600, LongMediaChunk: 120,
+		LongMediaSeconds: 600, LongMediaChunk: 100,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,13 +179,20 @@ func fileURL(path string) string {
 }
 
 func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, bin string, args []string) ([]byte, error) {
+	var stderr bytes.Buffer
+	return f.runTo(ctx, timeout, bin, args, &limited{buf: &stderr, max: 16 << 10}, &stderr)
+}
+
+// runTo runs bin with its standard error written to errw; head holds what
+// of it explains a failure.
+func (f *FFmpeg) runTo(ctx context.Context, timeout time.Duration, bin string, args []string, errw io.Writer, head *bytes.Buffer) ([]byte, error) {
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	cmd.Stderr = &limited{buf: &stderr, max: 16 << 10}
+	cmd.Stderr = errw
 	err := cmd.Run()
 	if err == nil {
 		return stdout.Bytes(), nil
@@ -197,7 +205,7 @@ func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, bin string, arg
 	if !errors.As(err, &exitErr) {
 		return nil, failure.Transient(api.CodeInternal, "run %s: %w", name, err)
 	}
-	return nil, classify(name, stderr.String(), err)
+	return nil, classify(name, head.String(), err)
 }
 
 // classify maps ffmpeg/ffprobe error output to a failure.

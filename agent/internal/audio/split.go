@@ -9,15 +9,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ytcaption/ytcaption/agent/internal/failure"
-	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
 // Silence is a span of silence in seconds, as ffmpeg's silencedetect finds it.
@@ -396,27 +393,13 @@ func writeWAV(path string, rate uint32, r io.Reader, n int64) error {
 // error containing key: silencedetect logs there, and a long file logs more
 // than run keeps.
 func (f *FFmpeg) runLines(ctx context.Context, timeout time.Duration, bin string, args []string, key string) ([]byte, error) {
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(runCtx, bin, args...)
-	cmd.WaitDelay = 5 * time.Second
 	var head bytes.Buffer
 	lines := &lineFilter{head: limited{buf: &head, max: 16 << 10}, key: []byte(key)}
-	cmd.Stderr = lines
-	err := cmd.Run()
-	if err == nil {
-		lines.flush()
-		return lines.out.Bytes(), nil
+	if _, err := f.runTo(ctx, timeout, bin, args, lines, &head); err != nil {
+		return nil, err
 	}
-	name := filepath.Base(bin)
-	if stop := failure.Interrupted(ctx, runCtx, name, timeout, api.CodeUndecodable); stop != nil {
-		return nil, stop
-	}
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) {
-		return nil, failure.Transient(api.CodeInternal, "run %s: %w", name, err)
-	}
-	return nil, classify(name, head.String(), err)
+	lines.flush()
+	return lines.out.Bytes(), nil
 }
 
 // lineFilter keeps the first bytes written (for error messages) and every
