@@ -105,7 +105,7 @@ func (s *State) Fail(f Failure) (Task, *Change, error) {
 		}
 		if t.Kind == KindTranscribe && f.Error.Code == api.CodeChunkMissing && len(t.Parents) > 0 {
 			if p, ok := s.task(t.Parents[0]); ok && p.Attempt < attemptLimit(p, f.Policy) {
-				s.replan(p, f.Now)
+				s.graph = s.replan(p, f.Now)
 			}
 		}
 		return nt, true, nil
@@ -196,17 +196,19 @@ func checkChunks(chunks []api.PreparedChunk) error {
 	return nil
 }
 
-// replan runs prepare p again: it is requeued at once, and the tasks it
-// expanded into are dropped.
-func (s *State) replan(p Task, now time.Time) {
+// replan is the graph change that runs prepare p again: it is requeued at
+// once, and the tasks it expanded into are dropped.
+func (s *State) replan(p Task, now time.Time) graphChange {
+	var g graphChange
 	for _, t := range s.Tasks {
 		if t.ID != p.ID && (t.Kind == KindTranscribe || t.Kind == KindMerge) {
-			s.graph.removed = append(s.graph.removed, t.ID)
+			g.removed = append(g.removed, t.ID)
 		}
 	}
 	p.State, p.RunAt, p.UpdatedAt = TaskQueued, now, now
 	p.Result, p.LastError, p.Stage, p.Progress = nil, nil, "", 0
-	s.graph.changed = append(s.graph.changed, p)
+	g.changed = append(g.changed, p)
+	return g
 }
 
 // jobResult is the job's result once t, the task that produced its
@@ -282,11 +284,7 @@ func (s *State) Retry(now time.Time) (Change, error) {
 		if t.Kind == KindTranscribe && t.LastError != nil && t.LastError.Code == api.CodeChunkMissing && len(t.Parents) > 0 {
 			if p, ok := s.task(t.Parents[0]); ok {
 				p.Attempt = 0
-				s.graph = graphChange{}
-				s.replan(p, now)
-				g := s.graph
-				s.graph = graphChange{}
-				return s.applyGraph(g, now)
+				return s.applyGraph(s.replan(p, now), now)
 			}
 		}
 	}
