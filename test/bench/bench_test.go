@@ -63,7 +63,9 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(out.String(), "bench: "+m+" ") {
 			t.Errorf("no bench line for %s", m)
 		}
-		if v < 0 {
+		// An overhead is a difference: on a busy machine the split run can
+		// come out ahead.
+		if v < 0 && m != "long_media_overhead_pct" {
 			t.Errorf("%s = %v", m, v)
 		}
 	}

@@ -104,8 +104,8 @@ func TestChaos(t *testing.T) {
 	dir := t.TempDir()
 	media.Copy(t, media.MP4(t, media.Speech(t, testSpeech)), dir, "test.mp4")
 	media.Copy(t, media.MP4(t, media.Speech(t, realSpeech)), dir, "real.mp4")
-	// Over three chunks of speech: a long job's graph.
-	media.Copy(t, media.MP4(t, media.Speech(t, strings.Repeat(realSpeech+" ", 4))), dir, "long.mp4")
+	// About 37 s of speech: three or four chunks of 10 s.
+	media.Copy(t, media.MP4(t, media.Speech(t, strings.Repeat(realSpeech+" ", 6))), dir, "long.mp4")
 	base := media.Serve(t, dir)
 
 	s.diskMount = mountTmpfs(t)
