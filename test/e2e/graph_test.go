@@ -38,6 +38,22 @@ func lecture(seconds float64) string {
 
 func seconds(s float64) *float64 { return &s }
 
+// longWait bounds a long-media job: minutes of pocketsphinx work, which a
+// machine busy with the rest of the suite stretches several times over.
+const longWait = 15 * time.Minute
+
+// waitLong waits until a long-media job is final.
+func waitLong(t testing.TB, c *api.Client, id string) api.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), longWait)
+	defer cancel()
+	j, err := c.WaitJob(ctx, id, 200*time.Millisecond, nil)
+	if err != nil {
+		t.Fatalf("job %s not final after %s (status %s, stage %q, chunks %+v): %v", id, longWait, j.Status, j.Stage, j.Chunks, err)
+	}
+	return j
+}
+
 // jsonTranscript fetches a job's canonical transcript.
 func jsonTranscript(t testing.TB, c *api.Client, id string) api.Transcript {
 	t.Helper()
@@ -102,7 +118,7 @@ func TestLongMediaGraph(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
-	chunked, whole = waitJob(t, s.admin, chunked.ID), waitJob(t, s.admin, whole.ID)
+	chunked, whole = waitLong(t, s.admin, chunked.ID), waitLong(t, s.admin, whole.ID)
 	mustSucceed(t, chunked)
 	mustSucceed(t, whole)
 	werChunked := checkJobCaptions(t, s.admin, chunked, text, clip.duration)
@@ -236,7 +252,7 @@ func agentName(t testing.TB, s *stack, id string) string {
 // returns that task.
 func leasedChunk(t testing.TB, s *stack, jobID string) api.TaskInfo {
 	t.Helper()
-	deadline := time.Now().Add(jobWait)
+	deadline := time.Now().Add(longWait)
 	for {
 		tasks, _ := tasksOf(t, s.admin, jobID)
 		for _, k := range tasks {
@@ -248,7 +264,7 @@ func leasedChunk(t testing.TB, s *stack, jobID string) api.TaskInfo {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no chunk of job %s leased after %s: %+v", jobID, jobWait, tasks)
+			t.Fatalf("no chunk of job %s leased after %s: %+v", jobID, longWait, tasks)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -259,7 +275,7 @@ func leasedChunk(t testing.TB, s *stack, jobID string) api.TaskInfo {
 // canceled and none runs afterwards).
 func TestLongMediaFaults(t *testing.T) {
 	t.Parallel()
-	text := lecture(150)
+	text := lecture(110)
 	clip := serveClips(t, map[string]string{"talk.mp4": media.MP4(t, media.Speech(t, text))})["talk.mp4"]
 	req := func(tag string) api.JobRequest {
 		return api.JobRequest{URL: clip.url + "?" + tag, Language: "en", Cache: noCache(), ChunkSeconds: seconds(20)}
@@ -300,7 +316,7 @@ func TestLongMediaFaults(t *testing.T) {
 				held[k.ID] = true
 			}
 		}
-		j = waitJob(t, s.admin, j.ID)
+		j = waitLong(t, s.admin, j.ID)
 		mustSucceed(t, j)
 		checkJobCaptions(t, s.admin, j, text, clip.duration)
 		final, kinds := tasksOf(t, s.admin, j.ID)
@@ -353,7 +369,7 @@ func TestLongMediaFaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("submit: %v", err)
 		}
-		mustSucceed(t, waitJob(t, s.admin, later.ID))
+		mustSucceed(t, waitLong(t, s.admin, later.ID))
 		tasks, _ := tasksOf(t, s.admin, j.ID)
 		for _, k := range tasks {
 			if k.Kind == "prepare" {
