@@ -70,10 +70,11 @@ func submitWith(t *testing.T, s store.Store, labels map[string]string) job.Job {
 	return out
 }
 
-// waitFor polls cond until it holds, failing the test after 30 s.
+// waitFor polls cond until it holds, failing the test after 2 minutes (a
+// busy machine serializes SQLite's lease transactions slowly).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
@@ -155,7 +156,10 @@ func (c *countingStore) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]
 func TestOneWakeUpOneLook(t *testing.T) {
 	t.Parallel()
 	caps := api.Capabilities{Engines: []api.EngineCapability{{Name: "pocketsphinx"}}, Slots: 1}
-	cfg := dispatch.Config{LeaseDuration: time.Minute, MaxWait: 20 * time.Second, Poll: time.Hour, FallbackPoll: time.Hour}
+	// Waits far longer than the test: no waiter may give up and leave the
+	// count however slowly the others get to their first look.
+	const wait = 10 * time.Minute
+	cfg := dispatch.Config{LeaseDuration: time.Minute, MaxWait: wait, Poll: time.Hour, FallbackPoll: time.Hour}
 	s := &countingStore{Store: openSQLite(t)}
 	hub := dispatch.NewHub()
 	d := dispatch.New(s, hub, cfg, time.Now, nil)
@@ -168,14 +172,14 @@ func TestOneWakeUpOneLook(t *testing.T) {
 	wrong := caps
 	wrong.Labels = map[string]string{"zone": "other"}
 	for range 20 {
-		wg.Go(func() { _, _ = d.Lease(ctx, "wrong", wrong, 1, 20*time.Second) })
+		wg.Go(func() { _, _ = d.Lease(ctx, "wrong", wrong, 1, wait) })
 	}
 	waitFor(t, "20 waiters", func() bool { return d.Waiting() == 20 })
 	right := caps
 	right.Labels = map[string]string{"zone": "eu"}
 	got := make(chan []store.Leased, 1)
 	wg.Go(func() {
-		tasks, _ := d.Lease(ctx, "right", right, 1, 20*time.Second)
+		tasks, _ := d.Lease(ctx, "right", right, 1, wait)
 		got <- tasks
 	})
 	waitFor(t, "21 waiters", func() bool { return d.Waiting() == 21 })
@@ -187,7 +191,7 @@ func TestOneWakeUpOneLook(t *testing.T) {
 		if len(tasks) != 1 || tasks[0].JobID != j.ID {
 			t.Fatalf("got %+v", tasks)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("the task was not handed on to the waiter that can run it")
 	}
 	// Every waiter looked once: 20 wrong ones, the right one, and the look
