@@ -74,9 +74,9 @@ func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 		jobIDs[i] = uuid.Must(uuid.NewV7()).String()
 	}
 	now := time.Now()
-	created := func(i int) time.Time {
-		return now.Add(-7 * 24 * time.Hour).Add(time.Duration(i) * (7 * 24 * time.Hour) / time.Duration(n))
-	}
+	week := 7 * 24 * time.Hour
+	step := week / time.Duration(n)
+	created := func(i int) time.Time { return now.Add(-week).Add(time.Duration(i) * step) }
 	status := func(i int) api.JobStatus {
 		switch i % 20 {
 		case 0:
