@@ -54,7 +54,7 @@ func Stats(ctx context.Context, cfg Config, r *Results) error {
 // seedFinished clones a submitted job n-1 times with COPY, spread evenly
 // over the past week and round-robin over tenants, most succeeded, some
 // failed or canceled, and writes their statistics rollups as the server
-// would have, on 8 shards (the most PostgreSQL's writers use).
+// would have.
 func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 	ids, err := submitJobs(ctx, s, 1, 1)
 	if err != nil {
@@ -107,17 +107,19 @@ func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 	}
 	// The rollups of the clones: submitted in their creation minute, waited
 	// about 2 s (bin 5) and ran about 28 s (bin 9) in their finishing one.
+	// Every resolution's rows, on 4 shards as the server's writers spread them.
+	const bucket = `(VALUES (1), (15), (60)) r(res), LATERAL (SELECT floor(extract(epoch FROM %s) / 60)::bigint AS m) t`
 	for _, q := range []string{
-		`INSERT INTO job_stats (minute, tenant, shard, submitted, w5)
-		SELECT floor(extract(epoch FROM created_at) / 60)::bigint, tenant, abs(hashtext(id)) % 8, count(*), count(*)
-		FROM jobs WHERE id <> $1 GROUP BY 1, 2, 3`,
-		`INSERT INTO job_stats AS s (minute, tenant, shard, succeeded, failed, canceled, audio_seconds, run_seconds, p9)
-		SELECT floor(extract(epoch FROM finished_at) / 60)::bigint, tenant, abs(hashtext(id)) % 8,
+		`INSERT INTO job_stats (res, minute, tenant, shard, submitted, w5)
+		SELECT res, m - m % res, tenant, abs(hashtext(id)) % 4, count(*), count(*)
+		FROM jobs, ` + fmt.Sprintf(bucket, "created_at") + ` WHERE id <> $1 GROUP BY 1, 2, 3, 4`,
+		`INSERT INTO job_stats AS s (res, minute, tenant, shard, succeeded, failed, canceled, audio_seconds, run_seconds, p9)
+		SELECT res, m - m % res, tenant, abs(hashtext(id)) % 4,
 			count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 			count(*) FILTER (WHERE status = 'canceled'), 60 * count(*) FILTER (WHERE status = 'succeeded'),
 			28 * count(*) FILTER (WHERE status = 'succeeded'), count(*)
-		FROM jobs WHERE id <> $1 GROUP BY 1, 2, 3
-		ON CONFLICT (minute, tenant, shard) DO UPDATE SET succeeded = excluded.succeeded, failed = excluded.failed,
+		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 GROUP BY 1, 2, 3, 4
+		ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET succeeded = excluded.succeeded, failed = excluded.failed,
 			canceled = excluded.canceled, audio_seconds = excluded.audio_seconds, run_seconds = excluded.run_seconds, p9 = excluded.p9`,
 		`INSERT INTO job_totals AS t (tenant, status, shard, n)
 		SELECT tenant, status, 0, count(*) FROM jobs WHERE id <> $1 GROUP BY 1, 2

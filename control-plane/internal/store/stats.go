@@ -13,18 +13,25 @@ import (
 
 // Statistics are kept as rollups written with the changes that cause them
 // (package job decides what a change adds: job.StatsDelta): per tenant and
-// minute in job_stats, per agent, tenant and minute in agent_stats, and the
-// number of jobs in each status per tenant in job_totals. Reading them sums
-// at most a window's minutes of rows, however many jobs there are. On
-// PostgreSQL each row key also has a shard, picked per transaction, so that
-// concurrent transactions rarely wait on each other's row of the current
-// minute; readers sum the shards.
+// bucket in job_stats, per agent, tenant and bucket in agent_stats, and the
+// number of jobs in each status per tenant in job_totals. Every counter is
+// kept at each window's resolution (Resolutions: 1, 15 and 60 minutes), so
+// reading a window sums at most its buckets' rows per tenant and shard,
+// however many jobs there are. On PostgreSQL each row key also has a
+// shard, picked per transaction, so that concurrent transactions rarely
+// wait on each other's row of the current bucket; readers sum the shards.
 
-// StatsRow is one tenant's counters of one minute (or, read back, of a
-// bucket or a window).
+// Resolutions are the bucket lengths, in minutes, the rollups keep.
+var Resolutions = []int64{1, 15, 60}
+
+// StatsRow is one tenant's counters of one bucket (or, read back, of a
+// window).
 type StatsRow struct {
-	Tenant                                 string
-	Minute                                 int64 // Unix minutes; the bucket's index when read back by bucket
+	Tenant string
+	Res    int64 // the bucket's length in minutes
+	// Minute is the bucket's start in Unix minutes; read back by bucket,
+	// its index in the window.
+	Minute                                 int64
 	Submitted, Succeeded, Failed, Canceled int64
 	// Queued is the net change of the number of queued jobs.
 	Queued                   int64
@@ -32,10 +39,10 @@ type StatsRow struct {
 	Wait, Proc               [job.HistBins]int64
 }
 
-// AgentRow counts the leases one agent ended for one tenant in one minute.
+// AgentRow counts the leases one agent ended for one tenant in one bucket.
 type AgentRow struct {
 	AgentID, Tenant   string
-	Minute            int64
+	Res, Minute       int64
 	Succeeded, Failed int64
 }
 
@@ -61,12 +68,12 @@ func (r Rollup) Empty() bool { return len(r.Jobs)+len(r.Agents)+len(r.Totals) ==
 // (a fixed lock order for concurrent writers).
 func RollupOf(changes []job.Change) Rollup {
 	type jobKey struct {
-		tenant string
-		minute int64
+		tenant      string
+		res, minute int64
 	}
 	type agentKey struct {
 		agent, tenant string
-		minute        int64
+		res, minute   int64
 	}
 	type totalKey struct {
 		tenant string
@@ -80,13 +87,7 @@ func RollupOf(changes []job.Change) Rollup {
 		if d.Empty() {
 			continue
 		}
-		m := d.At.Unix() / 60
-		k := jobKey{d.Tenant, m}
-		r := jobs[k]
-		if r == nil {
-			r = &StatsRow{Tenant: d.Tenant, Minute: m}
-			jobs[k] = r
-		}
+		var r StatsRow
 		if d.From != d.To {
 			if d.From == "" {
 				r.Submitted++
@@ -117,33 +118,43 @@ func RollupOf(changes []job.Change) Rollup {
 		if d.Processing != nil {
 			r.Proc[job.HistBin(*d.Processing)]++
 		}
-		r.AudioSeconds += d.AudioSeconds
-		r.RunSeconds += d.RunSeconds
-		for _, a := range d.Agents {
-			k := agentKey{a.AgentID, d.Tenant, m}
-			ar := agents[k]
-			if ar == nil {
-				ar = &AgentRow{AgentID: a.AgentID, Tenant: d.Tenant, Minute: m}
-				agents[k] = ar
+		r.AudioSeconds, r.RunSeconds = d.AudioSeconds, d.RunSeconds
+		m := d.At.Unix() / 60
+		for _, res := range Resolutions {
+			start := m - m%res
+			k := jobKey{d.Tenant, res, start}
+			if jobs[k] == nil {
+				jobs[k] = &StatsRow{Tenant: d.Tenant, Res: res, Minute: start}
 			}
-			ar.Succeeded += int64(a.Succeeded)
-			ar.Failed += int64(a.Failed)
+			sum := addRows(*jobs[k], r)
+			jobs[k] = &sum
+			for _, a := range d.Agents {
+				k := agentKey{a.AgentID, d.Tenant, res, start}
+				ar := agents[k]
+				if ar == nil {
+					ar = &AgentRow{AgentID: a.AgentID, Tenant: d.Tenant, Res: res, Minute: start}
+					agents[k] = ar
+				}
+				ar.Succeeded += int64(a.Succeeded)
+				ar.Failed += int64(a.Failed)
+			}
 		}
 	}
 	var out Rollup
 	for _, r := range jobs {
-		if *r != (StatsRow{Tenant: r.Tenant, Minute: r.Minute}) {
+		if *r != (StatsRow{Tenant: r.Tenant, Res: r.Res, Minute: r.Minute}) {
 			out.Jobs = append(out.Jobs, *r)
 		}
 	}
 	slices.SortFunc(out.Jobs, func(a, b StatsRow) int {
-		return cmp.Or(cmp.Compare(a.Minute, b.Minute), cmp.Compare(a.Tenant, b.Tenant))
+		return cmp.Or(cmp.Compare(a.Res, b.Res), cmp.Compare(a.Minute, b.Minute), cmp.Compare(a.Tenant, b.Tenant))
 	})
 	for _, r := range agents {
 		out.Agents = append(out.Agents, *r)
 	}
 	slices.SortFunc(out.Agents, func(a, b AgentRow) int {
-		return cmp.Or(cmp.Compare(a.Minute, b.Minute), cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.Tenant, b.Tenant))
+		return cmp.Or(cmp.Compare(a.Res, b.Res), cmp.Compare(a.Minute, b.Minute), cmp.Compare(a.AgentID, b.AgentID),
+			cmp.Compare(a.Tenant, b.Tenant))
 	})
 	for k, n := range totals {
 		if n != 0 {

@@ -16,19 +16,20 @@ import (
 
 // statsShards is how many rows a rollup key is spread over: concurrent
 // group-commit transactions (creation and report writers) each pick one,
-// so they seldom queue behind each other's lock on the current minute's row.
-const statsShards = 8
+// so they seldom queue behind each other's lock on the current bucket's
+// row. Reads sum up to this many rows per bucket and tenant.
+const statsShards = 4
 
 var (
 	upsertJobStatsSQL = func() string {
 		cols := store.StatsCounterCols
 		ph := make([]string, len(cols))
 		for i := range cols {
-			ph[i] = "$" + strconv.Itoa(i+4)
+			ph[i] = "$" + strconv.Itoa(i+5)
 		}
-		return `INSERT INTO job_stats (minute, tenant, shard, ` + strings.Join(cols, ", ") + `)
-			VALUES ($1, $2, $3, ` + strings.Join(ph, ", ") + `)
-			ON CONFLICT (minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
+		return `INSERT INTO job_stats (res, minute, tenant, shard, ` + strings.Join(cols, ", ") + `)
+			VALUES ($1, $2, $3, $4, ` + strings.Join(ph, ", ") + `)
+			ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
 	}()
 	statsSumsSQL = store.StatsSums()
 )
@@ -42,12 +43,12 @@ func queueRollup(b *pgx.Batch, changes []job.Change) {
 	}
 	shard := rand.IntN(statsShards)
 	for _, row := range r.Jobs {
-		b.Queue(upsertJobStatsSQL, append([]any{row.Minute, row.Tenant, shard}, row.Values()...)...)
+		b.Queue(upsertJobStatsSQL, append([]any{row.Res, row.Minute, row.Tenant, shard}, row.Values()...)...)
 	}
 	for _, a := range r.Agents {
-		b.Queue(`INSERT INTO agent_stats (minute, agent_id, tenant, shard, succeeded, failed) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
-			failed = agent_stats.failed + excluded.failed`, a.Minute, a.AgentID, a.Tenant, shard, a.Succeeded, a.Failed)
+		b.Queue(`INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
+			failed = agent_stats.failed + excluded.failed`, a.Res, a.Minute, a.AgentID, a.Tenant, shard, a.Succeeded, a.Failed)
 	}
 	for _, t := range r.Totals {
 		b.Queue(`INSERT INTO job_totals (tenant, status, shard, n) VALUES ($1, $2, $3, $4)
@@ -65,13 +66,15 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	const scope = `($4::text = '' OR tenant = $4::text)`
 	b := &pgx.Batch{}
 	b.Queue(`SELECT (minute - $1) / $3, `+statsSumsSQL+` FROM job_stats
-		WHERE minute >= $1 AND minute < $2 AND `+scope+` GROUP BY 1`, from, to, size, q.Tenant)
-	b.Queue(`SELECT `+statsSumsSQL+` FROM job_stats WHERE minute >= $1 AND ($2::text = '' OR tenant = $2::text)`, to, q.Tenant)
+		WHERE res = $3 AND minute >= $1 AND minute < $2 AND `+scope+` GROUP BY 1`, from, to, size, q.Tenant)
+	b.Queue(`SELECT `+statsSumsSQL+` FROM job_stats WHERE res = $3 AND minute >= $1 AND ($2::text = '' OR tenant = $2::text)`,
+		to, q.Tenant, size)
 	b.Queue(`SELECT status, COALESCE(SUM(n), 0) FROM job_totals WHERE ($1::text = '' OR tenant = $1::text) GROUP BY status`, q.Tenant)
 	b.Queue(`SELECT tenant, `+statsSumsSQL+` FROM job_stats
-		WHERE minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY tenant`, from, to, q.Tenant)
+		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY tenant`, from, to, q.Tenant, size)
 	b.Queue(`SELECT agent_id, COALESCE(SUM(succeeded), 0), COALESCE(SUM(failed), 0) FROM agent_stats
-		WHERE minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY agent_id`, from, to, q.Tenant)
+		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY agent_id`,
+		from, to, q.Tenant, size)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	var d store.StatsData

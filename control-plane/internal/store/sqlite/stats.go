@@ -14,9 +14,9 @@ import (
 // SQLite has one writer, so the rollups' rows all use shard 0.
 
 var (
-	upsertJobStatsSQL = `INSERT INTO job_stats (minute, tenant, shard, ` + strings.Join(store.StatsCounterCols, ", ") + `)
-		VALUES (?, ?, 0` + strings.Repeat(", ?", len(store.StatsCounterCols)) + `)
-		ON CONFLICT (minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
+	upsertJobStatsSQL = `INSERT INTO job_stats (res, minute, tenant, shard, ` + strings.Join(store.StatsCounterCols, ", ") + `)
+		VALUES (?, ?, ?, 0` + strings.Repeat(", ?", len(store.StatsCounterCols)) + `)
+		ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
 	statsSumsSQL = store.StatsSums()
 )
 
@@ -24,15 +24,15 @@ var (
 func writeRollup(ctx context.Context, tx *sql.Tx, changes []job.Change) error {
 	r := store.RollupOf(changes)
 	for _, row := range r.Jobs {
-		if _, err := tx.ExecContext(ctx, upsertJobStatsSQL, append([]any{row.Minute, row.Tenant}, row.Values()...)...); err != nil {
+		if _, err := tx.ExecContext(ctx, upsertJobStatsSQL, append([]any{row.Res, row.Minute, row.Tenant}, row.Values()...)...); err != nil {
 			return fmt.Errorf("write job stats: %w", err)
 		}
 	}
 	for _, a := range r.Agents {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_stats (minute, agent_id, tenant, shard, succeeded, failed)
-			VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (minute, agent_id, tenant, shard) DO UPDATE SET
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed)
+			VALUES (?, ?, ?, ?, 0, ?, ?) ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET
 			succeeded = agent_stats.succeeded + excluded.succeeded, failed = agent_stats.failed + excluded.failed`,
-			a.Minute, a.AgentID, a.Tenant, a.Succeeded, a.Failed); err != nil {
+			a.Res, a.Minute, a.AgentID, a.Tenant, a.Succeeded, a.Failed); err != nil {
 			return fmt.Errorf("write agent stats: %w", err)
 		}
 	}
@@ -70,18 +70,18 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 		return out, rows.Err()
 	}
 	d.Buckets, err = scan(`SELECT (minute - ?) / ?, `+statsSumsSQL+` FROM job_stats
-		WHERE minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY 1`,
-		[]any{from, size, from, to, q.Tenant, q.Tenant}, func(r *store.StatsRow) []any { return []any{&r.Minute} })
+		WHERE res = ? AND minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY 1`,
+		[]any{from, size, size, from, to, q.Tenant, q.Tenant}, func(r *store.StatsRow) []any { return []any{&r.Minute} })
 	if err != nil {
 		return api.Stats{}, fmt.Errorf("sqlite: stats buckets: %w", err)
 	}
-	if err := s.r.QueryRowContext(ctx, `SELECT `+statsSumsSQL+` FROM job_stats WHERE minute >= ? AND (? = '' OR tenant = ?)`,
-		to, q.Tenant, q.Tenant).Scan(d.After.Dest()...); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT `+statsSumsSQL+` FROM job_stats WHERE res = ? AND minute >= ? AND (? = '' OR tenant = ?)`,
+		size, to, q.Tenant, q.Tenant).Scan(d.After.Dest()...); err != nil {
 		return api.Stats{}, fmt.Errorf("sqlite: stats after the window: %w", err)
 	}
 	d.Tenants, err = scan(`SELECT tenant, `+statsSumsSQL+` FROM job_stats
-		WHERE minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY tenant`,
-		[]any{from, to, q.Tenant, q.Tenant}, func(r *store.StatsRow) []any { return []any{&r.Tenant} })
+		WHERE res = ? AND minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY tenant`,
+		[]any{size, from, to, q.Tenant, q.Tenant}, func(r *store.StatsRow) []any { return []any{&r.Tenant} })
 	if err != nil {
 		return api.Stats{}, fmt.Errorf("sqlite: stats by tenant: %w", err)
 	}
@@ -103,7 +103,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	}
 	rows.Close()
 	rows, err = s.r.QueryContext(ctx, `SELECT agent_id, SUM(succeeded), SUM(failed) FROM agent_stats
-		WHERE minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY agent_id`, from, to, q.Tenant, q.Tenant)
+		WHERE res = ? AND minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY agent_id`, size, from, to, q.Tenant, q.Tenant)
 	if err != nil {
 		return api.Stats{}, fmt.Errorf("sqlite: stats by agent: %w", err)
 	}

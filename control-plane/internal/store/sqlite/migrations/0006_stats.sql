@@ -1,13 +1,17 @@
 -- Statistics rollups (store/stats.go), written in the transactions of the
 -- job changes that cause them, so that reading statistics sums a window's
--- minutes of rows instead of scanning jobs. shard spreads concurrent writers
--- of one tenant's current minute over several rows; readers sum the shards.
+-- buckets instead of scanning jobs. shard spreads concurrent writers of one
+-- tenant's current bucket over several rows; readers sum the shards.
 
--- Per tenant and minute (Unix minutes): jobs submitted and finished, the
--- net change of queued jobs, media and processing seconds of jobs that
--- succeeded with a transcript of their own, and histograms of queue wait
--- (w*) and processing time (p*) in bins doubling from 100 ms.
+-- Per tenant and bucket of res minutes (1, 15 and 60: the windows'
+-- resolutions, each change counted in all three) starting at minute (Unix
+-- minutes): jobs submitted and finished, the net change of queued jobs,
+-- media and processing seconds of jobs that succeeded with a transcript of
+-- their own, and histograms of queue wait (w*) and processing time (p*) in
+-- bins doubling from 100 ms. Counters are 32-bit: a bucket's row of one
+-- shard never nears 2^31, and PostgreSQL sums them faster than bigints.
 CREATE TABLE job_stats (
+    res           INTEGER NOT NULL,
     minute        INTEGER NOT NULL,
     tenant        TEXT   NOT NULL,
     shard         INTEGER NOT NULL DEFAULT 0,
@@ -58,18 +62,19 @@ CREATE TABLE job_stats (
     p17 INTEGER NOT NULL DEFAULT 0,
     p18 INTEGER NOT NULL DEFAULT 0,
     p19 INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (minute, tenant, shard)
+    PRIMARY KEY (res, minute, tenant, shard)
 );
 
--- Leases each agent ended per tenant and minute.
+-- Leases each agent ended per tenant and bucket, at the same resolutions.
 CREATE TABLE agent_stats (
+    res       INTEGER NOT NULL,
     minute    INTEGER NOT NULL,
     agent_id  TEXT   NOT NULL,
     tenant    TEXT   NOT NULL,
     shard     INTEGER NOT NULL DEFAULT 0,
     succeeded INTEGER NOT NULL DEFAULT 0,
     failed    INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (minute, agent_id, tenant, shard)
+    PRIMARY KEY (res, minute, agent_id, tenant, shard)
 );
 
 -- Jobs in each status per tenant, kept by the same writes.
