@@ -63,8 +63,9 @@ type StatsCounts struct {
 	// first leased in the span.
 	QueueWaitP50 float64 `json:"queue_wait_p50"`
 	QueueWaitP95 float64 `json:"queue_wait_p95"`
-	// ProcessingP50/P95: from first lease to the end, of the jobs that
-	// finished in the span after running.
+	// ProcessingP50/P95: from the start of the lease of the job's first
+	// task (its last attempt) to the end, of the jobs that finished in the
+	// span after running.
 	ProcessingP50 float64 `json:"processing_p50"`
 	ProcessingP95 float64 `json:"processing_p95"`
 	// AudioSeconds is the media transcribed by jobs that succeeded in the

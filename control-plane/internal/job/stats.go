@@ -21,7 +21,8 @@ type StatsDelta struct {
 	// QueueWait is set at the job's first lease ever: from its creation.
 	QueueWait *time.Duration
 	// Processing is set when the job reaches a final status after running:
-	// from its first lease to its end.
+	// from the earliest start among its tasks' leases (each task's last
+	// attempt: an earlier failed attempt is not counted) to its end.
 	Processing *time.Duration
 	// AudioSeconds and RunSeconds are the media duration and processing
 	// time of a job that succeeded with a transcript of its own (the
