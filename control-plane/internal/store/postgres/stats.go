@@ -65,13 +65,13 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	}
 	const scope = `($4::text = '' OR tenant = $4::text)`
 	b := &pgx.Batch{}
-	b.Queue(`SELECT (minute - $1) / $3, `+statsSumsSQL+` FROM job_stats
-		WHERE res = $3 AND minute >= $1 AND minute < $2 AND `+scope+` GROUP BY 1`, from, to, size, q.Tenant)
+	// One scan sums both the buckets and the tenants.
+	b.Queue(`SELECT (minute - $1) / $3 AS b, tenant, `+statsSumsSQL+` FROM job_stats
+		WHERE res = $3 AND minute >= $1 AND minute < $2 AND `+scope+` GROUP BY GROUPING SETS ((b), (tenant))`,
+		from, to, size, q.Tenant)
 	b.Queue(`SELECT `+statsSumsSQL+` FROM job_stats WHERE res = $3 AND minute >= $1 AND ($2::text = '' OR tenant = $2::text)`,
 		to, q.Tenant, size)
 	b.Queue(`SELECT status, COALESCE(SUM(n), 0) FROM job_totals WHERE ($1::text = '' OR tenant = $1::text) GROUP BY status`, q.Tenant)
-	b.Queue(`SELECT tenant, `+statsSumsSQL+` FROM job_stats
-		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY tenant`, from, to, q.Tenant, size)
 	b.Queue(`SELECT agent_id, COALESCE(SUM(succeeded), 0), COALESCE(SUM(failed), 0) FROM agent_stats
 		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY agent_id`,
 		from, to, q.Tenant, size)
@@ -79,11 +79,25 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	defer br.Close()
 	var d store.StatsData
 	rows, _ := br.Query()
-	d.Buckets, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StatsRow, error) {
-		var row store.StatsRow
-		return row, r.Scan(append([]any{&row.Minute}, row.Dest()...)...)
-	})
-	if err != nil {
+	for rows.Next() {
+		var (
+			row    store.StatsRow
+			bucket *int64
+			tenant *string
+		)
+		if err := rows.Scan(append([]any{&bucket, &tenant}, row.Dest()...)...); err != nil {
+			rows.Close()
+			return api.Stats{}, fmt.Errorf("postgres: stats buckets: %w", err)
+		}
+		if bucket != nil {
+			row.Minute = *bucket
+			d.Buckets = append(d.Buckets, row)
+		} else if tenant != nil {
+			row.Tenant = *tenant
+			d.Tenants = append(d.Tenants, row)
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return api.Stats{}, fmt.Errorf("postgres: stats buckets: %w", err)
 	}
 	if err := br.QueryRow().Scan(d.After.Dest()...); err != nil {
@@ -97,14 +111,6 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	)
 	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { d.Totals[api.JobStatus(status)] = n; return nil }); err != nil {
 		return api.Stats{}, fmt.Errorf("postgres: stats totals: %w", err)
-	}
-	rows, _ = br.Query()
-	d.Tenants, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StatsRow, error) {
-		var row store.StatsRow
-		return row, r.Scan(append([]any{&row.Tenant}, row.Dest()...)...)
-	})
-	if err != nil {
-		return api.Stats{}, fmt.Errorf("postgres: stats by tenant: %w", err)
 	}
 	rows, _ = br.Query()
 	d.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AgentRow, error) {
