@@ -53,6 +53,9 @@ type Scale struct {
 	// Long media: seconds of speech, split into chunks of LongMediaChunk.
 	LongMediaSeconds float64
 	LongMediaChunk   float64
+	// Stats: jobs spread over the past week and tenants, and the GET
+	// /v1/stats calls timed.
+	StatsJobs, StatsTenants, StatsSamples int
 }
 
 // FullScale is the workload.
@@ -66,6 +69,7 @@ func FullScale() Scale {
 		ScalingRows: []ScalingRow{{1, 1_000}, {10, 4_000}, {100, 10_000}, {1_000, 10_000}},
 		FairBacklog: 20_000, FairAgents: 20, FairWork: 50 * time.Millisecond, FairProbes: 100, FairInterval: 100 * time.Millisecond,
 		LongMediaSeconds: 600, LongMediaChunk: 100,
+		StatsJobs: 1_000_000, StatsTenants: 10, StatsSamples: 200,
 	}
 }
 
@@ -83,6 +87,7 @@ func SmokeScale() Scale {
 		ScalingRows: []ScalingRow{{1, 5}, {3, 12}},
 		FairBacklog: 200, FairAgents: 4, FairWork: 20 * time.Millisecond, FairProbes: 5, FairInterval: 50 * time.Millisecond,
 		LongMediaSeconds: 40, LongMediaChunk: 10,
+		StatsJobs: 500, StatsTenants: 3, StatsSamples: 10,
 	}
 }
 
@@ -207,6 +212,7 @@ func All() []Benchmark {
 		{"scaling", Scaling},
 		{"fair-share", FairShare},
 		{"long-media", LongMedia},
+		{"stats", Stats},
 	}
 }
 

@@ -53,6 +53,7 @@ func TestSmoke(t *testing.T) {
 		"idle_agents", "idle_rss_mib", "idle_cpu_pct",
 		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "lease_p50_ms_1k_queued", "lease_p50_ms_1m_queued",
 		"pg_insert_tps_ceiling", "fair_share_first_start_p99_ms", "long_media_speedup_2_agents", "long_media_overhead_pct",
+		"stats_p99_ms_1m_jobs",
 	}
 	for _, m := range want {
 		v, ok := r.Get(m)

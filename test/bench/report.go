@@ -55,6 +55,7 @@ func targets() []target {
 		}},
 		{"long_media_speedup_2_agents", "≥ 1.6 (2 cores)", atLeast(1.6)},
 		{"long_media_overhead_pct", "≤ 10", atMost(10)},
+		{"stats_p99_ms_1m_jobs", "≤ 100", atMost(100)},
 		{"lease_p50_ms_1m_queued", "≤ 2 × lease_p50_ms_1k_queued", func(v float64, r *Results) (bool, bool) {
 			k, ok := r.Get("lease_p50_ms_1k_queued")
 			return v <= 2*k, ok

@@ -91,6 +91,7 @@ type API struct {
 	protocol protocolStore
 	admin    adminStore
 	hooks    webhookStore
+	rollups  statsStore
 	keys     Keys
 	agents   Agents
 	submit   *submit.Service
@@ -111,6 +112,7 @@ type Store interface {
 	protocolStore
 	adminStore
 	webhookStore
+	statsStore
 	submit.Store
 	keyStore
 	agentStore
@@ -189,7 +191,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 		ProbeTimeout: cfg.Surface.ProbeTimeout, MaxAttempts: cfg.RetryPolicy.MaxAttempts},
 		submit.Deps{Store: d.Store, Blobs: d.Blobs, Notifier: d.Notifier, Resolver: d.Resolver, Metrics: m,
 			Now: d.Now, NewID: d.NewID, Log: log})
-	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store,
+	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store, rollups: d.Store,
 		keys: d.Keys, agents: d.Agents, submit: sub, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
 		console: d.Console, limiter: d.Limiter, now: d.Now, log: log, obs: newObserver(d.Observe)}
 }
@@ -227,6 +229,7 @@ func (a *API) App() *fiber.App {
 	v1.Get("/jobs/:id/tasks", a.requireKey(auth.ReadJobs), a.jobTasks)
 	v1.Get("/jobs/:id/captions", a.requireKey(auth.ReadJobs), a.captions)
 	v1.Get("/jobs/:id/events", a.requireKey(auth.ReadJobs), a.events)
+	v1.Get("/stats", a.requireKey(auth.ReadJobs), a.stats)
 
 	v1.Post("/keys", a.requireKey(auth.ManageKeys), a.createKey)
 	v1.Get("/keys", a.requireKey(auth.ManageKeys), a.listKeys)

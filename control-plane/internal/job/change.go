@@ -45,6 +45,8 @@ type Change struct {
 	// CacheKey, when set, records the job's result in the tenant's cache
 	// under this key: the job just succeeded with a result of its own.
 	CacheKey string
+	// Stats is what the change adds to the statistics rollup.
+	Stats StatsDelta
 }
 
 // Event is one change of a job's status, stage or progress.
@@ -132,6 +134,11 @@ type graphChange struct {
 }
 
 func (s *State) applyGraph(g graphChange, now time.Time) (Change, error) {
+	old, isNew := s.Job, s.Last == nil
+	oldTasks := make(map[string]Task, len(s.Tasks))
+	for _, t := range s.Tasks {
+		oldTasks[t.ID] = t
+	}
 	if len(g.removed) > 0 {
 		gone := func(t Task) bool { return slices.Contains(g.removed, t.ID) }
 		s.Tasks = slices.DeleteFunc(s.Tasks, gone)
@@ -165,6 +172,7 @@ func (s *State) applyGraph(g graphChange, now time.Time) (Change, error) {
 	ch := Change{Tasks: changed, Added: added, Removed: g.removed}
 	s.Job = settle(s.Job, s.Tasks, now)
 	ch.Job = s.Job
+	ch.Stats = statsOf(old, oldTasks, isNew, s.Job, s.Tasks, changed, now)
 	if err := s.planEvent(&ch, now); err != nil {
 		return Change{}, err
 	}

@@ -38,6 +38,8 @@ type Store interface {
 	GetJob(ctx context.Context, tenant, id string) (job.Job, error)
 	// ListJobs returns jobs newest first and the cursor of the next page ("" at the end).
 	ListJobs(ctx context.Context, f JobFilter) ([]job.Job, string, error)
+	// Stats reads the statistics rollups (stats.go) over q's window.
+	Stats(ctx context.Context, q StatsQuery) (api.Stats, error)
 	// GetTask returns one task (ErrNotFound if unknown).
 	GetTask(ctx context.Context, id string) (job.Task, error)
 	// JobTasks returns a job's tasks in creation order.

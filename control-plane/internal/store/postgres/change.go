@@ -192,6 +192,7 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 			return err
 		}
 	}
+	queueRollup(b, changes)
 	if b.Len() == 0 {
 		return nil
 	}

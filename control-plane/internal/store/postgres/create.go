@@ -147,6 +147,7 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 
 	// A new job has no earlier event, so its first one needs no read.
 	b = &pgx.Batch{}
+	var changes []job.Change
 	for i, c := range batch {
 		if !inserted[i] {
 			continue
@@ -165,11 +166,13 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 		if err := queueEvent(b, ch); err != nil {
 			return nil, nil, err
 		}
+		changes = append(changes, ch)
 		if m := r.meta; m.CacheKey != "" || m.Traceparent != "" {
 			b.Queue(`INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES ($1, $2, $3, $4)`,
 				m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
 		}
 	}
+	queueRollup(b, changes)
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return nil, nil, fmt.Errorf("insert tasks and events: %w", mapErr(err))

@@ -120,7 +120,7 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 			return err
 		}
 	}
-	return nil
+	return writeRollup(ctx, s.tx, changes)
 }
 
 // writeEvent writes what a change of a job causes: its event, the event's

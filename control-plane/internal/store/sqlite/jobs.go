@@ -75,6 +75,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 		if err := writeEvent(ctx, tx, ch); err != nil {
 			return err
 		}
+		if err := writeRollup(ctx, tx, []job.Change{ch}); err != nil {
+			return err
+		}
 		if meta.CacheKey != "" || meta.Traceparent != "" {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES (?, ?, ?, ?)`,
 				j.ID, j.Tenant, meta.CacheKey, meta.Traceparent); err != nil {

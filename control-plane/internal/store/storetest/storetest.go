@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"APIKeys", testAPIKeys},
 		{"Leadership", testLeadership},
 		{"Ping", testPing},
+		{"Stats", testStats},
 	}
 	tests = append(tests, devSurfaceTests()...)
 	tests = append(tests, securityTests()...)

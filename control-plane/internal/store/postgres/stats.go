@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// statsShards is how many rows a rollup key is spread over: concurrent
+// group-commit transactions (creation and report writers) each pick one,
+// so they seldom queue behind each other's lock on the current bucket's
+// row. Reads sum up to this many rows per bucket and tenant.
+const statsShards = 4
+
+var (
+	upsertJobStatsSQL = func() string {
+		cols := store.StatsCounterCols
+		ph := make([]string, len(cols))
+		for i := range cols {
+			ph[i] = "$" + strconv.Itoa(i+5)
+		}
+		return `INSERT INTO job_stats (res, minute, tenant, shard, ` + strings.Join(cols, ", ") + `)
+			VALUES ($1, $2, $3, $4, ` + strings.Join(ph, ", ") + `)
+			ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
+	}()
+	statsSumsSQL = store.StatsSums()
+)
+
+// queueRollup queues the statistics that changes add (store.RollupOf), on
+// one shard picked at random.
+func queueRollup(b *pgx.Batch, changes []job.Change) {
+	r := store.RollupOf(changes)
+	if r.Empty() {
+		return
+	}
+	shard := rand.IntN(statsShards)
+	for _, row := range r.Jobs {
+		b.Queue(upsertJobStatsSQL, append([]any{row.Res, row.Minute, row.Tenant, shard}, row.Values()...)...)
+	}
+	for _, a := range r.Agents {
+		b.Queue(`INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
+			failed = agent_stats.failed + excluded.failed`, a.Res, a.Minute, a.AgentID, a.Tenant, shard, a.Succeeded, a.Failed)
+	}
+	for _, t := range r.Totals {
+		b.Queue(`INSERT INTO job_totals (tenant, status, shard, n) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, status, shard) DO UPDATE SET n = job_totals.n + excluded.n`,
+			t.Tenant, string(t.Status), shard, t.N)
+	}
+}
+
+// Stats reads the rollups of q's window in one round trip; see store.Store.
+func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error) {
+	from, to, size, err := q.Span()
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats: %w", err)
+	}
+	const scope = `($4::text = '' OR tenant = $4::text)`
+	b := &pgx.Batch{}
+	// One scan sums both the buckets and the tenants.
+	b.Queue(`SELECT (minute - $1) / $3 AS b, tenant, `+statsSumsSQL+` FROM job_stats
+		WHERE res = $3 AND minute >= $1 AND minute < $2 AND `+scope+` GROUP BY GROUPING SETS ((b), (tenant))`,
+		from, to, size, q.Tenant)
+	b.Queue(`SELECT `+statsSumsSQL+` FROM job_stats WHERE res = $3 AND minute >= $1 AND ($2::text = '' OR tenant = $2::text)`,
+		to, q.Tenant, size)
+	b.Queue(`SELECT status, COALESCE(SUM(n), 0) FROM job_totals WHERE ($1::text = '' OR tenant = $1::text) GROUP BY status`, q.Tenant)
+	b.Queue(`SELECT agent_id, COALESCE(SUM(succeeded), 0), COALESCE(SUM(failed), 0) FROM agent_stats
+		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY agent_id`,
+		from, to, q.Tenant, size)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	var d store.StatsData
+	rows, _ := br.Query()
+	for rows.Next() {
+		var (
+			row    store.StatsRow
+			bucket *int64
+			tenant *string
+		)
+		if err := rows.Scan(append([]any{&bucket, &tenant}, row.Dest()...)...); err != nil {
+			rows.Close()
+			return api.Stats{}, fmt.Errorf("postgres: stats buckets: %w", err)
+		}
+		if bucket != nil {
+			row.Minute = *bucket
+			d.Buckets = append(d.Buckets, row)
+		} else if tenant != nil {
+			row.Tenant = *tenant
+			d.Tenants = append(d.Tenants, row)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats buckets: %w", err)
+	}
+	if err := br.QueryRow().Scan(d.After.Dest()...); err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats after the window: %w", err)
+	}
+	rows, _ = br.Query()
+	d.Totals = map[api.JobStatus]int64{}
+	var (
+		status string
+		n      int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { d.Totals[api.JobStatus(status)] = n; return nil }); err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats totals: %w", err)
+	}
+	rows, _ = br.Query()
+	d.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AgentRow, error) {
+		var a store.AgentRow
+		return a, r.Scan(&a.AgentID, &a.Succeeded, &a.Failed)
+	})
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats by agent: %w", err)
+	}
+	return q.Fold(d), nil
+}
