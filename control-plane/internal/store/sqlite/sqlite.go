@@ -39,8 +39,10 @@ type Store struct {
 }
 
 // busyTimeoutMS bounds how long a connection waits for another process's
-// lock (or a WAL checkpoint) before failing with SQLITE_BUSY.
-const busyTimeoutMS = 10000
+// lock (or a WAL checkpoint) before failing with SQLITE_BUSY. SQLite's
+// waiting is not fair: on a busy machine a process can wait many of the
+// other's transactions, so the bound is generous.
+const busyTimeoutMS = 60000
 
 // Open opens (creating if needed) the database at path: a file path, a
 // file: URI, or sqlite://path. It does not migrate: call Migrate.

@@ -44,7 +44,7 @@ func TestStoredRows(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ytcaption.db")
 	s := open(t, path)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(60000)")
 	if err != nil {
 		t.Fatal(err)
 	}
