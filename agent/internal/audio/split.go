@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // Silence is a span of silence in seconds, as ffmpeg's silencedetect finds it.
