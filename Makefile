@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 PKGS  := ./...
 
-.PHONY: all build run test test-env fuzz bench chaos chaos-record clean
+.PHONY: all build run test test-env fuzz bench chaos chaos-record screenshots console-vendor clean
 
 all: build
 
@@ -57,6 +57,27 @@ chaos-record:
 ## "bench: <metric> <value> <unit>" lines and update docs/performance.md.
 bench: test-env build
 	source .cache/test.env && $(GO) run ./test/bench/cmd/ytcaption-bench -bin $(BIN)/ytcaption | tee .cache/bench.txt
+
+## screenshots: run the console's browser test on real data and save a
+## screenshot of each page in docs/console/ (on purpose, to commit them).
+screenshots: test-env build
+	@mkdir -p docs/console
+	source .cache/test.env && YTCAPTION_BIN=$(CURDIR)/$(BIN) YTCAPTION_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console \
+		$(GO) test -count=1 -timeout 15m -run 'TestConsole$$' ./test/e2e/
+
+## console-vendor: fetch the pinned uPlot release from npm and copy its
+## files into the console's embedded assets (committed; `make build` needs
+## no npm).
+UPLOT := 1.6.32
+CONSOLE_STATIC := control-plane/internal/console/static
+console-vendor:
+	@rm -rf .cache/uplot && mkdir -p .cache/uplot
+	cd .cache/uplot && npm pack --silent uplot@$(UPLOT) && tar xzf uplot-$(UPLOT).tgz
+	rm -f $(CONSOLE_STATIC)/uplot-*.min.js $(CONSOLE_STATIC)/uplot-*.min.css
+	cp .cache/uplot/package/dist/uPlot.iife.min.js $(CONSOLE_STATIC)/uplot-$(UPLOT).min.js
+	cp .cache/uplot/package/dist/uPlot.min.css $(CONSOLE_STATIC)/uplot-$(UPLOT).min.css
+	cp .cache/uplot/package/LICENSE $(CONSOLE_STATIC)/uplot-LICENSE.txt
+	@echo "uPlot $(UPLOT) vendored; update the version in $(CONSOLE_STATIC)/index.html if it changed"
 
 clean:
 	rm -rf $(BIN)

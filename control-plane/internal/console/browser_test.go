@@ -2,13 +2,10 @@ package console_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -16,64 +13,10 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/server"
+	chrome "github.com/ytcaption/ytcaption/test/browser"
 )
 
 const browserAdminKey = "console-browser-admin-key-0123"
-
-// chromium finds the browser that test/env/bootstrap.sh installs.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium found: run test/env/bootstrap.sh (it installs Debian's chromium)")
-	return ""
-}
-
-// newBrowserContext starts a headless Chromium with a fresh profile.
-func newBrowserContext(t *testing.T) context.Context {
-	t.Helper()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1360, 860),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// step runs browser actions with a bound, so a broken page fails the test
-// instead of hanging it.
-func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		// Show where the page was, which says more than a timeout.
-		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer dcancel()
-		state, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 2000)`))
-		t.Fatalf("%s: %v\npage: %s", what, err, state)
-	}
-}
-
-// waitJS waits until a JavaScript expression is truthy.
-func waitJS(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(25*time.Second))
-}
 
 // TestBrowser drives the console in real headless Chromium against a real
 // control plane: a bad key is refused, a good one logs in with the right
@@ -115,23 +58,23 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("register: %v", err)
 	}
 
-	b := newBrowserContext(t)
+	b := chrome.Start(t, 1360, 860)
 
-	step(t, b, "a bad key is refused",
+	chrome.Step(t, b, "a bad key is refused",
 		chromedp.Navigate(base+"/console/"),
 		chromedp.WaitVisible(chromedp.ID("key")), // no session: sent to the login page
 		chromedp.SendKeys(chromedp.ID("key"), "ytc_not_a_real_key"),
 		chromedp.Click(chromedp.ID("login-submit")),
-		waitJS(`!document.getElementById('login-error').hidden && document.getElementById('login-error').textContent.includes('not valid')`),
+		chrome.WaitJS(`!document.getElementById('login-error').hidden && document.getElementById('login-error').textContent.includes('not valid')`),
 	)
-	step(t, b, "log in",
+	chrome.Step(t, b, "log in",
 		chromedp.SetValue(chromedp.ID("key"), browserAdminKey),
 		chromedp.Click(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(chromedp.ID("logout")), // the console page, after the redirect
-		waitJS(`location.pathname === '/console/' && document.getElementById('who').textContent.includes('admin')`),
+		chrome.WaitJS(`location.pathname === '/console/' && document.getElementById('who').textContent.includes('admin')`),
 	)
 
-	step(t, b, "check the session cookies", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	chrome.Step(t, b, "check the session cookies", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
 		if err != nil {
 			return err
@@ -161,84 +104,63 @@ func TestBrowser(t *testing.T) {
 	}
 
 	row := `tr[data-job="` + j.ID + `"]`
-	step(t, b, "see the job in the list",
+	chrome.Step(t, b, "see the job in the list",
 		chromedp.Navigate(base+"/console/#/jobs"),
 		chromedp.WaitVisible(chromedp.CSS(row)),
-		waitJS(`document.querySelectorAll('#jobs-body tr[data-job]').length === 4`),
+		chrome.WaitJS(`document.querySelectorAll('#jobs-body tr[data-job]').length === 4`),
 	)
-	shot(t, b, "jobs")
 
-	step(t, b, "open the job and cancel it",
+	chrome.Step(t, b, "open the job and cancel it",
 		chromedp.Click(chromedp.CSS(row+` a`)),
-		waitJS(`document.querySelector('#job-status .badge') && document.querySelector('#job-status .badge').textContent === 'queued'`),
-		waitJS(`document.querySelector('#tasks-body tr[data-kind="prepare"] .badge').textContent === 'queued'`),
+		chrome.WaitJS(`document.querySelector('#job-status .badge') && document.querySelector('#job-status .badge').textContent === 'queued'`),
+		chrome.WaitJS(`document.querySelector('#tasks-body tr[data-kind="prepare"] .badge').textContent === 'queued'`),
 		chromedp.Click(chromedp.ID("job-cancel")),
-		waitJS(`document.querySelector('#job-status .badge') && document.querySelector('#job-status .badge').textContent === 'canceled'`),
+		chrome.WaitJS(`document.querySelector('#job-status .badge') && document.querySelector('#job-status .badge').textContent === 'canceled'`),
 		chromedp.WaitVisible(chromedp.ID("job-retry")),
 	)
-	shot(t, b, "job")
 	if got, err := admin.GetJob(ctx, j.ID); err != nil || got.Status != api.JobCanceled {
 		t.Fatalf("job after cancel in the console: %v %v", got.Status, err)
 	}
 
 	agentRow := `tr[data-agent="` + reg.AgentID + `"]`
-	step(t, b, "see the agent and drain it",
+	chrome.Step(t, b, "see the agent and drain it",
 		chromedp.Navigate(base+"/console/#/fleet"),
 		chromedp.WaitVisible(chromedp.CSS(agentRow)),
-		waitJS(`document.querySelector('`+agentRow+`').textContent.includes('whisper-cpp (large-v3)')`),
-		waitJS(`document.querySelector('`+agentRow+` .badge').textContent === 'active'`),
+		chrome.WaitJS(`document.querySelector('`+agentRow+`').textContent.includes('whisper-cpp (large-v3)')`),
+		chrome.WaitJS(`document.querySelector('`+agentRow+` .badge').textContent === 'active'`),
 		chromedp.Click(chromedp.CSS(agentRow+` button[data-action="drain"]`)),
-		waitJS(`document.querySelector('`+agentRow+` .badge').textContent === 'draining'`),
+		chrome.WaitJS(`document.querySelector('`+agentRow+` .badge').textContent === 'draining'`),
 	)
-	shot(t, b, "fleet")
 	agents, err := admin.ListAgents(ctx)
 	if err != nil || len(agents.Agents) != 1 || agents.Agents[0].State != "draining" {
 		t.Fatalf("agents after drain in the console: %+v %v", agents, err)
 	}
 
-	step(t, b, "the overview counts the queue",
+	chrome.Step(t, b, "the overview counts the queue",
 		chromedp.Navigate(base+"/console/#/overview"),
-		waitJS(`[...document.querySelectorAll('.card')].some(c => c.textContent.startsWith('Queued3'))`),
+		chrome.WaitJS(`[...document.querySelectorAll('.card')].some(c => c.textContent.startsWith('Queued3'))`),
 	)
-	shot(t, b, "overview")
 
-	step(t, b, "cancel every queued job by filter",
+	chrome.Step(t, b, "cancel every queued job by filter",
 		chromedp.Navigate(base+"/console/#/jobs?status=queued"),
-		waitJS(`document.querySelectorAll('#jobs-body tr[data-job]').length === 3`),
+		chrome.WaitJS(`document.querySelectorAll('#jobs-body tr[data-job]').length === 3`),
 		chromedp.Click(chromedp.ID("bulk-cancel")),
 		chromedp.WaitVisible(chromedp.CSS(`.confirm button.danger`)),
-		waitJS(`document.querySelector('.confirm span').textContent === 'Cancel 3 matching jobs?'`),
+		chrome.WaitJS(`document.querySelector('.confirm span').textContent === 'Cancel 3 matching jobs?'`),
 		chromedp.Click(chromedp.CSS(`.confirm button.danger`)),
-		waitJS(`document.getElementById('notice').textContent === 'Canceled 3 jobs.'`),
-		waitJS(`document.querySelector('#jobs-body td.empty') !== null`),
+		chrome.WaitJS(`document.getElementById('notice').textContent === 'Canceled 3 jobs.'`),
+		chrome.WaitJS(`document.querySelector('#jobs-body td.empty') !== null`),
 	)
 	if l, err := admin.ListJobs(ctx, api.JobQueued, 10, ""); err != nil || len(l.Jobs) != 0 {
 		t.Fatalf("queued jobs after the bulk cancel: %+v %v", l, err)
 	}
 
-	step(t, b, "sign out",
+	chrome.Step(t, b, "sign out",
 		chromedp.Click(chromedp.ID("logout")),
 		chromedp.WaitVisible(chromedp.ID("key")),
 		chromedp.Navigate(base+"/console/#/jobs"),
 		chromedp.WaitVisible(chromedp.ID("key")),
 	)
-}
-
-// shot saves a PNG of the page as <name>.png in $YTCAPTION_CONSOLE_SCREENSHOTS,
-// when that is set, for a person to look at.
-func shot(t *testing.T, b context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("YTCAPTION_CONSOLE_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func containsCookie(header, name string) bool {
