@@ -57,8 +57,21 @@ type Agent struct {
 	State        string       `json:"state"` // active, draining, offline, revoked
 	Capabilities Capabilities `json:"capabilities"`
 	ActiveTasks  int          `json:"active_tasks"`
-	CreatedAt    time.Time    `json:"created_at"`
-	LastSeenAt   time.Time    `json:"last_seen_at"`
+	// Tasks are the tasks it holds now, oldest lease first: at most 50,
+	// ActiveTasks counts them all.
+	Tasks      []AgentTask `json:"tasks"`
+	CreatedAt  time.Time   `json:"created_at"`
+	LastSeenAt time.Time   `json:"last_seen_at"`
+}
+
+// AgentTask is a task an agent holds, as the fleet API shows it.
+type AgentTask struct {
+	ID        string    `json:"id"`
+	JobID     string    `json:"job_id"`
+	Kind      string    `json:"kind"` // caption, prepare, transcribe, merge
+	Stage     string    `json:"stage"`
+	StartedAt time.Time `json:"started_at"`      // of the current lease
+	Chunk     *Chunk    `json:"chunk,omitempty"` // transcribe tasks
 }
 
 // AgentList is the body of GET /v1/agents.

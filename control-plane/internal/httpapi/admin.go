@@ -142,8 +142,17 @@ func (a *API) agentToAPI(ag store.Agent) api.Agent {
 	case a.now().Sub(ag.LastSeenAt) > offlineAfter:
 		state = "offline"
 	}
+	// Never null: the console iterates it.
+	tasks := make([]api.AgentTask, 0, len(ag.Tasks))
+	for _, t := range ag.Tasks {
+		at := api.AgentTask{ID: t.ID, JobID: t.JobID, Kind: t.Kind, Stage: t.Stage, StartedAt: t.StartedAt.UTC()}
+		if t.Chunk != nil {
+			at.Chunk = &api.Chunk{Index: t.Chunk.Index, Start: t.Chunk.Start, End: t.Chunk.End}
+		}
+		tasks = append(tasks, at)
+	}
 	return api.Agent{ID: ag.ID, Name: ag.Name, Hostname: ag.Hostname, Version: ag.Version, State: state,
-		Capabilities: ag.Capabilities, ActiveTasks: ag.ActiveTasks, CreatedAt: ag.CreatedAt.UTC(),
+		Capabilities: ag.Capabilities, ActiveTasks: ag.ActiveTasks, Tasks: tasks, CreatedAt: ag.CreatedAt.UTC(),
 		LastSeenAt: ag.LastSeenAt.UTC()}
 }
 

@@ -190,8 +190,10 @@ type Agent struct {
 	CreatedAt    time.Time
 	LastSeenAt   time.Time
 	RevokedAt    *time.Time
-	// ActiveTasks is the number of tasks it holds (filled by GetAgent/ListAgents).
+	// ActiveTasks is the number of tasks it holds, and Tasks the oldest
+	// MaxAgentTasks of them by lease start (both filled by reads).
 	ActiveTasks int
+	Tasks       []AgentTask
 	// TokenExpiresAt ends the current token's validity; zero never expires
 	// (agents registered before tokens had a lifetime).
 	TokenExpiresAt time.Time

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
@@ -75,20 +76,28 @@ func (s *Store) UseEnrollment(ctx context.Context, tokenHash string, now time.Ti
 	return out, nil
 }
 
-const agentCols = `a.id, a.name, a.hostname, a.version, a.token_hash, a.enrollment_id, a.capabilities,
+// agentCols reads an agent with the count of its leased tasks and the
+// oldest of them as a JSON array (store.DecodeAgentTasks), both through
+// the index tasks_leased_agent.
+var agentCols = `a.id, a.name, a.hostname, a.version, a.token_hash, a.enrollment_id, a.capabilities,
 	a.draining, a.created_at, a.last_seen_at, a.revoked_at,
 	a.token_expires_at, a.prev_token_hash, a.prev_token_expires_at,
-	(SELECT count(*) FROM tasks t WHERE t.state = 'leased' AND t.agent_id = a.id)`
+	(SELECT count(*) FROM tasks t WHERE t.state = 'leased' AND t.agent_id = a.id),
+	(SELECT json_group_array(json_object('id', t.id, 'job_id', t.job_id, 'kind', t.kind,
+		'stage', t.stage, 'started_us', t.started_at, 'chunk', json(t.chunk)) ORDER BY t.started_at, t.id)
+	FROM (SELECT id, job_id, kind, stage, started_at, chunk FROM tasks
+		WHERE state = 'leased' AND agent_id = a.id
+		ORDER BY started_at, id LIMIT ` + strconv.Itoa(store.MaxAgentTasks) + `) t)`
 
 func scanAgent(row scanner) (store.Agent, error) {
 	var (
 		a                      store.Agent
-		caps                   []byte
+		caps, tasks            []byte
 		created, lastSeen      int64
 		revoked, expires, prev sql.NullInt64
 	)
 	if err := row.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.TokenHash, &a.EnrollmentID, &caps,
-		&a.Draining, &created, &lastSeen, &revoked, &expires, &a.PrevTokenHash, &prev, &a.ActiveTasks); err != nil {
+		&a.Draining, &created, &lastSeen, &revoked, &expires, &a.PrevTokenHash, &prev, &a.ActiveTasks, &tasks); err != nil {
 		return a, err
 	}
 	a.CreatedAt, a.LastSeenAt, a.RevokedAt = fromTS(created), fromTS(lastSeen), fromNullTS(revoked)
@@ -100,6 +109,9 @@ func scanAgent(row scanner) (store.Agent, error) {
 	}
 	if err := store.DecodeCapabilities(caps, &a.Capabilities); err != nil {
 		return a, fmt.Errorf("agent %s capabilities: %w", a.ID, err)
+	}
+	if err := store.DecodeAgentTasks(tasks, &a.Tasks); err != nil {
+		return a, fmt.Errorf("agent %s tasks: %w", a.ID, err)
 	}
 	return a, nil
 }
