@@ -87,7 +87,7 @@ func TestConsole(t *testing.T) {
 	hooks := httptest.NewServer(recv)
 	t.Cleanup(hooks.Close)
 
-	s := startServer(t, append(productionEnv(t), "YTCAPTION_FLEET_SAMPLE_INTERVAL=1s", "YTCAPTION_ALLOW_PRIVATE_WEBHOOKS=true"))
+	s := startServer(t, append(productionEnv(t), "YTCAPTION_FLEET_SAMPLE_INTERVAL=1s"))
 	token := s.enroll(t)
 	agents := []*agent{s.startAgent(t, token, "gpu-1"), s.startAgent(t, token, "gpu-2")}
 	s.waitAgents(t, len(agents), agents...)
@@ -139,7 +139,7 @@ func TestConsole(t *testing.T) {
 			browser.WaitJS(`document.getElementById('live').textContent === 'live'`),
 			browser.WaitJS(`window.ytcCharts.throughput && window.ytcCharts.throughput.data[2].reduce((a, v) => a + v, 0) >= 2`),
 			browser.WaitJS(`window.ytcCharts.throughput.data[3].reduce((a, v) => a + v, 0) >= 1`),
-			browser.WaitJS(`window.ytcCharts.fleet && Math.max(...window.ytcCharts.fleet.data[2]) >= 4`),
+			browser.WaitJS(`window.ytcCharts.fleet && Math.max(...window.ytcCharts.fleet.data[2]) >= 2`),
 			browser.WaitJS(`document.querySelector('#error-codes li[data-code=`+js(failed.Error.Code)+`]') !== null`),
 		)
 		s.getJSON(t, "/v1/stats?window=1h", &st)
