@@ -110,3 +110,18 @@ func Tenants(shares []TenantShare, keys map[string]int, totals []TotalRow) []Ten
 	slices.SortFunc(out, func(a, b TenantInfo) int { return cmp.Compare(a.Tenant, b.Tenant) })
 	return out
 }
+
+// State is what the enrollments list shows of a token at now, checked in
+// the order Use checks it: api.EnrollmentRevoked, api.EnrollmentExpired,
+// api.EnrollmentUsedUp or api.EnrollmentActive.
+func (e Enrollment) State(now time.Time) string {
+	switch {
+	case e.RevokedAt != nil:
+		return api.EnrollmentRevoked
+	case !e.ExpiresAt.IsZero() && !now.Before(e.ExpiresAt):
+		return api.EnrollmentExpired
+	case e.MaxUses > 0 && e.Uses >= e.MaxUses:
+		return api.EnrollmentUsedUp
+	}
+	return api.EnrollmentActive
+}
