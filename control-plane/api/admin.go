@@ -123,8 +123,8 @@ func (c *Client) AgentAction(ctx context.Context, id, action string) (Agent, err
 	return a, err
 }
 
-// PathTenants is the tenants collection: PUT {name}/share sets a tenant's
-// fair share.
+// PathTenants is the tenants collection: GET lists tenants (audit.go), PUT
+// {name}/share sets a tenant's fair share.
 const PathTenants = "/v1/tenants"
 
 // TenantShare is a tenant's claim on the fleet: ready work is shared across

@@ -25,7 +25,7 @@ type principal struct {
 
 // authzRoute is one public route with what it needs.
 type authzRoute struct {
-	name, method, path string // path placeholders: {job} {key} {agent} {endpoint}
+	name, method, path string // path placeholders: {job} {key} {agent} {endpoint} {enrollment}
 	act                auth.Action
 	jobScoped          bool // the path names a job of the "own" or "other" tenant
 	body               string
@@ -92,6 +92,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"list keys", "GET", "/v1/keys", auth.ManageKeys, false, "", "", 200},
 		{"revoke key", "POST", "/v1/keys/{key}/revoke", auth.ManageKeys, false, "", "", 204},
 		{"enroll", "POST", "/v1/agents/enrollments", auth.ManageFleet, false, `{}`, "application/json", 201},
+		{"list enrollments", "GET", "/v1/agents/enrollments", auth.ManageFleet, false, "", "", 200},
+		{"revoke enrollment", "POST", "/v1/agents/enrollments/{enrollment}/revoke", auth.ManageFleet, false, "", "", 200},
+		{"tenants", "GET", "/v1/tenants", auth.ManageKeys, false, "", "", 200},
+		{"audit", "GET", "/v1/audit?action=keys", auth.ManageKeys, false, "", "", 200},
 		{"list agents", "GET", "/v1/agents", auth.ManageFleet, false, "", "", 200},
 		{"drain agent", "POST", "/v1/agents/{agent}/drain", auth.ManageFleet, false, "", "", 200},
 		{"resume agent", "POST", "/v1/agents/{agent}/resume", auth.ManageFleet, false, "", "", 200},
@@ -185,6 +189,13 @@ func fillPath(t *testing.T, r *replica, rt authzRoute, p principal, rel string, 
 			t.Fatal(err)
 		}
 		path = strings.Replace(path, "{endpoint}", ep.ID, 1)
+	}
+	if strings.Contains(path, "{enrollment}") {
+		e, err := r.admin.CreateEnrollment(ctx, api.EnrollmentRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path = strings.Replace(path, "{enrollment}", e.ID, 1)
 	}
 	return strings.Replace(path, "{agent}", agentID, 1)
 }

@@ -47,6 +47,7 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		agentsCmd(io),
 		keysCmd(io),
 		tenantsCmd(io),
+		auditCmd(io),
 		webhooksCmd(io),
 	)
 	return root

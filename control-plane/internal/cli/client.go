@@ -279,7 +279,7 @@ func agentsCmd(io IO) *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(list, enroll,
+	cmd.AddCommand(list, enroll, enrollmentsCmd(io),
 		action("drain", "Stop an agent from leasing while it finishes what it holds"),
 		action("resume", "Let a drained agent lease again"),
 		action("revoke", "Cut an agent off and requeue its tasks"))

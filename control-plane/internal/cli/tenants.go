@@ -9,7 +9,7 @@ import (
 )
 
 func tenantsCmd(io IO) *cobra.Command {
-	cmd := &cobra.Command{Use: "tenants", Short: "Configure tenants"}
+	cmd := &cobra.Command{Use: "tenants", Short: "List tenants and set their shares"}
 	clientFlags(cmd)
 	var weight float64
 	var maxRunning int
@@ -37,6 +37,30 @@ func tenantsCmd(io IO) *cobra.Command {
 	}
 	share.Flags().Float64Var(&weight, "weight", 1, "share relative to other tenants, in (0, 1000]")
 	share.Flags().IntVar(&maxRunning, "max-running", 0, "cap on running tasks (0: none)")
-	cmd.AddCommand(share)
+	list := &cobra.Command{
+		Use: "list", Short: "List tenants: share, usable keys, jobs by status", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client(cmd, io)
+			if err != nil {
+				return err
+			}
+			l, err := c.ListTenants(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), l)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%-24s  %7s  %11s  %4s  %7s  %7s  %9s  %7s  %8s\n",
+				"TENANT", "WEIGHT", "MAX RUNNING", "KEYS", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED")
+			for _, t := range l.Tenants {
+				fmt.Fprintf(w, "%-24s  %7g  %11d  %4d  %7d  %7d  %9d  %7d  %8d\n", t.Name, t.Weight, t.MaxRunning, t.Keys,
+					t.Jobs["queued"], t.Jobs["running"], t.Jobs["succeeded"], t.Jobs["failed"], t.Jobs["canceled"])
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(share, list)
 	return cmd
 }

@@ -24,6 +24,9 @@ type adminStore interface {
 	ListAgents(ctx context.Context) ([]store.Agent, error)
 	SetTenantShare(ctx context.Context, tenant string, weight float64, maxRunning int) error
 	TenantShare(ctx context.Context, tenant string) (store.TenantShare, error)
+	ListTenants(ctx context.Context) ([]store.TenantInfo, error)
+	ListEnrollments(ctx context.Context) ([]store.Enrollment, error)
+	RevokeEnrollment(ctx context.Context, id string, now time.Time) (store.Enrollment, error)
 }
 
 var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -51,6 +54,7 @@ func (a *API) createKey(c *fiber.Ctx) error {
 	if err := a.admin.CreateAPIKey(c.UserContext(), k); err != nil {
 		return err
 	}
+	auditTarget(c, k.ID)
 	out := keyToAPI(k)
 	out.Secret = cred.Token()
 	return c.Status(http.StatusCreated).JSON(out)
@@ -125,8 +129,41 @@ func (a *API) createEnrollment(c *fiber.Ctx) error {
 	if err := a.admin.CreateEnrollment(c.UserContext(), e); err != nil {
 		return err
 	}
+	auditTarget(c, e.ID)
 	return c.Status(http.StatusCreated).JSON(api.Enrollment{ID: e.ID, Token: cred.Token(), Labels: e.Labels,
 		MaxUses: e.MaxUses, ExpiresAt: e.ExpiresAt.UTC()})
+}
+
+func (a *API) enrollmentToAPI(e store.Enrollment) api.EnrollmentInfo {
+	out := api.EnrollmentInfo{ID: e.ID, State: e.State(a.now()), Labels: e.Labels, Uses: e.Uses, MaxUses: e.MaxUses,
+		CreatedAt: e.CreatedAt.UTC(), RevokedAt: e.RevokedAt}
+	if !e.ExpiresAt.IsZero() {
+		exp := e.ExpiresAt.UTC()
+		out.ExpiresAt = &exp
+	}
+	return out
+}
+
+func (a *API) listEnrollments(c *fiber.Ctx) error {
+	es, err := a.admin.ListEnrollments(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := api.EnrollmentList{Enrollments: make([]api.EnrollmentInfo, 0, len(es))}
+	for _, e := range es {
+		out.Enrollments = append(out.Enrollments, a.enrollmentToAPI(e))
+	}
+	return c.JSON(out)
+}
+
+// revokeEnrollment stops new enrollments with a token; agents already
+// enrolled with it keep their own credentials (revoke those one by one).
+func (a *API) revokeEnrollment(c *fiber.Ctx) error {
+	e, err := a.admin.RevokeEnrollment(c.UserContext(), c.Params("id"), a.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(a.enrollmentToAPI(e))
 }
 
 // offlineAfter is how long an agent may stay silent before it shows offline.

@@ -92,6 +92,7 @@ type API struct {
 	admin    adminStore
 	hooks    webhookStore
 	rollups  statsStore
+	auditLog auditStore
 	keys     Keys
 	agents   Agents
 	submit   *submit.Service
@@ -113,6 +114,7 @@ type Store interface {
 	adminStore
 	webhookStore
 	statsStore
+	auditStore
 	submit.Store
 	keyStore
 	agentStore
@@ -191,7 +193,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 		ProbeTimeout: cfg.Surface.ProbeTimeout, MaxAttempts: cfg.RetryPolicy.MaxAttempts},
 		submit.Deps{Store: d.Store, Blobs: d.Blobs, Notifier: d.Notifier, Resolver: d.Resolver, Metrics: m,
 			Now: d.Now, NewID: d.NewID, Log: log})
-	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store, rollups: d.Store,
+	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store, rollups: d.Store, auditLog: d.Store,
 		keys: d.Keys, agents: d.Agents, submit: sub, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
 		console: d.Console, limiter: d.Limiter, now: d.Now, log: log, obs: newObserver(d.Observe)}
 }
@@ -213,11 +215,12 @@ func (a *API) App() *fiber.App {
 	app.Use(a.logRequest)
 	app.Use(a.observe)
 	app.Use(a.agentClientCert)
+	app.Use(a.audit)
 
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
 	if a.console != nil {
-		a.console.Mount(app.Group("/console"), a.verifyKey)
+		a.console.Mount(app.Group("/console"), a.verifyLogin)
 	}
 
 	v1 := app.Group("/v1")
@@ -235,8 +238,12 @@ func (a *API) App() *fiber.App {
 	v1.Get("/keys", a.requireKey(auth.ManageKeys), a.listKeys)
 	v1.Post("/keys/:id/revoke", a.requireKey(auth.ManageKeys), a.revokeKey)
 	v1.Put("/tenants/:name/share", a.requireKey(auth.ManageKeys), a.setTenantShare)
+	v1.Get("/tenants", a.requireKey(auth.ManageKeys), a.listTenants)
+	v1.Get("/audit", a.requireKey(auth.ManageKeys), a.listAudit)
 
 	v1.Post("/agents/enrollments", a.requireKey(auth.ManageFleet), a.createEnrollment)
+	v1.Get("/agents/enrollments", a.requireKey(auth.ManageFleet), a.listEnrollments)
+	v1.Post("/agents/enrollments/:id/revoke", a.requireKey(auth.ManageFleet), a.revokeEnrollment)
 	v1.Get("/agents", a.requireKey(auth.ManageFleet), a.listAgents)
 	v1.Post("/agents/:id/:action", a.requireKey(auth.ManageFleet), a.agentAction)
 	a.mountFleet(v1)

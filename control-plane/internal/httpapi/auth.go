@@ -40,13 +40,14 @@ func (a *API) requireKey(act auth.Action) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		// Set before the checks: the audit log records refusals too.
+		c.Locals(localPrincipal, p)
 		if !p.Can(act) {
 			return errorf(http.StatusForbidden, api.CodeForbidden, "role "+string(p.Role)+" may not do this")
 		}
 		if err := a.rateLimit(c, p); err != nil {
 			return err
 		}
-		c.Locals(localPrincipal, p)
 		return c.Next()
 	}
 }

@@ -75,6 +75,13 @@ func (o observer) taskFailed(j job.Job, code string) {
 	}
 }
 
+// auditWriteFailed counts an audit entry that could not be written.
+func (o observer) auditWriteFailed() {
+	if o.metrics != nil {
+		o.metrics.AuditWriteFailed()
+	}
+}
+
 // leased records how long leased tasks had been ready.
 func (o observer) leased(tasks []store.Leased, now time.Time) {
 	if o.metrics == nil {

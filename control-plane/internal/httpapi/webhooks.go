@@ -60,6 +60,7 @@ func (a *API) createEndpoint(c *fiber.Ctx) error {
 	if err := a.hooks.CreateWebhookEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
+	auditTarget(c, e.ID)
 	return c.Status(http.StatusCreated).JSON(e.ToAPI())
 }
 

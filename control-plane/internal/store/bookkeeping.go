@@ -33,12 +33,14 @@ func PageLimit(n int) int {
 
 // EncodeCursor makes the opaque cursor that resumes listing after job j:
 // its creation time in microseconds and its id.
-func EncodeCursor(j job.Job) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(j.CreatedAt.UnixMicro(), 10) + "." + j.ID))
+func EncodeCursor(j job.Job) string { return encodeCursor(j.CreatedAt, j.ID) }
+
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
 }
 
-// DecodeCursor reads a cursor made by EncodeCursor; a bad one is a
-// validation error (400).
+// DecodeCursor reads a cursor made by EncodeCursor or AuditCursor; a bad
+// one is a validation error (400).
 func DecodeCursor(c string) (time.Time, string, error) {
 	bad := &job.ValidationError{Code: api.CodeInvalidRequest, Message: "invalid cursor"}
 	b, err := base64.RawURLEncoding.DecodeString(c)

@@ -27,6 +27,7 @@ var (
 // Store is everything the control plane persists.
 type Store interface {
 	DevSurface
+	Admin
 
 	// CreateJob inserts a job, its tasks and, when it has a cache key or a
 	// trace context, its metadata (JobID and Tenant are taken from j)

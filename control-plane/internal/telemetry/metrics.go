@@ -33,6 +33,7 @@ type Metrics struct {
 	webhooks      *prometheus.CounterVec
 	cache         *prometheus.CounterVec
 	jobs          *prometheus.CounterVec
+	auditFailed   prometheus.Counter
 }
 
 // NewMetrics registers the families on reg. now dates the scrape-time ages.
@@ -69,9 +70,12 @@ func NewMetrics(reg prometheus.Registerer, src source, now func() time.Time) *Me
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ytcaption_jobs_finished_total", Help: "Jobs that reached a final status, by status.",
 		}, []string{"status"}),
+		auditFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ytcaption_audit_write_failures_total", Help: "Audit log entries that could not be written (the actions themselves were done).",
+		}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.leaseWait, m.stageDuration, m.realtime, m.downloads,
-		m.webhooks, m.cache, m.jobs, &stateCollector{src: src, now: now})
+		m.webhooks, m.cache, m.jobs, m.auditFailed, &stateCollector{src: src, now: now})
 	for _, o := range []string{"delivered", "retry", "failed"} {
 		m.webhooks.WithLabelValues(o)
 	}
@@ -101,6 +105,9 @@ func (m *Metrics) CacheLookup(hit bool) {
 
 // WebhookOutcome implements webhook.Outcomes.
 func (m *Metrics) WebhookOutcome(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }
+
+// AuditWriteFailed counts an audit entry that could not be written.
+func (m *Metrics) AuditWriteFailed() { m.auditFailed.Inc() }
 
 // JobFinished records a job's final status.
 func (m *Metrics) JobFinished(status api.JobStatus) { m.jobs.WithLabelValues(string(status)).Inc() }

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, graphTests()...)
 	tests = append(tests, fairnessTests()...)
 	tests = append(tests, agentTasksTests()...)
+	tests = append(tests, adminTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
