@@ -160,12 +160,12 @@ function enrollments(body) {
   async function load() {
     const { enrollments } = await call('GET', '/v1/agents/enrollments');
     fill(tbody, enrollments.length === 0 ? emptyRow(7, 'No enrollment tokens.') : enrollments.map((e) => {
-      const state = e.revoked_at ? 'revoked' : Date.parse(e.expires_at) < Date.now() ? 'expired' : (e.max_uses && e.uses >= e.max_uses ? 'used' : 'active');
+      const state = e.state;
       return h('tr', { 'data-enrollment': e.id },
         h('td', { class: 'mono' }, e.id),
         h('td', {}, Object.entries(e.labels || {}).map(([k, v]) => h('span', { class: 'chip' }, k + '=' + v))),
         h('td', {}, String(e.uses || 0) + (e.max_uses ? ' of ' + e.max_uses : ' (unlimited)')),
-        h('td', {}, when(e.created_at)), h('td', {}, new Date(e.expires_at).toLocaleString()), h('td', {}, badge(state)),
+        h('td', {}, when(e.created_at)), h('td', {}, e.expires_at ? new Date(e.expires_at).toLocaleString() : 'never'), h('td', {}, badge(state.replace('_', ' '))),
         h('td', { class: 'actions' }, state === 'active' ? h('button', { type: 'button', class: 'small danger', 'data-action': 'revoke', onclick: () =>
           confirmBar(host, 'Revoke enrollment token ' + e.id + '? Agents already enrolled keep working.', 'Revoke token', async () => {
             try { await call('POST', '/v1/agents/enrollments/' + enc(e.id) + '/revoke'); notice('Token ' + e.id + ' revoked.', 'ok'); } catch (err) { notice('Could not revoke: ' + err.message, 'error'); }
