@@ -95,14 +95,17 @@ type stageMarkRecord struct {
 	At    time.Time `json:"at"`
 }
 
+// runRecordOf keeps times to the microsecond, as the backends' time
+// columns do, so a run's start reads back equal to the task's started_at.
 func runRecordOf(r job.Run) runRecord {
-	out := runRecord{Attempt: r.Attempt, Token: r.Token, AgentID: r.AgentID, StartedAt: r.StartedAt.UTC(),
+	us := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	out := runRecord{Attempt: r.Attempt, Token: r.Token, AgentID: r.AgentID, StartedAt: us(r.StartedAt),
 		Outcome: string(r.Outcome), Error: mapPtr(r.Error, errorRecordOf)}
 	if !r.EndedAt.IsZero() {
-		out.EndedAt = new(r.EndedAt.UTC())
+		out.EndedAt = new(us(r.EndedAt))
 	}
 	for _, m := range r.Stages {
-		out.Stages = append(out.Stages, stageMarkRecord{Stage: m.Stage, At: m.At.UTC()})
+		out.Stages = append(out.Stages, stageMarkRecord{Stage: m.Stage, At: us(m.At)})
 	}
 	return out
 }
