@@ -120,7 +120,42 @@ type TaskInfo struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`  // of the current attempt
 	FinishedAt *time.Time `json:"finished_at,omitempty"` // when final
 	Error      *Error     `json:"error,omitempty"`
+	// Runs are the task's attempts, oldest first: the last 20 leases.
+	Runs []TaskRun `json:"runs"`
 }
+
+// TaskRun is one attempt at a task: a lease by one agent, the stages it
+// reported, and how it ended.
+type TaskRun struct {
+	Attempt   int        `json:"attempt"` // the task's attempt number (a released lease does not count)
+	AgentID   string     `json:"agent_id"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"` // absent while running
+	Outcome   RunOutcome `json:"outcome"`
+	Error     *Error     `json:"error,omitempty"` // failed, retried, expired, canceled
+	// Stages are when each stage was first reported (the last 16).
+	Stages []StageMark `json:"stages"`
+}
+
+// StageMark is when a run's agent reported a new stage.
+type StageMark struct {
+	Stage string    `json:"stage"`
+	At    time.Time `json:"at"`
+}
+
+// RunOutcome is how a task's run ended.
+type RunOutcome string
+
+// Run outcomes.
+const (
+	RunRunning   RunOutcome = "running"   // the lease is held
+	RunSucceeded RunOutcome = "succeeded" // the agent completed the task
+	RunRetried   RunOutcome = "retried"   // the agent failed; the task was queued for another attempt
+	RunFailed    RunOutcome = "failed"    // the agent failed and the task failed with it
+	RunExpired   RunOutcome = "expired"   // no heartbeat before the lease's deadline; the task was retried, or failed when out of attempts
+	RunReleased  RunOutcome = "released"  // handed back unfinished (agent shutdown or revoked)
+	RunCanceled  RunOutcome = "canceled"  // the job was canceled, or another task of it failed
+)
 
 // TaskList is the body of GET /v1/jobs/{id}/tasks, in planning order.
 type TaskList struct {

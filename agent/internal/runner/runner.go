@@ -308,11 +308,15 @@ func (r *Runner) run(ctx context.Context, t *task) {
 	go func() { defer close(hbDone); r.heartbeats(hbCtx, t, log) }()
 
 	out, err := r.exec.Execute(ctx, l, func(stage string, p float64) {
-		t.stage.Store(stage)
 		t.progress.Store(uint64(p * 1e6))
-		select {
-		case t.changed <- struct{}{}:
-		default:
+		// A new stage is reported at once: the control plane marks when
+		// each stage began (the task's runs). Progress alone rides on the
+		// periodic heartbeat. The signal is coalesced: one pending at most.
+		if old, _ := t.stage.Swap(stage).(string); old != stage {
+			select {
+			case t.changed <- struct{}{}:
+			default:
+			}
 		}
 	})
 	if out.Cleanup != nil {
@@ -397,23 +401,14 @@ func (r *Runner) heartbeats(ctx context.Context, t *task, log *slog.Logger) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var lastSent time.Time
 	for {
+		// One heartbeat at a time: stage changes made while one is in
+		// flight are sent together (the latest stage) right after it.
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-t.changed:
-			// Report a new stage promptly, but not more than twice a second:
-			// a change that comes too soon is sent a little later, not
-			// dropped until the next tick.
-			if wait := 500*time.Millisecond - time.Since(lastSent); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
 		}
 		stage, _ := t.stage.Load().(string)
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -421,7 +416,6 @@ func (r *Runner) heartbeats(ctx context.Context, t *task, log *slog.Logger) {
 			Token: l.Token, Stage: stage, Progress: float64(t.progress.Load()) / 1e6,
 		})
 		cancel()
-		lastSent = time.Now()
 		switch {
 		case err == nil:
 			deadline = resp.Deadline

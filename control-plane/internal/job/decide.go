@@ -60,6 +60,7 @@ func (s *State) Heartbeat(h Heartbeat) (Task, *Change, error) {
 			return t, false, err
 		}
 		if h.Stage != "" {
+			t = markStage(t, h.Stage, h.Now)
 			t.Stage = h.Stage
 			s.Job.Stage = h.Stage
 		}

@@ -119,8 +119,10 @@ type Task struct {
 	Progress      float64
 	LastError     *api.Error
 	Result        *api.TaskResult
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Runs are the task's attempts, oldest first (runs.go).
+	Runs      []Run
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Chunk is a span of the media and where its audio is stored.

@@ -212,5 +212,23 @@ func (t Task) ToAPI() api.TaskInfo {
 		f := t.UpdatedAt.UTC()
 		out.FinishedAt = &f
 	}
+	runs := t.History()
+	out.Runs = make([]api.TaskRun, len(runs))
+	for i, r := range runs {
+		out.Runs[i] = r.toAPI()
+	}
+	return out
+}
+
+func (r Run) toAPI() api.TaskRun {
+	out := api.TaskRun{Attempt: r.Attempt, AgentID: r.AgentID, StartedAt: r.StartedAt.UTC(), Outcome: r.Outcome,
+		Error: r.Error, Stages: make([]api.StageMark, len(r.Stages))}
+	if !r.EndedAt.IsZero() {
+		e := r.EndedAt.UTC()
+		out.EndedAt = &e
+	}
+	for i, m := range r.Stages {
+		out.Stages[i] = api.StageMark{Stage: m.Stage, At: m.At.UTC()}
+	}
 	return out
 }

@@ -139,11 +139,10 @@ func abandonSiblings(tasks []Task, now time.Time) []Task {
 		if t.State.Final() {
 			continue
 		}
-		c, err := Cancel(t, now)
+		c, err := cancel(t, now, api.Error{Code: api.CodeCanceled, Message: "canceled: another task of the job failed"})
 		if err != nil {
 			continue
 		}
-		c.LastError = &api.Error{Code: api.CodeCanceled, Message: "canceled: another task of the job failed"}
 		tasks[i] = c
 		changed = append(changed, c)
 	}

@@ -71,7 +71,7 @@ func Lease(t Task, agentID string, now, deadline time.Time) (Task, error) {
 	t.StartedAt = now
 	t.Stage, t.Progress = "", 0
 	t.UpdatedAt = now
-	return t, nil
+	return startRun(t), nil
 }
 
 // Extend pushes the lease deadline of a held task.
@@ -91,6 +91,7 @@ func Complete(t Task, token int64, res api.TaskResult, now time.Time) (Task, err
 	if err := CheckToken(t, token); err != nil {
 		return t, err
 	}
+	t = endRun(t, now, RunSucceeded, nil)
 	t.State = TaskSucceeded
 	t.Result = &res
 	t.LastError = nil
@@ -107,7 +108,13 @@ func Fail(t Task, token int64, e api.Error, retryable bool, p RetryPolicy, now t
 	if err := CheckToken(t, token); err != nil {
 		return t, err
 	}
-	return fail(t, e, retryable, p, now, jitter), nil
+	nt := fail(t, e, retryable, p, now, jitter)
+	o := RunFailed
+	if nt.State == TaskQueued {
+		o = RunRetried
+	}
+	nt.Runs = endRun(t, now, o, &e).Runs
+	return nt, nil
 }
 
 // Expire is Fail for a lease whose deadline passed without a heartbeat: the
@@ -117,7 +124,9 @@ func Expire(t Task, p RetryPolicy, now time.Time, jitter float64) (Task, error) 
 		return t, ErrInvalidState
 	}
 	e := api.Error{Code: api.CodeLeaseExpired, Message: "lease expired: agent " + t.AgentID + " stopped heartbeating"}
-	return fail(t, e, true, p, now, jitter), nil
+	r := fail(t, e, true, p, now, jitter)
+	r.Runs = endRun(t, now, RunExpired, &e).Runs
+	return r, nil
 }
 
 func fail(t Task, e api.Error, retryable bool, p RetryPolicy, now time.Time, jitter float64) Task {
@@ -148,6 +157,7 @@ func Release(t Task, token int64, now time.Time) (Task, error) {
 	if err := CheckToken(t, token); err != nil {
 		return t, err
 	}
+	t = endRun(t, now, RunReleased, nil)
 	t.State = TaskQueued
 	t.RunAt = now
 	if t.Attempt > 0 {
@@ -160,11 +170,19 @@ func Release(t Task, token int64, now time.Time) (Task, error) {
 // Cancel stops a task that is not final. A leased task keeps its token so the
 // holder's next heartbeat learns of the cancel instead of a stale lease.
 func Cancel(t Task, now time.Time) (Task, error) {
+	return cancel(t, now, api.Error{Code: api.CodeCanceled, Message: "canceled by request"})
+}
+
+// cancel is Cancel for the reason e.
+func cancel(t Task, now time.Time, e api.Error) (Task, error) {
 	if t.State.Final() {
 		return t, ErrInvalidState
 	}
+	if t.State == TaskLeased {
+		t = endRun(t, now, RunCanceled, &e)
+	}
 	t.State = TaskCanceled
-	t.LastError = &api.Error{Code: api.CodeCanceled, Message: "canceled by request"}
+	t.LastError = &e
 	t.UpdatedAt = now
 	return t, nil
 }

@@ -32,6 +32,13 @@ func taskIn(s TaskState) Task {
 	return t
 }
 
+// withoutRuns is t without its run history, which runs_test.go checks:
+// the transition tables here are about the other fields.
+func withoutRuns(t Task) Task {
+	t.Runs = nil
+	return t
+}
+
 func allTaskStates() []TaskState {
 	return []TaskState{TaskQueued, TaskLeased, TaskSucceeded, TaskFailed, TaskCanceled}
 }
@@ -122,7 +129,7 @@ func TestLease(t *testing.T) {
 			want.State, want.AgentID, want.LeaseDeadline, want.UpdatedAt, want.StartedAt = TaskLeased, "a2", deadline, now, now
 			want.Token, want.Attempt = tt.in.Token+1, tt.in.Attempt+1
 			want.Stage, want.Progress = "", 0
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(withoutRuns(got), withoutRuns(want)) {
 				t.Errorf("Lease:\ngot  %+v\nwant %+v", got, want)
 			}
 		})
@@ -201,7 +208,7 @@ func TestComplete(t *testing.T) {
 			}
 			want := tt.in
 			want.State, want.Result, want.LastError, want.Progress, want.UpdatedAt = TaskSucceeded, &res, nil, 1, now
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(withoutRuns(got), withoutRuns(want)) {
 				t.Errorf("Complete:\ngot  %+v\nwant %+v", got, want)
 			}
 		})
@@ -261,7 +268,7 @@ func TestFail(t *testing.T) {
 			if tt.wantState == TaskQueued {
 				want.RunAt = now.Add(tt.policy.Delay(tt.in.Attempt, jitter))
 			}
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(withoutRuns(got), withoutRuns(want)) {
 				t.Errorf("Fail:\ngot  %+v\nwant %+v", got, want)
 			}
 			if got.Attempt != tt.in.Attempt || got.Token != tt.in.Token {
@@ -354,7 +361,7 @@ func TestRelease(t *testing.T) {
 			}
 			want := tt.in
 			want.State, want.RunAt, want.Attempt, want.UpdatedAt = TaskQueued, now, tt.wantAttempt, now
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(withoutRuns(got), withoutRuns(want)) {
 				t.Errorf("Release:\ngot  %+v\nwant %+v", got, want)
 			}
 			// Leasable again at once, with a newer token.
@@ -387,7 +394,7 @@ func TestCancel(t *testing.T) {
 			}
 			want := in
 			want.State, want.LastError, want.UpdatedAt = TaskCanceled, canceled, now
-			if !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(withoutRuns(got), withoutRuns(want)) {
 				t.Errorf("Cancel:\ngot  %+v\nwant %+v", got, want)
 			}
 			// The holder keeps its token: the store tells it "canceled" rather than "stale".

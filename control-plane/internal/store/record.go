@@ -78,6 +78,50 @@ func (r chunkRecord) chunk() job.Chunk {
 	return job.Chunk{Index: r.Index, Start: r.Start, End: r.End, Key: r.Key}
 }
 
+// runRecord is one element of tasks.runs: an attempt at the task.
+type runRecord struct {
+	Attempt   int               `json:"attempt"`
+	Token     int64             `json:"token"`
+	AgentID   string            `json:"agent_id"`
+	StartedAt time.Time         `json:"started_at"`
+	EndedAt   *time.Time        `json:"ended_at,omitempty"`
+	Outcome   string            `json:"outcome"`
+	Error     *errorRecord      `json:"error,omitempty"`
+	Stages    []stageMarkRecord `json:"stages,omitempty"`
+}
+
+type stageMarkRecord struct {
+	Stage string    `json:"stage"`
+	At    time.Time `json:"at"`
+}
+
+// runRecordOf keeps times to the microsecond, as the backends' time
+// columns do, so a run's start reads back equal to the task's started_at.
+func runRecordOf(r job.Run) runRecord {
+	us := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	out := runRecord{Attempt: r.Attempt, Token: r.Token, AgentID: r.AgentID, StartedAt: us(r.StartedAt),
+		Outcome: string(r.Outcome), Error: mapPtr(r.Error, errorRecordOf)}
+	if !r.EndedAt.IsZero() {
+		out.EndedAt = new(us(r.EndedAt))
+	}
+	for _, m := range r.Stages {
+		out.Stages = append(out.Stages, stageMarkRecord{Stage: m.Stage, At: us(m.At)})
+	}
+	return out
+}
+
+func (r runRecord) run() job.Run {
+	out := job.Run{Attempt: r.Attempt, Token: r.Token, AgentID: r.AgentID, StartedAt: r.StartedAt.UTC(),
+		Outcome: job.Outcome(r.Outcome), Error: mapPtr(r.Error, errorRecord.error)}
+	if r.EndedAt != nil {
+		out.EndedAt = r.EndedAt.UTC()
+	}
+	for _, m := range r.Stages {
+		out.Stages = append(out.Stages, job.StageMark{Stage: m.Stage, At: m.At.UTC()})
+	}
+	return out
+}
+
 // errorRecord is jobs.error and tasks.last_error.
 type errorRecord struct {
 	Code    string `json:"code"`
@@ -309,6 +353,30 @@ func DecodeParents(b []byte, p *[]string) error {
 		ids = nil
 	}
 	*p = ids
+	return nil
+}
+
+// RunsArg encodes tasks.runs: a JSON array of runs, [] for none (the
+// column is never NULL).
+func RunsArg(runs []job.Run) (any, error) {
+	rs := make([]runRecord, len(runs))
+	for i, r := range runs {
+		rs[i] = runRecordOf(r)
+	}
+	return JSONArg(&rs)
+}
+
+// DecodeRuns decodes tasks.runs; an empty array is no runs (nil).
+func DecodeRuns(b []byte, p *[]job.Run) error {
+	var rs []runRecord
+	if err := DecodeJSON(b, &rs); err != nil {
+		return err
+	}
+	var runs []job.Run
+	for _, r := range rs {
+		runs = append(runs, r.run())
+	}
+	*p = runs
 	return nil
 }
 

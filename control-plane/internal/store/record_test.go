@@ -46,6 +46,8 @@ func columns() []column {
 	chunk := &job.Chunk{Index: 2, Start: 240, End: 361.25, Key: "chunks/j/c2.wav"}
 	parents := []string{"t1", "t2"}
 	succeeded := job.Job{ResultKey: "results/j/t.json", Result: jobRes}
+	runs := []job.Run{{Attempt: 2, Token: 9, AgentID: "a1", StartedAt: at, EndedAt: fin, Outcome: job.RunRetried,
+		Error: apiErr, Stages: []job.StageMark{{Stage: "download", At: at.Add(time.Second)}}}}
 	return []column{
 		{"jobs.spec", *spec, func() (any, error) { return store.SpecArg(spec) },
 			decoder(store.DecodeSpec),
@@ -59,6 +61,9 @@ func columns() []column {
 		{"tasks.chunk", chunk, func() (any, error) { return store.ChunkArg(chunk) },
 			decoder(store.DecodeChunk),
 			`{"index":2,"start":240,"end":361.25,"key":"chunks/j/c2.wav"}`},
+		{"tasks.runs", runs, func() (any, error) { return store.RunsArg(runs) },
+			decoder(store.DecodeRuns),
+			`[{"attempt":2,"token":9,"agent_id":"a1","started_at":"2030-01-02T03:04:05Z","ended_at":"2030-01-02T03:05:05Z","outcome":"retried","error":{"code":"download_failed","message":"HTTP 403"},"stages":[{"stage":"download","at":"2030-01-02T03:04:06Z"}]}]`},
 		{"jobs.error", apiErr, func() (any, error) { return store.ErrorArg(apiErr) },
 			decoder(store.DecodeError),
 			`{"code":"download_failed","message":"HTTP 403"}`},
@@ -162,6 +167,15 @@ func TestRecordNull(t *testing.T) {
 		p := []string{"stale"}
 		if err := store.DecodeParents([]byte(b), &p); err != nil || p != nil {
 			t.Fatalf("DecodeParents(%q) = %v, %v; want nil", b, p, err)
+		}
+	}
+	if a, err := store.RunsArg(nil); a != "[]" || err != nil {
+		t.Fatalf("RunsArg(nil) = %v, %v; want []", a, err)
+	}
+	for _, b := range []string{"", "[]"} {
+		p := []job.Run{{Attempt: 1}}
+		if err := store.DecodeRuns([]byte(b), &p); err != nil || p != nil {
+			t.Fatalf("DecodeRuns(%q) = %v, %v; want nil", b, p, err)
 		}
 	}
 	if a, err := store.JobResultArg(nil); a != nil || err != nil {

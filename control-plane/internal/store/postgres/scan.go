@@ -24,10 +24,10 @@ const (
 const (
 	taskCols = `id, job_id, tenant, kind, state, priority, requires, attempt, max_attempts,
 	run_at, token, agent_id, lease_deadline, stage, progress, last_error, result, created_at, updated_at,
-	parents, chunk, started_at`
+	parents, chunk, started_at, runs`
 	taskColsT = `t.id, t.job_id, t.tenant, t.kind, t.state, t.priority, t.requires, t.attempt, t.max_attempts,
 	t.run_at, t.token, t.agent_id, t.lease_deadline, t.stage, t.progress, t.last_error, t.result, t.created_at, t.updated_at,
-	t.parents, t.chunk, t.started_at`
+	t.parents, t.chunk, t.started_at, t.runs`
 )
 
 // querier is what both the pool and a transaction offer.
@@ -68,15 +68,15 @@ func scanJob(row pgx.Row) (job.Job, error) {
 
 func scanTask(row pgx.Row) (job.Task, error) {
 	var (
-		t                  job.Task
-		state              string
-		req, lastErr, resJ []byte
-		parents, chunk     []byte
-		deadline, started  *time.Time
+		t                    job.Task
+		state                string
+		req, lastErr, resJ   []byte
+		parents, chunk, runs []byte
+		deadline, started    *time.Time
 	)
 	if err := row.Scan(&t.ID, &t.JobID, &t.Tenant, &t.Kind, &state, &t.Priority, &req, &t.Attempt,
 		&t.MaxAttempts, &t.RunAt, &t.Token, &t.AgentID, &deadline, &t.Stage, &t.Progress, &lastErr,
-		&resJ, &t.CreatedAt, &t.UpdatedAt, &parents, &chunk, &started); err != nil {
+		&resJ, &t.CreatedAt, &t.UpdatedAt, &parents, &chunk, &started, &runs); err != nil {
 		return t, err
 	}
 	t.State = job.TaskState(state)
@@ -92,6 +92,9 @@ func scanTask(row pgx.Row) (job.Task, error) {
 	}
 	if err := store.DecodeChunk(chunk, &t.Chunk); err != nil {
 		return t, fmt.Errorf("task %s chunk: %w", t.ID, err)
+	}
+	if err := store.DecodeRuns(runs, &t.Runs); err != nil {
+		return t, fmt.Errorf("task %s runs: %w", t.ID, err)
 	}
 	if err := store.DecodeRequires(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
@@ -149,9 +152,13 @@ func taskArgs(t job.Task) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s chunk: %w", t.ID, err)
 	}
+	runs, err := store.RunsArg(t.Runs)
+	if err != nil {
+		return nil, fmt.Errorf("task %s runs: %w", t.ID, err)
+	}
 	return []any{t.ID, t.JobID, t.Tenant, t.Kind, string(t.State), t.Priority, req, t.Attempt,
 		t.MaxAttempts, t.RunAt, t.Token, t.AgentID, timeArg(t.LeaseDeadline), t.Stage, t.Progress,
-		lastErr, res, t.CreatedAt, t.UpdatedAt, parents, chunk, timeArg(t.StartedAt)}, nil
+		lastErr, res, t.CreatedAt, t.UpdatedAt, parents, chunk, timeArg(t.StartedAt), runs}, nil
 }
 
 // nextOrd places a task added to a job ($2) after the job's other tasks;
@@ -167,11 +174,11 @@ func queueInsertTask(b *pgx.Batch, t job.Task, ord int) error {
 	}
 	ordSQL := nextOrd
 	if ord >= 0 {
-		ordSQL = "$23"
+		ordSQL = "$24"
 		a = append(a, ord)
 	}
 	b.Queue(`INSERT INTO tasks (`+taskCols+`, ord) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, `+ordSQL+`)`, a...)
+		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, `+ordSQL+`)`, a...)
 	return nil
 }
 
@@ -184,8 +191,8 @@ func queueSaveTask(b *pgx.Batch, t job.Task) error {
 	b.Queue(`UPDATE tasks SET state = $2, priority = $3, requires = $4, attempt = $5,
 		max_attempts = $6, run_at = $7, token = $8, agent_id = $9, lease_deadline = $10,
 		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15,
-		parents = $16, chunk = $17, started_at = $18
+		parents = $16, chunk = $17, started_at = $18, runs = $19
 		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18],
-		a[19], a[20], a[21])
+		a[19], a[20], a[21], a[22])
 	return nil
 }

@@ -19,10 +19,10 @@ const jobCols = `id, tenant, status, stage, progress, spec, idempotency_key, req
 const (
 	taskCols = `id, job_id, tenant, kind, state, priority, requires, attempt, max_attempts,
 	run_at, token, agent_id, lease_deadline, stage, progress, last_error, result, created_at, updated_at,
-	parents, chunk, started_at`
+	parents, chunk, started_at, runs`
 	taskColsT = `t.id, t.job_id, t.tenant, t.kind, t.state, t.priority, t.requires, t.attempt, t.max_attempts,
 	t.run_at, t.token, t.agent_id, t.lease_deadline, t.stage, t.progress, t.last_error, t.result, t.created_at, t.updated_at,
-	t.parents, t.chunk, t.started_at`
+	t.parents, t.chunk, t.started_at, t.runs`
 )
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -90,13 +90,13 @@ func scanTask(row scanner) (job.Task, error) {
 		t                       job.Task
 		state                   string
 		req, lastErr, resJ      []byte
-		parents, chunk          []byte
+		parents, chunk, runs    []byte
 		runAt, created, updated int64
 		deadline, started       sql.NullInt64
 	)
 	if err := row.Scan(&t.ID, &t.JobID, &t.Tenant, &t.Kind, &state, &t.Priority, &req, &t.Attempt,
 		&t.MaxAttempts, &runAt, &t.Token, &t.AgentID, &deadline, &t.Stage, &t.Progress, &lastErr,
-		&resJ, &created, &updated, &parents, &chunk, &started); err != nil {
+		&resJ, &created, &updated, &parents, &chunk, &started, &runs); err != nil {
 		return t, err
 	}
 	t.State = job.TaskState(state)
@@ -112,6 +112,9 @@ func scanTask(row scanner) (job.Task, error) {
 	}
 	if err := store.DecodeChunk(chunk, &t.Chunk); err != nil {
 		return t, fmt.Errorf("task %s chunk: %w", t.ID, err)
+	}
+	if err := store.DecodeRuns(runs, &t.Runs); err != nil {
+		return t, fmt.Errorf("task %s runs: %w", t.ID, err)
 	}
 	if err := store.DecodeRequires(req, &t.Requires); err != nil {
 		return t, fmt.Errorf("task %s requires: %w", t.ID, err)
@@ -167,9 +170,13 @@ func taskArgs(t job.Task) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s chunk: %w", t.ID, err)
 	}
+	runs, err := store.RunsArg(t.Runs)
+	if err != nil {
+		return nil, fmt.Errorf("task %s runs: %w", t.ID, err)
+	}
 	return []any{t.ID, t.JobID, t.Tenant, t.Kind, string(t.State), t.Priority, req, t.Attempt,
 		t.MaxAttempts, ts(t.RunAt), t.Token, t.AgentID, nullTS(t.LeaseDeadline), t.Stage, t.Progress,
-		lastErr, res, ts(t.CreatedAt), ts(t.UpdatedAt), parents, chunk, nullTS(t.StartedAt)}, nil
+		lastErr, res, ts(t.CreatedAt), ts(t.UpdatedAt), parents, chunk, nullTS(t.StartedAt), runs}, nil
 }
 
 // nextOrd places a task added to a job (the last argument) after the
@@ -188,7 +195,7 @@ func insertTask(ctx context.Context, tx *sql.Tx, t job.Task, ord int) error {
 		ordSQL, ordArg = nextOrd, t.JobID
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`, ord)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+ordSQL+`)`, append(a, ordArg)...); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+ordSQL+`)`, append(a, ordArg)...); err != nil {
 		return fmt.Errorf("insert task %s: %w", t.ID, mapErr(err))
 	}
 	return nil
@@ -204,9 +211,9 @@ func saveTask(ctx context.Context, tx *sql.Tx, t job.Task) error {
 	_, err = tx.ExecContext(ctx, `UPDATE tasks SET state = ?, priority = ?, requires = ?, attempt = ?,
 		max_attempts = ?, run_at = ?, token = ?, agent_id = ?, lease_deadline = ?,
 		stage = ?, progress = ?, last_error = ?, result = ?, updated_at = ?,
-		parents = ?, chunk = ?, started_at = ?
+		parents = ?, chunk = ?, started_at = ?, runs = ?
 		WHERE id = ?`, a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18],
-		a[19], a[20], a[21], a[0])
+		a[19], a[20], a[21], a[22], a[0])
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", t.ID, err)
 	}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, fairnessTests()...)
 	tests = append(tests, agentTasksTests()...)
 	tests = append(tests, adminTests()...)
+	tests = append(tests, runsTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
