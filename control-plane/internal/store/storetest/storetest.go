@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, agentTokenTests()...)
 	tests = append(tests, graphTests()...)
 	tests = append(tests, fairnessTests()...)
+	tests = append(tests, mediaTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
