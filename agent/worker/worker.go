@@ -221,7 +221,11 @@ func (w *Worker) execute(ctx context.Context, l api.Lease, progress func(string,
 	var run func(context.Context, api.TaskSpec, string, pipeline.ProgressFunc) (api.Transcript, api.Result, error)
 	switch l.Kind {
 	case api.KindCaption, "": // "": a control plane from before task graphs
-		run = w.pipe.Run
+		o, err := w.pipe.Run(ctx, l.Spec, w.cfg.WorkDir, progress)
+		if err != nil {
+			return runner.Output{}, err
+		}
+		return output(o), nil
 	case api.KindTranscribe:
 		run = w.pipe.TranscribeChunk
 	case api.KindMerge:
@@ -246,14 +250,24 @@ func (w *Worker) prepare(ctx context.Context, l api.Lease, progress func(string,
 	if err != nil {
 		return runner.Output{}, err
 	}
-	if p.Chunks == nil {
-		return runner.Output{Transcript: p.Transcript, Result: p.Result}, nil
+	return output(p), nil
+}
+
+// output hands a caption or prepare task's output to the runner, which
+// uploads the transcript or chunks and the playback copy, then removes
+// them.
+func output(o pipeline.Output) runner.Output {
+	out := runner.Output{Transcript: o.Transcript, Result: o.Result, Cleanup: o.Cleanup}
+	if o.Playback != nil {
+		out.Playback = o.Playback.Wait
 	}
-	out := runner.Output{Result: p.Result, Cleanup: p.Cleanup, Chunks: make([]runner.ChunkFile, len(p.Chunks))}
-	for i, c := range p.Chunks {
+	if o.Chunks != nil {
+		out.Chunks = make([]runner.ChunkFile, len(o.Chunks))
+	}
+	for i, c := range o.Chunks {
 		out.Chunks[i] = runner.ChunkFile{Chunk: api.Chunk{Index: c.Index, Start: c.Start, End: c.End}, Path: c.Path}
 	}
-	return out, nil
+	return out
 }
 
 // Run registers (or reuses the saved credential) and runs tasks until ctx

@@ -245,6 +245,29 @@ type TaskSpec struct {
 	ChunkURL string `json:"chunk_url,omitempty"`
 	// Parts (merge): the chunks' transcripts, in chunk order.
 	Parts []Part `json:"parts,omitempty"`
+	// MediaUpload (caption, prepare) is a presigned PUT for a small
+	// browser-playable copy of the audio (Ogg Opus, PlaybackContentType).
+	// Best effort: the agent reports it in TaskResult.Media, and a copy
+	// that could not be made never fails the task.
+	MediaUpload *Presigned `json:"media_upload,omitempty"`
+}
+
+// PlaybackContentType is the type of the playback copy agents upload.
+const PlaybackContentType = "audio/ogg"
+
+// CodePlaybackFailed is MediaReport.Error.Code when the playback copy could
+// not be encoded or uploaded.
+const CodePlaybackFailed = "playback_failed"
+
+// MediaReport is what a caption or prepare task did with
+// Spec.MediaUpload: the copy it uploaded (Key, the upload's key, with Size,
+// SHA256, ContentType), or why there is none (Error).
+type MediaReport struct {
+	Key         string `json:"key,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Error       *Error `json:"error,omitempty"`
 }
 
 // Part is one chunk's transcript for a merge: presigned GET of the
@@ -316,6 +339,10 @@ type TaskResult struct {
 	// Chunks is a prepare task's split audio, in order; a prepare task
 	// that completes with chunks has no transcript of its own.
 	Chunks []PreparedChunk `json:"chunks,omitempty"`
+	// Media (caption, prepare) reports the playback copy; absent when the
+	// task made none (no MediaUpload, or the source's captions were used
+	// and no media was downloaded).
+	Media *MediaReport `json:"media,omitempty"`
 }
 
 // FailRequest reports a failed attempt.

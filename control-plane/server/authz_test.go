@@ -87,6 +87,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"tasks", "GET", "/v1/jobs/{job}/tasks", auth.ReadJobs, true, "", "", 200},
 		{"captions", "GET", "/v1/jobs/{job}/captions", auth.ReadJobs, true, "", "", 409}, // queued: no captions yet
 		{"events", "GET", "/v1/jobs/{canceled}/events", auth.ReadJobs, true, "", "", 200},
+		{"media", "GET", "/v1/jobs/{job}/media?format=json", auth.ReadJobs, true, "", "", 404}, // queued: media_unavailable
 		{"stats", "GET", "/v1/stats?window=24h", auth.ReadJobs, false, "", "", 200},
 		{"create key", "POST", "/v1/keys", auth.ManageKeys, false, `{"tenant":"acme","role":"viewer"}`, "application/json", 201},
 		{"list keys", "GET", "/v1/keys", auth.ManageKeys, false, "", "", 200},

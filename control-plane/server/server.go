@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,7 +156,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err != nil {
 		return nil, fmt.Errorf("console session keys: %w", err)
 	}
-	con, err := console.New(console.Config{Keys: sessionKeys}, time.Now, log)
+	mediaOrigin, err := presignOrigin(ctx, blobs)
+	if err != nil {
+		return nil, err
+	}
+	con, err := console.New(console.Config{Keys: sessionKeys, MediaOrigins: []string{mediaOrigin}}, time.Now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +196,22 @@ func (s *Server) rateLimiter() httpapi.RateLimiter {
 		return nil
 	}
 	return ratelimit.NewRedis(s.redis, s.cfg.RedisPrefix)
+}
+
+// presignOrigin is the origin presigned GET URLs point at (the S3
+// endpoint, or this replica's public URL on the local store), which the
+// console's player loads job media from. It signs a URL to see, so it
+// matches whatever style (path or virtual host) the store uses.
+func presignOrigin(ctx context.Context, b blobStore) (string, error) {
+	p, err := b.PresignGet(ctx, "probe/origin", time.Minute)
+	if err != nil {
+		return "", fmt.Errorf("presign probe: %w", err)
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", fmt.Errorf("presigned URL %q has no origin", p.URL)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 type blobStore interface {

@@ -158,6 +158,26 @@ func (f *FFmpeg) Extract(ctx context.Context, in, out string) error {
 	return nil
 }
 
+// PlaybackBitrate is the Opus bitrate of playback copies: speech stays
+// clear, and an hour is about 14 MB.
+const PlaybackBitrate = "32k"
+
+// EncodePlayback writes the first audio stream of in as mono Ogg Opus at
+// out: a small copy every browser plays, for the console's player.
+func (f *FFmpeg) EncodePlayback(ctx context.Context, in, out string) error {
+	args := []string{"-nostdin", "-y", "-v", "error",
+		"-protocol_whitelist", "file,pipe",
+		"-i", fileURL(in),
+		"-vn", "-sn", "-dn", "-map", "0:a:0",
+		"-ac", "1", "-c:a", "libopus", "-b:a", PlaybackBitrate, "-application", "voip",
+		"-f", "ogg", fileURL(out)}
+	if _, err := f.run(ctx, f.cfg.ExtractTimeout, f.cfg.FFmpeg, args); err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	return nil
+}
+
 // Version returns the first line of "ffmpeg -version"; it doubles as an
 // availability check.
 func (f *FFmpeg) Version(ctx context.Context) (string, error) {

@@ -124,6 +124,9 @@ type Pipeline struct {
 	Uploads    UploadFetcher
 	Media      Media
 	Silencer   Silencer // Prepare only
+	// Playback encodes the copy of the audio a browser plays, for tasks
+	// whose spec has a MediaUpload; nil makes none.
+	Playback PlaybackEncoder
 	// Engines by name; DefaultEngine is used unless the task's model names
 	// another engine ("whisper-cpp:base.en").
 	Engines       map[string]asr.Engine
@@ -166,6 +169,7 @@ func New(cfg Config) *Pipeline {
 		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
 		Media:         ff,
 		Silencer:      ff,
+		Playback:      ff,
 		Engines:       cfg.Engines,
 		DefaultEngine: cfg.DefaultEngine,
 		Limits:        cfg.Limits,
@@ -174,34 +178,37 @@ func New(cfg Config) *Pipeline {
 	}
 }
 
-// Run performs spec inside a fresh temporary directory under workdir, which
-// is removed on every return path. Errors are classified for failure.Classify
-// and prefixed with the stage that failed; a canceled ctx yields an error
-// matching context.Canceled once every subprocess has exited.
-func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, progress ProgressFunc) (api.Transcript, api.Result, error) {
+// Run performs a caption task's spec inside a fresh temporary directory
+// under workdir, which is removed on every return path. Errors are
+// classified for failure.Classify and prefixed with the stage that failed;
+// a canceled ctx yields an error matching context.Canceled once every
+// subprocess has exited. The output may hold a playback copy still being
+// encoded: the caller calls its Cleanup.
+func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, progress ProgressFunc) (_ Output, err error) {
 	r, err := p.newRun(spec, workdir, stages(), progress)
 	if err != nil {
-		return api.Transcript{}, api.Result{}, err
+		return Output{}, err
 	}
 	defer r.cleanup()
+	defer r.dropPlayback(&err)
 	ctx = r.context(ctx)
 	if err := r.useEngine(); err != nil {
-		return api.Transcript{}, r.res, err
+		return Output{}, err
 	}
 	wav, captions, err := r.audio(ctx)
 	if err != nil {
-		return api.Transcript{}, r.res, err
+		return Output{}, err
 	}
 	tr := captions
 	if tr == nil {
 		t, err := r.transcribe(ctx, wav)
 		if err != nil {
-			return api.Transcript{}, r.res, err
+			return Output{}, err
 		}
 		tr = &t
 	}
 	r.finish(tr)
-	return *tr, r.res, nil
+	return Output{Transcript: *tr, Result: r.res, Playback: r.playback}, nil
 }
 
 // newRun makes a run of spec in a fresh temporary directory under workdir,
@@ -278,12 +285,21 @@ type run struct {
 	res      api.Result
 	engine   asr.Engine // nil: this run does not transcribe
 	opts     asr.Options
+	playback *PlaybackCopy // being encoded from the extracted audio
 
 	mu   sync.Mutex // engines may report progress from their output readers
 	last float64
 }
 
 func (r *run) cleanup() { _ = os.RemoveAll(r.tmp) }
+
+// dropPlayback removes the playback copy when the task failed: it is only
+// wanted with a result.
+func (r *run) dropPlayback(err *error) {
+	if *err != nil && r.playback != nil {
+		r.playback.Cleanup()
+	}
+}
 
 // context lets the run's downloads reach private addresses when the task
 // allows them.
@@ -445,6 +461,9 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 	})
 	if err != nil {
 		return "", nil, err
+	}
+	if r.spec.MediaUpload != nil && r.p.Playback != nil {
+		r.playback = startPlayback(ctx, r.p.Playback, wav, filepath.Dir(r.tmp))
 	}
 	return wav, nil, nil
 }

@@ -133,10 +133,11 @@ func TestRun(t *testing.T) {
 			t.Parallel()
 			work := t.TempDir()
 			var rec recorder
-			tr, res, err := p.Run(ctx, tt.spec, work, rec.report)
+			out, err := p.Run(ctx, tt.spec, work, rec.report)
 			if err != nil {
 				t.Fatal(err)
 			}
+			tr, res := out.Transcript, out.Result
 			if wer := media.WER(tt.wantText, tr.Text); wer > tt.maxWER {
 				t.Errorf("WER %.2f > %.2f: %q", wer, tt.maxWER, tr.Text)
 			}
@@ -179,7 +180,7 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			work := t.TempDir()
-			_, _, err := p.Run(ctx, tt.spec, work, nil)
+			_, err := p.Run(ctx, tt.spec, work, nil)
 			got, retry := failure.Classify(err)
 			if got.Code != tt.code || retry != tt.retry {
 				t.Fatalf("Classify(%v) = %v, %v; want %s, %v", err, got, retry, tt.code, tt.retry)
@@ -194,7 +195,7 @@ func TestRun(t *testing.T) {
 			work := t.TempDir()
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			_, _, err := p.Run(ctx, api.TaskSpec{URL: base + "/speech.webm", Language: "en"}, work, func(s string, _ float64) {
+			_, err := p.Run(ctx, api.TaskSpec{URL: base + "/speech.webm", Language: "en"}, work, func(s string, _ float64) {
 				if s == stage {
 					cancel()
 				}
@@ -299,7 +300,8 @@ func TestCaptionsFirst(t *testing.T) {
 			}
 			tt.spec.URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 			work := t.TempDir()
-			tr, res, err := p.Run(context.Background(), tt.spec, work, nil)
+			out, err := p.Run(context.Background(), tt.spec, work, nil)
+			tr, res := out.Transcript, out.Result
 			if tt.origin == "" {
 				// French with only automatic captions: pocketsphinx cannot do
 				// French, which is known before anything is downloaded.

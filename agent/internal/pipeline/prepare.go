@@ -10,10 +10,11 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
-// Prepared is what a prepare task produced: either a transcript, to be
-// completed like a caption task's (Chunks nil), or the audio split into
-// chunks for transcribe tasks elsewhere.
-type Prepared struct {
+// Output is what a caption task (Run) or a prepare task (Prepare)
+// produced: either a transcript (Chunks nil), or the audio split into
+// chunks for transcribe tasks elsewhere; and, when the spec asked for one,
+// the playback copy of the audio.
+type Output struct {
 	Transcript api.Transcript
 	// Result describes Transcript, or, when split, the whole media (Duration,
 	// Title, Timings).
@@ -21,13 +22,21 @@ type Prepared struct {
 	// Chunks are the split audio's WAV files, in order, covering the media
 	// without gaps. They stay on disk until Cleanup.
 	Chunks []audio.ChunkFile
-	dir    string
+	// Playback is the copy of the audio for players, possibly still being
+	// encoded; nil when none was asked for or no audio was extracted (the
+	// source's captions were used). It stays on disk until Cleanup.
+	Playback *PlaybackCopy
+	dir      string
 }
 
-// Cleanup removes the chunk files. It is safe on a zero Prepared.
-func (p Prepared) Cleanup() {
-	if p.dir != "" {
-		_ = os.RemoveAll(p.dir)
+// Cleanup removes the chunk files and the playback copy. It is safe on a
+// zero Output.
+func (o Output) Cleanup() {
+	if o.Playback != nil {
+		o.Playback.Cleanup()
+	}
+	if o.dir != "" {
+		_ = os.RemoveAll(o.dir)
 	}
 }
 
@@ -38,11 +47,11 @@ func (p Prepared) Cleanup() {
 // the audio is cut at silences into chunks of about spec.ChunkSeconds (one
 // chunk when too short to cut; longer ones when api.MaxChunks would not
 // do) in a directory the caller removes with
-// Prepared.Cleanup; on error nothing is left behind.
-func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir string, inPlace bool, progress ProgressFunc) (_ Prepared, err error) {
+// Output.Cleanup; on error nothing is left behind.
+func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir string, inPlace bool, progress ProgressFunc) (_ Output, err error) {
 	r, err := p.newRun(spec, workdir, stages(), progress)
 	if err != nil {
-		return Prepared{}, err
+		return Output{}, err
 	}
 	keep := false
 	defer func() {
@@ -50,6 +59,7 @@ func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir strin
 			r.cleanup()
 		}
 	}()
+	defer r.dropPlayback(&err)
 	ctx = r.context(ctx)
 	if inPlace {
 		// Without the engine this agent still prepares; the chunks go to
@@ -58,23 +68,23 @@ func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir strin
 	}
 	wav, captions, err := r.audio(ctx)
 	if err != nil {
-		return Prepared{}, err
+		return Output{}, err
 	}
 	if captions != nil {
 		r.finish(captions)
-		return Prepared{Transcript: *captions, Result: r.res}, nil
+		return Output{Transcript: *captions, Result: r.res}, nil
 	}
 	dur, err := audio.WAVDuration(wav)
 	if err != nil {
-		return Prepared{}, failure.Transient(api.CodeInternal, "extract: %w", err)
+		return Output{}, failure.Transient(api.CodeInternal, "extract: %w", err)
 	}
 	if r.engine != nil && (spec.ChunkSeconds <= 0 || dur < 2*spec.ChunkSeconds) {
 		tr, err := r.transcribe(ctx, wav)
 		if err != nil {
-			return Prepared{}, err
+			return Output{}, err
 		}
 		r.finish(&tr)
-		return Prepared{Transcript: tr, Result: r.res}, nil
+		return Output{Transcript: tr, Result: r.res, Playback: r.playback}, nil
 	}
 
 	var chunks []audio.ChunkFile
@@ -105,12 +115,12 @@ func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir strin
 		return nil
 	})
 	if err != nil {
-		return Prepared{}, err
+		return Output{}, err
 	}
 	r.res.Duration = dur
 	if r.res.Title == "" {
 		r.res.Title = spec.Filename
 	}
 	keep = true
-	return Prepared{Result: r.res, Chunks: chunks, dir: r.tmp}, nil
+	return Output{Result: r.res, Chunks: chunks, Playback: r.playback, dir: r.tmp}, nil
 }

@@ -54,10 +54,20 @@ type Output struct {
 	// uploads call instead of a transcript, and the task completes with
 	// them and no transcript.
 	Chunks []ChunkFile
+	// Playback, when set, waits for the browser-playable copy of the
+	// task's audio (Ogg Opus) and returns its path. The runner PUTs it to
+	// Spec.MediaUpload while the transcript or chunks upload and reports it
+	// in the result; a copy that fails is reported and logged, never fails
+	// the task.
+	Playback func(ctx context.Context) (string, error)
 	// Cleanup, when set, is called once the output is uploaded or dropped
-	// (it removes the chunk files).
+	// (it removes the chunk files and the playback copy).
 	Cleanup func()
 }
+
+// playbackPatience bounds waiting for and uploading the playback copy:
+// it is a nicety, and the task's result waits for it.
+const playbackPatience = 5 * time.Minute
 
 // ChunkFile is one chunk of split audio on disk.
 type ChunkFile struct {
@@ -322,12 +332,25 @@ func (r *Runner) run(ctx context.Context, t *task) {
 	if out.Cleanup != nil {
 		defer out.Cleanup()
 	}
+	var media chan *api.MediaReport
+	pctx, stopPlayback := context.WithTimeout(ctx, playbackPatience)
+	defer stopPlayback()
+	if err == nil && out.Playback != nil && l.Spec.MediaUpload != nil {
+		media = make(chan *api.MediaReport, 1)
+		go func() { media <- r.uploadPlayback(pctx, l, out.Playback, log) }()
+	}
 	var res api.TaskResult
 	switch {
 	case err == nil && len(out.Chunks) > 0:
 		res, err = r.uploadChunks(ctx, t, out)
 	case err == nil:
 		res, err = r.upload(ctx, l, out)
+	}
+	if media != nil {
+		if err != nil {
+			stopPlayback() // no result: the copy is not wanted either
+		}
+		res.Media = <-media
 	}
 	// Heartbeats go on during upload; stop them before the final call.
 	stopHB()
@@ -556,6 +579,36 @@ func (r *Runner) uploadChunks(ctx context.Context, t *task, out Output) (api.Tas
 		res.Chunks[i] = api.PreparedChunk{Chunk: c.Chunk, Key: up.Key, Size: size, SHA256: sum}
 	}
 	return res, nil
+}
+
+// uploadPlayback waits for the playback copy and PUTs it to the lease's
+// media upload. What goes wrong is logged and reported in the result (the
+// control plane then serves no copy), never returned.
+func (r *Runner) uploadPlayback(ctx context.Context, l api.Lease, wait func(context.Context) (string, error), log *slog.Logger) *api.MediaReport {
+	fail := func(err error) *api.MediaReport {
+		log.Warn("no playback copy; the task goes on without it", "err", err)
+		msg := err.Error()
+		if len(msg) > 500 {
+			msg = msg[:500]
+		}
+		return &api.MediaReport{Error: &api.Error{Code: api.CodePlaybackFailed, Message: msg}}
+	}
+	path, err := wait(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	size, sum, err := fileSum(path)
+	if err != nil {
+		return fail(fmt.Errorf("playback copy: %w", err))
+	}
+	if size == 0 {
+		return fail(errors.New("playback copy is empty"))
+	}
+	up := *l.Spec.MediaUpload
+	if err := r.put(ctx, l.TaskID, up, path, size, api.PlaybackContentType); err != nil {
+		return fail(fmt.Errorf("upload playback copy: %w", err))
+	}
+	return &api.MediaReport{Key: up.Key, Size: size, SHA256: sum, ContentType: api.PlaybackContentType}
 }
 
 // fileSum is the size and hex SHA-256 of the file at path.

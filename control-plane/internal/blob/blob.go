@@ -50,6 +50,13 @@ func ChunkKey(jobID, taskID string, token int64, i int) string {
 	return "jobs/" + jobID + "/tasks/" + taskID + "/token-" + strconv.FormatInt(token, 10) + "/chunk-" + strconv.Itoa(i) + ".wav"
 }
 
+// MediaKey is where the browser-playable copy of a job's audio goes (Ogg
+// Opus). One per job: every attempt encodes the same source, so a late
+// upload from a rescued attempt writes what the next one would.
+func MediaKey(jobID string) string {
+	return "jobs/" + jobID + "/media/playback.ogg"
+}
+
 // UploadKey is where media uploaded with a job is kept.
 func UploadKey(jobID string) string {
 	return "uploads/" + jobID + "/source"

@@ -68,8 +68,12 @@ func (l *Local) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	w.Header().Set("Cache-Control", "private, no-store")
-	// ServeContent takes the content type from the key's extension, and
-	// handles Range and conditional requests.
+	// Playback copies are Ogg Opus, which Go's built-in table does not name.
+	if strings.HasSuffix(key, ".ogg") {
+		w.Header().Set("Content-Type", api.PlaybackContentType)
+	}
+	// ServeContent takes the content type from the key's extension (else
+	// sniffs it), and handles Range and conditional requests.
 	http.ServeContent(w, r, key, info.ModTime(), f)
 }
 

@@ -52,6 +52,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxAge bounds a session from its login, however active; default 8 h.
 	MaxAge time.Duration
+	// MediaOrigins are the origins (scheme://host[:port]) of the presigned
+	// URLs job media is played from, allowed as media-src besides 'self'.
+	MediaOrigins []string
 }
 
 // Console serves the console pages and the login/logout routes, and checks
@@ -60,6 +63,9 @@ type Console struct {
 	sign   *signer
 	static fs.FS
 	log    *slog.Logger
+	// mediaSrc is the CSP directive for the player's media: 'self' and
+	// the blob store's origin.
+	mediaSrc string
 }
 
 // New builds the console. now is the clock sessions are checked against.
@@ -84,7 +90,14 @@ func New(cfg Config, now func() time.Time, log *slog.Logger) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: assets: %w", err)
 	}
-	return &Console{sign: g, static: static, log: log}, nil
+	mediaSrc := "media-src 'self'"
+	for _, o := range cfg.MediaOrigins {
+		if strings.ContainsAny(o, " ;,'\"") {
+			return nil, fmt.Errorf("console: media origin %q is not an origin", o)
+		}
+		mediaSrc += " " + o
+	}
+	return &Console{sign: g, static: static, log: log, mediaSrc: mediaSrc}, nil
 }
 
 // Session checks the request's session cookie. It returns the API key the
@@ -129,7 +142,7 @@ func (co *Console) headers(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		"connect-src 'self'; "+co.mediaSrc+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	return c.Next()
 }
 

@@ -147,6 +147,11 @@ func (a *API) leaseFor(ctx context.Context, t store.Leased) (api.Lease, error) {
 			}
 			spec.SourceURL = src.URL
 		}
+		media, err := a.blobs.PresignPut(ctx, blob.MediaKey(t.JobID), a.cfg.PresignTTL)
+		if err != nil {
+			return api.Lease{}, fmt.Errorf("presign playback copy: %w", err)
+		}
+		spec.MediaUpload = &media
 	case job.KindTranscribe:
 		if t.Chunk == nil {
 			return api.Lease{}, fmt.Errorf("transcribe task %s has no chunk", t.ID)
@@ -255,6 +260,9 @@ func (a *API) uploads(c *fiber.Ctx) error {
 // the object this attempt was told to write, and a prepare task's chunks
 // the objects the uploads call named for this lease.
 func checkResult(t job.Task, res api.TaskResult) error {
+	if err := checkMedia(t, res.Media); err != nil {
+		return err
+	}
 	if len(res.Chunks) == 0 {
 		if res.Key != blob.ResultKey(t.JobID, t.ID, t.Attempt) {
 			return badRequest("result key does not belong to this lease")
@@ -271,6 +279,29 @@ func checkResult(t job.Task, res api.TaskResult) error {
 		if ch.Key != blob.ChunkKey(t.JobID, t.ID, t.Token, i) {
 			return badRequest(fmt.Sprintf("chunk %d key does not belong to this lease", i))
 		}
+	}
+	return nil
+}
+
+// checkMedia vets a playback copy report: only the tasks that were given
+// the job's media upload make one, and it names that object. The key is
+// trusted beyond that (the agent reports it after its PUT succeeded); the
+// media route checks the object exists before pointing a player at it.
+func checkMedia(t job.Task, m *api.MediaReport) error {
+	switch {
+	case m == nil:
+		return nil
+	case t.Kind != job.KindCaption && t.Kind != job.KindPrepare:
+		return badRequest("only caption and prepare tasks report a playback copy")
+	case m.Error != nil:
+		if m.Key != "" {
+			return badRequest("a failed playback copy has no key")
+		}
+		return nil
+	case m.Key != blob.MediaKey(t.JobID):
+		return badRequest("media key does not belong to this job")
+	case m.Size <= 0:
+		return badRequest("media size must be positive")
 	}
 	return nil
 }
@@ -320,6 +351,12 @@ func (a *API) complete(c *fiber.Ctx) error {
 	res := &req.Result
 	res.Title, res.Language, res.Origin = dropNUL(res.Title), dropNUL(res.Language), dropNUL(res.Origin)
 	res.Engine, res.Model = dropNUL(res.Engine), dropNUL(res.Model)
+	if m := res.Media; m != nil {
+		m.ContentType = dropNUL(m.ContentType)
+		if m.Error != nil {
+			m.Error.Code, m.Error.Message = dropNUL(m.Error.Code), dropNUL(m.Error.Message)
+		}
+	}
 	ag, id := agentOf(c), taskID(c)
 	j, err := a.protocol.CompleteTask(c.UserContext(), store.Completion{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
@@ -330,6 +367,10 @@ func (a *API) complete(c *fiber.Ctx) error {
 	}
 	a.obs.taskCompleted(j, req.Result)
 	a.log.Info("task completed", "task", id, "job", j.ID, "agent", ag.ID, "job_status", j.Status)
+	if m := req.Result.Media; m != nil && m.Error != nil {
+		a.log.Warn("agent could not make the playback copy; the job has no media of its own", "task", id, "job", j.ID,
+			"agent", ag.ID, "code", m.Error.Code, "err", m.Error.Message)
+	}
 	// A split job's chunks, or its merge after the last chunk, were queued
 	// by this completion: waiting agents look now, not at the next poll.
 	if len(req.Result.Chunks) > 0 || j.ChunksTotal > 0 && j.ChunksDone == j.ChunksTotal && !j.Status.Final() {

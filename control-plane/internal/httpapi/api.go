@@ -232,6 +232,7 @@ func (a *API) App() *fiber.App {
 	v1.Get("/jobs/:id/tasks", a.requireKey(auth.ReadJobs), a.jobTasks)
 	v1.Get("/jobs/:id/captions", a.requireKey(auth.ReadJobs), a.captions)
 	v1.Get("/jobs/:id/events", a.requireKey(auth.ReadJobs), a.events)
+	v1.Get("/jobs/:id/media", a.requireKey(auth.ReadJobs), a.media)
 	v1.Get("/stats", a.requireKey(auth.ReadJobs), a.stats)
 
 	v1.Post("/keys", a.requireKey(auth.ManageKeys), a.createKey)

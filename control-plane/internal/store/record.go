@@ -178,6 +178,40 @@ type taskResultRecord struct {
 	resultRecord
 	// Chunks is a prepare task's split audio.
 	Chunks []preparedChunkRecord `json:"chunks,omitempty"`
+	// Media is the playback copy a caption or prepare task reported.
+	Media *mediaRecord `json:"media,omitempty"`
+}
+
+type mediaRecord struct {
+	Key         string       `json:"key,omitempty"`
+	Size        int64        `json:"size,omitempty"`
+	SHA256      string       `json:"sha256,omitempty"`
+	ContentType string       `json:"content_type,omitempty"`
+	Error       *errorRecord `json:"error,omitempty"`
+}
+
+func mediaRecordOf(m *api.MediaReport) *mediaRecord {
+	if m == nil {
+		return nil
+	}
+	r := &mediaRecord{Key: m.Key, Size: m.Size, SHA256: m.SHA256, ContentType: m.ContentType}
+	if m.Error != nil {
+		e := errorRecordOf(*m.Error)
+		r.Error = &e
+	}
+	return r
+}
+
+func (r *mediaRecord) report() *api.MediaReport {
+	if r == nil {
+		return nil
+	}
+	m := &api.MediaReport{Key: r.Key, Size: r.Size, SHA256: r.SHA256, ContentType: r.ContentType}
+	if r.Error != nil {
+		e := r.Error.error()
+		m.Error = &e
+	}
+	return m
 }
 
 type preparedChunkRecord struct {
@@ -190,7 +224,8 @@ type preparedChunkRecord struct {
 }
 
 func taskResultRecordOf(r api.TaskResult) taskResultRecord {
-	out := taskResultRecord{Key: r.Key, Size: r.Size, SHA256: r.SHA256, resultRecord: resultRecordOf(r.Result)}
+	out := taskResultRecord{Key: r.Key, Size: r.Size, SHA256: r.SHA256, resultRecord: resultRecordOf(r.Result),
+		Media: mediaRecordOf(r.Media)}
 	for _, c := range r.Chunks {
 		out.Chunks = append(out.Chunks, preparedChunkRecord{Index: c.Index, Start: c.Start, End: c.End,
 			Key: c.Key, Size: c.Size, SHA256: c.SHA256})
@@ -199,7 +234,7 @@ func taskResultRecordOf(r api.TaskResult) taskResultRecord {
 }
 
 func (r taskResultRecord) taskResult() api.TaskResult {
-	out := api.TaskResult{Key: r.Key, Size: r.Size, SHA256: r.SHA256, Result: r.result()}
+	out := api.TaskResult{Key: r.Key, Size: r.Size, SHA256: r.SHA256, Result: r.result(), Media: r.Media.report()}
 	for _, c := range r.Chunks {
 		out.Chunks = append(out.Chunks, api.PreparedChunk{Chunk: api.Chunk{Index: c.Index, Start: c.Start, End: c.End},
 			Key: c.Key, Size: c.Size, SHA256: c.SHA256})

@@ -173,6 +173,7 @@ func (s *Service) create(ctx context.Context, j job.Job, uploadSum hash.Hash) (j
 		s.d.Metrics.CacheLookup(ok)
 		if ok {
 			j, tasks = job.AnswerFromCache(j, tasks, hit.ResultKey, hit.Result)
+			s.reuseMedia(ctx, tasks, hit.JobID)
 		}
 	}
 	meta := store.JobMeta{CacheKey: key, Traceparent: telemetry.Traceparent(ctx)}
@@ -184,6 +185,23 @@ func (s *Service) create(ctx context.Context, j job.Job, uploadSum hash.Hash) (j
 		s.d.Metrics.JobFinished(out.Status)
 	}
 	return out, true, nil
+}
+
+// reuseMedia gives a job answered from the cache the playback copy of the
+// job that made the cached result, when it has one (both are the tenant's),
+// so the answer plays like the original did.
+func (s *Service) reuseMedia(ctx context.Context, tasks []job.Task, cachedJob string) {
+	key := blob.MediaKey(cachedJob)
+	rc, err := s.d.Blobs.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	_ = rc.Close()
+	for _, t := range tasks {
+		if t.Result != nil {
+			t.Result.Media = &api.MediaReport{Key: key, ContentType: api.PlaybackContentType}
+		}
+	}
 }
 
 // lookupCache returns a usable cache entry: one whose transcript still exists.

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, agentTasksTests()...)
 	tests = append(tests, adminTests()...)
 	tests = append(tests, runsTests()...)
+	tests = append(tests, mediaTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
