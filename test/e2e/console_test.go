@@ -72,16 +72,17 @@ func js(s string) string {
 func TestConsole(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	hello := "the quick brown fox jumps over the lazy dog. a stitch in time saves nine. every cloud has a silver lining."
+	hello := "the quick brown fox jumps over the lazy dog. a stitch in time saves nine. every cloud has a silver lining. " +
+		"the early bird catches the worm. actions speak louder than words. practice makes perfect."
 	clips := serveClips(t, map[string]string{
 		"hello.mp4":   media.MP4(t, media.Speech(t, hello)),
 		"lecture.mp4": media.MP4(t, media.Speech(t, lecture(40))),
 	})
-	broken := filepath.Join(t.TempDir(), "broken.mp4")
-	if err := os.WriteFile(broken, []byte(strings.Repeat("this is not media ", 4096)), 0o644); err != nil {
+	brokenDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(brokenDir, "broken.mp4"), []byte(strings.Repeat("this is not media ", 4096)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bad := serveClips(t, map[string]string{"broken.mp4": broken})["broken.mp4"]
+	brokenURL := media.Serve(t, brokenDir) + "/broken.mp4"
 
 	recv := &hookReceiver{events: map[string]int{}}
 	hooks := httptest.NewServer(recv)
@@ -122,7 +123,7 @@ func TestConsole(t *testing.T) {
 	}
 	short := submit(api.JobRequest{URL: clips["hello.mp4"].url, Language: "en", Cache: noCache(), ChunkSeconds: seconds(0)})
 	chunked := submit(api.JobRequest{URL: clips["lecture.mp4"].url, Language: "en", Cache: noCache(), ChunkSeconds: seconds(15)})
-	failed := submit(api.JobRequest{URL: bad.url, Language: "en", Cache: noCache()})
+	failed := submit(api.JobRequest{URL: brokenURL, Language: "en", Cache: noCache()})
 	short, chunked, failed = waitJob(t, s.admin, short.ID), waitLong(t, s.admin, chunked.ID), waitJob(t, s.admin, failed.ID)
 	mustSucceed(t, short)
 	mustSucceed(t, chunked)
@@ -326,6 +327,7 @@ func TestConsole(t *testing.T) {
 			browser.Step(t, b, "create key "+name,
 				chromedp.Navigate(s.url+"/console/#/admin?section=keys"),
 				chromedp.WaitVisible(chromedp.ID("key-form-tenant")),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById('key-secret').replaceChildren()`), // the last key's secret
 				chromedp.SetValue(chromedp.ID("key-form-tenant"), "acme"),
 				chromedp.SetValue(chromedp.ID("key-form-role"), "viewer"),
 				chromedp.SetValue(chromedp.ID("key-form-name"), name),
@@ -426,7 +428,9 @@ func TestConsole(t *testing.T) {
 		deadline = time.Now().Add(jobWait)
 		for recv.count(d.EventID) <= before {
 			if time.Now().After(deadline) {
-				t.Fatalf("the redelivered event %s never arrived (received %d times)", d.EventID, recv.count(d.EventID))
+				var now api.WebhookDelivery
+				s.getJSON(t, "/v1/webhooks/deliveries/"+d.ID, &now)
+				t.Fatalf("the redelivered event %s never arrived (received %d times); delivery now %+v", d.EventID, recv.count(d.EventID), now)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -517,6 +521,7 @@ func login(t *testing.T, b context.Context, base, key, role string) {
 		chromedp.WaitVisible(chromedp.ID("key")),
 		chromedp.SetValue(chromedp.ID("key"), key),
 		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("logout")), // the console page, after the redirect
 		browser.WaitJS(`location.pathname === '/console/' && document.getElementById('who').textContent.endsWith(`+js(role)+`)`),
 	)
 }
