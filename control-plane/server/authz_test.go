@@ -88,6 +88,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"captions", "GET", "/v1/jobs/{job}/captions", auth.ReadJobs, true, "", "", 409}, // queued: no captions yet
 		{"events", "GET", "/v1/jobs/{canceled}/events", auth.ReadJobs, true, "", "", 200},
 		{"stats", "GET", "/v1/stats?window=24h", auth.ReadJobs, false, "", "", 200},
+		{"stats stream", "GET", "/v1/stats/stream?window=1h&series=agents&interval=1", auth.ReadJobs, false, "", "", 200},
 		{"create key", "POST", "/v1/keys", auth.ManageKeys, false, `{"tenant":"acme","role":"viewer"}`, "application/json", 201},
 		{"list keys", "GET", "/v1/keys", auth.ManageKeys, false, "", "", 200},
 		{"revoke key", "POST", "/v1/keys/{key}/revoke", auth.ManageKeys, false, "", "", 204},

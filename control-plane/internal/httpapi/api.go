@@ -92,6 +92,7 @@ type API struct {
 	admin    adminStore
 	hooks    webhookStore
 	rollups  statsStore
+	fresh    statsCache // recent statistics, for streams
 	keys     Keys
 	agents   Agents
 	submit   *submit.Service
@@ -230,6 +231,7 @@ func (a *API) App() *fiber.App {
 	v1.Get("/jobs/:id/captions", a.requireKey(auth.ReadJobs), a.captions)
 	v1.Get("/jobs/:id/events", a.requireKey(auth.ReadJobs), a.events)
 	v1.Get("/stats", a.requireKey(auth.ReadJobs), a.stats)
+	v1.Get("/stats/stream", a.requireKey(auth.ReadJobs), a.statsStream)
 
 	v1.Post("/keys", a.requireKey(auth.ManageKeys), a.createKey)
 	v1.Get("/keys", a.requireKey(auth.ManageKeys), a.listKeys)
