@@ -129,14 +129,16 @@ func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 		SELECT tenant, status, 0, count(*) FROM jobs WHERE id <> $1 GROUP BY 1, 2
 		ON CONFLICT (tenant, status, shard) DO UPDATE SET n = t.n + excluded.n`,
 		// Each finished job's lease ended by one of 20 agents, each failed
-		// job's error one of 12 codes.
+		// job's error one of 12 codes. In time order, as the server appends
+		// them (a scattered bulk load reads several times the pages).
 		`INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed)
 		SELECT res, m - m % res, 'bench-agent-' || abs(hashtext(id)) % 20, tenant, abs(hashtext(id)) / 20 % 4,
 			count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed')
-		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 AND status IN ('succeeded', 'failed') GROUP BY 1, 2, 3, 4, 5`,
+		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 AND status IN ('succeeded', 'failed')
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1`,
 		`INSERT INTO error_stats (res, minute, tenant, code, shard, n)
 		SELECT res, m - m % res, tenant, 'bench_error_' || abs(hashtext(id)) % 12, abs(hashtext(id)) / 12 % 4, count(*)
-		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 AND status = 'failed' GROUP BY 1, 2, 3, 4, 5`,
+		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 AND status = 'failed' GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1`,
 	} {
 		if _, err := conn.Exec(ctx, q, ids[0]); err != nil {
 			return fmt.Errorf("seed stats rollups: %w", err)
