@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/server"
 )
 
 // TestStats: a viewer sees its tenant's statistics only, an admin every
@@ -81,7 +82,15 @@ func TestStats(t *testing.T) {
 // buckets.
 func TestStatsErrorsAndFleet(t *testing.T) {
 	t.Parallel()
-	cfg := sqliteBackend().cfg(t)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			testStatsErrorsAndFleet(t, b.cfg(t))
+		})
+	}
+}
+
+func testStatsErrorsAndFleet(t *testing.T, cfg server.Config) {
 	cfg.SweepInterval, cfg.FleetSampleInterval = 50*time.Millisecond, 50*time.Millisecond
 	r := startReplica(t, cfg)
 	ctx := context.Background()
