@@ -89,6 +89,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"events", "GET", "/v1/jobs/{canceled}/events", auth.ReadJobs, true, "", "", 200},
 		{"media", "GET", "/v1/jobs/{job}/media?format=json", auth.ReadJobs, true, "", "", 404}, // queued: media_unavailable
 		{"stats", "GET", "/v1/stats?window=24h", auth.ReadJobs, false, "", "", 200},
+		{"stats stream", "GET", "/v1/stats/stream?window=1h&series=agents&interval=1", auth.ReadJobs, false, "", "", 200},
 		{"create key", "POST", "/v1/keys", auth.ManageKeys, false, `{"tenant":"acme","role":"viewer"}`, "application/json", 201},
 		{"list keys", "GET", "/v1/keys", auth.ManageKeys, false, "", "", 200},
 		{"revoke key", "POST", "/v1/keys/{key}/revoke", auth.ManageKeys, false, "", "", 204},

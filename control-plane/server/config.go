@@ -51,6 +51,9 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	SweepInterval     time.Duration
 	LeaderTerm        time.Duration
+	// FleetSampleInterval is how often the leader samples the fleet's load
+	// for the statistics; default 10 s.
+	FleetSampleInterval time.Duration
 
 	// ReadyPoll and ReadyFallbackPoll are how often waiting long-polls look
 	// for ready work that came without a wake-up (dispatch.Config.Poll and

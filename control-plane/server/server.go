@@ -128,7 +128,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	s.disp = dispatch.New(s.store, hub, dispatch.Config{LeaseDuration: cfg.LeaseDuration, MaxWait: cfg.MaxLeaseWait,
 		Poll: cfg.ReadyPoll, FallbackPoll: cfg.ReadyFallbackPoll}, time.Now, healthy)
-	s.sweeper = sweep.New(s.store, n, sweep.Config{Interval: cfg.SweepInterval, Term: cfg.LeaderTerm, Policy: cfg.RetryPolicy},
+	s.sweeper = sweep.New(s.store, n, sweep.Config{Interval: cfg.SweepInterval, Term: cfg.LeaderTerm, Policy: cfg.RetryPolicy,
+		SampleInterval: cfg.FleetSampleInterval},
 		cfg.ReplicaName, time.Now, log)
 
 	if err := s.bootstrapAdmin(ctx); err != nil {

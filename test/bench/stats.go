@@ -13,9 +13,11 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
-// Stats times GET /v1/stats?window=24h, as an admin (every tenant, with the
-// breakdown by tenant), over StatsJobs jobs spread over the past week and
-// StatsTenants tenants.
+// Stats times GET /v1/stats?window=24h&series=agents, as an admin (every
+// tenant, with the breakdown by tenant, the per-agent series, the top error
+// codes and the fleet's figures), over StatsJobs jobs spread over the past
+// week and StatsTenants tenants, finished by 20 agents, with a fleet sample
+// every 10 s.
 func Stats(ctx context.Context, cfg Config, r *Results) error {
 	s, err := StartServer(ctx, cfg, "stats")
 	if err != nil {
@@ -26,13 +28,15 @@ func Stats(ctx context.Context, cfg Config, r *Results) error {
 		return err
 	}
 	hc := hostClient(s.URL, 1)
-	path := api.PathStats + "?window=" + string(api.Window24h)
+	path := api.PathStats + "?window=" + string(api.Window24h) + "&series=" + api.SeriesAgents
 	var st api.Stats
 	if err := doJSON(hc, s, http.MethodGet, path, nil, &st); err != nil {
 		return err
 	}
-	if st.Summary.Submitted == 0 || len(st.Tenants) == 0 {
-		return fmt.Errorf("stats over seeded jobs: summary %+v, %d tenants", st.Summary, len(st.Tenants))
+	if st.Summary.Submitted == 0 || len(st.Tenants) == 0 || len(st.Errors) == 0 || len(st.Agents) == 0 ||
+		len(st.Agents[0].SucceededSeries) != len(st.Buckets) || st.Buckets[0].Slots == 0 {
+		return fmt.Errorf("stats over seeded jobs: summary %+v, %d tenants, %d error codes, %d agents, first bucket %+v",
+			st.Summary, len(st.Tenants), len(st.Errors), len(st.Agents), st.Buckets[0])
 	}
 	var lat Latencies
 	n := cfg.Scale.StatsSamples
@@ -124,13 +128,35 @@ func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 		`INSERT INTO job_totals AS t (tenant, status, shard, n)
 		SELECT tenant, status, 0, count(*) FROM jobs WHERE id <> $1 GROUP BY 1, 2
 		ON CONFLICT (tenant, status, shard) DO UPDATE SET n = t.n + excluded.n`,
+		// Each finished job's lease ended by one of 20 agents, each failed
+		// job's error one of 12 codes. In time order, as the server appends
+		// them (a scattered bulk load reads several times the pages).
+		`INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed)
+		SELECT res, m - m % res, 'bench-agent-' || abs(hashtext(id)) % 20, tenant, abs(hashtext(id)) / 20 % 4,
+			count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed')
+		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 AND status IN ('succeeded', 'failed')
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1`,
+		`INSERT INTO error_stats (res, minute, tenant, code, shard, n)
+		SELECT res, m - m % res, tenant, 'bench_error_' || abs(hashtext(id)) % 12, abs(hashtext(id)) / 12 % 4, count(*)
+		FROM jobs, ` + fmt.Sprintf(bucket, "finished_at") + ` WHERE id <> $1 AND status = 'failed' GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1`,
 	} {
 		if _, err := conn.Exec(ctx, q, ids[0]); err != nil {
 			return fmt.Errorf("seed stats rollups: %w", err)
 		}
 	}
+	// A week of fleet samples every 10 s (the server's own sampler may
+	// have written the current minute already).
+	if _, err := conn.Exec(ctx, `INSERT INTO fleet_stats AS f (res, minute, samples, busy, slots)
+		SELECT res, m - m % res, count(*), sum(10 + m % 7), 20 * count(*)
+		FROM generate_series(now() - interval '7 days', now(), interval '10 seconds') g(at), `+fmt.Sprintf(bucket, "at")+`
+		GROUP BY 1, 2
+		ON CONFLICT (res, minute) DO UPDATE SET samples = f.samples + excluded.samples, busy = f.busy + excluded.busy,
+			slots = f.slots + excluded.slots`); err != nil {
+		return fmt.Errorf("seed fleet samples: %w", err)
+	}
 	// Production tables are analyzed by autovacuum; a bulk load is not yet.
-	if _, err := conn.Exec(ctx, `ANALYZE jobs; ANALYZE job_stats; ANALYZE job_totals`); err != nil {
+	if _, err := conn.Exec(ctx, `ANALYZE jobs; ANALYZE job_stats; ANALYZE job_totals; ANALYZE agent_stats; ANALYZE error_stats;
+		ANALYZE fleet_stats`); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	return nil

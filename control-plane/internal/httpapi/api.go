@@ -93,6 +93,7 @@ type API struct {
 	hooks    webhookStore
 	rollups  statsStore
 	auditLog auditStore
+	fresh    statsCache // recent statistics, for streams
 	keys     Keys
 	agents   Agents
 	submit   *submit.Service
@@ -234,6 +235,7 @@ func (a *API) App() *fiber.App {
 	v1.Get("/jobs/:id/events", a.requireKey(auth.ReadJobs), a.events)
 	v1.Get("/jobs/:id/media", a.requireKey(auth.ReadJobs), a.media)
 	v1.Get("/stats", a.requireKey(auth.ReadJobs), a.stats)
+	v1.Get("/stats/stream", a.requireKey(auth.ReadJobs), a.statsStream)
 
 	v1.Post("/keys", a.requireKey(auth.ManageKeys), a.createKey)
 	v1.Get("/keys", a.requireKey(auth.ManageKeys), a.listKeys)

@@ -30,6 +30,9 @@ type StatsDelta struct {
 	AudioSeconds, RunSeconds float64
 	// Agents are the leases the change ended, by agent.
 	Agents []AgentDelta
+	// ErrorCode is the job's error code when the change fails it (counted
+	// in the top error codes).
+	ErrorCode string
 }
 
 // AgentDelta counts the leases of one agent a change ended: succeeded, or
@@ -78,6 +81,14 @@ func statsOf(old Job, oldTasks map[string]Task, isNew bool, j Job, tasks []Task,
 			d.AudioSeconds, d.RunSeconds = j.Result.Duration, p.Seconds()
 		}
 	}
+	if j.Status == api.JobFailed && (isNew || !old.Status.Final()) {
+		// A failed job always carries its error; the fallback keeps the
+		// count whole if one ever does not.
+		d.ErrorCode = api.CodeInternal
+		if j.Error != nil && j.Error.Code != "" {
+			d.ErrorCode = j.Error.Code
+		}
+	}
 	for _, t := range changed {
 		o, ok := oldTasks[t.ID]
 		if !ok || o.State != TaskLeased || o.AgentID == "" || t.State == TaskLeased {
@@ -106,6 +117,43 @@ func addAgent(as []AgentDelta, a AgentDelta) []AgentDelta {
 		}
 	}
 	return append(as, a)
+}
+
+// OfflineAfter is how long an agent may stay silent before it no longer
+// counts as online.
+const OfflineAfter = 2 * time.Minute
+
+// AgentLoad is what the fleet figures need of one agent.
+type AgentLoad struct {
+	Slots, ActiveTasks int
+	LastSeen           time.Time
+	Revoked            bool
+}
+
+// FleetLoad is the fleet at one moment: the agents not revoked, those of
+// them online (seen within OfflineAfter, draining or not), and the tasks the
+// online agents hold and the slots they offer.
+type FleetLoad struct {
+	Agents, Online int
+	Busy, Slots    int
+}
+
+// Fleet sums the load of agents at now.
+func Fleet(agents []AgentLoad, now time.Time) FleetLoad {
+	var f FleetLoad
+	for _, a := range agents {
+		if a.Revoked {
+			continue
+		}
+		f.Agents++
+		if now.Sub(a.LastSeen) > OfflineAfter {
+			continue
+		}
+		f.Online++
+		f.Busy += a.ActiveTasks
+		f.Slots += a.Slots
+	}
+	return f
 }
 
 // HistBins is the number of bins of a duration histogram. Bin i < HistBins-1

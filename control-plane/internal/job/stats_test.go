@@ -68,12 +68,57 @@ func TestChangeStats(t *testing.T) {
 	if !sameDelta(ch.Stats, want) {
 		t.Fatalf("cancel queued: stats = %s, want %s", fmtDelta(ch.Stats), fmtDelta(want))
 	}
+
+	// Failed for good: the job's error code counts; a retryable failure
+	// above (the job requeued) did not.
+	f := New(Job{ID: "j3", Tenant: "acme", CreatedAt: t0}, []Task{{ID: "t3", Kind: KindCaption, MaxAttempts: 1}})
+	if _, err := f.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.Lease([]string{"t3"}, "a1", caps, t0, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, fch, err := f.Fail(Failure{TaskID: "t3", Holder: "a1", Token: f.Tasks[0].Token, Policy: policy,
+		Error: api.Error{Code: api.CodeUndecodable}, Now: t0.Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fch.Stats.To != api.JobFailed || fch.Stats.ErrorCode != api.CodeUndecodable {
+		t.Fatalf("failed for good: stats = %s, error code %q; want failed with %q", fmtDelta(fch.Stats), fch.Stats.ErrorCode, api.CodeUndecodable)
+	}
+}
+
+func TestFleet(t *testing.T) {
+	t.Parallel()
+	now := epoch()
+	tests := []struct {
+		name   string
+		agents []AgentLoad
+		want   FleetLoad
+	}{
+		{"none", nil, FleetLoad{}},
+		{"online agents count their tasks and slots", []AgentLoad{
+			{Slots: 4, ActiveTasks: 3, LastSeen: now},
+			{Slots: 2, ActiveTasks: 0, LastSeen: now.Add(-OfflineAfter)},
+		}, FleetLoad{Agents: 2, Online: 2, Busy: 3, Slots: 6}},
+		{"offline agents count as agents only", []AgentLoad{
+			{Slots: 4, ActiveTasks: 1, LastSeen: now.Add(-OfflineAfter - time.Second)},
+			{Slots: 1, ActiveTasks: 1, LastSeen: now},
+		}, FleetLoad{Agents: 2, Online: 1, Busy: 1, Slots: 1}},
+		{"revoked agents not at all", []AgentLoad{{Slots: 4, ActiveTasks: 1, LastSeen: now, Revoked: true}}, FleetLoad{}},
+	}
+	for _, tt := range tests {
+		if got := Fleet(tt.agents, now); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
 }
 
 func sameDelta(a, b StatsDelta) bool {
 	eqDur := func(x, y *time.Duration) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
 	if a.Tenant != b.Tenant || !a.At.Equal(b.At) || a.From != b.From || a.To != b.To || !eqDur(a.QueueWait, b.QueueWait) ||
-		!eqDur(a.Processing, b.Processing) || a.AudioSeconds != b.AudioSeconds || a.RunSeconds != b.RunSeconds || len(a.Agents) != len(b.Agents) {
+		!eqDur(a.Processing, b.Processing) || a.AudioSeconds != b.AudioSeconds || a.RunSeconds != b.RunSeconds || len(a.Agents) != len(b.Agents) ||
+		a.ErrorCode != b.ErrorCode {
 		return false
 	}
 	for i := range a.Agents {

@@ -20,6 +20,10 @@ import (
 // however many jobs there are. On PostgreSQL each row key also has a
 // shard, picked per transaction, so that concurrent transactions rarely
 // wait on each other's row of the current bucket; readers sum the shards.
+// Failed jobs are also counted by error code in error_stats. The fleet's
+// load is not a job change: the leader's sweeper samples it every few
+// seconds into fleet_stats (samples, and the sums of busy and total slots,
+// so a bucket's average is a division).
 
 // Resolutions are the bucket lengths, in minutes, the rollups keep.
 var Resolutions = []int64{1, 15, 60}
@@ -46,6 +50,48 @@ type AgentRow struct {
 	Succeeded, Failed int64
 }
 
+// ErrorRow counts the jobs of one tenant that failed with one error code
+// in one bucket (read back: over the window, all tenants summed).
+type ErrorRow struct {
+	Tenant, Code string
+	Res, Minute  int64
+	N            int64
+}
+
+// FleetRow is the fleet's samples of one bucket: how many, and the sums of
+// the busy and total slots they saw (read back, Minute is the bucket's
+// index in the window).
+type FleetRow struct {
+	Res, Minute          int64
+	Samples, Busy, Slots int64
+}
+
+// FleetSample is one sample of the fleet's load.
+type FleetSample struct {
+	At          time.Time
+	Busy, Slots int64
+}
+
+// Rows are the sample's rows, one per resolution.
+func (f FleetSample) Rows() []FleetRow {
+	m := f.At.Unix() / 60
+	out := make([]FleetRow, 0, len(Resolutions))
+	for _, res := range Resolutions {
+		out = append(out, FleetRow{Res: res, Minute: m - m%res, Samples: 1, Busy: f.Busy, Slots: f.Slots})
+	}
+	return out
+}
+
+// FleetOf is the load of agents at now (job.Fleet).
+func FleetOf(agents []Agent, now time.Time) job.FleetLoad {
+	loads := make([]job.AgentLoad, 0, len(agents))
+	for _, a := range agents {
+		loads = append(loads, job.AgentLoad{Slots: a.Capabilities.Slots, ActiveTasks: a.ActiveTasks, LastSeen: a.LastSeenAt,
+			Revoked: a.RevokedAt != nil})
+	}
+	return job.Fleet(loads, now)
+}
+
 // TotalRow is a change of the number of a tenant's jobs in one status.
 type TotalRow struct {
 	Tenant string
@@ -59,10 +105,11 @@ type Rollup struct {
 	Jobs   []StatsRow
 	Agents []AgentRow
 	Totals []TotalRow
+	Errors []ErrorRow
 }
 
 // Empty reports whether there is nothing to write.
-func (r Rollup) Empty() bool { return len(r.Jobs)+len(r.Agents)+len(r.Totals) == 0 }
+func (r Rollup) Empty() bool { return len(r.Jobs)+len(r.Agents)+len(r.Totals)+len(r.Errors) == 0 }
 
 // RollupOf sums the statistics deltas of changes, the rows in key order
 // (a fixed lock order for concurrent writers).
@@ -79,7 +126,12 @@ func RollupOf(changes []job.Change) Rollup {
 		tenant string
 		status api.JobStatus
 	}
+	type errorKey struct {
+		tenant, code string
+		res, minute  int64
+	}
 	jobs := map[jobKey]*StatsRow{}
+	errs := map[errorKey]int64{}
 	agents := map[agentKey]*AgentRow{}
 	totals := map[totalKey]int64{}
 	for _, ch := range changes {
@@ -88,6 +140,7 @@ func RollupOf(changes []job.Change) Rollup {
 			continue
 		}
 		var r StatsRow
+		failed := "" // the error code, when the change fails the job
 		if d.From != d.To {
 			if d.From == "" {
 				r.Submitted++
@@ -101,6 +154,7 @@ func RollupOf(changes []job.Change) Rollup {
 					r.Succeeded++
 				case api.JobFailed:
 					r.Failed++
+					failed = d.ErrorCode
 				case api.JobCanceled:
 					r.Canceled++
 				}
@@ -128,6 +182,9 @@ func RollupOf(changes []job.Change) Rollup {
 			}
 			sum := addRows(*jobs[k], r)
 			jobs[k] = &sum
+			if failed != "" {
+				errs[errorKey{d.Tenant, failed, res, start}]++
+			}
 			for _, a := range d.Agents {
 				k := agentKey{a.AgentID, d.Tenant, res, start}
 				ar := agents[k]
@@ -163,6 +220,13 @@ func RollupOf(changes []job.Change) Rollup {
 	}
 	slices.SortFunc(out.Totals, func(a, b TotalRow) int {
 		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Status, b.Status))
+	})
+	for k, n := range errs {
+		out.Errors = append(out.Errors, ErrorRow{Tenant: k.tenant, Code: k.code, Res: k.res, Minute: k.minute, N: n})
+	}
+	slices.SortFunc(out.Errors, func(a, b ErrorRow) int {
+		return cmp.Or(cmp.Compare(a.Res, b.Res), cmp.Compare(a.Minute, b.Minute), cmp.Compare(a.Tenant, b.Tenant),
+			cmp.Compare(a.Code, b.Code))
 	})
 	return out
 }
@@ -233,10 +297,17 @@ func StatsIncrements(table string) string {
 
 // StatsQuery selects statistics.
 type StatsQuery struct {
-	Tenant string // "" for every tenant
+	// Tenant is "" for every tenant; the fleet's figures are read only
+	// then (they are fleet-wide).
+	Tenant string
 	Window api.StatsWindow
 	Now    time.Time
+	// AgentSeries also reads each agent's counters per bucket.
+	AgentSeries bool
 }
+
+// TopErrors is how many error codes statistics list.
+const TopErrors = 10
 
 // Span is the query's window in Unix minutes, [From, To), cut in buckets
 // of Size minutes; the last bucket holds Now.
@@ -253,13 +324,19 @@ func (q StatsQuery) Span() (from, to, size int64, err error) {
 // StatsData is what a backend reads for a StatsQuery: the sums of each
 // bucket that has any (Minute is the bucket's index), the sums of the
 // minutes after the window (changes stamped by a clock ahead), the current
-// totals, and the window's sums per tenant and per agent.
+// totals, and the window's sums per tenant and per agent — per agent and
+// bucket instead (Minute the bucket's index) with AgentSeries. Errors are
+// the window's TopErrors most frequent codes (any order), Fleet the
+// fleet's samples per bucket (Minute the bucket's index; none for a
+// tenant).
 type StatsData struct {
 	Buckets []StatsRow
 	After   StatsRow
 	Totals  map[api.JobStatus]int64
 	Tenants []StatsRow
 	Agents  []AgentRow
+	Errors  []ErrorRow
+	Fleet   []FleetRow
 }
 
 // Fold renders what a backend read as the API's statistics.
@@ -297,10 +374,54 @@ func (q StatsQuery) Fold(d StatsData) api.Stats {
 		out.Tenants = append(out.Tenants, api.TenantStats{Tenant: r.Tenant, StatsCounts: counts(r)})
 	}
 	slices.SortFunc(out.Tenants, func(a, b api.TenantStats) int { return cmp.Compare(a.Tenant, b.Tenant) })
-	for _, r := range d.Agents {
-		out.Agents = append(out.Agents, api.AgentStats{AgentID: r.AgentID, Succeeded: r.Succeeded, Failed: r.Failed})
+	out.Agents = q.foldAgents(d.Agents, n)
+	for _, r := range d.Fleet {
+		if r.Minute >= 0 && r.Minute < int64(n) && r.Samples > 0 {
+			b := &out.Buckets[r.Minute]
+			b.BusySlots, b.Slots = float64(r.Busy)/float64(r.Samples), float64(r.Slots)/float64(r.Samples)
+		}
 	}
-	slices.SortFunc(out.Agents, func(a, b api.AgentStats) int { return cmp.Compare(a.AgentID, b.AgentID) })
+	out.Errors = []api.ErrorCount{}
+	for _, r := range d.Errors {
+		out.Errors = append(out.Errors, api.ErrorCount{Code: r.Code, Count: r.N})
+	}
+	slices.SortFunc(out.Errors, func(a, b api.ErrorCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code))
+	})
+	if len(out.Errors) > TopErrors {
+		out.Errors = out.Errors[:TopErrors]
+	}
+	return out
+}
+
+// foldAgents sums the agents' rows (per bucket with AgentSeries, into n
+// buckets), sorted by agent.
+func (q StatsQuery) foldAgents(rows []AgentRow, n int) []api.AgentStats {
+	out := []api.AgentStats{}
+	at := map[string]int{}
+	for _, r := range rows {
+		i, ok := at[r.AgentID]
+		if !ok {
+			i = len(out)
+			at[r.AgentID] = i
+			a := api.AgentStats{AgentID: r.AgentID}
+			if q.AgentSeries {
+				a.SucceededSeries, a.FailedSeries = make([]int64, n), make([]int64, n)
+			}
+			out = append(out, a)
+		}
+		a := &out[i]
+		if q.AgentSeries {
+			if r.Minute < 0 || r.Minute >= int64(n) {
+				continue
+			}
+			a.SucceededSeries[r.Minute] += r.Succeeded
+			a.FailedSeries[r.Minute] += r.Failed
+		}
+		a.Succeeded += r.Succeeded
+		a.Failed += r.Failed
+	}
+	slices.SortFunc(out, func(a, b api.AgentStats) int { return cmp.Compare(a.AgentID, b.AgentID) })
 	return out
 }
 

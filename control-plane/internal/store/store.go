@@ -41,6 +41,9 @@ type Store interface {
 	ListJobs(ctx context.Context, f JobFilter) ([]job.Job, string, error)
 	// Stats reads the statistics rollups (stats.go) over q's window.
 	Stats(ctx context.Context, q StatsQuery) (api.Stats, error)
+	// RecordFleetSample adds one sample of the fleet's load to the
+	// fleet_stats rollup (the leader's sweeper takes them).
+	RecordFleetSample(ctx context.Context, f FleetSample) error
 	// GetTask returns one task (ErrNotFound if unknown).
 	GetTask(ctx context.Context, id string) (job.Task, error)
 	// JobTasks returns a job's tasks in creation order.

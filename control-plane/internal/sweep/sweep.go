@@ -1,7 +1,8 @@
 // Package sweep runs the control plane's housekeeping loop: it rescues tasks
 // whose lease expired (the agent died or was partitioned) and retries them per
 // the retry policy, and wakes waiting agents when backed-off tasks become
-// ready. Exactly one replica sweeps at a time, chosen through a leadership
+// ready, and samples the fleet's load (busy and total slots of the online
+// agents) into the statistics every SampleInterval. Exactly one replica sweeps at a time, chosen through a leadership
 // lease in the store; a crashed leader is replaced when its term runs out.
 package sweep
 
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
 // sweepStore is what the sweeper needs from the store.
@@ -20,6 +22,8 @@ type sweepStore interface {
 	AcquireLeadership(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	RescueExpired(ctx context.Context, now time.Time, p job.RetryPolicy, jitter func() float64, limit int) ([]job.Task, error)
 	NextRunAt(ctx context.Context) (time.Time, error)
+	ListAgents(ctx context.Context) ([]store.Agent, error)
+	RecordFleetSample(ctx context.Context, f store.FleetSample) error
 }
 
 // Notifier wakes waiting agents (on every replica).
@@ -33,6 +37,9 @@ type Config struct {
 	Term     time.Duration // leadership term; a dead leader is replaced after it
 	Batch    int           // max leases rescued per sweep
 	Policy   job.RetryPolicy
+	// SampleInterval is how often the leader samples the fleet's load
+	// (at most once a sweep); default 10 s.
+	SampleInterval time.Duration
 }
 
 // Sweeper is the housekeeping loop of one replica.
@@ -45,6 +52,7 @@ type Sweeper struct {
 	log     *slog.Logger
 	leader  atomic.Bool
 	lastDue time.Time
+	sampled time.Time // when the fleet was last sampled
 	// OnRescue, if set, is called with each rescued task (metrics, tests).
 	OnRescue func(job.Task)
 }
@@ -65,6 +73,9 @@ func New(s sweepStore, n Notifier, cfg Config, holder string, now func() time.Ti
 	}
 	if cfg.Policy.MaxAttempts == 0 {
 		cfg.Policy = job.DefaultRetryPolicy()
+	}
+	if cfg.SampleInterval <= 0 {
+		cfg.SampleInterval = 10 * time.Second
 	}
 	return &Sweeper{store: s, notify: n, cfg: cfg, holder: holder, now: now, log: log}
 }
@@ -141,4 +152,22 @@ func (s *Sweeper) Sweep(ctx context.Context) {
 	if wake {
 		s.notify.Notify(ctx)
 	}
+	if now.Sub(s.sampled) >= s.cfg.SampleInterval {
+		s.sample(ctx, now)
+	}
+}
+
+// sample records the fleet's load now (store.FleetOf) in the statistics.
+func (s *Sweeper) sample(ctx context.Context, now time.Time) {
+	agents, err := s.store.ListAgents(ctx)
+	if err != nil {
+		s.log.Warn("sweeper: list agents for the fleet sample", "err", err)
+		return
+	}
+	f := store.FleetOf(agents, now)
+	if err := s.store.RecordFleetSample(ctx, store.FleetSample{At: now, Busy: int64(f.Busy), Slots: int64(f.Slots)}); err != nil {
+		s.log.Warn("sweeper: record the fleet sample", "err", err)
+		return
+	}
+	s.sampled = now
 }

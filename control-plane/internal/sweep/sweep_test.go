@@ -137,3 +137,78 @@ func TestGracefulHandOver(t *testing.T) {
 		t.Fatal("b did not take over from a stopped leader")
 	}
 }
+
+// TestFleetSampler: the leader samples the load of the online agents (their
+// leased tasks and slots, draining ones included, offline ones not) every
+// SampleInterval; a follower samples nothing.
+func TestFleetSampler(t *testing.T) {
+	t.Parallel()
+	s := openPostgres(t)
+	ctx := context.Background()
+	var clk clock
+	clk.t.Store(time.Now().Truncate(time.Minute).UnixNano())
+	cfg := sweep.Config{Term: time.Hour, SampleInterval: 10 * time.Second}
+	a := sweep.New(s, &countNotify{}, cfg, "replica-a", clk.now, quiet())
+	b := sweep.New(s, &countNotify{}, cfg, "replica-b", clk.now, quiet())
+
+	now := clk.now()
+	caps := func(slots int) api.Capabilities {
+		return api.Capabilities{Engines: []api.EngineCapability{{Name: "x"}}, Slots: slots}
+	}
+	for _, ag := range []store.Agent{
+		{ID: "busy", Capabilities: caps(4), LastSeenAt: now},
+		{ID: "draining", Capabilities: caps(2), LastSeenAt: now, Draining: true},
+		{ID: "gone", Capabilities: caps(8), LastSeenAt: now.Add(-time.Hour)},
+	} {
+		ag.Name, ag.TokenHash, ag.CreatedAt = ag.ID, "hash-"+ag.ID, now.Add(-time.Hour)
+		if err := s.CreateAgent(ctx, ag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noErr := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	noErr(s.SetAgentDrain(ctx, "draining", true, now))
+	lease := func() {
+		t.Helper()
+		j := job.Job{ID: newID(), Tenant: "default", Status: api.JobQueued, CreatedAt: now, UpdatedAt: now,
+			Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing"}}
+		_, _, err := s.CreateJob(ctx, j, job.Plan(j, newID, 2), store.JobMeta{})
+		noErr(err)
+		leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "busy", Capabilities: caps(4), Max: 1, Now: now, Deadline: now.Add(time.Hour)})
+		if err != nil || len(leased) != 1 {
+			t.Fatalf("lease: %v %v", leased, err)
+		}
+	}
+	load := func() (busy, slots float64) {
+		t.Helper()
+		st, err := s.Stats(ctx, store.StatsQuery{Window: api.Window1h, Now: clk.now()})
+		noErr(err)
+		last := st.Buckets[len(st.Buckets)-1]
+		return last.BusySlots, last.Slots
+	}
+
+	lease()
+	a.Sweep(ctx) // leader: samples 1 busy of 6 slots
+	b.Sweep(ctx)
+	if !a.Leader() || b.Leader() {
+		t.Fatalf("leaders: a=%v b=%v, want a", a.Leader(), b.Leader())
+	}
+	if busy, slots := load(); busy != 1 || slots != 6 {
+		t.Fatalf("after the first sample: busy %v of %v slots, want 1 of 6", busy, slots)
+	}
+	lease()
+	clk.advance(10 * time.Second)
+	b.Sweep(ctx) // a follower samples nothing
+	if busy, slots := load(); busy != 1 || slots != 6 {
+		t.Fatalf("after the follower's sweep: busy %v of %v slots, want 1 of 6", busy, slots)
+	}
+	a.Sweep(ctx) // samples 2 busy of 6 slots
+	a.Sweep(ctx) // too soon for another
+	if busy, slots := load(); busy != 1.5 || slots != 6 {
+		t.Fatalf("after the second sample: busy %v of %v slots, want 1.5 of 6", busy, slots)
+	}
+}

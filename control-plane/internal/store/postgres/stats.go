@@ -50,6 +50,11 @@ func queueRollup(b *pgx.Batch, changes []job.Change) {
 			ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
 			failed = agent_stats.failed + excluded.failed`, a.Res, a.Minute, a.AgentID, a.Tenant, shard, a.Succeeded, a.Failed)
 	}
+	for _, e := range r.Errors {
+		b.Queue(`INSERT INTO error_stats (res, minute, tenant, code, shard, n) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (res, minute, tenant, code, shard) DO UPDATE SET n = error_stats.n + excluded.n`,
+			e.Res, e.Minute, e.Tenant, e.Code, shard, e.N)
+	}
 	for _, t := range r.Totals {
 		b.Queue(`INSERT INTO job_totals (tenant, status, shard, n) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (tenant, status, shard) DO UPDATE SET n = job_totals.n + excluded.n`,
@@ -65,6 +70,11 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	}
 	const scope = `($4::text = '' OR tenant = $4::text)`
 	b := &pgx.Batch{}
+	// The batch runs in one implicit transaction. Its statements are
+	// cached, and a generic plan (chosen after five runs) cannot use the
+	// window's bounds: planned for them each time, the scans stay on the
+	// window's rows (a generic plan doubled the read of agent_stats).
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`)
 	// One scan sums both the buckets and the tenants.
 	b.Queue(`SELECT (minute - $1) / $3 AS b, tenant, `+statsSumsSQL+` FROM job_stats
 		WHERE res = $3 AND minute >= $1 AND minute < $2 AND `+scope+` GROUP BY GROUPING SETS ((b), (tenant))`,
@@ -72,12 +82,26 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	b.Queue(`SELECT `+statsSumsSQL+` FROM job_stats WHERE res = $3 AND minute >= $1 AND ($2::text = '' OR tenant = $2::text)`,
 		to, q.Tenant, size)
 	b.Queue(`SELECT status, COALESCE(SUM(n), 0) FROM job_totals WHERE ($1::text = '' OR tenant = $1::text) GROUP BY status`, q.Tenant)
-	b.Queue(`SELECT agent_id, COALESCE(SUM(succeeded), 0), COALESCE(SUM(failed), 0) FROM agent_stats
-		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY agent_id`,
+	// With series, by agent and bucket (Fold sums the agents' totals).
+	byBucket, groupBy := "-1", "agent_id"
+	if q.AgentSeries {
+		byBucket, groupBy = "(minute - $1) / $4", "agent_id, b"
+	}
+	b.Queue(`SELECT agent_id, `+byBucket+` AS b, COALESCE(SUM(succeeded), 0), COALESCE(SUM(failed), 0) FROM agent_stats
+		WHERE res = $4 AND minute >= $1 AND minute < $2 AND ($3::text = '' OR tenant = $3::text) GROUP BY `+groupBy,
 		from, to, q.Tenant, size)
+	b.Queue(`SELECT code, SUM(n) FROM error_stats WHERE res = $3 AND minute >= $1 AND minute < $2 AND `+scope+`
+		GROUP BY code ORDER BY 2 DESC, code LIMIT $5`, from, to, size, q.Tenant, store.TopErrors)
+	if q.Tenant == "" {
+		b.Queue(`SELECT (minute - $1) / $3, SUM(samples), SUM(busy)::bigint, SUM(slots)::bigint FROM fleet_stats
+			WHERE res = $3 AND minute >= $1 AND minute < $2 GROUP BY 1`, from, to, size)
+	}
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	var d store.StatsData
+	if _, err := br.Exec(); err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats plan mode: %w", err)
+	}
 	rows, _ := br.Query()
 	for rows.Next() {
 		var (
@@ -115,10 +139,43 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 	rows, _ = br.Query()
 	d.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AgentRow, error) {
 		var a store.AgentRow
-		return a, r.Scan(&a.AgentID, &a.Succeeded, &a.Failed)
+		return a, r.Scan(&a.AgentID, &a.Minute, &a.Succeeded, &a.Failed)
 	})
 	if err != nil {
 		return api.Stats{}, fmt.Errorf("postgres: stats by agent: %w", err)
 	}
+	rows, _ = br.Query()
+	d.Errors, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ErrorRow, error) {
+		var e store.ErrorRow
+		return e, r.Scan(&e.Code, &e.N)
+	})
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("postgres: stats by error: %w", err)
+	}
+	if q.Tenant == "" {
+		rows, _ = br.Query()
+		d.Fleet, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.FleetRow, error) {
+			var f store.FleetRow
+			return f, r.Scan(&f.Minute, &f.Samples, &f.Busy, &f.Slots)
+		})
+		if err != nil {
+			return api.Stats{}, fmt.Errorf("postgres: stats of the fleet: %w", err)
+		}
+	}
 	return q.Fold(d), nil
+}
+
+// RecordFleetSample adds a sample to fleet_stats; see store.Store.
+func (s *Store) RecordFleetSample(ctx context.Context, f store.FleetSample) error {
+	b := &pgx.Batch{}
+	for _, r := range f.Rows() {
+		b.Queue(`INSERT INTO fleet_stats (res, minute, samples, busy, slots) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (res, minute) DO UPDATE SET samples = fleet_stats.samples + excluded.samples,
+			busy = fleet_stats.busy + excluded.busy, slots = fleet_stats.slots + excluded.slots`,
+			r.Res, r.Minute, r.Samples, r.Busy, r.Slots)
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: record fleet sample: %w", err)
+	}
+	return nil
 }

@@ -36,6 +36,13 @@ func writeRollup(ctx context.Context, tx *sql.Tx, changes []job.Change) error {
 			return fmt.Errorf("write agent stats: %w", err)
 		}
 	}
+	for _, e := range r.Errors {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO error_stats (res, minute, tenant, code, shard, n) VALUES (?, ?, ?, ?, 0, ?)
+			ON CONFLICT (res, minute, tenant, code, shard) DO UPDATE SET n = error_stats.n + excluded.n`,
+			e.Res, e.Minute, e.Tenant, e.Code, e.N); err != nil {
+			return fmt.Errorf("write error stats: %w", err)
+		}
+	}
 	for _, t := range r.Totals {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO job_totals (tenant, status, shard, n) VALUES (?, ?, 0, ?)
 			ON CONFLICT (tenant, status, shard) DO UPDATE SET n = job_totals.n + excluded.n`,
@@ -102,21 +109,58 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (api.Stats, error
 		d.Totals[api.JobStatus(status)] = n
 	}
 	rows.Close()
-	rows, err = s.r.QueryContext(ctx, `SELECT agent_id, SUM(succeeded), SUM(failed) FROM agent_stats
-		WHERE res = ? AND minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY agent_id`, size, from, to, q.Tenant, q.Tenant)
+	// With series, by agent and bucket (Fold sums the agents' totals).
+	byBucket, groupBy := "-1", "agent_id"
+	if q.AgentSeries {
+		byBucket, groupBy = "(minute - ?) / ?", "agent_id, b"
+	}
+	args := []any{size, from, to, q.Tenant, q.Tenant}
+	if q.AgentSeries {
+		args = append([]any{from, size}, args...)
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT agent_id, `+byBucket+` AS b, SUM(succeeded), SUM(failed) FROM agent_stats
+		WHERE res = ? AND minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY `+groupBy, args...)
+	d.Agents, err = collect(rows, err, func(r scanner) (a store.AgentRow, err error) {
+		return a, r.Scan(&a.AgentID, &a.Minute, &a.Succeeded, &a.Failed)
+	})
 	if err != nil {
 		return api.Stats{}, fmt.Errorf("sqlite: stats by agent: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var a store.AgentRow
-		if err := rows.Scan(&a.AgentID, &a.Succeeded, &a.Failed); err != nil {
-			return api.Stats{}, fmt.Errorf("sqlite: stats by agent: %w", err)
-		}
-		d.Agents = append(d.Agents, a)
+	rows, err = s.r.QueryContext(ctx, `SELECT code, SUM(n) FROM error_stats
+		WHERE res = ? AND minute >= ? AND minute < ? AND (? = '' OR tenant = ?) GROUP BY code ORDER BY 2 DESC, code LIMIT ?`,
+		size, from, to, q.Tenant, q.Tenant, store.TopErrors)
+	d.Errors, err = collect(rows, err, func(r scanner) (e store.ErrorRow, err error) { return e, r.Scan(&e.Code, &e.N) })
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("sqlite: stats by error: %w", err)
 	}
-	if err := rows.Err(); err != nil {
-		return api.Stats{}, fmt.Errorf("sqlite: stats by agent: %w", err)
+	if q.Tenant == "" {
+		rows, err = s.r.QueryContext(ctx, `SELECT (minute - ?) / ?, SUM(samples), SUM(busy), SUM(slots) FROM fleet_stats
+			WHERE res = ? AND minute >= ? AND minute < ? GROUP BY 1`, from, size, size, from, to)
+		d.Fleet, err = collect(rows, err, func(r scanner) (f store.FleetRow, err error) {
+			return f, r.Scan(&f.Minute, &f.Samples, &f.Busy, &f.Slots)
+		})
+		if err != nil {
+			return api.Stats{}, fmt.Errorf("sqlite: stats of the fleet: %w", err)
+		}
 	}
 	return q.Fold(d), nil
+}
+
+// RecordFleetSample adds a sample to fleet_stats; see store.Store.
+func (s *Store) RecordFleetSample(ctx context.Context, f store.FleetSample) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, r := range f.Rows() {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO fleet_stats (res, minute, samples, busy, slots) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (res, minute) DO UPDATE SET samples = fleet_stats.samples + excluded.samples,
+				busy = fleet_stats.busy + excluded.busy, slots = fleet_stats.slots + excluded.slots`,
+				r.Res, r.Minute, r.Samples, r.Busy, r.Slots); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record fleet sample: %w", err)
+	}
+	return nil
 }

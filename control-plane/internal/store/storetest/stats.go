@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -116,5 +117,89 @@ func testStats(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Stats(ctx, store.StatsQuery{Window: "2h", Now: now}); err == nil {
 		t.Error("Stats accepted window 2h")
+	}
+}
+
+// testStatsMore checks the top error codes (ranked, cut at ten, scoped to
+// a tenant), the per-agent series and the fleet's samples.
+func testStatsMore(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	t0 := epoch()
+	fail := func(tenant, code, agent string, at time.Time) {
+		t.Helper()
+		j, _ := create(t, s, at, spec{Tenant: tenant})
+		k := leaseAs(t, s, agent, at, 1, defaultCaps())
+		if len(k) != 1 || k[0].JobID != j.ID {
+			t.Fatalf("lease of job %s: %v", j.ID, taskIDs(k))
+		}
+		_, err := s.FailTask(ctx, store.Failure{TaskID: k[0].ID, Holder: agent, Token: k[0].Token,
+			Error: api.Error{Code: code, Message: "no"}, Policy: defaultPolicy(), Now: at})
+		noErr(t, "FailTask", err)
+	}
+	for i, m := range []int{0, 1, 2} {
+		fail("acme", api.CodeUndecodable, "agent-a", t0.Add(time.Duration(m)*time.Minute+time.Duration(i)*time.Second))
+	}
+	fail("acme", api.CodeDownloadFailed, "agent-a", t0.Add(2*time.Minute+10*time.Second))
+	fail("other", api.CodeNoAudio, "agent-b", t0.Add(3*time.Minute))
+	fail("other", api.CodeNoAudio, "agent-b", t0.Add(3*time.Minute+time.Second))
+	for i := range 9 {
+		fail("other", fmt.Sprintf("x%02d", i), "agent-b", t0.Add(3*time.Minute+time.Duration(2+i)*time.Second))
+	}
+	for _, f := range []store.FleetSample{
+		{At: t0, Busy: 1, Slots: 4}, {At: t0.Add(10 * time.Second), Busy: 3, Slots: 4}, {At: t0.Add(2 * time.Minute), Busy: 2, Slots: 8},
+	} {
+		noErr(t, "RecordFleetSample", s.RecordFleetSample(ctx, f))
+	}
+	now := t0.Add(30 * time.Minute)
+
+	acme, err := s.Stats(ctx, store.StatsQuery{Tenant: "acme", Window: api.Window1h, Now: now, AgentSeries: true})
+	noErr(t, "Stats of acme", err)
+	wantErrs := []api.ErrorCount{{Code: api.CodeUndecodable, Count: 3}, {Code: api.CodeDownloadFailed, Count: 1}}
+	if !reflect.DeepEqual(acme.Errors, wantErrs) {
+		t.Errorf("acme's errors = %+v, want %+v", acme.Errors, wantErrs)
+	}
+	i0 := int(t0.Truncate(time.Minute).Sub(acme.From) / time.Minute)
+	wantFailed := make([]int64, 60)
+	wantFailed[i0], wantFailed[i0+1], wantFailed[i0+2] = 1, 1, 2
+	wantAgents := []api.AgentStats{{AgentID: "agent-a", Failed: 4, SucceededSeries: make([]int64, 60), FailedSeries: wantFailed}}
+	if !reflect.DeepEqual(acme.Agents, wantAgents) {
+		t.Errorf("acme's agents with series = %+v, want %+v", acme.Agents, wantAgents)
+	}
+	for i, b := range acme.Buckets {
+		if b.BusySlots != 0 || b.Slots != 0 {
+			t.Errorf("acme sees the fleet: bucket %d busy %v of %v slots", i, b.BusySlots, b.Slots)
+		}
+	}
+
+	all, err := s.Stats(ctx, store.StatsQuery{Window: api.Window1h, Now: now})
+	noErr(t, "Stats of every tenant", err)
+	wantAll := []api.ErrorCount{{Code: api.CodeUndecodable, Count: 3}, {Code: api.CodeNoAudio, Count: 2}, {Code: api.CodeDownloadFailed, Count: 1}}
+	for i := range 7 {
+		wantAll = append(wantAll, api.ErrorCount{Code: fmt.Sprintf("x%02d", i), Count: 1})
+	}
+	if !reflect.DeepEqual(all.Errors, wantAll) {
+		t.Errorf("every tenant's errors = %+v, want %+v", all.Errors, wantAll)
+	}
+	wantAgents = []api.AgentStats{{AgentID: "agent-a", Failed: 4}, {AgentID: "agent-b", Failed: 11}}
+	if !reflect.DeepEqual(all.Agents, wantAgents) {
+		t.Errorf("agents without series = %+v, want %+v", all.Agents, wantAgents)
+	}
+	type load struct{ busy, slots float64 }
+	wantLoad := map[int]load{i0: {2, 4}, i0 + 2: {2, 8}}
+	for i, b := range all.Buckets {
+		if w := wantLoad[i]; b.BusySlots != w.busy || b.Slots != w.slots {
+			t.Errorf("bucket %d: busy %v of %v slots, want %v of %v", i, b.BusySlots, b.Slots, w.busy, w.slots)
+		}
+	}
+
+	// The day's 15-minute bucket averages all three samples.
+	day, err := s.Stats(ctx, store.StatsQuery{Window: api.Window24h, Now: now, AgentSeries: true})
+	noErr(t, "Stats over 24h", err)
+	d0 := int(t0.Truncate(15*time.Minute).Sub(day.From) / (15 * time.Minute))
+	if b := day.Buckets[d0]; b.BusySlots != 2 || b.Slots != float64(16)/3 {
+		t.Errorf("24h bucket %d: busy %v of %v slots, want 2 of %v", d0, b.BusySlots, b.Slots, float64(16)/3)
+	}
+	if len(day.Agents) != 2 || len(day.Agents[1].FailedSeries) != 96 || day.Agents[1].FailedSeries[d0] != 11 {
+		t.Errorf("24h agents = %+v, want agent-b's 11 failures in bucket %d of 96", day.Agents, d0)
 	}
 }

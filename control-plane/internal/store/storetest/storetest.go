@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Leadership", testLeadership},
 		{"Ping", testPing},
 		{"Stats", testStats},
+		{"StatsMore", testStatsMore},
 	}
 	tests = append(tests, devSurfaceTests()...)
 	tests = append(tests, securityTests()...)
