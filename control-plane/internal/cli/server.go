@@ -43,6 +43,7 @@ func serverFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
 	f.StringVar(&cfg.TLS.ClientCAFile, "tls-client-ca", env(io, "TLS_CLIENT_CA", ""),
 		"PEM CA that signs agent client certificates; the agent protocol then requires one (YTCAPTION_TLS_CLIENT_CA)")
 	f.DurationVar(&cfg.AgentTokenTTL, "agent-token-ttl", envDuration(io, "AGENT_TOKEN_TTL", 0), "lifetime of agent tokens, renewed by agents at half of it; default 24h (YTCAPTION_AGENT_TOKEN_TTL)")
+	f.DurationVar(&cfg.FleetSampleInterval, "fleet-sample-interval", envDuration(io, "FLEET_SAMPLE_INTERVAL", 0), "how often the fleet's busy and total slots are sampled for statistics; default 10s (YTCAPTION_FLEET_SAMPLE_INTERVAL)")
 	f.StringVar(&cfg.DebugListen, "debug-listen", env(io, "DEBUG_LISTEN", ""), "serve Go profiling endpoints (/debug/pprof/) on this loopback or private address; off when empty (YTCAPTION_DEBUG_LISTEN)")
 	hashicorpFlags(cmd, io, cfg)
 }
