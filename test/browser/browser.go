@@ -99,7 +99,7 @@ func Shot(t testing.TB, ctx context.Context, name string) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, StepTimeout)
 	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

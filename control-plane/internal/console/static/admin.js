@@ -258,11 +258,11 @@ function audit(body, params) {
     next = res.next_cursor || '';
     fill(tbody, res.entries.length === 0 ? emptyRow(6, 'No entries.') : res.entries.map((e) => h('tr', { 'data-audit': e.id, 'data-action': e.action },
       h('td', { class: 'nowrap' }, when(e.at)),
-      h('td', {}, h('div', { class: 'mono' }, e.key_id || '—'), h('div', { class: 'muted small' }, [e.tenant, e.role].filter(Boolean).join(' · '))),
-      h('td', {}, h('code', {}, e.action), h('div', { class: 'muted small' }, e.method + ' ' + e.path)),
-      h('td', { class: 'mono' }, e.target || '—', e.detail ? h('div', { class: 'muted small' }, JSON.stringify(e.detail)) : null),
+      h('td', {}, h('div', { class: 'mono', title: e.key_id }, e.key_id ? shortID(e.key_id) : '—'), h('div', { class: 'muted small' }, [e.tenant, e.role].filter(Boolean).join(' · '))),
+      h('td', { class: 'wrap' }, h('code', {}, e.action), h('div', { class: 'muted small' }, e.method + ' ' + e.path)),
+      h('td', { class: 'mono wrap' }, e.target || '—', e.detail ? h('div', { class: 'muted small' }, JSON.stringify(e.detail)) : null),
       h('td', {}, h('span', { class: 'badge ' + (e.status < 400 ? 'succeeded' : 'failed') }, String(e.status))),
-      h('td', {}, h('div', {}, e.remote_addr || '—'), h('div', { class: 'muted small' }, e.via + (e.user_agent ? ' · ' + e.user_agent.slice(0, 40) : ''))))));
+      h('td', { title: e.user_agent || '' }, h('div', {}, e.remote_addr || '—'), h('div', { class: 'muted small' }, e.via)))));
     fill(pager,
       h('button', { type: 'button', class: 'ghost', disabled: page === 0, onclick: () => { page--; load().catch(show); } }, '← Newer'),
       h('span', { class: 'muted' }, 'Page ' + (page + 1)),
