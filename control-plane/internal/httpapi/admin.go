@@ -11,6 +11,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/auth"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -166,9 +167,6 @@ func (a *API) revokeEnrollment(c *fiber.Ctx) error {
 	return c.JSON(a.enrollmentToAPI(e))
 }
 
-// offlineAfter is how long an agent may stay silent before it shows offline.
-const offlineAfter = 2 * time.Minute
-
 func (a *API) agentToAPI(ag store.Agent) api.Agent {
 	state := "active"
 	switch {
@@ -176,7 +174,7 @@ func (a *API) agentToAPI(ag store.Agent) api.Agent {
 		state = "revoked"
 	case ag.Draining:
 		state = "draining"
-	case a.now().Sub(ag.LastSeenAt) > offlineAfter:
+	case a.now().Sub(ag.LastSeenAt) > job.OfflineAfter: // the same rule the fleet statistics count by
 		state = "offline"
 	}
 	// Never null: the console iterates it.
