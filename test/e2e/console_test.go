@@ -343,13 +343,8 @@ func TestConsole(t *testing.T) {
 		if _, err := vc.ListJobs(ctx, "", 1, ""); err != nil {
 			t.Fatalf("the key made in the console does not work: %v", err)
 		}
-		browser.Step(t, b, "revoke it",
-			chromedp.Navigate(s.url+"/console/#/admin?section=keys"),
-			browser.WaitJS(`[...document.querySelectorAll('#keys-body tr')].some((r) => r.textContent.includes('to revoke'))`),
-			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#keys-body tr')].find((r) => r.textContent.includes('to revoke')).querySelector('button[data-action=revoke]').click()`),
-			chromedp.Click(chromedp.CSS(`.confirm button.danger`)),
-			browser.WaitJS(`[...document.querySelectorAll('#keys-body tr')].find((r) => r.textContent.includes('to revoke')).querySelector('.badge').textContent === 'revoked'`),
-		)
+		browser.Step(t, b, "back to the keys", chromedp.Navigate(s.url+"/console/#/admin?section=keys"))
+		revokeRow(t, b, "keys-body", "to revoke")
 		var se *api.StatusError
 		if _, err := vc.ListJobs(ctx, "", 1, ""); !errors.As(err, &se) || se.Status != http.StatusUnauthorized {
 			t.Fatalf("a key revoked in the console still works: %v", err)
@@ -392,12 +387,7 @@ func TestConsole(t *testing.T) {
 		)
 		tok := browser.Eval[string](t, b, `document.getElementById('new-enrollment-token').value`)
 		browser.Shot(t, b, "admin-enrollments")
-		browser.Step(t, b, "revoke it",
-			browser.WaitJS(`[...document.querySelectorAll('#enrollments-body tr')].some((r) => r.textContent.includes('zone=test'))`),
-			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#enrollments-body tr')].find((r) => r.textContent.includes('zone=test')).querySelector('button[data-action=revoke]').click()`),
-			chromedp.Click(chromedp.CSS(`.confirm button.danger`)),
-			browser.WaitJS(`[...document.querySelectorAll('#enrollments-body tr')].find((r) => r.textContent.includes('zone=test')).querySelector('.badge').textContent === 'revoked'`),
-		)
+		revokeRow(t, b, "enrollments-body", "zone=test")
 		if _, err := api.NewClient(s.url, "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: tok, Name: "late"}); err == nil {
 			t.Error("an enrollment token revoked in the console still enrolls")
 		}
@@ -511,6 +501,19 @@ func TestConsole(t *testing.T) {
 			browser.Shot(t, b, "phone-"+page.name)
 		}
 	})
+}
+
+// revokeRow clicks Revoke on the row of the table body that mentions text,
+// confirms, and waits for the row to say revoked.
+func revokeRow(t *testing.T, b context.Context, tbody, text string) {
+	t.Helper()
+	row := `[...document.querySelectorAll('#` + tbody + ` tr')].find((r) => r.textContent.includes(` + js(text) + `))`
+	browser.Step(t, b, "revoke the row with "+text,
+		browser.WaitJS(row+` !== undefined`),
+		chromedp.Evaluate[chromedp.Void](row+`.querySelector('button[data-action=revoke]').click()`),
+		chromedp.Click(chromedp.CSS(`.confirm button.danger`)),
+		browser.WaitJS(row+`.querySelector('.badge').textContent === 'revoked'`),
+	)
 }
 
 // login signs a browser in to the console with key.

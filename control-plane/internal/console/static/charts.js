@@ -88,7 +88,8 @@ export function fmtSeconds(v) {
   return (v / 3600).toFixed(1) + 'h';
 }
 
-// legendless chart container with a title; keeps its height fixed.
+// chartBox is a titled panel and the element a chart draws into (its height
+// reserved in CSS before the first data).
 export const chartBox = (title, id) => {
   const host = h('div', { class: 'chart', id });
   return [h('div', { class: 'panel chart-panel' }, h('h3', {}, title), host), host];

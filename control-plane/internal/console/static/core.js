@@ -128,7 +128,7 @@ export function dur(s) {
   if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm';
   return Math.floor(s / 86400) + 'd ' + Math.floor((s % 86400) / 3600) + 'h';
 }
-export function ago(ts) {
+function ago(ts) {
   if (!ts) return '—';
   return dur(Math.max(0, (Date.now() - new Date(ts).getTime()) / 1000)) + ' ago';
 }
@@ -139,7 +139,6 @@ export function clock(s) {
 export const when = (ts) => h('span', { title: ts ? new Date(ts).toLocaleString() : '' }, ago(ts));
 export const badge = (status) => h('span', { class: 'badge ' + status }, status);
 export const shortID = (id) => (id && id.length > 13 ? id.slice(0, 8) + '…' + id.slice(-4) : id || '—');
-export const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
 
 export function source(j) {
   const s = j.source || {};
@@ -180,6 +179,6 @@ export function table(cls, headers, bodyID) {
 export const emptyRow = (cols, text) => h('tr', {}, h('td', { colspan: cols, class: 'empty' }, text));
 
 // role of the signed-in key, set once the session is known.
-export const session = { role: '', tenant: '', ready: null };
+export const session = { role: '', tenant: '' };
 export const isAdmin = () => session.role === 'admin';
 export const canFleet = () => session.role === 'admin' || session.role === 'operator';
