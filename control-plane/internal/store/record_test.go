@@ -33,7 +33,9 @@ func columns() []column {
 	apiErr := &api.Error{Code: "download_failed", Message: "HTTP 403"}
 	jobRes := &api.JobResult{Cached: true, Result: res}
 	taskRes := &api.TaskResult{Key: "results/j/t.json", Size: 2048, SHA256: "ab12", Result: res,
-		Chunks: []api.PreparedChunk{{Chunk: api.Chunk{Index: 1, Start: 118.5, End: 240}, Key: "chunks/j/c1.wav", Size: 4096, SHA256: "cd34"}}}
+		Chunks: []api.PreparedChunk{{Chunk: api.Chunk{Index: 1, Start: 118.5, End: 240}, Key: "chunks/j/c1.wav", Size: 4096, SHA256: "cd34"}},
+		Media: &api.MediaReport{Key: "jobs/j/media/playback.ogg", Size: 512, SHA256: "ef56", ContentType: "audio/ogg",
+			Error: &api.Error{Code: "playback_failed", Message: "ffmpeg exited 1"}}}
 	caps := &api.Capabilities{Engines: []api.EngineCapability{{Name: "whisper-cpp", Models: []string{"base.en"}}},
 		Languages: []string{"en"}, GPUs: []api.GPU{{Name: "A100", MemoryMB: 40960}}, Labels: map[string]string{"zone": "eu"},
 		Slots: 2, Kinds: []string{"caption"}}
@@ -72,7 +74,7 @@ func columns() []column {
 			`{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
 		{"tasks.result", taskRes, func() (any, error) { return store.TaskResultArg(taskRes) },
 			decoder(store.DecodeTaskResult),
-			`{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"chunks":[{"index":1,"start":118.5,"end":240,"key":"chunks/j/c1.wav","size":4096,"sha256":"cd34"}]}`},
+			`{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"chunks":[{"index":1,"start":118.5,"end":240,"key":"chunks/j/c1.wav","size":4096,"sha256":"cd34"}],"media":{"key":"jobs/j/media/playback.ogg","size":512,"sha256":"ef56","content_type":"audio/ogg","error":{"code":"playback_failed","message":"ffmpeg exited 1"}}}`},
 		{"result_cache.result", res, func() (any, error) { return store.CachedResultArg(succeeded) },
 			decoder(store.DecodeCachedResult),
 			`{"key":"results/j/t.json","size":0,"sha256":"","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
