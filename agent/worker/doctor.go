@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/agent/internal/asr"
+	"github.com/ytcaption/ytcaption/agent/internal/gpu"
 )
 
 // Check is one line of a doctor report.
@@ -74,7 +75,7 @@ func Doctor(ctx context.Context, cfg Config) Report {
 	for _, name := range names {
 		r.Checks = append(r.Checks, Check{Name: "engine " + name, Detail: why[name].Error()})
 	}
-	gpus := DetectGPUs(ctx)
+	gpus, err := gpu.Detect(ctx, cfg.NvidiaSMI)
 	g := Check{Name: "gpu", OK: true, Detail: "none (CPU engines only)"}
 	if len(gpus) > 0 {
 		var names []string
@@ -82,6 +83,11 @@ func Doctor(ctx context.Context, cfg Config) Report {
 			names = append(names, fmt.Sprintf("%s (%d MiB)", x.Name, x.MemoryMB))
 		}
 		g.Detail = strings.Join(names, "; ")
+	}
+	if err != nil {
+		// Not required: CPU engines still work, but the GPUs go unused.
+		g.OK = false
+		g.Detail = strings.ReplaceAll(err.Error(), "\n", "; ") + " (check the NVIDIA driver: install it, or reboot after an upgrade); now: " + g.Detail
 	}
 	r.Checks = append(r.Checks, g)
 	return r

@@ -12,11 +12,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/asr"
 	"github.com/ytcaption/ytcaption/agent/internal/audio"
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
+	"github.com/ytcaption/ytcaption/agent/internal/gpu"
 	"github.com/ytcaption/ytcaption/agent/internal/pipeline"
 	"github.com/ytcaption/ytcaption/agent/internal/runner"
 	"github.com/ytcaption/ytcaption/agent/internal/source"
@@ -50,9 +49,12 @@ type Config struct {
 	LeaseWait   time.Duration
 	// MaxDownloads and MaxTranscribes bound those stages across concurrent
 	// tasks (0: only Concurrency bounds them), e.g. one transcription per GPU
-	// while other slots download.
+	// while other slots download. MaxTranscribes 0 on a machine with GPUs
+	// means one per GPU.
 	MaxDownloads   int
 	MaxTranscribes int
+	// NvidiaSMI runs nvidia-smi to find GPUs; nil: the real one.
+	NvidiaSMI gpu.Runner
 	// Roles are what the agent does (api.RolePrepare, api.RoleTranscribe);
 	// they decide the task kinds it leases. Empty: both.
 	Roles []string
@@ -186,6 +188,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 			_ = guard.Close()
 		}
 	}()
+	gpus, err := gpu.Detect(ctx, cfg.NvidiaSMI)
+	if err != nil {
+		log.Warn("cannot list GPUs; running without them (see `ytcaption-agent doctor`)", "err", err)
+	}
+	cfg.MaxTranscribes = maxTranscribes(cfg.MaxTranscribes, len(gpus))
 	pipe := pipeline.New(pipeline.Config{
 		YTDLP: source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy,
 			GuardProxy: guard.URL(), Logger: log},
@@ -194,7 +201,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
 	})
 	nomadLabels(&cfg)
-	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: DetectGPUs(ctx),
+	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: gpus,
 		Kinds: api.KindsForRoles(cfg.Roles)}
 	w := &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps, guard: guard, upload: upload, now: time.Now}
 	if err := w.setupDiscovery(); err != nil {
@@ -204,6 +211,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		return nil, err
 	}
 	return w, nil
+}
+
+// maxTranscribes is the transcription limit: the one configured, else one
+// per GPU, else none (Concurrency alone bounds it).
+func maxTranscribes(configured, gpus int) int {
+	if configured == 0 {
+		return gpus
+	}
+	return configured
 }
 
 // Capabilities is what the worker advertises.
@@ -380,31 +396,4 @@ func agentTokenID(token string) (string, bool) {
 		return "", false
 	}
 	return id, true
-}
-
-// DetectGPUs lists NVIDIA GPUs through nvidia-smi, if it is installed.
-func DetectGPUs(ctx context.Context) []api.GPU {
-	if _, err := exec.LookPath("nvidia-smi"); err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits").Output()
-	if err != nil {
-		return nil
-	}
-	return parseNvidiaSMI(string(out))
-}
-
-func parseNvidiaSMI(out string) []api.GPU {
-	var gpus []api.GPU
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		name, mem, ok := strings.Cut(line, ",")
-		if !ok {
-			continue
-		}
-		mb, _ := strconv.Atoi(strings.TrimSpace(mem))
-		gpus = append(gpus, api.GPU{Name: strings.TrimSpace(name), MemoryMB: mb})
-	}
-	return gpus
 }

@@ -161,7 +161,10 @@ type EngineCapability struct {
 // GPU describes one accelerator found on the agent's machine.
 type GPU struct {
 	Name     string `json:"name"`
-	MemoryMB int    `json:"memory_mb"`
+	MemoryMB int    `json:"memory_mb"` // 0: unknown
+	// UUID tells identical models apart and stays the same across reboots.
+	UUID          string `json:"uuid,omitempty"`
+	DriverVersion string `json:"driver_version,omitempty"`
 }
 
 // RegisterRequest is the body of POST /v1/agent/register.

@@ -64,7 +64,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 		"what this agent does: prepare (fetch and split media), transcribe (speech recognition), or both (YTCAPTION_AGENT_ROLES)")
 	f.StringVar(&cfg.Engine, "engine", env(getenv, "ENGINE", ""), "default engine: pocketsphinx, whisper-cpp or openai (default: the best available)")
 	f.IntVar(&cfg.MaxDownloads, "max-downloads", 0, "downloads at once across tasks (0: --concurrency)")
-	f.IntVar(&cfg.MaxTranscribes, "max-transcribes", 0, "transcriptions at once across tasks, e.g. 1 per GPU (0: --concurrency)")
+	f.IntVar(&cfg.MaxTranscribes, "max-transcribes", 0, "transcriptions at once across tasks (0: one per GPU, or --concurrency without GPUs)")
 	f.DurationVar(&cfg.Grace, "grace", 60*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
 	f.BoolVar(&cfg.AllowPrivateSources, "allow-private-sources", env(getenv, "ALLOW_PRIVATE_SOURCES", "") == "true",
 		"let downloads reach loopback and private addresses (YTCAPTION_AGENT_ALLOW_PRIVATE_SOURCES)")

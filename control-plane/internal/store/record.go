@@ -258,8 +258,10 @@ type engineRecord struct {
 }
 
 type gpuRecord struct {
-	Name     string `json:"name"`
-	MemoryMB int    `json:"memory_mb"`
+	Name          string `json:"name"`
+	MemoryMB      int    `json:"memory_mb"`
+	UUID          string `json:"uuid,omitempty"`
+	DriverVersion string `json:"driver_version,omitempty"`
 }
 
 func capabilitiesRecordOf(c api.Capabilities) capabilitiesRecord {
@@ -268,7 +270,7 @@ func capabilitiesRecordOf(c api.Capabilities) capabilitiesRecord {
 		r.Engines = append(r.Engines, engineRecord{Name: e.Name, Models: e.Models})
 	}
 	for _, g := range c.GPUs {
-		r.GPUs = append(r.GPUs, gpuRecord{Name: g.Name, MemoryMB: g.MemoryMB})
+		r.GPUs = append(r.GPUs, gpuRecord(g))
 	}
 	return r
 }
@@ -279,7 +281,7 @@ func (r capabilitiesRecord) capabilities() api.Capabilities {
 		c.Engines = append(c.Engines, api.EngineCapability{Name: e.Name, Models: e.Models})
 	}
 	for _, g := range r.GPUs {
-		c.GPUs = append(c.GPUs, api.GPU{Name: g.Name, MemoryMB: g.MemoryMB})
+		c.GPUs = append(c.GPUs, api.GPU(g))
 	}
 	return c
 }
