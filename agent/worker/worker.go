@@ -188,9 +188,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 			_ = guard.Close()
 		}
 	}()
-	gpus, err := gpu.Detect(ctx, cfg.NvidiaSMI)
-	if err != nil {
-		log.Warn("cannot list GPUs; running without them (see `ytcaption-agent doctor`)", "err", err)
+	gpus, gpuErr := gpu.Detect(ctx, cfg.NvidiaSMI) // not New's err: a warning, no reason to fail
+	if gpuErr != nil {
+		log.Warn("cannot list GPUs; running without them (see `ytcaption-agent doctor`)", "err", gpuErr)
 	}
 	cfg.MaxTranscribes = maxTranscribes(cfg.MaxTranscribes, len(gpus))
 	pipe := pipeline.New(pipeline.Config{
