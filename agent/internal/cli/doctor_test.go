@@ -114,6 +114,9 @@ func TestDoctor(t *testing.T) {
 		{"old yt-dlp", with("--yt-dlp", oldYTDLP), nil, 0, []want{
 			{"yt-dlp age", "warn", `yt-dlp 2023.03.04 is \d+ days old`, "ytcaption artifacts push ./yt-dlp --name yt-dlp --kind tool`.*`pip install -U yt-dlp`"},
 		}},
+		{"old nightly yt-dlp", with("--yt-dlp", fakeTool(t, bin, "yt-dlp-nightly", "2023.03.04.123456")), nil, 0, []want{
+			{"yt-dlp age", "warn", `yt-dlp 2023.03.04.123456 is \d+ days old`, "pip install -U yt-dlp"},
+		}},
 		{"no yt-dlp", with("--yt-dlp", filepath.Join(bin, "none")), nil, 0, []want{
 			{"yt-dlp", "warn", "not found", "pip install -U yt-dlp"},
 		}},
