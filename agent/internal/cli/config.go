@@ -18,7 +18,7 @@ import (
 // noEnv lists the flags no YTCAPTION_AGENT_* variable sets; envName maps
 // the rest whose variable is not the flag's name upper-cased.
 var (
-	noEnv   = map[string]bool{"max-downloads": true, "max-transcribes": true, "grace": true, "allow-target": true, "config": true}
+	noEnv   = map[string]bool{"max-downloads": true, "max-transcribes": true, "grace": true, "allow-target": true}
 	envName = map[string]string{"yt-dlp": "YTDLP"}
 )
 
