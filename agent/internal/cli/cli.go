@@ -84,6 +84,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.StringVar(&cfg.ClientCert, "client-cert", env(getenv, "CLIENT_CERT", ""), "PEM client certificate presented to the control plane (YTCAPTION_AGENT_CLIENT_CERT)")
 	f.StringVar(&cfg.ClientKey, "client-key", env(getenv, "CLIENT_KEY", ""), "PEM private key of --client-cert (YTCAPTION_AGENT_CLIENT_KEY)")
 	bindHashicorp(cmd, getenv, cfg)
+	bindConfigFile(cmd)
 }
 
 // bindHashicorp binds Consul discovery (--server consul://SERVICE), the
@@ -137,7 +138,10 @@ func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 		Short: "Run the agent until SIGTERM (finish or hand back running tasks; a second SIGTERM stops at once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
+			path, err := applyConfigFile(cmd, getenv)
+			if err != nil {
+				return err
+			}
 			if cfg.Labels, err = api.ParseLabels(labels); err != nil {
 				return err
 			}
@@ -168,7 +172,7 @@ func runCmd(stderr io.Writer, getenv func(string) string) *cobra.Command {
 					w.Kill()
 				}
 			}()
-			log.Info("agent starting", "server", cfg.Server, "concurrency", cfg.Concurrency, "roles", cfg.Roles, "engines", w.Capabilities().Engines)
+			log.Info("agent starting", "config", path, "server", cfg.Server, "concurrency", cfg.Concurrency, "roles", cfg.Roles, "engines", w.Capabilities().Engines)
 			return w.Run(ctx)
 		},
 	}

@@ -78,15 +78,3 @@ func TestRunRoles(t *testing.T) {
 		}
 	}
 }
-
-func TestDoctor(t *testing.T) {
-	t.Parallel()
-	out, stderr, code := run(t, "doctor")
-	if code != 0 || !strings.Contains(out, "ready") || !strings.Contains(out, "engine pocketsphinx") || !strings.Contains(out, "yt-dlp") {
-		t.Fatalf("doctor: %d %q %q", code, out, stderr)
-	}
-	out, _, code = run(t, "doctor", "--yt-dlp", "/nonexistent/yt-dlp")
-	if code == 0 || !strings.Contains(out, "FAIL") {
-		t.Fatalf("doctor with a missing tool: %d %q", code, out)
-	}
-}
