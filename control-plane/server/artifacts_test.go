@@ -37,7 +37,6 @@ func pushArtifact(t *testing.T, r *replica, req api.ArtifactRequest, body []byte
 	return r.admin.CommitArtifact(ctx, p.Artifact.ID)
 }
 
-
 // TestArtifactPush: on both blob backends an artifact pushed, uploaded
 // through its presigned URL and committed is listed and fetched by agents
 // byte for byte; an upload whose bytes are not the declared ones is refused
