@@ -15,8 +15,10 @@ type Lister interface {
 
 // Held is what an agent can use after a refresh.
 type Held struct {
-	Models   []string // cached model file names, e.g. ggml-base.en.bin
-	ModelDir string   // where they are
+	Models []string // cached model file names, e.g. ggml-base.en.bin
+	// Artifacts is everything cached, for the agent's capabilities.
+	Artifacts []api.HeldArtifact
+	ModelDir  string // where they are
 	// YtDlp is the yt-dlp to run: a pushed one when it is newer than the
 	// system one (see PreferNewerYtDlp), else the system one.
 	YtDlp string
@@ -36,6 +38,7 @@ func (c *Cache) Refresh(ctx context.Context, l Lister, systemYtDlp string) (Held
 	h := Held{Models: c.Models(), ModelDir: c.ModelDir(), YtDlp: systemYtDlp}
 	pushed := ""
 	for _, e := range c.Entries() {
+		h.Artifacts = append(h.Artifacts, api.HeldArtifact{Kind: e.Kind, Name: e.Name, Version: e.Version, SHA256: e.SHA256})
 		if e.Kind == api.ArtifactTool && e.Name == YtDlpName {
 			pushed = c.path(e.Kind, e.Name)
 		}

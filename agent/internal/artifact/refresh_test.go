@@ -78,6 +78,16 @@ func TestRefreshFromControlPlane(t *testing.T) {
 	if !reflect.DeepEqual(h.Models, []string{"ggml-base.en.bin"}) || h.YtDlp != filepath.Join(filepath.Dir(h.ModelDir), api.ArtifactTool, artifact.YtDlpName) {
 		t.Fatalf("held %+v", h)
 	}
+	if len(h.Artifacts) != 2 || h.Artifacts[0].Name != "ggml-base.en.bin" || h.Artifacts[0].Version != "v1" || h.Artifacts[1].Kind != api.ArtifactTool {
+		t.Fatalf("held artifacts %+v", h.Artifacts)
+	}
+	// The agent advertises them; the control plane shows them.
+	if _, err := agent.Lease(ctx, api.LeaseRequest{Max: 1, Capabilities: &api.Capabilities{Engines: []api.EngineCapability{{Name: "test"}}, Slots: 1, Artifacts: h.Artifacts}}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := admin.ListAgents(ctx); err != nil || len(l.Agents) != 1 || !reflect.DeepEqual(l.Agents[0].Capabilities.Artifacts, h.Artifacts) {
+		t.Fatalf("agents = %+v, %v", l, err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(h.ModelDir, "ggml-base.en.bin")); !bytes.Equal(b, model) {
 		t.Fatal("cached model differs from the pushed one")
 	}
