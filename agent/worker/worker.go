@@ -6,6 +6,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ytcaption/ytcaption/agent/internal/artifact"
 	"github.com/ytcaption/ytcaption/agent/internal/asr"
 	"github.com/ytcaption/ytcaption/agent/internal/audio"
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
@@ -66,10 +68,16 @@ type Config struct {
 	AllowTargets        []string
 
 	YTDLPBinary string
-	Cookies     string
-	Proxy       string
-	FFmpeg      string
-	FFprobe     string
+	// ArtifactCacheSize caps the cache of models and tools pushed to the
+	// control plane, fetched before the first lease (0: none fetched);
+	// ArtifactDir holds it (default: StateDir/artifacts, else
+	// WorkDir/artifacts).
+	ArtifactCacheSize int64
+	ArtifactDir       string
+	Cookies           string
+	Proxy             string
+	FFmpeg            string
+	FFprobe           string
 
 	SphinxModelDir string // default: Debian's pocketsphinx-en-us location
 	WhisperBinary  string
@@ -108,7 +116,11 @@ type Worker struct {
 	consul *consulState // nil unless Server is consul://
 	guard  *netguard.Proxy
 	upload *http.Client // presigned uploads; nil: the runner's default
-	now    func() time.Time
+	// pipeCfg rebuilds the pipeline when a pushed yt-dlp replaces the
+	// system one; cache is nil without an artifact cache.
+	pipeCfg pipeline.Config
+	cache   *artifact.Cache
+	now     func() time.Time
 }
 
 // engines builds every engine the configuration names.
@@ -193,17 +205,27 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		log.Warn("cannot list GPUs; running without them (see `ytcaption-agent doctor`)", "err", gpuErr)
 	}
 	cfg.MaxTranscribes = maxTranscribes(cfg.MaxTranscribes, len(gpus))
-	pipe := pipeline.New(pipeline.Config{
+	pipeCfg := pipeline.Config{
 		YTDLP: source.Config{Binary: cfg.YTDLPBinary, CookiesFile: cfg.Cookies, Proxy: cfg.Proxy,
 			GuardProxy: guard.URL(), Logger: log},
 		FFmpeg: audio.Config{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe}, Engines: usable, DefaultEngine: def, Logger: log,
 		HTTPClient:  fetch,
 		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
-	})
+	}
+	pipe := pipeline.New(pipeCfg)
 	nomadLabels(&cfg)
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: gpus,
 		Kinds: api.KindsForRoles(cfg.Roles)}
-	w := &Worker{cfg: cfg, log: log, pipe: pipe, caps: caps, guard: guard, upload: upload, now: time.Now}
+	w := &Worker{cfg: cfg, log: log, pipe: pipe, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now}
+	if cfg.ArtifactCacheSize > 0 {
+		dir := cfg.ArtifactDir
+		if dir == "" {
+			dir = filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir), "artifacts")
+		}
+		if w.cache, err = artifact.New(dir, cfg.ArtifactCacheSize, upload, log, nil); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.setupDiscovery(); err != nil {
 		return nil, err
 	}
@@ -313,6 +335,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		// Every call reads the current token, so a renewal reaches the
 		// lease loop and running tasks' heartbeats without a restart.
 		client := api.NewClientWithTokenSource(w.base, tok.Token, w.cfg.HTTPClient)
+		w.refreshArtifacts(ctx, client)
 		r := runner.New(client, w, runner.Config{
 			Slots: w.cfg.Concurrency, Capabilities: w.caps, LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
 			// Spooled results sit beside the task directories (and go with
@@ -337,6 +360,27 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		return err
+	}
+}
+
+// refreshArtifacts fetches the pushed models and tools the cache lacks
+// before leasing (docs/architecture.md, "Pushed models and tools"),
+// advertises what it holds, and runs a pushed yt-dlp newer than the
+// system one. Failures are logged: the agent works with what it has.
+func (w *Worker) refreshArtifacts(ctx context.Context, l artifact.Lister) {
+	if w.cache == nil {
+		return
+	}
+	system := cmp.Or(w.cfg.YTDLPBinary, "yt-dlp")
+	h, err := w.cache.Refresh(ctx, l, system)
+	if err != nil {
+		w.log.Warn("artifacts not all fetched", "err", err)
+	}
+	w.caps.Artifacts = h.Artifacts
+	if h.YtDlp != system {
+		w.log.Info("using the pushed yt-dlp", "path", h.YtDlp)
+		w.pipeCfg.YTDLP.Binary = h.YtDlp
+		w.pipe = pipeline.New(w.pipeCfg)
 	}
 }
 

@@ -102,6 +102,17 @@ type Capabilities struct {
 	Labels    map[string]string  `json:"labels,omitempty"`
 	Slots     int                `json:"slots"`           // concurrent tasks
 	Kinds     []string           `json:"kinds,omitempty"` // task kinds; empty: all
+	// Artifacts are the pushed models and tools the agent holds in its
+	// cache (see PathAgentArtifacts).
+	Artifacts []HeldArtifact `json:"artifacts,omitempty"`
+}
+
+// HeldArtifact is one pushed artifact an agent holds.
+type HeldArtifact struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
 }
 
 // Agent roles: what kinds of task an agent runs.

@@ -25,7 +25,7 @@ type principal struct {
 
 // authzRoute is one public route with what it needs.
 type authzRoute struct {
-	name, method, path string // path placeholders: {job} {key} {agent} {endpoint} {enrollment}
+	name, method, path string // path placeholders: {job} {key} {agent} {endpoint} {enrollment} {artifact}
 	act                auth.Action
 	jobScoped          bool // the path names a job of the "own" or "other" tenant
 	body               string
@@ -112,6 +112,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"redeliver", "POST", "/v1/webhooks/deliveries/no-such-delivery/redeliver", auth.SubmitJobs, false, "", "", 404},
 		{"webhook secret", "GET", "/v1/webhooks/secret", auth.SubmitJobs, false, "", "", 200},
 		{"rotate secret", "POST", "/v1/webhooks/secret/rotate", auth.SubmitJobs, false, "", "", 200},
+		{"push artifact", "POST", "/v1/artifacts", auth.ManageArtifacts, false, `{"name":"m.bin","kind":"model","version":"v1","sha256":"` + strings.Repeat("a", 64) + `","size":1}`, "application/json", 201},
+		{"list artifacts", "GET", "/v1/artifacts", auth.ReadJobs, false, "", "", 200},
+		{"commit artifact", "POST", "/v1/artifacts/{artifact}/commit", auth.ManageArtifacts, false, "", "", 409}, // nothing uploaded
+		{"delete artifact", "DELETE", "/v1/artifacts/{artifact}", auth.ManageArtifacts, false, "", "", 204},
 		{"transcriptions", "POST", "/v1/audio/transcriptions", auth.SubmitJobs, false, "model=whisper-1", "application/x-www-form-urlencoded", 400}, // no file
 	}
 
@@ -199,6 +203,14 @@ func fillPath(t *testing.T, r *replica, rt authzRoute, p principal, rel string, 
 		}
 		path = strings.Replace(path, "{enrollment}", e.ID, 1)
 	}
+	if strings.Contains(path, "{artifact}") {
+		pushed, err := r.admin.PushArtifact(ctx, api.ArtifactRequest{Name: "matrix.bin", Kind: api.ArtifactModel,
+			SHA256: fmt.Sprintf("%064x", len(path)+len(p.name)), Size: 1, Version: strings.ReplaceAll(rt.name+"-"+p.name, " ", "-")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path = strings.Replace(path, "{artifact}", pushed.Artifact.ID, 1)
+	}
 	return strings.Replace(path, "{agent}", agentID, 1)
 }
 
@@ -250,10 +262,13 @@ func TestAgentAuthorization(t *testing.T) {
 		{"forged token", forged, "/v1/agent/tasks/" + l.TaskID + "/heartbeat", hb, 401},
 		{"revoked agent", revoked.token, "/v1/agent/lease", `{"max":1}`, 401},
 		{"agent token on public route", holder.token, "/v1/jobs", "", 401},
+		{"agent artifacts", holder.token, api.PathAgentArtifacts, "", 200},
+		{"api key on agent artifacts", adminKey, api.PathAgentArtifacts, "", 401},
+		{"revoked agent's artifacts", revoked.token, api.PathAgentArtifacts, "", 401},
 	}
 	for _, c := range cases {
 		method := http.MethodPost
-		if c.path == "/v1/jobs" {
+		if c.path == "/v1/jobs" || c.path == api.PathAgentArtifacts {
 			method = http.MethodGet
 		}
 		if got := do(t, r, method, c.path, c.token, "application/json", c.body); got != c.want {

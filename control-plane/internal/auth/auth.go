@@ -89,11 +89,12 @@ type Action int
 
 // Actions.
 const (
-	ReadJobs    Action = iota // get, list, captions, events
-	SubmitJobs                // create, retry
-	CancelJobs                //
-	ManageFleet               // agents, enrollment tokens
-	ManageKeys                // API keys, tenants
+	ReadJobs        Action = iota // get, list, captions, events
+	SubmitJobs                    // create, retry
+	CancelJobs                    //
+	ManageFleet                   // agents, enrollment tokens
+	ManageKeys                    // API keys, tenants
+	ManageArtifacts               // push and delete models and tools agents fetch
 )
 
 // Principal is an authenticated API caller.
@@ -109,7 +110,7 @@ func (p Principal) Can(a Action) bool {
 	case store.RoleAdmin:
 		return true
 	case store.RoleOperator:
-		return a != ManageKeys
+		return a != ManageKeys && a != ManageArtifacts
 	case store.RoleSubmitter:
 		return a == ReadJobs || a == SubmitJobs || a == CancelJobs
 	case store.RoleViewer:

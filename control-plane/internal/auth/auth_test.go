@@ -49,13 +49,13 @@ func TestParseKeyStatic(t *testing.T) {
 
 func TestRoles(t *testing.T) {
 	t.Parallel()
-	acts := []auth.Action{auth.ReadJobs, auth.SubmitJobs, auth.CancelJobs, auth.ManageFleet, auth.ManageKeys}
+	acts := []auth.Action{auth.ReadJobs, auth.SubmitJobs, auth.CancelJobs, auth.ManageFleet, auth.ManageKeys, auth.ManageArtifacts}
 	want := map[store.Role][]bool{
-		store.RoleAdmin:     {true, true, true, true, true},
-		store.RoleOperator:  {true, true, true, true, false},
-		store.RoleSubmitter: {true, true, true, false, false},
-		store.RoleViewer:    {true, false, false, false, false},
-		"nobody":            {false, false, false, false, false},
+		store.RoleAdmin:     {true, true, true, true, true, true},
+		store.RoleOperator:  {true, true, true, true, false, false},
+		store.RoleSubmitter: {true, true, true, false, false, false},
+		store.RoleViewer:    {true, false, false, false, false, false},
+		"nobody":            {false, false, false, false, false, false},
 	}
 	for role, allowed := range want {
 		p := auth.Principal{Tenant: "t", Role: role}

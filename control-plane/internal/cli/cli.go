@@ -49,6 +49,7 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		tenantsCmd(io),
 		auditCmd(io),
 		webhooksCmd(io),
+		artifactsCmd(io),
 	)
 	return root
 }

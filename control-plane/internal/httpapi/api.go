@@ -85,26 +85,27 @@ type Config struct {
 // API holds the handlers' dependencies. Each group of routes reaches the
 // store through its own small interface.
 type API struct {
-	cfg      Config
-	jobs     jobStore
-	eventLog eventLog
-	protocol protocolStore
-	admin    adminStore
-	hooks    webhookStore
-	rollups  statsStore
-	auditLog auditStore
-	fresh    statsCache // recent statistics, for streams
-	keys     Keys
-	agents   Agents
-	submit   *submit.Service
-	blobs    Blobs
-	dispatch Dispatcher
-	notify   Notifier
-	console  Console
-	limiter  RateLimiter
-	now      func() time.Time
-	log      *slog.Logger
-	obs      observer
+	cfg       Config
+	jobs      jobStore
+	eventLog  eventLog
+	protocol  protocolStore
+	admin     adminStore
+	hooks     webhookStore
+	rollups   statsStore
+	auditLog  auditStore
+	artifacts artifactStore
+	fresh     statsCache // recent statistics, for streams
+	keys      Keys
+	agents    Agents
+	submit    *submit.Service
+	blobs     Blobs
+	dispatch  Dispatcher
+	notify    Notifier
+	console   Console
+	limiter   RateLimiter
+	now       func() time.Time
+	log       *slog.Logger
+	obs       observer
 }
 
 // Store is everything the routes read and write; store.Store satisfies it.
@@ -116,6 +117,7 @@ type Store interface {
 	webhookStore
 	statsStore
 	auditStore
+	artifactStore
 	submit.Store
 	keyStore
 	agentStore
@@ -194,7 +196,7 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 		ProbeTimeout: cfg.Surface.ProbeTimeout, MaxAttempts: cfg.RetryPolicy.MaxAttempts},
 		submit.Deps{Store: d.Store, Blobs: d.Blobs, Notifier: d.Notifier, Resolver: d.Resolver, Metrics: m,
 			Now: d.Now, NewID: d.NewID, Log: log})
-	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store, rollups: d.Store, auditLog: d.Store,
+	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store, rollups: d.Store, auditLog: d.Store, artifacts: d.Store,
 		keys: d.Keys, agents: d.Agents, submit: sub, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
 		console: d.Console, limiter: d.Limiter, now: d.Now, log: log, obs: newObserver(d.Observe)}
 }
@@ -244,6 +246,11 @@ func (a *API) App() *fiber.App {
 	v1.Get("/tenants", a.requireKey(auth.ManageKeys), a.listTenants)
 	v1.Get("/audit", a.requireKey(auth.ManageKeys), a.listAudit)
 
+	v1.Post("/artifacts", a.requireKey(auth.ManageArtifacts), a.pushArtifact)
+	v1.Get("/artifacts", a.requireKey(auth.ReadJobs), a.listArtifacts)
+	v1.Post("/artifacts/:id/commit", a.requireKey(auth.ManageArtifacts), a.commitArtifact)
+	v1.Delete("/artifacts/:id", a.requireKey(auth.ManageArtifacts), a.deleteArtifact)
+
 	v1.Post("/agents/enrollments", a.requireKey(auth.ManageFleet), a.createEnrollment)
 	v1.Get("/agents/enrollments", a.requireKey(auth.ManageFleet), a.listEnrollments)
 	v1.Post("/agents/enrollments/:id/revoke", a.requireKey(auth.ManageFleet), a.revokeEnrollment)
@@ -260,6 +267,7 @@ func (a *API) App() *fiber.App {
 	v1.Post("/agent/tasks/:id/complete", a.requireAgent, a.complete)
 	v1.Post("/agent/tasks/:id/fail", a.requireAgent, a.fail)
 	v1.Post("/agent/tasks/:id/release", a.requireAgent, a.release)
+	v1.Get("/agent/artifacts", a.requireAgent, a.agentArtifacts)
 
 	if a.cfg.BlobHandler != nil {
 		app.All("/v1/blobs/*", adaptor.HTTPHandler(a.cfg.BlobHandler))
@@ -285,6 +293,8 @@ func (a *API) deadline(c *fiber.Ctx) error {
 		d = 10 * time.Minute
 	case strings.HasPrefix(p, "/v1/blobs/"):
 		d = 30 * time.Minute
+	case strings.HasPrefix(p, api.PathArtifacts+"/") && strings.HasSuffix(p, "/commit"):
+		d = artifactCommitTimeout
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), d)
 	defer cancel()

@@ -52,6 +52,9 @@ var auditRoutes = map[string]auditRoute{
 	"DELETE /v1/webhooks/endpoints/:id":          {action: "webhooks.endpoint.delete", param: "id"},
 	"POST /v1/webhooks/deliveries/:id/redeliver": {action: "webhooks.redeliver", param: "id"},
 	"POST /v1/webhooks/secret/rotate":            {action: "webhooks.secret.rotate"},
+	"POST /v1/artifacts":                         {action: "artifacts.push", detail: []string{"name", "kind", "version", "sha256", "size"}},
+	"POST /v1/artifacts/:id/commit":              {action: "artifacts.commit", param: "id"},
+	"DELETE /v1/artifacts/:id":                   {action: "artifacts.delete", param: "id"},
 }
 
 // The console's session routes, audited as session.login and

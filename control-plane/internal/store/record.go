@@ -250,6 +250,14 @@ type capabilitiesRecord struct {
 	Labels    map[string]string `json:"labels,omitempty"`
 	Slots     int               `json:"slots"`
 	Kinds     []string          `json:"kinds,omitempty"`
+	Artifacts []heldRecord      `json:"artifacts,omitempty"`
+}
+
+type heldRecord struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
 }
 
 type engineRecord struct {
@@ -272,6 +280,9 @@ func capabilitiesRecordOf(c api.Capabilities) capabilitiesRecord {
 	for _, g := range c.GPUs {
 		r.GPUs = append(r.GPUs, gpuRecord(g))
 	}
+	for _, a := range c.Artifacts {
+		r.Artifacts = append(r.Artifacts, heldRecord{Kind: a.Kind, Name: a.Name, Version: a.Version, SHA256: a.SHA256})
+	}
 	return r
 }
 
@@ -282,6 +293,9 @@ func (r capabilitiesRecord) capabilities() api.Capabilities {
 	}
 	for _, g := range r.GPUs {
 		c.GPUs = append(c.GPUs, api.GPU(g))
+	}
+	for _, a := range r.Artifacts {
+		c.Artifacts = append(c.Artifacts, api.HeldArtifact{Kind: a.Kind, Name: a.Name, Version: a.Version, SHA256: a.SHA256})
 	}
 	return c
 }

@@ -38,7 +38,7 @@ func columns() []column {
 			Error: &api.Error{Code: "playback_failed", Message: "ffmpeg exited 1"}}}
 	caps := &api.Capabilities{Engines: []api.EngineCapability{{Name: "whisper-cpp", Models: []string{"base.en"}}},
 		Languages: []string{"en"}, GPUs: []api.GPU{{Name: "A100", MemoryMB: 40960, UUID: "GPU-1", DriverVersion: "535.104.05"}}, Labels: map[string]string{"zone": "eu"},
-		Slots: 2, Kinds: []string{"caption"}}
+		Slots: 2, Kinds: []string{"caption"}, Artifacts: []api.HeldArtifact{{Kind: "model", Name: "ggml-base.en.bin", Version: "v1", SHA256: "ab12"}}}
 	event := &api.Job{ID: "j1", Tenant: "acme", Status: api.JobSucceeded, Stage: "done", Progress: 1,
 		Source:   api.Source{URL: "https://media.example.com/talk.mp4", Filename: "talk.mp4", Size: 2048},
 		Language: "en", Task: "transcribe", Model: "base", Priority: 7, Captions: "asr-only", Cache: true,
@@ -80,7 +80,7 @@ func columns() []column {
 			`{"key":"results/j/t.json","size":0,"sha256":"","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
 		{"agents.capabilities", *caps, func() (any, error) { return store.CapabilitiesArg(caps) },
 			decoder(store.DecodeCapabilities),
-			`{"engines":[{"name":"whisper-cpp","models":["base.en"]}],"languages":["en"],"gpus":[{"name":"A100","memory_mb":40960,"uuid":"GPU-1","driver_version":"535.104.05"}],"labels":{"zone":"eu"},"slots":2,"kinds":["caption"]}`},
+			`{"engines":[{"name":"whisper-cpp","models":["base.en"]}],"languages":["en"],"gpus":[{"name":"A100","memory_mb":40960,"uuid":"GPU-1","driver_version":"535.104.05"}],"labels":{"zone":"eu"},"slots":2,"kinds":["caption"],"artifacts":[{"kind":"model","name":"ggml-base.en.bin","version":"v1","sha256":"ab12"}]}`},
 		{"job_events.data", *event, func() (any, error) { return store.EventArg(event) },
 			decoder(store.DecodeEvent),
 			`{"id":"j1","tenant":"acme","status":"succeeded","stage":"done","progress":1,"source":{"url":"https://media.example.com/talk.mp4","filename":"talk.mp4","size":2048},"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"attempts":2,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:05:05Z","finished_at":"2030-01-02T03:05:05Z","error":{"code":"download_failed","message":"HTTP 403"},"result":{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}},"chunk_seconds":120,"chunks":{"total":3,"done":2}}`},

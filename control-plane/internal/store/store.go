@@ -28,6 +28,7 @@ var (
 type Store interface {
 	DevSurface
 	Admin
+	Artifacts
 
 	// CreateJob inserts a job, its tasks and, when it has a cache key or a
 	// trace context, its metadata (JobID and Tenant are taken from j)

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, adminTests()...)
 	tests = append(tests, runsTests()...)
 	tests = append(tests, mediaTests()...)
+	tests = append(tests, artifactTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,161 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+)
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// pushArtifact pushes data as an operator's CLI does, but uploads body
+// (data itself unless a test corrupts it); it returns the commit's answer.
+func pushArtifact(t *testing.T, r *replica, req api.ArtifactRequest, body []byte) (api.Artifact, error) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := r.admin.PushArtifact(ctx, req)
+	if err != nil {
+		t.Fatalf("push %s: %v", req.Name, err)
+	}
+	if p.Artifact.CommittedAt != nil || p.Upload.Key == "" {
+		t.Fatalf("push answered %+v", p)
+	}
+	// Presigned URLs are not API routes: upload without the validating client.
+	if err := api.NewClient(r.url, "", nil).PutPresigned(ctx, p.Upload, bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatalf("upload %s: %v", req.Name, err)
+	}
+	return r.admin.CommitArtifact(ctx, p.Artifact.ID)
+}
+
+// TestArtifactPush: on both blob backends an artifact pushed, uploaded
+// through its presigned URL and committed is listed and fetched by agents
+// byte for byte; an upload whose bytes are not the declared ones is refused
+// with artifact_hash_mismatch and never listed; agents see only the newest
+// version of a name; a deleted artifact is gone; each step is audited.
+func TestArtifactPush(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			r := startReplica(t, b.cfg(t))
+			ctx := context.Background()
+			data := bytes.Repeat([]byte("ggml model bytes "), 20000)
+			req := api.ArtifactRequest{Name: "ggml-base.en.bin", Kind: api.ArtifactModel, Version: "v1", SHA256: sha256Hex(data), Size: int64(len(data))}
+			v1, err := pushArtifact(t, r, req, data)
+			if err != nil || v1.CommittedAt == nil || v1.SHA256 != req.SHA256 || v1.Version != "v1" {
+				t.Fatalf("commit = %+v, %v", v1, err)
+			}
+			if again, err := r.admin.CommitArtifact(ctx, v1.ID); err != nil || !again.CommittedAt.Equal(*v1.CommittedAt) {
+				t.Fatalf("second commit = %+v, %v", again, err)
+			}
+			if _, err := r.admin.PushArtifact(ctx, req); !isStatus(err, http.StatusConflict, api.CodeConflict) {
+				t.Fatalf("same version pushed again: %v, want 409", err)
+			}
+
+			// Corrupted: the declared hash is data's, the bytes are not.
+			bad := req
+			bad.Name = "corrupt.bin"
+			_, err = pushArtifact(t, r, bad, bytes.ToUpper(data))
+			if !isStatus(err, http.StatusUnprocessableEntity, api.CodeArtifactHashMismatch) {
+				t.Fatalf("corrupted upload committed: %v, want 422 %s", err, api.CodeArtifactHashMismatch)
+			}
+			// The refused upload was deleted: pushing the name again and
+			// committing without uploading finds nothing.
+			p, err := r.admin.PushArtifact(ctx, bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.admin.CommitArtifact(ctx, p.Artifact.ID); !isStatus(err, http.StatusConflict, api.CodeConflict) {
+				t.Fatalf("commit with nothing uploaded: %v, want 409", err)
+			}
+
+			data2 := append(bytes.Clone(data), "v2"...)
+			req2 := req
+			req2.Version, req2.SHA256, req2.Size = "", sha256Hex(data2), int64(len(data2))
+			v2, err := pushArtifact(t, r, req2, data2)
+			if err != nil || v2.Version != req2.SHA256[:12] {
+				t.Fatalf("commit v2 = %+v, %v; want the hash prefix as version", v2, err)
+			}
+			tool := []byte("#!/bin/sh\necho 2030.01.01\n")
+			tl, err := pushArtifact(t, r, api.ArtifactRequest{Name: "yt-dlp", Kind: api.ArtifactTool, Version: "2030.01.01", SHA256: sha256Hex(tool), Size: int64(len(tool))}, tool)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			l, err := r.admin.ListArtifacts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := artifactIDs(l.Artifacts), []string{v2.ID, v1.ID, tl.ID}; !slices.Equal(got, want) {
+				t.Fatalf("list = %v, want %v (no pending or refused ones)", got, want)
+			}
+
+			ag := enrollAgent(t, r, "fetcher", api.Capabilities{})
+			al, err := ag.c.AgentArtifacts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range al.Artifacts {
+				got = append(got, a.ID)
+			}
+			if want := []string{v2.ID, tl.ID}; !slices.Equal(got, want) {
+				t.Fatalf("agent list = %v, want the newest of each name %v", got, want)
+			}
+			if b, _ := fetch(t, al.Artifacts[0].Download.URL); !bytes.Equal(b, data2) {
+				t.Fatalf("fetched %d bytes, not the pushed ones", len(b))
+			}
+
+			if err := r.admin.DeleteArtifact(ctx, v2.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.admin.DeleteArtifact(ctx, v2.ID); !isStatus(err, http.StatusNotFound, api.CodeNotFound) {
+				t.Fatalf("second delete: %v, want 404", err)
+			}
+			al, err = ag.c.AgentArtifacts(ctx)
+			if err != nil || len(al.Artifacts) != 2 || al.Artifacts[0].ID != v1.ID {
+				t.Fatalf("agent list after deleting v2 = %+v, %v; want v1 back", al, err)
+			}
+
+			au, err := r.admin.Audit(ctx, api.AuditQuery{Action: "artifacts"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, e := range au.Entries {
+				count[e.Action+" "+http.StatusText(e.Status)]++
+			}
+			want := map[string]int{"artifacts.push Created": 5, "artifacts.push Conflict": 1, "artifacts.commit OK": 4,
+				"artifacts.commit Unprocessable Entity": 1, "artifacts.commit Conflict": 1,
+				"artifacts.delete No Content": 1, "artifacts.delete Not Found": 1}
+			for k, n := range want {
+				if count[k] != n {
+					t.Errorf("audit: %d × %s, want %d (all: %v)", count[k], k, n, count)
+				}
+			}
+		})
+	}
+}
+
+func artifactIDs(as []api.Artifact) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+func isStatus(err error, status int, code string) bool {
+	var se *api.StatusError
+	return errors.As(err, &se) && se.Status == status && se.Err.Code == code
+}
