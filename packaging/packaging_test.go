@@ -78,6 +78,7 @@ func TestPackages(t *testing.T) {
 	}}
 
 	root := t.TempDir()
+	viaDpkg := true // both packages went in with dpkg, maintainer scripts and all
 	for _, w := range wants {
 		deb := filepath.Join(out, w.name+"_"+version+"_amd64.deb")
 		t.Run(w.name+"/info", func(t *testing.T) {
@@ -128,7 +129,7 @@ func TestPackages(t *testing.T) {
 			}
 		})
 		t.Run(w.name+"/install", func(t *testing.T) {
-			install(t, root, deb)
+			viaDpkg = install(t, root, deb) && viaDpkg
 			unit := readFile(t, filepath.Join(root, "usr/lib/systemd/system", w.unit))
 			for _, l := range w.unitLines {
 				if !strings.Contains(unit, "\n"+l+"\n") {
@@ -161,12 +162,35 @@ func TestPackages(t *testing.T) {
 			t.Errorf("doctor printed no ffmpeg check:\n%s", b)
 		}
 	})
+	t.Run("agent-purge", func(t *testing.T) {
+		if !viaDpkg {
+			t.Skip("installed without dpkg")
+		}
+		state := filepath.Join(root, "var/lib/ytcaption-agent")
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(state, "credential.json"), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "dpkg", "--root="+root, "--force-not-root", "--force-bad-path", "--force-script-chrootless",
+			"--purge", "ytcaption-agent")
+		for _, p := range []string{state, filepath.Join(root, "etc/ytcaption/agent.hcl"), filepath.Join(root, "usr/bin/ytcaption-agent")} {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left after purge (%v)", p, err)
+			}
+		}
+		// The control plane's package shares /etc/ytcaption and stays.
+		if _, err := os.Stat(filepath.Join(root, "etc/ytcaption/ytcaption.env")); err != nil {
+			t.Errorf("purging the agent touched the control plane's config: %v", err)
+		}
+	})
 }
 
 // install puts deb into root with dpkg --root, its maintainer scripts run
 // outside a chroot with DPKG_ROOT set (the root has no shell); where dpkg
-// cannot, it only unpacks the files.
-func install(t *testing.T, root, deb string) {
+// cannot, it only unpacks the files and reports false.
+func install(t *testing.T, root, deb string) bool {
 	t.Helper()
 	if _, err := exec.LookPath("dpkg"); err == nil {
 		for _, d := range []string{"var/lib/dpkg/updates", "var/lib/dpkg/info"} {
@@ -185,11 +209,12 @@ func install(t *testing.T, root, deb string) {
 		b, err := cmd.CombinedOutput()
 		if err == nil {
 			checkUser(t, root)
-			return
+			return true
 		}
 		t.Logf("dpkg --root failed (%v), unpacking with dpkg-deb -x instead:\n%s", err, b)
 	}
 	run(t, "dpkg-deb", "-x", deb, root)
+	return false
 }
 
 // checkUser: where systemd-sysusers ran, postinst made the ytcaption user in
