@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 PKGS  := ./...
 
-.PHONY: all build run test test-env fuzz bench chaos chaos-record screenshots console-vendor clean
+.PHONY: all build run test test-env fuzz bench chaos chaos-record screenshots console-vendor package clean
 
 all: build
 
@@ -12,6 +12,11 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ytcaption ./control-plane/cmd/ytcaption
 	$(GO) build -trimpath -o $(BIN)/ytcaption-agent ./agent/cmd/ytcaption-agent
+
+## package: dist/ytcaption-agent_<version>_amd64.deb, dist/ytcaption_<version>_amd64.deb
+## and their .rpm, built with nfpm (packaging/); the version is `git describe`'s.
+package:
+	$(GO) run ./packaging/cmd/package -out dist
 
 ## run: install missing media tools, build, start the embedded dev stack.
 run:
@@ -80,4 +85,4 @@ console-vendor:
 	@echo "uPlot $(UPLOT) vendored; update the version in $(CONSOLE_STATIC)/index.html if it changed"
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

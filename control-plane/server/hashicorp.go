@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/fleet"
 	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
 	"github.com/ytcaption/ytcaption/control-plane/internal/secrets"
+	"github.com/ytcaption/ytcaption/internal/buildinfo"
 )
 
 // ConsulConfig turns on Consul registration when Addr is set.
@@ -62,14 +62,6 @@ type hashicorp struct {
 	registerDone chan struct{}
 	autoscaler   *fleet.Autoscaler
 	view         *fleet.View
-}
-
-// version is the module version the binary was built from.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // loadSecrets reads the configuration's secrets from Vault, before anything
@@ -176,7 +168,7 @@ func (s *Server) startHashicorp(ctx context.Context, wg *sync.WaitGroup) {
 
 func (s *Server) startRegistration(ctx context.Context) error {
 	c := s.cfg.Consul
-	reg, err := fleet.NewRegistration(s.cfg.ReplicaName, s.ln.Addr().String(), c.ServiceAddr, version(), c.Tags)
+	reg, err := fleet.NewRegistration(s.cfg.ReplicaName, s.ln.Addr().String(), c.ServiceAddr, buildinfo.Version(), c.Tags)
 	if err != nil {
 		return err
 	}

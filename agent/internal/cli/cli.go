@@ -33,7 +33,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(runCmd(stderr, getenv), doctorCmd(getenv), installCmd(getenv))
+	root.AddCommand(runCmd(stderr, getenv), doctorCmd(getenv), installCmd(getenv), versionCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "ytcaption-agent:", err)
 		return 1

@@ -43,6 +43,7 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		devCmd(io),
 		captionCmd(io),
 		migrateCmd(io),
+		versionCmd(),
 		jobsCmd(io),
 		agentsCmd(io),
 		keysCmd(io),
