@@ -96,6 +96,8 @@ func configSchema(fs *pflag.FlagSet) (map[string]config.Attr, error) {
 			a.Kind = config.String
 		case "int":
 			a.Kind = config.Int
+		case "int64":
+			a.Kind = config.Int64
 		case "bool":
 			a.Kind = config.Bool
 		case "duration":

@@ -82,6 +82,8 @@ vault_addr = "https://vault:8200"
 vault_kv = "kv/agent"
 vault_jwt_file = "/secrets/jwt"
 vault_jwt_role = "agents"
+artifact_cache_size = 53687091200
+artifact_dir = "/var/cache/a/artifacts"
 `
 
 // TestConfigFileEveryFlag: a file alone sets every flag of run.
@@ -95,13 +97,15 @@ func TestConfigFileEveryFlag(t *testing.T) {
 	got := []any{c.Server, c.Token, c.Name, c.StateDir, c.WorkDir, c.Concurrency, l.labels, l.roles, c.Engine,
 		c.MaxDownloads, c.MaxTranscribes, c.Grace, c.AllowPrivateSources, c.AllowTargets, c.YTDLPBinary, c.Cookies,
 		c.Proxy, c.FFmpeg, c.FFprobe, c.SphinxModelDir, c.WhisperBinary, c.WhisperModel, c.OpenAIURL, c.OpenAIKey,
-		c.OpenAIModel, c.CACert, c.ClientCert, c.ClientKey, c.ConsulAddr, c.Vault.Addr, c.Vault.KV, c.Vault.JWTFile, c.Vault.JWTRole}
+		c.OpenAIModel, c.CACert, c.ClientCert, c.ClientKey, c.ConsulAddr, c.Vault.Addr, c.Vault.KV, c.Vault.JWTFile, c.Vault.JWTRole,
+		c.ArtifactCacheSize, c.ArtifactDir}
 	want := []any{"https://captions.example.com", "yte_abc_secret", "gpu-01", "/var/lib/a", "/var/cache/a", 3,
 		"gpu=a100,zone=eu-1", "transcribe", "pocketsphinx", 2, 1, 90 * time.Second, true,
 		[]string{"10.2.0.0/16", "127.0.0.1:8081"}, "/opt/yt-dlp", "/etc/ytcaption/cookies.txt", "http://proxy:3128",
 		"/opt/ffmpeg", "/opt/ffprobe", "/usr/share/ps", "/opt/whisper-cli", "/models/ggml-base.en.bin",
 		"http://asr:8000", "k", "whisper-1", "/etc/ytcaption/ca.pem", "/etc/ytcaption/agent.pem",
-		"/etc/ytcaption/agent-key.pem", "consul:8500", "https://vault:8200", "kv/agent", "/secrets/jwt", "agents"}
+		"/etc/ytcaption/agent-key.pem", "consul:8500", "https://vault:8200", "kv/agent", "/secrets/jwt", "agents",
+		int64(50 << 30), "/var/cache/a/artifacts"}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("setting %d: got %#v, want %#v", i, got[i], want[i])

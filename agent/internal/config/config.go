@@ -33,11 +33,12 @@ const (
 	Duration             // "90s", "2m"
 	List                 // ["a", "b"]
 	Map                  // { k = "v" }
+	Int64                // a whole number ≥ 0 that may pass 2³¹ (sizes in bytes)
 )
 
 func (k Kind) String() string {
 	return [...]string{"a string", "a whole number (0 or more)", "true or false", `a duration such as "90s"`,
-		`a list of strings such as ["a", "b"]`, `a map of strings such as { k = "v" }`}[k]
+		`a list of strings such as ["a", "b"]`, `a map of strings such as { k = "v" }`, "a whole number (0 or more)"}[k]
 }
 
 // Attr describes one attribute.
@@ -118,12 +119,16 @@ func flagForm(v cty.Value, k Kind) (string, error) {
 			}
 		}
 		return s, nil
-	case Int:
+	case Int, Int64:
 		if v.Type() != cty.Number {
 			return "", bad
 		}
+		limit := big.NewFloat(1 << 31)
+		if k == Int64 {
+			limit = big.NewFloat(1 << 63)
+		}
 		n := v.AsBigFloat()
-		if !n.IsInt() || n.Sign() < 0 || n.Cmp(big.NewFloat(1<<31)) >= 0 {
+		if !n.IsInt() || n.Sign() < 0 || n.Cmp(limit) >= 0 {
 			return "", fmt.Errorf("%s is not %s", n.Text('g', -1), k)
 		}
 		i, _ := n.Int64()
