@@ -131,9 +131,14 @@ func engines(cfg Config) map[string]asr.Engine {
 		ps.LM = filepath.Join(cfg.SphinxModelDir, "en-us.lm.bin")
 		ps.Dict = filepath.Join(cfg.SphinxModelDir, "cmudict-en-us.dict")
 	}
+	whisper := asr.WhisperConfig{Binary: cfg.WhisperBinary, Model: cfg.WhisperModel}
+	if cfg.ArtifactCacheSize > 0 {
+		// Pushed ggml models land here (artifact.Cache's layout).
+		whisper.ModelDirs = []string{filepath.Join(artifactDir(cfg), api.ArtifactModel)}
+	}
 	m := map[string]asr.Engine{
 		asr.NamePocketsphinx: asr.NewPocketsphinx(ps),
-		asr.NameWhisperCpp:   asr.NewWhisperCpp(asr.WhisperConfig{Binary: cfg.WhisperBinary, Model: cfg.WhisperModel}),
+		asr.NameWhisperCpp:   asr.NewWhisperCpp(whisper),
 	}
 	if cfg.OpenAIURL != "" {
 		m[asr.NameOpenAI] = asr.NewOpenAI(asr.OpenAIConfig{BaseURL: cfg.OpenAIURL, APIKey: cfg.OpenAIKey, Model: cfg.OpenAIModel})
@@ -142,6 +147,45 @@ func engines(cfg Config) map[string]asr.Engine {
 		m[name] = e
 	}
 	return m
+}
+
+// artifactDir is where the artifact cache lives.
+func artifactDir(cfg Config) string {
+	if cfg.ArtifactDir != "" {
+		return cfg.ArtifactDir
+	}
+	return filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir), "artifacts")
+}
+
+// pickEngines checks which engines can run here and picks the default one.
+func pickEngines(ctx context.Context, cfg Config, log *slog.Logger) (available []api.EngineCapability, usable map[string]asr.Engine, def string, err error) {
+	all := engines(cfg)
+	available, why := asr.Capabilities(ctx, all)
+	usable = map[string]asr.Engine{}
+	for _, c := range available {
+		usable[c.Name] = all[c.Name]
+	}
+	for name, err := range why {
+		log.Debug("engine unavailable", "engine", name, "why", err)
+	}
+	transcribes := slices.Contains(cfg.Roles, api.RoleTranscribe)
+	if len(usable) == 0 && transcribes {
+		return nil, nil, "", fmt.Errorf("no speech engine can run here (%v); run `ytcaption-agent doctor`", why)
+	}
+	def = cfg.Engine
+	if def == "" {
+		// The most accurate engine present wins.
+		for _, n := range []string{asr.NameWhisperCpp, asr.NameOpenAI, asr.NamePocketsphinx} {
+			if _, ok := usable[n]; ok {
+				def = n
+				break
+			}
+		}
+	}
+	if _, ok := usable[def]; !ok && transcribes {
+		return nil, nil, "", fmt.Errorf("engine %q cannot run here: %v", def, why[def])
+	}
+	return available, usable, def, nil
 }
 
 // New builds a worker and checks which engines can run here.
@@ -158,34 +202,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = filepath.Join(os.TempDir(), "ytcaption-agent")
 	}
-	all := engines(cfg)
-	available, why := asr.Capabilities(ctx, all)
-	usable := map[string]asr.Engine{}
-	for _, c := range available {
-		usable[c.Name] = all[c.Name]
-	}
-	for name, err := range why {
-		log.Debug("engine unavailable", "engine", name, "why", err)
-	}
 	if len(cfg.Roles) == 0 {
 		cfg.Roles = []string{api.RolePrepare, api.RoleTranscribe}
 	}
-	transcribes := slices.Contains(cfg.Roles, api.RoleTranscribe)
-	if len(usable) == 0 && transcribes {
-		return nil, fmt.Errorf("no speech engine can run here (%v); run `ytcaption-agent doctor`", why)
-	}
-	def := cfg.Engine
-	if def == "" {
-		// The most accurate engine present wins.
-		for _, n := range []string{asr.NameWhisperCpp, asr.NameOpenAI, asr.NamePocketsphinx} {
-			if _, ok := usable[n]; ok {
-				def = n
-				break
-			}
-		}
-	}
-	if _, ok := usable[def]; !ok && transcribes {
-		return nil, fmt.Errorf("engine %q cannot run here: %v", def, why[def])
+	available, usable, def, err := pickEngines(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	upload, fetch, err := tlsClients(&cfg)
 	if err != nil {
@@ -218,11 +240,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		Kinds: api.KindsForRoles(cfg.Roles)}
 	w := &Worker{cfg: cfg, log: log, pipe: pipe, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now}
 	if cfg.ArtifactCacheSize > 0 {
-		dir := cfg.ArtifactDir
-		if dir == "" {
-			dir = filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir), "artifacts")
-		}
-		if w.cache, err = artifact.New(dir, cfg.ArtifactCacheSize, upload, log, nil); err != nil {
+		if w.cache, err = artifact.New(artifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -365,7 +383,8 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // refreshArtifacts fetches the pushed models and tools the cache lacks
 // before leasing (docs/architecture.md, "Pushed models and tools"),
-// advertises what it holds, and runs a pushed yt-dlp newer than the
+// advertises what it holds, checks the engines again (a fetched ggml model
+// serves whisper-cpp in this run), and runs a pushed yt-dlp newer than the
 // system one. Failures are logged: the agent works with what it has.
 func (w *Worker) refreshArtifacts(ctx context.Context, l artifact.Lister) {
 	if w.cache == nil {
@@ -377,11 +396,16 @@ func (w *Worker) refreshArtifacts(ctx context.Context, l artifact.Lister) {
 		w.log.Warn("artifacts not all fetched", "err", err)
 	}
 	w.caps.Artifacts = h.Artifacts
+	if available, usable, def, err := pickEngines(ctx, w.cfg, w.log); err != nil {
+		w.log.Warn("engines not checked again; keeping the ones found at start", "err", err)
+	} else {
+		w.caps.Engines, w.pipeCfg.Engines, w.pipeCfg.DefaultEngine = available, usable, def
+	}
 	if h.YtDlp != system {
 		w.log.Info("using the pushed yt-dlp", "path", h.YtDlp)
 		w.pipeCfg.YTDLP.Binary = h.YtDlp
-		w.pipe = pipeline.New(w.pipeCfg)
 	}
+	w.pipe = pipeline.New(w.pipeCfg)
 }
 
 // Kill ends a running worker at once, handing running tasks back.

@@ -23,10 +23,13 @@ import (
 type WhisperConfig struct {
 	Binary string // default "whisper-cli" from PATH
 	// Model is the default ggml model file. Options.Model may instead name a
-	// model ("base.en") found as ggml-<name>.bin in ModelDir.
+	// model ("base.en") found as ggml-<name>.bin in ModelDir or ModelDirs.
 	Model    string
 	ModelDir string // default: the directory of Model
-	Threads  int    // default: number of CPUs
+	// ModelDirs are searched after ModelDir, such as the agent's cache of
+	// pushed models. Without Model, the first model found is the default.
+	ModelDirs []string
+	Threads   int // default: number of CPUs
 	// ExtraArgs are appended verbatim (operator settings such as GPU
 	// selection); never filled from job input.
 	ExtraArgs []string
@@ -60,13 +63,16 @@ func NewWhisperCpp(cfg WhisperConfig) *WhisperCpp {
 func (w *WhisperCpp) Name() string { return NameWhisperCpp }
 
 // Check implements Checker: the binary must be on PATH and the default model
-// must exist.
+// must exist (or, without one configured, some model must be found).
 func (w *WhisperCpp) Check(context.Context) error {
 	if _, err := exec.LookPath(w.cfg.Binary); err != nil {
 		return fmt.Errorf("whisper-cpp: %w", err)
 	}
 	if w.cfg.Model == "" {
-		return fmt.Errorf("whisper-cpp: no model file configured")
+		if len(w.found()) == 0 {
+			return fmt.Errorf("whisper-cpp: no model file configured or found in %q", w.dirs())
+		}
+		return nil
 	}
 	if _, err := os.Stat(w.cfg.Model); err != nil {
 		return fmt.Errorf("whisper-cpp model: %w", err)
@@ -75,17 +81,14 @@ func (w *WhisperCpp) Check(context.Context) error {
 }
 
 // Capability implements Checker: the models are the ggml-*.bin files in
-// ModelDir plus the default model.
+// the model directories plus the default model.
 func (w *WhisperCpp) Capability() api.EngineCapability {
 	seen := map[string]bool{}
 	if w.cfg.Model != "" {
 		seen[modelName(w.cfg.Model)] = true
 	}
-	if w.cfg.ModelDir != "" {
-		files, _ := filepath.Glob(filepath.Join(w.cfg.ModelDir, "ggml-*.bin"))
-		for _, f := range files {
-			seen[modelName(f)] = true
-		}
+	for _, f := range w.found() {
+		seen[modelName(f)] = true
 	}
 	models := make([]string, 0, len(seen))
 	for m := range seen {
@@ -93,6 +96,28 @@ func (w *WhisperCpp) Capability() api.EngineCapability {
 	}
 	sort.Strings(models)
 	return api.EngineCapability{Name: NameWhisperCpp, Models: models}
+}
+
+// dirs are the directories searched for named models, in order.
+func (w *WhisperCpp) dirs() []string {
+	var d []string
+	for _, dir := range append([]string{w.cfg.ModelDir}, w.cfg.ModelDirs...) {
+		if dir != "" {
+			d = append(d, dir)
+		}
+	}
+	return d
+}
+
+// found lists the model files in the model directories, directory by
+// directory, each sorted.
+func (w *WhisperCpp) found() []string {
+	var files []string
+	for _, dir := range w.dirs() {
+		f, _ := filepath.Glob(filepath.Join(dir, "ggml-*.bin"))
+		files = append(files, f...)
+	}
+	return files
 }
 
 // modelName turns ".../ggml-base.en.bin" into "base.en".
@@ -103,23 +128,28 @@ func modelName(path string) string {
 var modelNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // modelPath picks the model file for a job. A named model must be a plain
-// name (no path) found in ModelDir.
+// name (no path) found in a model directory.
 func (w *WhisperCpp) modelPath(name string) (string, error) {
-	if name == "" || name == modelName(w.cfg.Model) || name == "default" {
-		if w.cfg.Model == "" {
-			return "", failure.Transient(api.CodeTranscribeFailed, "whisper-cpp: no model file configured")
-		}
+	if w.cfg.Model != "" && (name == "" || name == modelName(w.cfg.Model) || name == "default") {
 		return w.cfg.Model, nil
 	}
-	if !modelNameRe.MatchString(name) || w.cfg.ModelDir == "" {
+	if name == "" || name == "default" {
+		if f := w.found(); len(f) > 0 {
+			return f[0], nil
+		}
+		return "", failure.Transient(api.CodeTranscribeFailed, "whisper-cpp: no model file configured or found")
+	}
+	if !modelNameRe.MatchString(name) || len(w.dirs()) == 0 {
 		return "", failure.Permanent(api.CodeInvalidRequest, "whisper-cpp: unknown model %q", name)
 	}
-	p := filepath.Join(w.cfg.ModelDir, "ggml-"+name+".bin")
-	if _, err := os.Stat(p); err != nil {
-		// Another agent may have it: not this job's fault.
-		return "", failure.Transient(api.CodeTranscribeFailed, "whisper-cpp: model %q not installed here: %w", name, err)
+	for _, dir := range w.dirs() {
+		p := filepath.Join(dir, "ggml-"+name+".bin")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
 	}
-	return p, nil
+	// Another agent may have it: not this job's fault.
+	return "", failure.Transient(api.CodeTranscribeFailed, "whisper-cpp: model %q not installed here", name)
 }
 
 // Args returns the whisper-cli command line, without the binary, for

@@ -133,6 +133,42 @@ func TestWhisperModelSelection(t *testing.T) {
 	}
 }
 
+// TestWhisperModelDirs: without a configured model, models found in
+// ModelDirs (an agent's pushed models) make the engine usable, are listed,
+// and serve jobs by name or as the default.
+func TestWhisperModelDirs(t *testing.T) {
+	t.Parallel()
+	own, pushed := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Join(own, "ggml-base.bin"), filepath.Join(pushed, "ggml-base.bin"), filepath.Join(pushed, "ggml-tiny.en.bin")} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	empty := NewWhisperCpp(WhisperConfig{Binary: "sh", ModelDirs: []string{t.TempDir()}})
+	if err := empty.Check(context.Background()); err == nil {
+		t.Fatal("Check passed without any model")
+	}
+	w := NewWhisperCpp(WhisperConfig{Binary: "sh", ModelDir: own, ModelDirs: []string{pushed}})
+	if err := w.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Capability().Models; !slices.Equal(got, []string{"base", "tiny.en"}) {
+		t.Fatalf("models = %q", got)
+	}
+	for name, want := range map[string]string{
+		"":        filepath.Join(own, "ggml-base.bin"),
+		"base":    filepath.Join(own, "ggml-base.bin"), // ModelDir first
+		"tiny.en": filepath.Join(pushed, "ggml-tiny.en.bin"),
+	} {
+		if got, err := w.modelPath(name); err != nil || got != want {
+			t.Errorf("modelPath(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, err := w.modelPath("large"); failure.Code(err) != api.CodeTranscribeFailed {
+		t.Errorf("absent model: %v", err)
+	}
+}
+
 // TestWhisperTranscribeCommand runs Transcribe against a stand-in whisper-cli
 // that writes the fixture where -of says: it checks the run and the output
 // handling without a whisper model, which cannot be downloaded here.
