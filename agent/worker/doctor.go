@@ -23,20 +23,6 @@ type Check struct {
 // Report is what doctor found.
 type Report struct{ Checks []Check }
 
-// Ready reports whether every required check passed and an engine can run.
-func (r Report) Ready() bool {
-	engine := false
-	for _, c := range r.Checks {
-		if c.Required && !c.OK {
-			return false
-		}
-		if strings.HasPrefix(c.Name, "engine ") && c.OK {
-			engine = true
-		}
-	}
-	return engine
-}
-
 // Doctor checks the tools, engines, models and GPUs the configuration uses.
 func Doctor(ctx context.Context, cfg Config) Report {
 	var r Report
