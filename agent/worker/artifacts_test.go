@@ -22,31 +22,7 @@ import (
 // newer than the configured one.
 func TestArtifactsBeforeLeasing(t *testing.T) {
 	t.Parallel()
-	const adminKey = "worker-artifacts-admin-key"
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: filepath.Join(dir, "db"), AdminKey: adminKey},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvDone := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(srvDone) }()
-	t.Cleanup(func() { cancel(); <-srvDone })
-	admin := api.NewClient(srv.URL(), adminKey, nil)
-	push := func(name, kind, version string, data []byte) {
-		sum := sha256.Sum256(data)
-		p, err := admin.PushArtifact(ctx, api.ArtifactRequest{Name: name, Kind: kind, Version: version, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.PutPresigned(ctx, p.Upload, bytes.NewReader(data), int64(len(data))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.CommitArtifact(ctx, p.Artifact.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, url, admin, push := artifactPlane(t)
 	push("ggml-tiny.bin", api.ArtifactModel, "v1", bytes.Repeat([]byte("tiny"), 1000))
 	push("yt-dlp", api.ArtifactTool, "2030.01.01", []byte("#!/bin/sh\necho 2030.01.01\n"))
 	system := filepath.Join(t.TempDir(), "yt-dlp")
@@ -58,7 +34,7 @@ func TestArtifactsBeforeLeasing(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := t.TempDir()
-	w, err := New(ctx, Config{Server: srv.URL(), Token: e.Token, Engine: "pocketsphinx", WorkDir: t.TempDir(), StateDir: state,
+	w, err := New(ctx, Config{Server: url, Token: e.Token, Engine: "pocketsphinx", WorkDir: t.TempDir(), StateDir: state,
 		YTDLPBinary: system, ArtifactCacheSize: 1 << 20, LeaseWait: 200 * time.Millisecond}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -100,4 +76,38 @@ func TestArtifactsBeforeLeasing(t *testing.T) {
 	if got, want := w.pipeCfg.YTDLP.Binary, filepath.Join(state, "artifacts", api.ArtifactTool, "yt-dlp"); got != want {
 		t.Fatalf("yt-dlp %q, want the pushed %q", got, want)
 	}
+}
+
+// artifactPlane starts an embedded control plane for a test and returns its
+// context, URL, an admin client, and push, which pushes and commits an
+// artifact through it.
+func artifactPlane(t *testing.T) (context.Context, string, *api.Client, func(name, kind, version string, data []byte)) {
+	t.Helper()
+	const adminKey = "worker-artifacts-admin-key"
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: filepath.Join(dir, "db"), AdminKey: adminKey},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvDone := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(srvDone) }()
+	t.Cleanup(func() { cancel(); <-srvDone })
+	admin := api.NewClient(srv.URL(), adminKey, nil)
+	push := func(name, kind, version string, data []byte) {
+		t.Helper()
+		sum := sha256.Sum256(data)
+		p, err := admin.PushArtifact(ctx, api.ArtifactRequest{Name: name, Kind: kind, Version: version, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.PutPresigned(ctx, p.Upload, bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.CommitArtifact(ctx, p.Artifact.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx, srv.URL(), admin, push
 }

@@ -3,9 +3,6 @@ package worker
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/server"
 	"github.com/ytcaption/ytcaption/test/media"
 )
 
@@ -24,32 +20,8 @@ import (
 // stand-in whisper-cli records the -m it was given; no real model here).
 func TestWhisperModelFromArtifacts(t *testing.T) {
 	t.Parallel()
-	const adminKey = "worker-whisper-artifact-admin-key"
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: filepath.Join(dir, "db"), AdminKey: adminKey},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvDone := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(srvDone) }()
-	t.Cleanup(func() { cancel(); <-srvDone })
-	admin := api.NewClient(srv.URL(), adminKey, nil)
-
-	model := bytes.Repeat([]byte("ggml"), 1000)
-	sum := sha256.Sum256(model)
-	p, err := admin.PushArtifact(ctx, api.ArtifactRequest{Name: "ggml-tiny.bin", Kind: api.ArtifactModel, Version: "v1",
-		SHA256: hex.EncodeToString(sum[:]), Size: int64(len(model))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.PutPresigned(ctx, p.Upload, bytes.NewReader(model), int64(len(model))); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.CommitArtifact(ctx, p.Artifact.ID); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url, admin, push := artifactPlane(t)
+	push("ggml-tiny.bin", api.ArtifactModel, "v1", bytes.Repeat([]byte("ggml"), 1000))
 
 	fixture, err := filepath.Abs("../internal/asr/testdata/whisper_full.json")
 	if err != nil {
@@ -80,7 +52,7 @@ cp "` + fixture + `" "$out.json"
 	state := t.TempDir()
 	// Pocketsphinx lets the agent start: whisper-cpp has no model until
 	// the cache is filled.
-	w, err := New(ctx, Config{Server: srv.URL(), Token: e.Token, WorkDir: t.TempDir(), StateDir: state,
+	w, err := New(ctx, Config{Server: url, Token: e.Token, WorkDir: t.TempDir(), StateDir: state,
 		WhisperBinary: script, ArtifactCacheSize: 1 << 20, LeaseWait: 200 * time.Millisecond}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

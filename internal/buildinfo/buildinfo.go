@@ -6,7 +6,12 @@
 // other builds fall back to the module version the Go toolchain records.
 package buildinfo
 
-import "runtime/debug"
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
 
 // version is set only at link time; nothing assigns it at run time.
 var version string
@@ -21,4 +26,17 @@ func Version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// Command is the `version` subcommand both binaries share.
+func Command() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version this binary was built from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), Version())
+			return err
+		},
+	}
 }

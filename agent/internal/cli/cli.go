@@ -18,6 +18,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/agent/worker"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/buildinfo"
 	"github.com/ytcaption/ytcaption/internal/redact"
 )
 
@@ -33,7 +34,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(runCmd(stderr, getenv), doctorCmd(getenv), installCmd(getenv), versionCmd())
+	root.AddCommand(runCmd(stderr, getenv), doctorCmd(getenv), installCmd(getenv), buildinfo.Command())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "ytcaption-agent:", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ytcaption/ytcaption/internal/buildinfo"
 	"github.com/ytcaption/ytcaption/internal/redact"
 )
 
@@ -43,7 +44,7 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		devCmd(io),
 		captionCmd(io),
 		migrateCmd(io),
-		versionCmd(),
+		buildinfo.Command(),
 		jobsCmd(io),
 		agentsCmd(io),
 		keysCmd(io),
