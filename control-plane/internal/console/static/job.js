@@ -116,15 +116,6 @@ export function job(params) {
 
 const kindOrder = { prepare: 0, caption: 0, transcribe: 1, merge: 2 };
 
-// runsOf returns a task's attempts; a server without run history yields the
-// last attempt from the task's own fields.
-function runsOf(t) {
-  if (t.runs && t.runs.length) return t.runs;
-  if (!t.started_at) return [];
-  const ended = ['succeeded', 'failed', 'canceled'].includes(t.status);
-  return [{ attempt: t.attempts, agent_id: t.agent_id, started_at: t.started_at, ended_at: ended ? t.finished_at : undefined,
-    outcome: ended ? t.status : 'running', error: t.error, stages: t.stage ? [{ stage: t.stage, at: t.started_at }] : [] }];
-}
 
 function taskLabel(t) {
   if (t.chunk) return 'chunk ' + t.chunk.index + ' · ' + clock(t.chunk.start) + '–' + clock(t.chunk.end);
@@ -137,7 +128,7 @@ function timeline(j, tasks, names) {
   const t0 = Date.parse(j.created_at);
   const running = !FINAL.includes(j.status);
   const ordered = tasks.slice().sort((a, b) => (kindOrder[a.kind] - kindOrder[b.kind]) || ((a.chunk ? a.chunk.index : 0) - (b.chunk ? b.chunk.index : 0)));
-  const runs = ordered.flatMap((t) => runsOf(t).map((r) => ({ t, r })));
+  const runs = ordered.flatMap((t) => t.runs.map((r) => ({ t, r })));
   let t1 = j.finished_at ? Date.parse(j.finished_at) : Date.now();
   for (const { r } of runs) t1 = Math.max(t1, r.ended_at ? Date.parse(r.ended_at) : Date.now());
   const span = Math.max(1, t1 - t0);
@@ -157,7 +148,7 @@ function timeline(j, tasks, names) {
     h('div', { class: 'wf-track' }, bar('wait', t0, firstStart, 'waited ' + dur((firstStart - t0) / 1000) + ' for an agent', dur((firstStart - t0) / 1000)))));
   for (const t of ordered) {
     const track = h('div', { class: 'wf-track' });
-    for (const r of runsOf(t)) {
+    for (const r of t.runs) {
       const s = Date.parse(r.started_at), e = r.ended_at ? Date.parse(r.ended_at) : Date.now();
       const marks = r.stages || [];
       const run = bar('run ' + (r.outcome || ''), s, e, 'attempt ' + r.attempt + ' on ' + agent(r.agent_id) + ': ' + (r.outcome || '') + ', ' + dur((e - s) / 1000) +
