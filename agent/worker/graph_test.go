@@ -134,9 +134,9 @@ func (p *plane) Uploads(_ context.Context, id string, req api.UploadsRequest) (a
 	return r, nil
 }
 
-func (p *plane) Complete(_ context.Context, id string, req api.CompleteRequest) error {
+func (p *plane) Complete(_ context.Context, id string, req api.CompleteRequest) (api.CompleteResponse, error) {
 	p.done <- outcome{taskID: id, result: &req.Result}
-	return nil
+	return api.CompleteResponse{}, nil
 }
 
 func (p *plane) Fail(_ context.Context, id string, req api.FailRequest) error {

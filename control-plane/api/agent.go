@@ -221,7 +221,16 @@ type LeaseRequest struct {
 type LeaseResponse struct {
 	Tasks []Lease `json:"tasks"`
 	Drain bool    `json:"drain,omitempty"` // the agent is draining: lease nothing more
+	// Features are the optional protocol features this server accepts
+	// (Feature*). An agent uses one only after a lease reply announced it,
+	// so a newer agent keeps working against an older server, whose strict
+	// decoding would refuse the fields it does not know.
+	Features []string `json:"features,omitempty"`
 }
+
+// FeatureCompleteNext: a completion may ask for the next tasks
+// (CompleteRequest.Next), saving the agent a lease call per task.
+const FeatureCompleteNext = "complete_next"
 
 // Lease is one leased task.
 type Lease struct {
@@ -342,6 +351,23 @@ type HeartbeatResponse struct {
 type CompleteRequest struct {
 	Token  int64      `json:"token"`
 	Result TaskResult `json:"result"`
+	// Next, where the server announced FeatureCompleteNext, leases up to
+	// Next.Max more tasks in the same call, without waiting: the reply is
+	// then 200 with CompleteResponse; without it, 204 as always. The
+	// completion stands whatever the lease part finds (nothing queued, the
+	// agent draining); only the completion's own errors fail the call.
+	Next *NextRequest `json:"next,omitempty"`
+}
+
+// NextRequest asks a completion for the agent's next tasks; the agent's
+// capabilities are those of its last lease call.
+type NextRequest struct {
+	Max int `json:"max"` // 1..100
+}
+
+// CompleteResponse is the reply to a completion that asked for Next.
+type CompleteResponse struct {
+	Next LeaseResponse `json:"next"`
 }
 
 // TaskResult is the uploaded transcript: where it is, and what it holds.

@@ -104,7 +104,7 @@ func (c *Client) send(req *http.Request, out any) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp)
 	}
-	if out == nil {
+	if out == nil || resp.StatusCode == http.StatusNoContent { // 204: out keeps its zero value
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
@@ -345,8 +345,10 @@ func (c *Client) Uploads(ctx context.Context, taskID string, req UploadsRequest)
 }
 
 // Complete reports success.
-func (c *Client) Complete(ctx context.Context, taskID string, req CompleteRequest) error {
-	return c.Do(ctx, http.MethodPost, taskPath(taskID, "complete"), req, nil, nil)
+func (c *Client) Complete(ctx context.Context, taskID string, req CompleteRequest) (CompleteResponse, error) {
+	var out CompleteResponse
+	err := c.Do(ctx, http.MethodPost, taskPath(taskID, "complete"), req, &out, nil)
+	return out, err
 }
 
 // Fail reports a failed attempt.

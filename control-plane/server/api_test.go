@@ -97,7 +97,7 @@ func TestJobLifecycle(t *testing.T) {
 			_, err = r.admin.RetryJob(ctx, j.ID)
 			wantErr(t, err, http.StatusConflict, api.CodeConflict)
 			// The late complete of a finished task is stale.
-			err = ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key}})
+			_, err = ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key}})
 			wantErr(t, err, http.StatusConflict, api.CodeStaleLease)
 		})
 	}

@@ -224,12 +224,12 @@ func TestTaskGraph(t *testing.T) {
 			// The chunks must be the objects named for this lease.
 			bad := append([]api.PreparedChunk(nil), chunks...)
 			bad[1].Key = blob.ChunkKey(j.ID, prep.TaskID, prep.Token-1, 1)
-			err = ag.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token, Result: api.TaskResult{Chunks: bad}})
+			_, err = ag.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token, Result: api.TaskResult{Chunks: bad}})
 			wantErr(t, err, http.StatusBadRequest, api.CodeInvalidRequest)
-			err = ag.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
+			_, err = ag.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
 				Result: api.TaskResult{Key: prep.Upload.Key, Chunks: chunks}})
 			wantErr(t, err, http.StatusBadRequest, api.CodeInvalidRequest)
-			if err := ag.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
+			if _, err := ag.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
 				Result: api.TaskResult{Result: api.Result{Title: "Long talk"}, Chunks: chunks}}); err != nil {
 				t.Fatalf("complete prepare with chunks: %v", err)
 			}
@@ -266,7 +266,7 @@ func TestTaskGraph(t *testing.T) {
 					Segments: []api.Segment{{Start: c.Start, End: c.End, Text: fmt.Sprintf("part %d", c.Index)}},
 					Engine:   api.EngineInfo{Name: "test", Origin: "asr"}}
 				res := ag.upload(l, tr)
-				if err := ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res}); err != nil {
+				if _, err := ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res}); err != nil {
 					t.Fatalf("complete chunk %d: %v", c.Index, err)
 				}
 			}
@@ -345,7 +345,7 @@ func TestGraphWakeUps(t *testing.T) {
 	for i := range chunks {
 		putObject(t, ups.Uploads[i], []byte("RIFF"))
 	}
-	if err := preparer.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
+	if _, err := preparer.c.Complete(ctx, prep.TaskID, api.CompleteRequest{Token: prep.Token,
 		Result: api.TaskResult{Result: api.Result{Duration: 130}, Chunks: chunks}}); err != nil {
 		t.Fatal(err)
 	}

@@ -199,7 +199,8 @@ func (a *simAgent) upload(l api.Lease, tr api.Transcript) api.TaskResult {
 
 func (a *simAgent) complete(l api.Lease) error {
 	res := a.upload(l, sampleTranscript())
-	return a.c.Complete(context.Background(), l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
+	_, err := a.c.Complete(context.Background(), l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
+	return err
 }
 
 func sampleTranscript() api.Transcript {

@@ -56,10 +56,10 @@ func TestJobMedia(t *testing.T) {
 			sum := sha256.Sum256(ogg)
 			res := ag.upload(l, sampleTranscript())
 			res.Media = &api.MediaReport{Key: "jobs/another/media/playback.ogg", Size: int64(len(ogg)), ContentType: api.PlaybackContentType}
-			err = ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
+			_, err = ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
 			wantErr(t, err, http.StatusBadRequest, api.CodeInvalidRequest)
 			res.Media = &api.MediaReport{Key: up.Key, Size: int64(len(ogg)), SHA256: hex.EncodeToString(sum[:]), ContentType: api.PlaybackContentType}
-			if err := ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res}); err != nil {
+			if _, err := ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res}); err != nil {
 				t.Fatal(err)
 			}
 			waitStatus(t, own, j.ID, api.JobSucceeded)
@@ -125,7 +125,7 @@ func TestJobMedia(t *testing.T) {
 			ul := ag.leaseOne(5 * time.Second)
 			res = ag.upload(ul, sampleTranscript())
 			res.Media = &api.MediaReport{Error: &api.Error{Code: api.CodePlaybackFailed, Message: "encode: exit status 1"}}
-			if err := ag.c.Complete(ctx, ul.TaskID, api.CompleteRequest{Token: ul.Token, Result: res}); err != nil {
+			if _, err := ag.c.Complete(ctx, ul.TaskID, api.CompleteRequest{Token: ul.Token, Result: res}); err != nil {
 				t.Fatal(err)
 			}
 			waitStatus(t, own, uj.ID, api.JobSucceeded)

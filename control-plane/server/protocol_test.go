@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -186,7 +187,7 @@ func TestLeaseExpiryRescue(t *testing.T) {
 				t.Fatalf("job after stale complete: %s", got.Status)
 			}
 			// Even with the current token, another agent's call is refused.
-			err = first.c.Complete(ctx, l2.TaskID, api.CompleteRequest{Token: l2.Token, Result: api.TaskResult{Key: l2.Upload.Key}})
+			_, err = first.c.Complete(ctx, l2.TaskID, api.CompleteRequest{Token: l2.Token, Result: api.TaskResult{Key: l2.Upload.Key}})
 			wantErr(t, err, http.StatusConflict, api.CodeStaleLease)
 			if err := second.complete(l2); err != nil {
 				t.Fatalf("second complete: %v", err)
@@ -513,5 +514,97 @@ func TestNULCharacters(t *testing.T) {
 	done := waitStatus(t, r.admin, j.ID, api.JobFailed)
 	if done.Error == nil || done.Error.Message != "ffmpeg: garbage" {
 		t.Fatalf("job error %+v", done.Error)
+	}
+}
+
+// TestCompleteLeasesNext: a completion that asks for the next task gets it
+// in the same call, once the server has announced the feature; asking
+// finds nothing when the queue is empty, and is told to drain when the
+// agent is draining — the completion stands in every case. A completion
+// that does not ask is answered as before, and a bad next.max changes
+// nothing.
+func TestCompleteLeasesNext(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			r := startReplica(t, b.cfg(t))
+			ctx := context.Background()
+			a := enrollAgent(t, r, "chain", api.Capabilities{})
+			var jobs []string
+			for i := range 3 {
+				j, err := r.admin.SubmitJob(ctx, api.JobRequest{URL: fmt.Sprintf("https://example.com/next/%d", i)}, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				jobs = append(jobs, j.ID)
+			}
+			resp, err := a.c.Lease(ctx, api.LeaseRequest{Max: 1, WaitSeconds: 5})
+			if err != nil || len(resp.Tasks) != 1 {
+				t.Fatalf("lease: %+v %v", resp, err)
+			}
+			if !slices.Contains(resp.Features, api.FeatureCompleteNext) {
+				t.Fatalf("lease reply announces %v, want %s", resp.Features, api.FeatureCompleteNext)
+			}
+			l := resp.Tasks[0]
+			for _, max := range []int{0, 101} {
+				_, err := a.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: a.upload(l, sampleTranscript()),
+					Next: &api.NextRequest{Max: max}})
+				wantErr(t, err, http.StatusBadRequest, api.CodeInvalidRequest)
+			}
+			if got, _ := r.admin.GetJob(ctx, l.JobID); got.Status != api.JobRunning {
+				t.Fatalf("job after refused completions: %s", got.Status)
+			}
+
+			// Three tasks in one lease and two completions; the second asks
+			// for more than is left.
+			seen := map[string]bool{l.JobID: true}
+			for _, max := range []int{1, 5} {
+				out, err := a.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: a.upload(l, sampleTranscript()),
+					Next: &api.NextRequest{Max: max}})
+				if err != nil || len(out.Next.Tasks) != 1 || out.Next.Drain {
+					t.Fatalf("complete with next: %+v %v", out, err)
+				}
+				l = out.Next.Tasks[0]
+				if seen[l.JobID] || l.Upload.URL == "" || l.Token == 0 {
+					t.Fatalf("next lease %+v (seen %v)", l, seen)
+				}
+				seen[l.JobID] = true
+			}
+			out, err := a.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: a.upload(l, sampleTranscript()),
+				Next: &api.NextRequest{Max: 1}})
+			if err != nil || len(out.Next.Tasks) != 0 {
+				t.Fatalf("complete with next on an empty queue: %+v %v", out, err)
+			}
+			for _, id := range jobs {
+				waitStatus(t, r.admin, id, api.JobSucceeded)
+			}
+
+			// Without next: 204, nothing leased (the fourth job stays queued).
+			j4, _ := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/next/4"}, "")
+			l4 := a.leaseOne(5 * time.Second)
+			j5, _ := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/next/5"}, "")
+			out, err = a.c.Complete(ctx, l4.TaskID, api.CompleteRequest{Token: l4.Token, Result: a.upload(l4, sampleTranscript())})
+			if err != nil || out.Next.Tasks != nil {
+				t.Fatalf("plain complete: %+v %v", out, err)
+			}
+			waitStatus(t, r.admin, j4.ID, api.JobSucceeded)
+			if got, _ := r.admin.GetJob(ctx, j5.ID); got.Status != api.JobQueued {
+				t.Fatalf("job 5 after a plain completion: %s, want queued", got.Status)
+			}
+
+			// Draining: the completion stands, nothing more is leased.
+			l5 := a.leaseOne(5 * time.Second)
+			r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/next/6"}, "")
+			if _, err := r.admin.AgentAction(ctx, a.id, "drain"); err != nil {
+				t.Fatal(err)
+			}
+			out, err = a.c.Complete(ctx, l5.TaskID, api.CompleteRequest{Token: l5.Token, Result: a.upload(l5, sampleTranscript()),
+				Next: &api.NextRequest{Max: 1}})
+			if err != nil || !out.Next.Drain || len(out.Next.Tasks) != 0 {
+				t.Fatalf("complete with next while draining: %+v %v", out, err)
+			}
+			waitStatus(t, r.admin, j5.ID, api.JobSucceeded)
+		})
 	}
 }

@@ -427,7 +427,7 @@ func TestMetrics(t *testing.T) {
 	res := ag.upload(l, sampleTranscript())
 	res.Timings = map[string]float64{"download": 0.5, "transcribe": 2.1}
 	res.Engine, res.Model = "pocketsphinx", "en-us"
-	if err := ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res}); err != nil {
+	if _, err := ag.c.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res}); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, r.admin, j.ID, api.JobSucceeded)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,7 +170,8 @@ func copyClones(ctx context.Context, conn *pgx.Conn, table string, cols []string
 
 // burnDown runs agents (lease → heartbeat → complete, no-op engine) until
 // total tasks are completed, and returns how long that took. leaseLat, if
-// set, records every lease call that returned a task. It returns once every
+// set, records every call that returned a task: a lease, or a completion
+// that leased the next one. It returns once every
 // agent's last long-poll has been answered, so none is left open on the
 // server to lease a later benchmark's task to a caller that has gone.
 func burnDown(ctx context.Context, agents []*api.Client, total int, leaseLat *Latencies) (time.Duration, error) {
@@ -192,35 +194,55 @@ func burnDown(ctx context.Context, agents []*api.Client, total int, leaseLat *La
 					leaseLat.Merge(local)
 				}
 			}()
+			// An agent with one slot: lease, report a stage, complete. Where
+			// the server offers it, the completion leases the next task,
+			// and the agent long-polls only when that found none.
+			var (
+				held  []api.Lease
+				chain bool
+			)
+			fail := func(what string, err error) {
+				if ctx.Err() == nil {
+					once.Do(func() { firstErr = fmt.Errorf("%s: %w", what, err); cancel() })
+				}
+			}
 			for ctx.Err() == nil && !finished.Load() {
-				t0 := time.Now()
-				resp, err := ag.Lease(ctx, api.LeaseRequest{Max: 1, WaitSeconds: 1})
-				if err != nil {
-					if ctx.Err() == nil {
-						once.Do(func() { firstErr = err; cancel() })
+				if len(held) == 0 {
+					t0 := time.Now()
+					resp, err := ag.Lease(ctx, api.LeaseRequest{Max: 1, WaitSeconds: 1})
+					if err != nil {
+						fail("lease", err)
+						return
 					}
+					if len(resp.Tasks) > 0 {
+						local = append(local, time.Since(t0))
+					}
+					held, chain = resp.Tasks, slices.Contains(resp.Features, api.FeatureCompleteNext)
+					continue
+				}
+				l := held[0]
+				held = held[1:]
+				if _, err := ag.Heartbeat(ctx, l.TaskID, api.HeartbeatRequest{Token: l.Token, Stage: "noop", Progress: 0.5}); err != nil {
+					fail("heartbeat", err)
 					return
 				}
-				if len(resp.Tasks) > 0 {
+				req := api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key, Result: api.Result{Engine: "noop"}}}
+				if chain && len(held) == 0 {
+					req.Next = &api.NextRequest{Max: 1}
+				}
+				t0 := time.Now()
+				resp, err := ag.Complete(ctx, l.TaskID, req)
+				if err != nil {
+					fail("complete", err)
+					return
+				}
+				if len(resp.Next.Tasks) > 0 {
 					local = append(local, time.Since(t0))
 				}
-				for _, l := range resp.Tasks {
-					if _, err := ag.Heartbeat(ctx, l.TaskID, api.HeartbeatRequest{Token: l.Token, Stage: "noop", Progress: 0.5}); err != nil {
-						if ctx.Err() == nil {
-							once.Do(func() { firstErr = fmt.Errorf("heartbeat: %w", err); cancel() })
-						}
-						return
-					}
-					if err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key, Result: api.Result{Engine: "noop"}}}); err != nil {
-						if ctx.Err() == nil {
-							once.Do(func() { firstErr = fmt.Errorf("complete: %w", err); cancel() })
-						}
-						return
-					}
-					if done.Add(1) == int64(total) {
-						elapsed = time.Since(start)
-						finished.Store(true)
-					}
+				held = append(held, resp.Next.Tasks...)
+				if done.Add(1) == int64(total) {
+					elapsed = time.Since(start)
+					finished.Store(true)
 				}
 			}
 		})
@@ -300,7 +322,7 @@ func steadyLatency(ctx context.Context, s *Server, agents []*api.Client, sc Scal
 					if t0, ok := sent.Load(l.Spec.URL); ok {
 						lat.Add(now.Sub(t0.(time.Time)))
 					}
-					if err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key}}); err != nil && ctx.Err() == nil {
+					if _, err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key}}); err != nil && ctx.Err() == nil {
 						fail(err)
 						return
 					}

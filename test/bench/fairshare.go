@@ -73,7 +73,7 @@ func FairShare(ctx context.Context, cfg Config, r *Results) error {
 						return
 					case <-time.After(sc.FairWork):
 					}
-					if err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key, Result: api.Result{Engine: "noop"}}}); err != nil {
+					if _, err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key, Result: api.Result{Engine: "noop"}}}); err != nil {
 						fail(fmt.Errorf("complete: %w", err))
 						return
 					}

@@ -56,12 +56,12 @@ func (f *oneLease) Uploads(_ context.Context, id string, req api.UploadsRequest)
 	return r, nil
 }
 
-func (f *oneLease) Complete(_ context.Context, _ string, req api.CompleteRequest) error {
+func (f *oneLease) Complete(_ context.Context, _ string, req api.CompleteRequest) (api.CompleteResponse, error) {
 	f.mu.Lock()
 	f.result = req.Result
 	f.mu.Unlock()
 	f.ended <- "complete"
-	return nil
+	return api.CompleteResponse{}, nil
 }
 
 func (f *oneLease) Fail(context.Context, string, api.FailRequest) error {

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,7 @@ type Protocol interface {
 	Lease(ctx context.Context, req api.LeaseRequest) (api.LeaseResponse, error)
 	Heartbeat(ctx context.Context, taskID string, req api.HeartbeatRequest) (api.HeartbeatResponse, error)
 	Uploads(ctx context.Context, taskID string, req api.UploadsRequest) (api.UploadsResponse, error)
-	Complete(ctx context.Context, taskID string, req api.CompleteRequest) error
+	Complete(ctx context.Context, taskID string, req api.CompleteRequest) (api.CompleteResponse, error)
 	Fail(ctx context.Context, taskID string, req api.FailRequest) error
 	Release(ctx context.Context, taskID string, req api.ReleaseRequest) error
 }
@@ -100,6 +101,8 @@ type Runner struct {
 	hard     context.Context // canceled by Kill: everything stops now
 	kill     context.CancelFunc
 	draining atomic.Bool
+	stopping atomic.Bool // Run is leaving: completions ask for no next task
+	chain    atomic.Bool // the server leases the next task with a completion
 	active   atomic.Int64
 	wg       sync.WaitGroup
 
@@ -181,6 +184,7 @@ loop:
 		if err == nil {
 			bo.Reset()
 			r.draining.Store(resp.Drain)
+			r.chain.Store(slices.Contains(resp.Features, api.FeatureCompleteNext))
 			for _, l := range resp.Tasks {
 				leased++
 				r.start(l, free)
@@ -209,6 +213,7 @@ loop:
 			}
 		}
 	}
+	r.stopping.Store(true)
 	r.shutdown()
 	return runErr
 }
@@ -297,19 +302,29 @@ func (r *Runner) start(l api.Lease, free chan<- struct{}) {
 	r.mu.Unlock()
 	r.active.Add(1)
 	r.wg.Go(func() {
+		handedOver := false
 		defer func() {
 			cancel()
 			r.mu.Lock()
 			delete(r.tasks, l.TaskID)
 			r.mu.Unlock()
 			r.active.Add(-1)
-			free <- struct{}{}
+			if !handedOver {
+				free <- struct{}{}
+			}
 		}()
-		r.run(ctx, t)
+		// A task leased with the completion (at most one: it asks for
+		// one) takes over this slot.
+		if next := r.run(ctx, t); len(next) > 0 {
+			handedOver = true
+			r.start(next[0], free)
+		}
 	})
 }
 
-func (r *Runner) run(ctx context.Context, t *task) {
+// run executes t and reports its outcome. A completion also asks for the
+// next task when the server offers that; run returns what it leased.
+func (r *Runner) run(ctx context.Context, t *task) []api.Lease {
 	l := t.lease
 	log := r.log.With("task", l.TaskID, "job", l.JobID, "attempt", l.Attempt)
 	log.Info("task started", "url", l.Spec.URL, "upload", l.Spec.Filename)
@@ -366,15 +381,27 @@ func (r *Runner) run(ctx context.Context, t *task) {
 	switch {
 	case reason == stopCanceled:
 		log.Info("task canceled by the control plane")
+		return nil
 	case reason == stopLost:
 		log.Warn("lease lost (rescued elsewhere); work dropped")
 	case err == nil:
+		req := api.CompleteRequest{Token: l.Token, Result: res}
+		if r.chain.Load() && !r.draining.Load() && !r.stopping.Load() {
+			req.Next = &api.NextRequest{Max: 1}
+		}
+		var resp api.CompleteResponse
 		// Logged only when accepted: a refused late completion is not one.
 		if r.final(fctx, log, func(ctx context.Context) error {
-			return r.proto.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: res})
+			var err error
+			resp, err = r.proto.Complete(ctx, l.TaskID, req)
+			return err
 		}) {
 			log.Info("task completed", "kind", l.Kind, "segments", res.Segments, "chunks", len(res.Chunks), "duration", res.Duration)
 		}
+		if resp.Next.Drain {
+			r.draining.Store(true)
+		}
+		return resp.Next.Tasks
 	case reason == stopHandBack:
 		log.Info("handing task back")
 		r.final(fctx, log, func(ctx context.Context) error {
@@ -387,6 +414,7 @@ func (r *Runner) run(ctx context.Context, t *task) {
 			return r.proto.Fail(ctx, l.TaskID, api.FailRequest{Token: l.Token, Error: e, Retryable: retry})
 		})
 	}
+	return nil
 }
 
 // final makes a closing protocol call, retrying transient errors; a stale

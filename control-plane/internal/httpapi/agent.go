@@ -91,40 +91,53 @@ func (a *API) lease(c *fiber.Ctx) error {
 	if req.Max < 1 {
 		req.Max = 1
 	}
-	if req.Max > 100 {
-		return badRequest("max must be between 1 and 100")
+	if req.Max > maxLease {
+		return badRequest(fmt.Sprintf("max must be between 1 and %d", maxLease))
 	}
-	ag := agentOf(c)
-	ctx := c.UserContext()
-	now := a.now()
-	if err := a.agents.Touch(ctx, ag.ID, now, req.Capabilities); err != nil {
-		return err
-	}
-	if ag.Draining {
-		return c.JSON(api.LeaseResponse{Tasks: []api.Lease{}, Drain: true})
-	}
-	caps := ag.Capabilities
-	if req.Capabilities != nil {
-		caps = *req.Capabilities
-	}
-	wait := time.Duration(req.WaitSeconds * float64(time.Second))
-	tasks, err := a.dispatch.Lease(ctx, ag.ID, caps, req.Max, wait)
-	a.obs.leased(tasks, a.now())
+	out, err := a.leaseNext(c.UserContext(), agentOf(c), req.Max, time.Duration(req.WaitSeconds*float64(time.Second)), req.Capabilities)
 	if err != nil {
 		return err
 	}
-	out := api.LeaseResponse{Tasks: make([]api.Lease, 0, len(tasks))}
+	return c.JSON(out)
+}
+
+// maxLease bounds the tasks one call leases.
+const maxLease = 100
+
+// features are the optional protocol features announced in lease replies.
+func features() []string { return []string{api.FeatureCompleteNext} }
+
+// leaseNext leases up to max tasks for ag, waiting up to wait for work;
+// caps, when set, replaces the agent's capabilities. A lease call and a
+// completion asking for its next tasks both come here.
+func (a *API) leaseNext(ctx context.Context, ag store.Agent, max int, wait time.Duration, caps *api.Capabilities) (api.LeaseResponse, error) {
+	if err := a.agents.Touch(ctx, ag.ID, a.now(), caps); err != nil {
+		return api.LeaseResponse{}, err
+	}
+	if ag.Draining {
+		return api.LeaseResponse{Tasks: []api.Lease{}, Drain: true, Features: features()}, nil
+	}
+	use := ag.Capabilities
+	if caps != nil {
+		use = *caps
+	}
+	tasks, err := a.dispatch.Lease(ctx, ag.ID, use, max, wait)
+	a.obs.leased(tasks, a.now())
+	if err != nil {
+		return api.LeaseResponse{}, err
+	}
+	out := api.LeaseResponse{Tasks: make([]api.Lease, 0, len(tasks)), Features: features()}
 	for _, t := range tasks {
 		l, err := a.leaseFor(ctx, t)
 		if err != nil {
 			// Hand it straight back: the agent never learned of it.
 			_ = a.protocol.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
 			a.notify.Notify(ctx)
-			return err
+			return api.LeaseResponse{}, err
 		}
 		out.Tasks = append(out.Tasks, l)
 	}
-	return c.JSON(out)
+	return out, nil
 }
 
 // leaseFor builds what the agent needs for a leased task: the job's spec,
@@ -357,6 +370,9 @@ func (a *API) complete(c *fiber.Ctx) error {
 			m.Error.Code, m.Error.Message = dropNUL(m.Error.Code), dropNUL(m.Error.Message)
 		}
 	}
+	if n := req.Next; n != nil && (n.Max < 1 || n.Max > maxLease) {
+		return badRequest(fmt.Sprintf("next.max must be between 1 and %d", maxLease))
+	}
 	ag, id := agentOf(c), taskID(c)
 	j, err := a.protocol.CompleteTask(c.UserContext(), store.Completion{
 		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
@@ -376,7 +392,18 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if len(req.Result.Chunks) > 0 || j.ChunksTotal > 0 && j.ChunksDone == j.ChunksTotal && !j.Status.Final() {
 		a.notify.Notify(c.UserContext())
 	}
-	return c.SendStatus(http.StatusNoContent)
+	if req.Next == nil {
+		return c.SendStatus(http.StatusNoContent)
+	}
+	// The completion is committed: a failure to lease now costs the agent
+	// only the lease call it would have made anyway, so it is not an error
+	// of this call (an empty answer sends the agent back to leasing).
+	next, err := a.leaseNext(c.UserContext(), ag, req.Next.Max, 0, nil)
+	if err != nil {
+		a.log.Warn("lease after completion failed; the agent will lease again", "agent", ag.ID, "err", err)
+		next = api.LeaseResponse{Tasks: []api.Lease{}, Features: features()}
+	}
+	return c.JSON(api.CompleteResponse{Next: next})
 }
 
 func (a *API) fail(c *fiber.Ctx) error {
