@@ -32,6 +32,8 @@ import (
 //	  │        POST /v1/agent/tasks/{id}/uploads {token:T, count:K}
 //	  │           (prepare) K presigned PUTs for the chunks it split
 //	  ├──── POST /v1/agent/tasks/{id}/complete {token:T, result} ◀─┤ (after PUT to L.Upload.URL)
+//	  │        + next:{max} where the server announced FeatureCompleteNext:
+//	  │          0..max more leases in the reply, held as above
 //	  ├──── POST /v1/agent/tasks/{id}/fail     {token:T, error}  ◀─┤
 //	  └──── POST /v1/agent/tasks/{id}/release  {token:T}         ◀─┘ (hand back: shutdown, cancel)
 //
