@@ -203,6 +203,7 @@ type Benchmark struct {
 func All() []Benchmark {
 	return []Benchmark{
 		{"pgbench", PGInsertCeiling},
+		{"http-echo", HTTPEcho},
 		{"api-get", APIGet},
 		{"api-submit", APISubmit},
 		{"dispatch", Dispatch},

@@ -46,6 +46,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
+		"http_echo_rps", "http_echo_p99_ms", "api_get_vs_echo", "api_submit_vs_echo",
 		"api_get_rps", "api_get_p50_ms", "api_get_p99_ms", "api_submit_rps", "api_submit_p99_ms",
 		"dispatch_tasks_per_s", "dispatch_latency_p50_ms", "dispatch_latency_p99_ms",
 		"river_jobs_per_s", "river_latency_p50_ms", "river_latency_p99_ms",

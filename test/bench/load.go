@@ -181,6 +181,7 @@ func APIGet(ctx context.Context, cfg Config, r *Results) error {
 		return err
 	}
 	r.Set("api_get_rps", float64(n)/cfg.Scale.Duration.Seconds(), "req/s")
+	r.vsEcho("api_get_vs_echo", float64(n)/cfg.Scale.Duration.Seconds())
 	r.Set("api_get_p50_ms", lat.Pct(50), "ms")
 	r.Set("api_get_p99_ms", lat.Pct(99), "ms")
 	return nil
@@ -205,6 +206,7 @@ func APISubmit(ctx context.Context, cfg Config, r *Results) error {
 		return err
 	}
 	r.Set("api_submit_rps", float64(n)/cfg.Scale.Duration.Seconds(), "req/s")
+	r.vsEcho("api_submit_vs_echo", float64(n)/cfg.Scale.Duration.Seconds())
 	r.Set("api_submit_p50_ms", lat.Pct(50), "ms")
 	r.Set("api_submit_p99_ms", lat.Pct(99), "ms")
 	return nil
