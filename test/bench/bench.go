@@ -56,6 +56,7 @@ type Scale struct {
 	// Stats: jobs spread over the past week and tenants, and the GET
 	// /v1/stats calls timed.
 	StatsJobs, StatsTenants, StatsSamples int
+	CaptionRuns                           int // time-to-captions: measured jobs after one to warm up
 }
 
 // FullScale is the workload.
@@ -70,6 +71,7 @@ func FullScale() Scale {
 		FairBacklog: 20_000, FairAgents: 20, FairWork: 50 * time.Millisecond, FairProbes: 100, FairInterval: 100 * time.Millisecond,
 		LongMediaSeconds: 600, LongMediaChunk: 100,
 		StatsJobs: 1_000_000, StatsTenants: 10, StatsSamples: 200,
+		CaptionRuns: 20,
 	}
 }
 
@@ -88,6 +90,7 @@ func SmokeScale() Scale {
 		FairBacklog: 200, FairAgents: 4, FairWork: 20 * time.Millisecond, FairProbes: 5, FairInterval: 50 * time.Millisecond,
 		LongMediaSeconds: 40, LongMediaChunk: 10,
 		StatsJobs: 500, StatsTenants: 3, StatsSamples: 10,
+		CaptionRuns: 2,
 	}
 }
 
@@ -124,6 +127,7 @@ type Results struct {
 	out     io.Writer
 	metrics []Metric
 	scaling []ScalingResult
+	split   []SplitPart
 }
 
 // NewResults prints each figure to out as it is set.
@@ -175,6 +179,29 @@ func (r *Results) AddScaling(s ScalingResult) {
 	}
 }
 
+// SplitPart is one part of the time to captions, in milliseconds.
+type SplitPart struct {
+	Part     string
+	P50, P99 float64
+}
+
+// AddSplit records one part of the time to captions and prints it.
+func (r *Results) AddSplit(p SplitPart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.split = append(r.split, p)
+	if r.out != nil {
+		fmt.Fprintf(r.out, "bench: ttc_%s_ms %s ms (p99 %s ms)\n", p.Part, format(p.P50), format(p.P99))
+	}
+}
+
+// Split returns the parts of the time to captions.
+func (r *Results) Split() []SplitPart {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]SplitPart(nil), r.split...)
+}
+
 // Scaling returns the scaling rows.
 func (r *Results) Scaling() []ScalingResult {
 	r.mu.Lock()
@@ -214,6 +241,7 @@ func All() []Benchmark {
 		{"fair-share", FairShare},
 		{"long-media", LongMedia},
 		{"stats", Stats},
+		{"time-to-captions", TimeToCaptions},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,33 +56,7 @@ func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 	if err != nil {
 		return fmt.Errorf("create enrollment: %w", err)
 	}
-	agentBin := filepath.Join(filepath.Dir(cfg.Bin), "ytcaption-agent")
-	startAgent := func(name string) (func(), error) {
-		work, state := filepath.Join(dir, name+"-work"), filepath.Join(dir, name+"-state")
-		log, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			return nil, fmt.Errorf("agent log: %w", err)
-		}
-		cmd := exec.Command(agentBin, "run", "--server", s.URL, "--token", enr.Token, "--name", name,
-			"--state-dir", state, "--work-dir", work, "--concurrency", "1")
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			log.Close()
-			return nil, fmt.Errorf("start agent %s: %w", name, err)
-		}
-		return func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			log.Close()
-		}, nil
-	}
+	startAgent := func(name string) (func(), error) { return startAgentProc(cfg, s.URL, enr.Token, dir, name) }
 	run := func(tag string, chunk float64) (time.Duration, error) {
 		f := false
 		j, err := admin.SubmitJob(ctx, api.JobRequest{URL: mediaURL + "?" + tag, Language: "en", Cache: &f, ChunkSeconds: &chunk}, "")
@@ -136,17 +111,46 @@ func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 	return nil
 }
 
-// speechFile speaks about seconds of lecture with flite and encodes it as
-// AAC in an M4A file, the kind of file yt-dlp fetches from a direct URL.
+// startAgentProc runs a real agent process (the ytcaption-agent beside
+// cfg.Bin, one task at a time, its log in dir) until the returned stop.
+func startAgentProc(cfg Config, serverURL, enrollment, dir, name string) (stop func(), err error) {
+	work, state := filepath.Join(dir, name+"-work"), filepath.Join(dir, name+"-state")
+	log, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, fmt.Errorf("agent log: %w", err)
+	}
+	cmd := exec.Command(filepath.Join(filepath.Dir(cfg.Bin), "ytcaption-agent"), "run", "--server", serverURL,
+		"--token", enrollment, "--name", name, "--state-dir", state, "--work-dir", work, "--concurrency", "1")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("start agent %s: %w", name, err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		log.Close()
+	}, nil
+}
+
+// speechFile speaks seconds of lecture with flite (more words than fit,
+// cut at seconds) and encodes it as AAC in an M4A file.
 func speechFile(ctx context.Context, dir string, seconds float64) (string, error) {
 	var b strings.Builder
 	for i := 0; float64(len(strings.Fields(b.String()))) < seconds*3.3; i++ {
 		b.WriteString(lectureText[i%len(lectureText)] + " ")
 	}
-	wav, out := filepath.Join(dir, "lecture.wav"), filepath.Join(dir, "lecture.m4a")
+	wav, out := filepath.Join(dir, "speech.wav"), filepath.Join(dir, "speech.m4a")
 	for _, c := range [][]string{
 		{"flite", "-voice", "slt", "-t", b.String(), "-o", wav},
-		{"ffmpeg", "-nostdin", "-y", "-v", "error", "-i", wav, "-c:a", "aac", "-b:a", "64k", out},
+		{"ffmpeg", "-nostdin", "-y", "-v", "error", "-i", wav, "-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-c:a", "aac", "-b:a", "64k", out},
 	} {
 		if o, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
 			return "", fmt.Errorf("%s: %w: %s", c[0], err, o)

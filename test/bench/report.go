@@ -99,11 +99,23 @@ func ScalingTable(r *Results) string {
 	return b.String()
 }
 
+// SplitTable renders the parts of the time to captions.
+func SplitTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| part | p50 (ms) | p99 (ms) |\n|---|---:|---:|\n")
+	for _, p := range r.Split() {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Part, format(p.P50), format(p.P99))
+	}
+	return b.String()
+}
+
 const (
 	tableBegin   = "<!-- bench:table:begin -->"
 	tableEnd     = "<!-- bench:table:end -->"
 	scalingBegin = "<!-- bench:scaling:begin -->"
 	scalingEnd   = "<!-- bench:scaling:end -->"
+	splitBegin   = "<!-- bench:split:begin -->"
+	splitEnd     = "<!-- bench:split:end -->"
 )
 
 // WriteDoc replaces the generated sections of the performance document
@@ -123,6 +135,11 @@ func WriteDoc(path string, r *Results, when time.Time) error {
 	}
 	if len(r.Scaling()) > 0 {
 		if doc, err = replaceBetween(doc, scalingBegin, scalingEnd, ScalingTable(r)); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if len(r.Split()) > 0 {
+		if doc, err = replaceBetween(doc, splitBegin, splitEnd, SplitTable(r)); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}

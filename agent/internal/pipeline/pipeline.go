@@ -11,6 +11,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -121,9 +122,13 @@ type Pipeline struct {
 	Resolver   Resolver
 	Captions   CaptionFetcher
 	Downloader Downloader
-	Uploads    UploadFetcher
-	Media      Media
-	Silencer   Silencer // Prepare only
+	// Direct, when set, fetches URLs that name a media file (source.IsMediaURL)
+	// itself: no resolve, no caption lookup (a file has no tracks), no
+	// yt-dlp. A web page in the file's place goes the yt-dlp way after all.
+	Direct   Downloader
+	Uploads  UploadFetcher
+	Media    Media
+	Silencer Silencer // Prepare only
 	// Playback encodes the copy of the audio a browser plays, for tasks
 	// whose spec has a MediaUpload; nil makes none.
 	Playback PlaybackEncoder
@@ -165,6 +170,7 @@ func New(cfg Config) *Pipeline {
 		Resolver:      guarded,
 		Captions:      guarded,
 		Downloader:    guarded,
+		Direct:        source.NewDirect(cfg.YTDLP),
 		StageLimits:   cfg.StageLimits,
 		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
 		Media:         ff,
@@ -385,6 +391,29 @@ func (r *run) stage(ctx context.Context, name string, fn func(ctx context.Contex
 	return nil
 }
 
+// direct downloads a URL naming a media file without yt-dlp; "" with no
+// error means it is no such URL (or a page stood in the file's place).
+func (r *run) direct(ctx context.Context) (string, error) {
+	if r.p.Direct == nil || !source.IsMediaURL(r.spec.URL) {
+		return "", nil
+	}
+	if err := r.validate(); err != nil {
+		return "", err
+	}
+	var media string
+	err := r.stage(ctx, StageDownload, func(ctx context.Context) error {
+		var err error
+		media, err = r.p.Direct.Download(ctx, r.spec.URL, r.tmp, r.lim)
+		return err
+	})
+	if errors.Is(err, source.ErrNotMedia) {
+		r.p.log().Info("the media URL answered with a web page; asking yt-dlp", "url", r.spec.URL)
+		return "", nil
+	}
+	r.res.Title = source.Title(r.spec.URL)
+	return media, err
+}
+
 // audio runs resolve → captions → download → extract and returns the
 // extracted WAV, or the source's captions when they are used (then wav is "").
 func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, err error) {
@@ -406,6 +435,11 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 		if r.spec.URL == "" {
 			return "", nil, failure.Permanent(api.CodeInvalidRequest, "task has neither url nor source_url")
 		}
+		if media, err = r.direct(ctx); err != nil {
+			return "", nil, err
+		}
+	}
+	if media == "" {
 		var info source.Info
 		err := r.stage(ctx, StageResolve, func(ctx context.Context) error {
 			var err error

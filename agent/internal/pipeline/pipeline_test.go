@@ -43,8 +43,12 @@ func serveSite(t *testing.T) string {
 	dir := t.TempDir()
 	wav := media.Speech(t, speech)
 	media.Copy(t, wav, dir, "speech.wav")
-	media.Copy(t, media.MP4(t, wav), dir, "speech.mp4")
-	media.Copy(t, media.WebM(t, wav), dir, "speech.webm")
+	mp4, webm := media.MP4(t, wav), media.WebM(t, wav)
+	media.Copy(t, mp4, dir, "speech.mp4")
+	media.Copy(t, webm, dir, "speech.webm")
+	// Without an extension the URL names no media file: yt-dlp gets it.
+	media.Copy(t, mp4, dir, "speech-mp4")
+	media.Copy(t, webm, dir, "speech-webm")
 	media.Copy(t, media.NoAudio(t), dir, "silent.mp4")
 	files := map[string]string{
 		"notes.mp4": "this is a text file, not media\n",
@@ -120,8 +124,10 @@ func TestRun(t *testing.T) {
 		maxWER   float64
 		wantText string
 	}{
-		{"mp4 through yt-dlp", api.TaskSpec{URL: base + "/speech.mp4", Language: "en", Captions: api.CaptionsPreferExisting}, OriginASR, asrStages, 0.20, speech},
-		{"webm through yt-dlp", api.TaskSpec{URL: base + "/speech.webm", Language: "auto", Captions: api.CaptionsPreferExisting}, OriginASR, asrStages, 0.20, speech},
+		{"mp4 through yt-dlp", api.TaskSpec{URL: base + "/speech-mp4", Language: "en", Captions: api.CaptionsPreferExisting}, OriginASR, asrStages, 0.20, speech},
+		{"webm through yt-dlp", api.TaskSpec{URL: base + "/speech-webm", Language: "auto", Captions: api.CaptionsPreferExisting}, OriginASR, asrStages, 0.20, speech},
+		{"mp4 file fetched directly", api.TaskSpec{URL: base + "/speech.mp4", Language: "en", Captions: api.CaptionsPreferExisting}, OriginASR,
+			[]string{StageDownload, StageExtract, StageTranscribe}, 0.20, speech},
 		{"existing captions first", api.TaskSpec{URL: base + "/page.html", Language: "en", Captions: api.CaptionsPreferExisting}, OriginCaptions,
 			[]string{StageResolve, StageCaptions}, 0, "The weather is nice today. We will go for a walk in the park."},
 		{"asr only ignores captions", api.TaskSpec{URL: base + "/page.html", Language: "en", Captions: api.CaptionsASROnly}, OriginASR, asrStages, 0.20, speech},
@@ -362,4 +368,42 @@ func TestLimitsAndEngine(t *testing.T) {
 	if _, _, err := empty.engine(""); failure.Code(err) != api.CodeTranscribeFailed {
 		t.Errorf("no engines: %v", err)
 	}
+}
+
+// pageInstead stands in for a site that answers a media-looking URL with a
+// web page.
+type pageInstead struct{ calls int }
+
+func (p *pageInstead) Download(context.Context, string, string, source.Limits) (string, error) {
+	p.calls++
+	return "", source.ErrNotMedia
+}
+
+// TestDirectFallsBack: a URL that names a media file but answers with a
+// page goes the yt-dlp way (resolve, captions, download) after all, and
+// the result is yt-dlp's.
+func TestDirectFallsBack(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/youtube_info.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := source.ParseInfo(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yt := &youtube{info: info, mediaPath: media.MP4(t, media.Speech(t, speech))}
+	direct := &pageInstead{}
+	p := &Pipeline{Resolver: yt, Captions: yt, Downloader: yt, Direct: direct, Media: audio.New(audio.Config{}),
+		Engines: map[string]asr.Engine{asr.NamePocketsphinx: asr.NewPocketsphinx(asr.PocketsphinxConfig{})}}
+	var rec recorder
+	out, err := p.Run(context.Background(), api.TaskSpec{URL: "https://example.com/watch/talk.mp4", Language: "en",
+		Captions: api.CaptionsASROnly}, t.TempDir(), rec.report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct.calls != 1 || yt.downloads != 1 || out.Result.Title != info.Title {
+		t.Errorf("direct calls %d, yt-dlp downloads %d, title %q", direct.calls, yt.downloads, out.Result.Title)
+	}
+	rec.check(t, []string{StageDownload, StageResolve, StageDownload, StageExtract, StageTranscribe})
 }

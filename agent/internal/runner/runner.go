@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -347,6 +348,7 @@ func (r *Runner) run(ctx context.Context, t *task) []api.Lease {
 	if out.Cleanup != nil {
 		defer out.Cleanup()
 	}
+	uploadStart := time.Now()
 	var media chan *api.MediaReport
 	pctx, stopPlayback := context.WithTimeout(ctx, playbackPatience)
 	defer stopPlayback()
@@ -366,6 +368,15 @@ func (r *Runner) run(ctx context.Context, t *task) []api.Lease {
 			stopPlayback() // no result: the copy is not wanted either
 		}
 		res.Media = <-media
+	}
+	if err == nil {
+		// The time from the work's end to the completion: what the
+		// transcript's (or chunks') upload and the playback copy cost.
+		res.Timings = maps.Clone(res.Timings)
+		if res.Timings == nil {
+			res.Timings = map[string]float64{}
+		}
+		res.Timings["upload"] = time.Since(uploadStart).Seconds()
 	}
 	// Heartbeats go on during upload; stop them before the final call.
 	stopHB()

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
 // HTTP fetches uploaded media from presigned URLs.
@@ -24,6 +26,13 @@ func (h *HTTP) FetchURL(ctx context.Context, url, dest string, maxBytes int64) (
 	if client == nil {
 		client = http.DefaultClient
 	}
+	return fetch(ctx, client, url, dest, maxBytes, func(resp *http.Response) error { return statusError(resp.StatusCode) })
+}
+
+// fetch GETs url into dest, refusing more than maxBytes (0: no limit);
+// check vets the response before its body is read. A partial file is
+// removed.
+func fetch(ctx context.Context, client *http.Client, url, dest string, maxBytes int64, check func(*http.Response) error) (n int64, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, failure.Permanent(api.CodeInvalidURL, "source URL: %w", err)
@@ -33,10 +42,13 @@ func (h *HTTP) FetchURL(ctx context.Context, url, dest string, maxBytes int64) (
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("fetch source: %w", ctx.Err())
 		}
+		if strings.Contains(err.Error(), netguard.RefusedReason) { // the guard refused the tunnel (https)
+			return 0, failure.Permanent(api.CodeForbiddenSource, "fetch source: %w", err)
+		}
 		return 0, failure.Transient(api.CodeDownloadFailed, "fetch source: %w", err)
 	}
 	defer resp.Body.Close()
-	if err := statusError(resp.StatusCode); err != nil {
+	if err := check(resp); err != nil {
 		return 0, err
 	}
 	if maxBytes > 0 && resp.ContentLength > maxBytes {
