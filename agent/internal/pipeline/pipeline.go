@@ -391,6 +391,22 @@ func (r *run) stage(ctx context.Context, name string, fn func(ctx context.Contex
 	return nil
 }
 
+// checkMedia probes the downloaded media: it must have audio and be
+// within the duration limit. The probed duration becomes the result's.
+func (r *run) checkMedia(ctx context.Context, media string) error {
+	probe, err := r.p.Media.Probe(ctx, media)
+	if err != nil {
+		return err
+	}
+	if !probe.HasAudio {
+		return failure.Permanent(api.CodeNoAudio, "the media has no audio stream")
+	}
+	if probe.Duration > 0 {
+		r.res.Duration = probe.Duration
+	}
+	return source.CheckLimits(source.Info{Duration: probe.Duration}, r.lim)
+}
+
 // direct downloads a URL naming a media file without yt-dlp; "" with no
 // error means it is no such URL (or a page stood in the file's place).
 func (r *run) direct(ctx context.Context) (string, error) {
@@ -473,20 +489,26 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 
 	wav = filepath.Join(r.tmp, "audio.wav")
 	err = r.stage(ctx, StageExtract, func(ctx context.Context) error {
-		probe, err := r.p.Media.Probe(ctx, media)
+		// The probe runs beside the extraction rather than before it: on a
+		// short clip waiting for it would cost as much as the extraction
+		// itself. Its verdict (no audio, too long) stops the extraction
+		// and is the stage's error.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		probed := make(chan error, 1)
+		go func() {
+			err := r.checkMedia(ctx, media)
+			if err != nil {
+				cancel()
+			}
+			probed <- err
+		}()
+		err := r.p.Media.Extract(ctx, media, wav)
+		if perr := <-probed; perr != nil {
+			_ = os.Remove(wav)
+			return perr
+		}
 		if err != nil {
-			return err
-		}
-		if !probe.HasAudio {
-			return failure.Permanent(api.CodeNoAudio, "the media has no audio stream")
-		}
-		if probe.Duration > 0 {
-			r.res.Duration = probe.Duration
-		}
-		if err := source.CheckLimits(source.Info{Duration: probe.Duration}, r.lim); err != nil {
-			return err
-		}
-		if err := r.p.Media.Extract(ctx, media, wav); err != nil {
 			return err
 		}
 		// The source is no longer needed; free the disk early on long media.
