@@ -126,9 +126,9 @@ type Worker struct {
 	cache   *artifact.Cache
 	now     func() time.Time
 	tracer  tracer
-	// flushTraces exports the spans still buffered (a no-op unless New
-	// built the tracer provider).
-	flushTraces func(context.Context) error
+	// stopTracing exports the spans still buffered and stops the exporter
+	// (a no-op unless New built the tracer provider).
+	stopTracing func(context.Context) error
 }
 
 // engines builds every engine the configuration names.
@@ -230,14 +230,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 			_ = guard.Close()
 		}
 	}()
-	tp, flushTraces := cfg.TracerProvider, func(context.Context) error { return nil }
+	tp, stopTracing := cfg.TracerProvider, func(context.Context) error { return nil }
 	if tp == nil {
-		if tp, flushTraces, err = tracing.NewProvider(ctx, cfg.OTLPEndpoint, "ytcaption-agent"); err != nil {
+		if tp, stopTracing, err = tracing.NewProvider(ctx, cfg.OTLPEndpoint, "ytcaption-agent"); err != nil {
 			return nil, err
 		}
 		defer func() {
 			if err != nil {
-				_ = flushTraces(ctx)
+				_ = stopTracing(ctx)
 			}
 		}()
 	}
@@ -258,7 +258,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: gpus,
 		Kinds: api.KindsForRoles(cfg.Roles)}
 	w := &Worker{cfg: cfg, log: log, pipe: pipe, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now,
-		tracer: newTracer(tp), flushTraces: flushTraces}
+		tracer: newTracer(tp), stopTracing: stopTracing}
 	if cfg.ArtifactCacheSize > 0 {
 		if w.cache, err = artifact.New(artifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
 			return nil, err
@@ -286,7 +286,8 @@ func maxTranscribes(configured, gpus int) int {
 // Capabilities is what the worker advertises.
 func (w *Worker) Capabilities() api.Capabilities { return w.caps }
 
-// Execute implements runner.Executor with the media pipeline, by task kind.
+// Execute implements runner.Executor with the media pipeline, by task kind,
+// each stage in a span of its own.
 func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
 	progress, end := w.tracer.stages(ctx, progress)
 	out, err := w.execute(ctx, l, progress)
@@ -355,7 +356,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := w.flushTraces(fctx); err != nil {
+		if err := w.stopTracing(fctx); err != nil {
 			w.log.Warn("spans not all exported", "err", err)
 		}
 	}()

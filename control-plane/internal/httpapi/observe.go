@@ -140,8 +140,9 @@ func (h headerCarrier) Keys() []string      { return []string{"traceparent", "tr
 var _ propagation.TextMapCarrier = headerCarrier{}
 
 // observe wraps every request in a server span (joining the caller's trace
-// when it sends traceparent, naming it in a traceresponse header) and records RED metrics by route pattern. It
-// runs the error handler itself so the status it records is the one sent.
+// when it sends traceparent, naming it in a traceresponse header) and
+// records RED metrics by route pattern. It runs the error handler itself so
+// the status it records is the one sent.
 func (a *API) observe(c *fiber.Ctx) error {
 	start := time.Now()
 	// Fiber's strings alias buffers reused after the handler: copy them.
