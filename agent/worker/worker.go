@@ -32,6 +32,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/source"
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/tracing"
 )
 
 // Version is reported to the control plane.
@@ -91,8 +92,11 @@ type Config struct {
 	// whose certificate a private CA signed; ClientCert and ClientKey (PEM)
 	// are presented to it when it requires agent client certificates.
 	CACert, ClientCert, ClientKey string
-	// TracerProvider records a span per task and per pipeline stage, joined
-	// to the job's trace through the lease's traceparent; nil: no tracing.
+	// OTLPEndpoint exports a span per task, per pipeline stage and per
+	// upload by OTLP/HTTP (e.g. http://otel-collector:4318), joined to the
+	// job's trace through the lease's traceparent; "": none exported.
+	// TracerProvider, if set, is used instead (tests).
+	OTLPEndpoint   string
 	TracerProvider trace.TracerProvider
 
 	// HashiCorp stack (hashicorp.go): Server may be consul://SERVICE, found
@@ -121,6 +125,10 @@ type Worker struct {
 	pipeCfg pipeline.Config
 	cache   *artifact.Cache
 	now     func() time.Time
+	tracer  tracer
+	// stopTracing exports the spans still buffered and stops the exporter
+	// (a no-op unless New built the tracer provider).
+	stopTracing func(context.Context) error
 }
 
 // engines builds every engine the configuration names.
@@ -222,6 +230,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 			_ = guard.Close()
 		}
 	}()
+	tp, stopTracing := cfg.TracerProvider, func(context.Context) error { return nil }
+	if tp == nil {
+		if tp, stopTracing, err = tracing.NewProvider(ctx, cfg.OTLPEndpoint, "ytcaption-agent"); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				_ = stopTracing(ctx)
+			}
+		}()
+	}
 	gpus, gpuErr := gpu.Detect(ctx, cfg.NvidiaSMI) // not New's err: a warning, no reason to fail
 	if gpuErr != nil {
 		log.Warn("cannot list GPUs; running without them (see `ytcaption-agent doctor`)", "err", gpuErr)
@@ -238,7 +257,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	nomadLabels(&cfg)
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: gpus,
 		Kinds: api.KindsForRoles(cfg.Roles)}
-	w := &Worker{cfg: cfg, log: log, pipe: pipe, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now}
+	w := &Worker{cfg: cfg, log: log, pipe: pipe, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now,
+		tracer: newTracer(tp), stopTracing: stopTracing}
 	if cfg.ArtifactCacheSize > 0 {
 		if w.cache, err = artifact.New(artifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
 			return nil, err
@@ -247,6 +267,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	if err := w.setupDiscovery(); err != nil {
 		return nil, err
 	}
+	w.cfg.HTTPClient = propagating(w.cfg.HTTPClient)
 	if err := w.enrollmentToken(ctx); err != nil {
 		return nil, err
 	}
@@ -265,9 +286,10 @@ func maxTranscribes(configured, gpus int) int {
 // Capabilities is what the worker advertises.
 func (w *Worker) Capabilities() api.Capabilities { return w.caps }
 
-// Execute implements runner.Executor with the media pipeline, by task kind.
+// Execute implements runner.Executor with the media pipeline, by task kind,
+// each stage in a span of its own.
 func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
-	ctx, end := w.trace(ctx, l, &progress)
+	progress, end := w.tracer.stages(ctx, progress)
 	out, err := w.execute(ctx, l, progress)
 	end(err)
 	return out, err
@@ -331,6 +353,13 @@ func output(o pipeline.Output) runner.Output {
 // shutdown immediate (running tasks are handed back).
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.guard.Close()
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := w.stopTracing(fctx); err != nil {
+			w.log.Warn("spans not all exported", "err", err)
+		}
+	}()
 	w.startDiscovery(ctx)
 	defer w.stopDiscovery()
 	bo := reconnectBackoff()
@@ -358,7 +387,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			Slots: w.cfg.Concurrency, Capabilities: w.caps, LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
 			// Spooled results sit beside the task directories (and go with
 			// them), not in a shared $TMPDIR that --work-dir would not cover.
-			SpoolDir: w.cfg.WorkDir, HTTP: w.upload,
+			SpoolDir: w.cfg.WorkDir, HTTP: w.upload, Tracer: w.tracer,
 		}, w.log)
 		w.runner.Store(r)
 		// Renewal outlives a graceful stop's start: finishing tasks still report.

@@ -244,8 +244,9 @@ type Lease struct {
 	Deadline time.Time `json:"deadline"`
 	Spec     TaskSpec  `json:"spec"`
 	Upload   Presigned `json:"upload"` // where the result goes
-	// Traceparent is the W3C trace context of the job's submission, so the
-	// agent's spans join the trace that began at the API.
+	// Traceparent is the W3C trace context of this lease's span in the
+	// job's trace (under its submission), so the agent's spans join the
+	// trace that began at the API.
 	Traceparent string `json:"traceparent,omitempty"`
 }
 

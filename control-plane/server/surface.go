@@ -11,6 +11,7 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 	"github.com/ytcaption/ytcaption/control-plane/internal/webhook"
+	"github.com/ytcaption/ytcaption/internal/tracing"
 )
 
 // SurfaceConfig configures the developer-facing features: tracing, the
@@ -53,7 +54,7 @@ func (s *Server) newSurface(ctx context.Context) error {
 	s.surface.metrics = telemetry.NewMetrics(s.surface.reg, s.store, time.Now)
 	s.surface.tracer = c.TracerProvider
 	if s.surface.tracer == nil {
-		tp, shutdown, err := telemetry.NewTracerProvider(ctx, c.OTLPEndpoint, "ytcaption")
+		tp, shutdown, err := tracing.NewProvider(ctx, c.OTLPEndpoint, "ytcaption")
 		if err != nil {
 			return err
 		}

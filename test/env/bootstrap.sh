@@ -92,6 +92,18 @@ if ! curl -fsS "http://$MINIO_ADDR/minio/health/live" >/dev/null 2>&1; then
 	wait_for MinIO 120 curl -fsS "http://$MINIO_ADDR/minio/health/live"
 fi
 
+# --- Jaeger (the tracing test reads traces back from it) ---------------------
+JAEGER_VERSION="v1.75.0"
+JAEGER="$CACHE/bin/jaeger"
+if [ ! -x "$JAEGER" ]; then
+	log "building Jaeger $JAEGER_VERSION (a few minutes, once)"
+	# Its go.mod has a replace directive, which `go install pkg@version`
+	# refuses: build inside the downloaded module instead.
+	JAEGER_SRC="$(cd / && go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+	[ -n "$JAEGER_SRC" ] || { log "cannot download Jaeger $JAEGER_VERSION"; exit 1; }
+	(cd "$JAEGER_SRC" && go build -trimpath -o "$JAEGER" ./cmd/jaeger)
+fi
+
 # --- Node.js and the official openai client (OpenAI-compatibility tests) -----
 OPENAI_NPM_VERSION="6.49.0"
 command -v node >/dev/null || apt_install nodejs

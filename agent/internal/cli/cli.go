@@ -87,6 +87,8 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, cfg *worker.Conf
 	f.StringVar(&cfg.CACert, "ca-cert", env(getenv, "CA_CERT", ""), "PEM CA certificate to trust for the control plane, besides the system roots (YTCAPTION_AGENT_CA_CERT)")
 	f.StringVar(&cfg.ClientCert, "client-cert", env(getenv, "CLIENT_CERT", ""), "PEM client certificate presented to the control plane (YTCAPTION_AGENT_CLIENT_CERT)")
 	f.StringVar(&cfg.ClientKey, "client-key", env(getenv, "CLIENT_KEY", ""), "PEM private key of --client-cert (YTCAPTION_AGENT_CLIENT_KEY)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", env(getenv, "OTLP_ENDPOINT", getenv("OTEL_EXPORTER_OTLP_ENDPOINT")),
+		"export task and stage spans by OTLP/HTTP to this URL, e.g. http://otel-collector:4318 (YTCAPTION_AGENT_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT)")
 	bindHashicorp(cmd, getenv, cfg)
 	bindConfigFile(cmd)
 }

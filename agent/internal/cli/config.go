@@ -13,6 +13,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/agent/internal/config"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/tracing"
 )
 
 // noEnv lists the flags no YTCAPTION_AGENT_* variable sets; envName maps
@@ -122,6 +123,8 @@ func configSchema(fs *pflag.FlagSet) (map[string]config.Attr, error) {
 			}
 		case "server":
 			a.Check = checkServer
+		case "otlp-endpoint":
+			a.Check = func(s string) error { _, err := tracing.TracesURL(s); return err }
 		}
 		schema[strings.ReplaceAll(f.Name, "-", "_")] = a
 	})

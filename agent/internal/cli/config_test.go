@@ -84,6 +84,7 @@ vault_jwt_file = "/secrets/jwt"
 vault_jwt_role = "agents"
 artifact_cache_size = 53687091200
 artifact_dir = "/var/cache/a/artifacts"
+otlp_endpoint = "http://collector:4318"
 `
 
 // TestConfigFileEveryFlag: a file alone sets every flag of run.
@@ -98,14 +99,14 @@ func TestConfigFileEveryFlag(t *testing.T) {
 		c.MaxDownloads, c.MaxTranscribes, c.Grace, c.AllowPrivateSources, c.AllowTargets, c.YTDLPBinary, c.Cookies,
 		c.Proxy, c.FFmpeg, c.FFprobe, c.SphinxModelDir, c.WhisperBinary, c.WhisperModel, c.OpenAIURL, c.OpenAIKey,
 		c.OpenAIModel, c.CACert, c.ClientCert, c.ClientKey, c.ConsulAddr, c.Vault.Addr, c.Vault.KV, c.Vault.JWTFile, c.Vault.JWTRole,
-		c.ArtifactCacheSize, c.ArtifactDir}
+		c.ArtifactCacheSize, c.ArtifactDir, c.OTLPEndpoint}
 	want := []any{"https://captions.example.com", "yte_abc_secret", "gpu-01", "/var/lib/a", "/var/cache/a", 3,
 		"gpu=a100,zone=eu-1", "transcribe", "pocketsphinx", 2, 1, 90 * time.Second, true,
 		[]string{"10.2.0.0/16", "127.0.0.1:8081"}, "/opt/yt-dlp", "/etc/ytcaption/cookies.txt", "http://proxy:3128",
 		"/opt/ffmpeg", "/opt/ffprobe", "/usr/share/ps", "/opt/whisper-cli", "/models/ggml-base.en.bin",
 		"http://asr:8000", "k", "whisper-1", "/etc/ytcaption/ca.pem", "/etc/ytcaption/agent.pem",
 		"/etc/ytcaption/agent-key.pem", "consul:8500", "https://vault:8200", "kv/agent", "/secrets/jwt", "agents",
-		int64(50 << 30), "/var/cache/a/artifacts"}
+		int64(50 << 30), "/var/cache/a/artifacts", "http://collector:4318"}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("setting %d: got %#v, want %#v", i, got[i], want[i])
@@ -171,6 +172,24 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestOTLPEndpointSources: YTCAPTION_AGENT_OTLP_ENDPOINT > file >
+// OTEL_EXPORTER_OTLP_ENDPOINT, the standard variable, as the default.
+func TestOTLPEndpointSources(t *testing.T) {
+	t.Parallel()
+	otel := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318"}
+	if l, err := loadConfig(t, otel); err != nil || l.cfg.OTLPEndpoint != "http://otel:4318" {
+		t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %q, %v", l.cfg.OTLPEndpoint, err)
+	}
+	file := writeConfig(t, `otlp_endpoint = "http://file:4318"`)
+	if l, err := loadConfig(t, otel, "--config", file); err != nil || l.cfg.OTLPEndpoint != "http://file:4318" {
+		t.Errorf("file: %q, %v", l.cfg.OTLPEndpoint, err)
+	}
+	own := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318", "YTCAPTION_AGENT_OTLP_ENDPOINT": "http://own:4318"}
+	if l, err := loadConfig(t, own, "--config", file); err != nil || l.cfg.OTLPEndpoint != "http://own:4318" {
+		t.Errorf("YTCAPTION_AGENT_OTLP_ENDPOINT: %q, %v", l.cfg.OTLPEndpoint, err)
+	}
+}
+
 // TestConfigBadValues: values a type check cannot catch, named by position.
 func TestConfigBadValues(t *testing.T) {
 	t.Parallel()
@@ -183,6 +202,7 @@ func TestConfigBadValues(t *testing.T) {
 		{`server = "https://"`, `:1:10: server: "https://" has no host`},
 		{`grace = "-5s"`, `:1:9: grace: "-5s" is not a duration`},
 		{"state_dir = \"/a\"\n\nmax_transcribes = \"one\"", `:3:19: max_transcribes: must be a whole number`},
+		{`otlp_endpoint = "collector:4318"`, `:1:17: otlp_endpoint: otlp endpoint "collector:4318": want http(s)://host:port`},
 		{`config = "/etc/other.hcl"`, `:1:1: unknown attribute "config"`},
 	}
 	for _, tt := range tests {

@@ -47,6 +47,28 @@ type Executor interface {
 	Execute(ctx context.Context, l api.Lease, progress func(stage string, p float64)) (Output, error)
 }
 
+// Tracer follows tasks in traces.
+type Tracer interface {
+	// Task opens a task's span, from its lease to its final report; end
+	// closes it with the task's outcome.
+	Task(ctx context.Context, l api.Lease) (_ context.Context, end func(error))
+	// Step opens the span of a part of the task the runner does itself.
+	Step(ctx context.Context, name string) (_ context.Context, end func(error))
+}
+
+// StepUpload is the step that uploads a task's output.
+const StepUpload = "upload"
+
+type noTracer struct{}
+
+func (noTracer) Task(ctx context.Context, _ api.Lease) (context.Context, func(error)) {
+	return ctx, func(error) {}
+}
+
+func (noTracer) Step(ctx context.Context, _ string) (context.Context, func(error)) {
+	return ctx, func(error) {}
+}
+
 // Output is what a successful execution produced: a transcript, or a
 // prepare task's split audio.
 type Output struct {
@@ -90,6 +112,7 @@ type Config struct {
 	// lease is kept alive meanwhile) before the attempt fails as retryable.
 	SpoolDir       string
 	UploadPatience time.Duration
+	Tracer         Tracer // nil: tasks are not traced
 }
 
 // Runner runs tasks for one agent.
@@ -137,6 +160,9 @@ func New(p Protocol, e Executor, cfg Config, log *slog.Logger) *Runner {
 	}
 	if cfg.UploadPatience <= 0 {
 		cfg.UploadPatience = 30 * time.Minute
+	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noTracer{}
 	}
 	cfg.Capabilities.Slots = cfg.Slots
 	hard, kill := context.WithCancel(context.Background())
@@ -332,6 +358,9 @@ func (r *Runner) run(ctx context.Context, t *task) []api.Lease {
 	hbDone := make(chan struct{})
 	hbCtx, stopHB := context.WithCancel(ctx)
 	go func() { defer close(hbDone); r.heartbeats(hbCtx, t, log) }()
+	// Opened after the heartbeats started, the task's span leaves them out
+	// of its trace (they would only be noise); the final report joins it.
+	ctx, endTrace := r.cfg.Tracer.Task(ctx, l)
 
 	out, err := r.exec.Execute(ctx, l, func(stage string, p float64) {
 		t.progress.Store(uint64(p * 1e6))
@@ -345,6 +374,8 @@ func (r *Runner) run(ctx context.Context, t *task) []api.Lease {
 			}
 		}
 	})
+	// The span ends after the final report, with the work's outcome.
+	defer func() { endTrace(err) }()
 	if out.Cleanup != nil {
 		defer out.Cleanup()
 	}
@@ -357,11 +388,14 @@ func (r *Runner) run(ctx context.Context, t *task) []api.Lease {
 		go func() { media <- r.uploadPlayback(pctx, l, out.Playback, log) }()
 	}
 	var res api.TaskResult
-	switch {
-	case err == nil && len(out.Chunks) > 0:
-		res, err = r.uploadChunks(ctx, t, out)
-	case err == nil:
-		res, err = r.upload(ctx, l, out)
+	if err == nil {
+		uctx, endUpload := r.cfg.Tracer.Step(ctx, StepUpload)
+		if len(out.Chunks) > 0 {
+			res, err = r.uploadChunks(uctx, t, out)
+		} else {
+			res, err = r.upload(uctx, l, out)
+		}
+		endUpload(err)
 	}
 	if media != nil {
 		if err != nil {

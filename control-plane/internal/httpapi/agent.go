@@ -135,6 +135,7 @@ func (a *API) leaseNext(ctx context.Context, ag store.Agent, max int, wait time.
 			a.notify.Notify(ctx)
 			return api.LeaseResponse{}, err
 		}
+		l.Traceparent = a.obs.leaseTrace(ctx, t, ag.ID)
 		out.Tasks = append(out.Tasks, l)
 	}
 	return out, nil
@@ -188,7 +189,7 @@ func (a *API) leaseFor(ctx context.Context, t store.Leased) (api.Lease, error) {
 	}
 	return api.Lease{
 		TaskID: t.ID, JobID: t.JobID, Kind: t.Kind, Attempt: t.Attempt, Token: t.Token,
-		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up, Traceparent: t.Traceparent,
+		Deadline: t.LeaseDeadline.UTC(), Spec: spec, Upload: up,
 	}, nil
 }
 
@@ -381,7 +382,7 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a.obs.taskCompleted(j, req.Result)
+	a.obs.taskCompleted(c.UserContext(), id, j, req.Result)
 	a.log.Info("task completed", "task", id, "job", j.ID, "agent", ag.ID, "job_status", j.Status)
 	if m := req.Result.Media; m != nil && m.Error != nil {
 		a.log.Warn("agent could not make the playback copy; the job has no media of its own", "task", id, "job", j.ID,
@@ -423,7 +424,7 @@ func (a *API) fail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a.obs.taskFailed(j, req.Error.Code)
+	a.obs.taskFailed(c.UserContext(), id, j, req.Error.Code)
 	if req.Error.Code == api.CodeChunkMissing {
 		a.notify.Notify(c.UserContext()) // the job's prepare task was queued again
 	}

@@ -192,13 +192,14 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	if d.Observe.Metrics != nil {
 		m = d.Observe.Metrics
 	}
+	obs := newObserver(d.Observe)
 	sub := submit.New(submit.Config{AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
 		ProbeTimeout: cfg.Surface.ProbeTimeout, MaxAttempts: cfg.RetryPolicy.MaxAttempts},
 		submit.Deps{Store: d.Store, Blobs: d.Blobs, Notifier: d.Notifier, Resolver: d.Resolver, Metrics: m,
-			Now: d.Now, NewID: d.NewID, Log: log})
+			Tracer: obs.tracer, Now: d.Now, NewID: d.NewID, Log: log})
 	return &API{cfg: cfg, jobs: d.Store, eventLog: d.Store, protocol: d.Store, admin: d.Store, hooks: d.Store, rollups: d.Store, auditLog: d.Store, artifacts: d.Store,
 		keys: d.Keys, agents: d.Agents, submit: sub, blobs: d.Blobs, dispatch: d.Dispatcher, notify: d.Notifier,
-		console: d.Console, limiter: d.Limiter, now: d.Now, log: log, obs: newObserver(d.Observe)}
+		console: d.Console, limiter: d.Limiter, now: d.Now, log: log, obs: obs}
 }
 
 // App returns the Fiber application with every route mounted.

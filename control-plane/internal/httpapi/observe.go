@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
+	"github.com/ytcaption/ytcaption/internal/tracing"
 )
 
 // ObserveDeps are the API's telemetry collaborators; all optional.
@@ -48,8 +50,11 @@ func (o observer) jobFinished(s api.JobStatus) {
 	}
 }
 
-// taskCompleted counts a completed task and the job it finished, if any.
-func (o observer) taskCompleted(j job.Job, res api.TaskResult) {
+// taskCompleted counts a completed task and the job it finished, if any,
+// and names them on the request's span (the agent's report, which joins
+// the job's trace).
+func (o observer) taskCompleted(ctx context.Context, taskID string, j job.Job, res api.TaskResult) {
+	annotate(ctx, taskID, j)
 	if o.metrics == nil {
 		return
 	}
@@ -59,8 +64,10 @@ func (o observer) taskCompleted(j job.Job, res api.TaskResult) {
 	}
 }
 
-// taskFailed counts a failed download and the job a failure finished, if any.
-func (o observer) taskFailed(j job.Job, code string) {
+// taskFailed counts a failed download and the job a failure finished, if
+// any, and names them on the request's span.
+func (o observer) taskFailed(ctx context.Context, taskID string, j job.Job, code string) {
+	annotate(ctx, taskID, j)
 	if o.metrics == nil {
 		return
 	}
@@ -73,6 +80,11 @@ func (o observer) taskFailed(j job.Job, code string) {
 	if j.Status.Final() {
 		o.metrics.JobFinished(j.Status)
 	}
+}
+
+func annotate(ctx context.Context, taskID string, j job.Job) {
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("ytcaption.task_id", taskID),
+		attribute.String("ytcaption.job_id", j.ID), attribute.String("ytcaption.job_status", string(j.Status)))
 }
 
 // auditWriteFailed counts an audit entry that could not be written.
@@ -92,6 +104,25 @@ func (o observer) leased(tasks []store.Leased, now time.Time) {
 	}
 }
 
+// leaseTrace records a leased task in its job's trace: a span under the
+// submission, from when the task became ready to its lease, linked to the
+// agent's lease request. The lease carries its traceparent, so the agent's
+// spans hang under it.
+func (o observer) leaseTrace(ctx context.Context, t store.Leased, agentID string) string {
+	opts := []trace.SpanStartOption{trace.WithLinks(trace.LinkFromContext(ctx)), trace.WithAttributes(
+		attribute.String("ytcaption.job_id", t.JobID), attribute.String("ytcaption.task_id", t.ID),
+		attribute.Int("ytcaption.attempt", t.Attempt), attribute.String("ytcaption.agent_id", agentID))}
+	if !t.RunAt.IsZero() {
+		opts = append(opts, trace.WithTimestamp(t.RunAt))
+	}
+	// The parent is the job's submission, not the agent's request: a job
+	// without trace context starts a trace of its own here.
+	parent := tracing.WithTraceparent(context.Background(), t.Traceparent)
+	ctx, span := o.tracer.Start(parent, "lease "+t.Kind, opts...)
+	defer span.End()
+	return tracing.Traceparent(ctx)
+}
+
 func (o observer) metricsHandler() fiber.Handler {
 	if o.gatherer == nil {
 		return func(c *fiber.Ctx) error { return fiber.ErrNotFound }
@@ -109,16 +140,21 @@ func (h headerCarrier) Keys() []string      { return []string{"traceparent", "tr
 var _ propagation.TextMapCarrier = headerCarrier{}
 
 // observe wraps every request in a server span (joining the caller's trace
-// when it sends traceparent) and records RED metrics by route pattern. It
-// runs the error handler itself so the status it records is the one sent.
+// when it sends traceparent, naming it in a traceresponse header) and
+// records RED metrics by route pattern. It runs the error handler itself so
+// the status it records is the one sent.
 func (a *API) observe(c *fiber.Ctx) error {
 	start := time.Now()
 	// Fiber's strings alias buffers reused after the handler: copy them.
 	method := strings.Clone(c.Method())
-	ctx := telemetry.Propagator().Extract(c.UserContext(), headerCarrier{c})
+	ctx := tracing.Propagator().Extract(c.UserContext(), headerCarrier{c})
 	ctx, span := a.obs.tracer.Start(ctx, method+" "+strings.Clone(c.Path()), trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	c.SetUserContext(ctx)
+	if span.IsRecording() {
+		// The client learns its request's trace (W3C Trace Context Level 2).
+		c.Set("traceresponse", tracing.Traceparent(ctx))
+	}
 	if err := c.Next(); err != nil {
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
 			_ = c.SendStatus(http.StatusInternalServerError)

@@ -24,8 +24,8 @@ type State struct {
 	Last      *Event     // the job's last event; nil before the first
 	Endpoints []Endpoint // the tenant's webhook endpoints
 	CacheKey  string     // "" when the job's result is not cacheable
-	// Traceparent is the W3C trace context of the submission, handed on to
-	// the agent that leases a task; no decision reads it.
+	// Traceparent is the W3C trace context of the submission, the parent of
+	// each lease's span; no decision reads it.
 	Traceparent string
 
 	graph graphChange // the graph change a report is making

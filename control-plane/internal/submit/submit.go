@@ -18,12 +18,17 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
-	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 	"github.com/ytcaption/ytcaption/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/tracing"
 )
 
 // Store is what submission reads and writes.
@@ -68,13 +73,15 @@ type Config struct {
 	MaxAttempts  int // per task
 }
 
-// Deps are the collaborators of the service; Metrics and Resolver may be nil.
+// Deps are the collaborators of the service; Metrics, Resolver and Tracer
+// may be nil.
 type Deps struct {
 	Store    Store
 	Blobs    Blobs
 	Notifier Notifier
 	Resolver Resolver // nil: net.DefaultResolver
 	Metrics  Metrics
+	Tracer   trace.Tracer
 	Now      func() time.Time
 	NewID    func() string
 	Log      *slog.Logger
@@ -97,6 +104,9 @@ func New(cfg Config, d Deps) *Service {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
+	if d.Tracer == nil {
+		d.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Service{cfg: cfg, d: d}
 }
 
@@ -118,7 +128,16 @@ type Upload struct {
 // Submit creates the job, or returns the one an earlier request with the
 // same idempotency key created (created false). A job whose result is in
 // the cache is born succeeded, and no task of it is ever leased.
-func (s *Service) Submit(ctx context.Context, r Request) (_ job.Job, created bool, _ error) {
+func (s *Service) Submit(ctx context.Context, r Request) (_ job.Job, created bool, err error) {
+	// The job keeps this span's context: its tasks' leases join the trace
+	// under it.
+	ctx, span := s.d.Tracer.Start(ctx, "submit")
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	if r.Spec.URL != "" {
 		if err := s.CheckHost(ctx, r.Spec.URL); err != nil {
 			return job.Job{}, false, err
@@ -148,6 +167,8 @@ func (s *Service) Submit(ctx context.Context, r Request) (_ job.Job, created boo
 	if err != nil {
 		return job.Job{}, false, err
 	}
+	span.SetAttributes(attribute.String("ytcaption.job_id", out.ID), attribute.Bool("ytcaption.created", created),
+		attribute.String("ytcaption.job_status", string(out.Status)))
 	if created && !out.Status.Final() {
 		s.d.Notifier.Notify(ctx)
 	}
@@ -176,7 +197,7 @@ func (s *Service) create(ctx context.Context, j job.Job, uploadSum hash.Hash) (j
 			s.reuseMedia(ctx, tasks, hit.JobID)
 		}
 	}
-	meta := store.JobMeta{CacheKey: key, Traceparent: telemetry.Traceparent(ctx)}
+	meta := store.JobMeta{CacheKey: key, Traceparent: tracing.Traceparent(ctx)}
 	out, created, err := s.d.Store.CreateJob(ctx, j, tasks, meta)
 	if err != nil || !created {
 		return out, created, err

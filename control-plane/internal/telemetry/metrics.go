@@ -1,5 +1,5 @@
-// Package telemetry holds the control plane's Prometheus metrics and its
-// OpenTelemetry tracer setup. Metrics live on a registry passed in (never
+// Package telemetry holds the control plane's Prometheus metrics and the
+// name of its OpenTelemetry tracer. Metrics live on a registry passed in (never
 // the global default); gauges that describe the store (queue depth, oldest
 // queued task, agents by state) are read at scrape time.
 package telemetry
