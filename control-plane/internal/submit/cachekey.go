@@ -46,11 +46,7 @@ func (s *Service) probe(ctx context.Context, raw string) string {
 	if err != nil {
 		return ""
 	}
-	d := s.policy().Dialer()
-	d.Timeout = s.cfg.ProbeTimeout
-	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: s.cfg.ProbeTimeout}
-	defer c.CloseIdleConnections()
-	resp, err := c.Do(req)
+	resp, err := s.probes.Do(req)
 	if err != nil {
 		return ""
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -91,6 +92,9 @@ type Deps struct {
 type Service struct {
 	cfg Config
 	d   Deps
+	// probes makes the cache key's HEAD requests, reusing connections to
+	// a source's host across submissions.
+	probes *http.Client
 }
 
 // New returns the service.
@@ -107,7 +111,12 @@ func New(cfg Config, d Deps) *Service {
 	if d.Tracer == nil {
 		d.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	return &Service{cfg: cfg, d: d}
+	s := &Service{cfg: cfg, d: d}
+	dial := s.policy().Dialer()
+	dial.Timeout = cfg.ProbeTimeout
+	s.probes = &http.Client{Timeout: cfg.ProbeTimeout, Transport: &http.Transport{
+		DialContext: dial.DialContext, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second}}
+	return s
 }
 
 // Request is a job to submit.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +184,35 @@ func TestUploadKeptOnlyForItsJob(t *testing.T) {
 	}
 	if refused := blob.UploadKey(fmt.Sprintf("id-%03d", before+1)); exists(refused) {
 		t.Fatalf("a refused submission's upload %s was kept", refused)
+	}
+}
+
+// TestProbesReuseConnections: the cache key's HEAD requests to one source
+// host share a kept-alive connection instead of dialing for each
+// submission.
+func TestProbesReuseConnections(t *testing.T) {
+	t.Parallel()
+	var conns, heads atomic.Int32
+	media := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		heads.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+	}))
+	media.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	media.Start()
+	t.Cleanup(media.Close)
+	w := newWorld(t, true)
+	f := false
+	for i := range 5 {
+		if _, _, err := w.svc.Submit(context.Background(), submit.Request{Tenant: "acme",
+			Spec: spec(t, api.JobRequest{URL: fmt.Sprintf("%s/%d.mp4", media.URL, i), Cache: &f}, false)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if heads.Load() != 5 || conns.Load() != 1 {
+		t.Fatalf("%d HEAD requests over %d connections, want 5 over 1", heads.Load(), conns.Load())
 	}
 }
