@@ -59,9 +59,11 @@ chaos-record:
 
 ## bench: start the control plane on PostgreSQL + Redis, run every benchmark
 ## of test/bench (River side by side, pgbench for the insert ceiling), print
-## "bench: <metric> <value> <unit>" lines and update docs/performance.md.
+## "bench: <metric> <value> <unit>" lines and update docs/performance.md; then
+## the same again with `stress-ng --cpu 2` beside it (the loaded run).
 bench: test-env build
 	source .cache/test.env && $(GO) run ./test/bench/cmd/ytcaption-bench -bin $(BIN)/ytcaption | tee .cache/bench.txt
+	source .cache/test.env && $(GO) run ./test/bench/cmd/ytcaption-bench -bin $(BIN)/ytcaption -stress-cpu 2 | tee .cache/bench-loaded.txt
 
 ## screenshots: run the console's browser test on real data and save a
 ## screenshot of each page in docs/console/ (on purpose, to commit them).

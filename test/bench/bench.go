@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -105,6 +106,9 @@ type Config struct {
 	Out         io.Writer // "bench: <metric> <value> <unit>" lines
 	Log         *slog.Logger
 	Only        []string // benchmark names to run; empty: all
+	// StressCPU, when > 0, runs `stress-ng --cpu StressCPU` beside the
+	// whole run: the figures of a machine that is busy with other work.
+	StressCPU int
 }
 
 // Metric is one measured figure.
@@ -258,6 +262,13 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
 	r := NewResults(cfg.Out)
+	if cfg.StressCPU > 0 {
+		stop, err := stress(cfg.StressCPU)
+		if err != nil {
+			return r, err
+		}
+		defer func() { _ = stop() }()
+	}
 	var errs []string
 	for _, b := range All() {
 		if len(cfg.Only) > 0 && !contains(cfg.Only, b.Name) {
@@ -272,10 +283,40 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 		cfg.Log.Info("benchmark done", "name", b.Name, "took", time.Since(start).Round(time.Millisecond))
 	}
+	r.againstRiver()
 	if len(errs) > 0 {
 		return r, fmt.Errorf("benchmarks failed: %s", strings.Join(errs, "; "))
 	}
 	return r, nil
+}
+
+// stress starts stress-ng with n CPU workers and returns what stops it:
+// stop kills it and returns how it ended ("signal: killed" when it was
+// still running, as it should be).
+func stress(n int) (stop func() error, err error) {
+	cmd := exec.Command("stress-ng", "--cpu", strconv.Itoa(n), "--quiet")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("stress-ng (make test-env installs it): %w", err)
+	}
+	return func() error { _ = cmd.Process.Kill(); return cmd.Wait() }, nil
+}
+
+// againstRiver records the dispatch path's figures as ratios to River's
+// measured in the same run: rates as dispatch ÷ River (≥ 1: dispatch is
+// faster), latencies as dispatch ÷ River (≤ 1: dispatch is quicker).
+func (r *Results) againstRiver() {
+	for _, x := range []struct{ name, ours, theirs string }{
+		{"dispatch_vs_river_rate", "dispatch_tasks_per_s", "river_jobs_per_s"},
+		{"dispatch_vs_river_tuned_rate", "dispatch_tasks_per_s", "river_tuned_jobs_per_s"},
+		{"dispatch_vs_river_p99", "dispatch_latency_p99_ms", "river_latency_p99_ms"},
+		{"dispatch_vs_river_tuned_p99", "dispatch_latency_p99_ms", "river_tuned_latency_p99_ms"},
+	} {
+		ours, ok1 := r.Get(x.ours)
+		theirs, ok2 := r.Get(x.theirs)
+		if ok1 && ok2 && theirs > 0 {
+			r.Set(x.name, ours/theirs, "ratio")
+		}
+	}
 }
 
 func contains(xs []string, x string) bool {

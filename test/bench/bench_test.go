@@ -55,6 +55,8 @@ func TestSmoke(t *testing.T) {
 		"lease_p99_ms_1k_queued", "lease_p99_ms_1m_queued", "lease_p50_ms_1k_queued", "lease_p50_ms_1m_queued",
 		"pg_insert_tps_ceiling", "fair_share_first_start_p99_ms", "long_media_speedup_2_agents", "long_media_overhead_pct",
 		"stats_p99_ms_1m_jobs",
+		"dispatch_vs_river_rate", "dispatch_vs_river_tuned_rate", "dispatch_vs_river_p99", "dispatch_vs_river_tuned_p99",
+		"e2e_seconds_12s_clip", "e2e_overhead_ms_p50", "e2e_overhead_ms_p99", "recognizer_rtf",
 	}
 	for _, m := range want {
 		v, ok := r.Get(m)
@@ -78,11 +80,13 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("%d scaling rows, want %d", got, len(cfg.Scale.ScalingRows))
 	}
 	doc := filepath.Join(t.TempDir(), "performance.md")
-	if err := bench.WriteDoc(doc, r, time.Now()); err != nil {
-		t.Fatal(err)
+	for _, load := range []int{0, 2} { // the idle run's sections, then the loaded run's table
+		if err := bench.WriteDoc(doc, r, time.Now(), load); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, _ := os.ReadFile(doc)
-	for _, s := range []string{"| `api_get_rps` |", "| agents |", "cores"} {
+	for _, s := range []string{"| `api_get_rps` |", "| agents |", "cores", "| transcribe |", "with `stress-ng --cpu 2` beside it"} {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("document lacks %q:\n%s", s, b)
 		}

@@ -116,30 +116,38 @@ const (
 	scalingEnd   = "<!-- bench:scaling:end -->"
 	splitBegin   = "<!-- bench:split:begin -->"
 	splitEnd     = "<!-- bench:split:end -->"
+	loadedBegin  = "<!-- bench:loaded:begin -->"
+	loadedEnd    = "<!-- bench:loaded:end -->"
 )
 
 // WriteDoc replaces the generated sections of the performance document
-// (between their markers) and keeps everything else in it.
-func WriteDoc(path string, r *Results, when time.Time) error {
+// (between their markers) and keeps everything else in it. A run with
+// stress-ng beside it (stressCPU > 0) writes only the loaded run's table.
+func WriteDoc(path string, r *Results, when time.Time, stressCPU int) error {
 	b, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	doc := string(b)
 	if doc == "" {
-		doc = "# Performance\n\n## Results\n\n" + tableBegin + "\n" + tableEnd + "\n\n## Scaling\n\n" + scalingBegin + "\n" + scalingEnd + "\n"
+		doc = "# Performance\n\n## Results\n\n" + tableBegin + "\n" + tableEnd + "\n\n## Under load\n\n" + loadedBegin + "\n" + loadedEnd +
+			"\n\n## Time to captions\n\n" + splitBegin + "\n" + splitEnd + "\n\n## Scaling\n\n" + scalingBegin + "\n" + scalingEnd + "\n"
 	}
-	doc, err = replaceBetween(doc, tableBegin, tableEnd, Table(r, when, Machine()))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	type section struct {
+		begin, end, body string
+		write          bool
 	}
-	if len(r.Scaling()) > 0 {
-		if doc, err = replaceBetween(doc, scalingBegin, scalingEnd, ScalingTable(r)); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+	sections := []section{
+		{tableBegin, tableEnd, Table(r, when, Machine()), stressCPU == 0},
+		{loadedBegin, loadedEnd, Table(r, when, fmt.Sprintf("%s, with `stress-ng --cpu %d` beside it", Machine(), stressCPU)), stressCPU > 0},
+		{scalingBegin, scalingEnd, ScalingTable(r), stressCPU == 0 && len(r.Scaling()) > 0},
+		{splitBegin, splitEnd, SplitTable(r), stressCPU == 0 && len(r.Split()) > 0},
+	}
+	for _, sec := range sections {
+		if !sec.write {
+			continue
 		}
-	}
-	if len(r.Split()) > 0 {
-		if doc, err = replaceBetween(doc, splitBegin, splitEnd, SplitTable(r)); err != nil {
+		if doc, err = replaceBetween(doc, sec.begin, sec.end, sec.body); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}

@@ -31,6 +31,7 @@ func run() int {
 		only  = flag.String("only", "", "comma-separated benchmarks to run (default all)")
 		smoke = flag.Bool("smoke", false, "tiny counts: check that the harness works")
 		level = flag.String("server-log-level", "info", "the server's log level")
+		load  = flag.Int("stress-cpu", 0, "run `stress-ng --cpu N` beside the benchmarks (the loaded run)")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -41,7 +42,7 @@ func run() int {
 		sc = bench.SmokeScale()
 	}
 	cfg := bench.Config{Bin: *bin, PostgresURL: *pg, RedisURL: *rd, WorkDir: *work, LogLevel: *level,
-		Scale: sc, Out: os.Stdout, Log: log}
+		Scale: sc, Out: os.Stdout, Log: log, StressCPU: *load}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
 	}
@@ -54,7 +55,7 @@ func run() int {
 		fmt.Print(bench.ScalingTable(r))
 	}
 	if *doc != "" && len(r.Metrics()) > 0 && cfg.Only == nil {
-		if werr := bench.WriteDoc(*doc, r, when); werr != nil {
+		if werr := bench.WriteDoc(*doc, r, when, *load); werr != nil {
 			log.Error("write doc", "err", werr)
 			return 1
 		}
