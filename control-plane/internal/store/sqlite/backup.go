@@ -30,13 +30,16 @@ func (s *Store) AppliedSchemaVersion(ctx context.Context) (int, error) {
 }
 
 // BackupTo writes a consistent copy of the database to path (which must not
-// exist) with VACUUM INTO: one read transaction, so writers carry on and the
-// copy is the database as of its start, compacted.
+// exist) with VACUUM INTO: one read transaction, so writers in other
+// processes carry on and the copy is the database as of its start,
+// compacted. It runs on the writer connection because the readers are
+// query_only, which forbids VACUUM even into another file; writes of this
+// Store wait meanwhile.
 func (s *Store) BackupTo(ctx context.Context, path string) error {
 	if strings.ContainsRune(path, 0) {
 		return fmt.Errorf("sqlite: backup to %q: invalid path", path)
 	}
-	if _, err := s.r.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+	if _, err := s.w.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		return fmt.Errorf("sqlite: backup to %s: %w", path, err)
 	}
 	return nil
