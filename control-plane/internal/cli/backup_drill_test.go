@@ -279,7 +279,9 @@ func TestRestoreDrill(t *testing.T) {
 
 func restoreDrill(t *testing.T, b drillBackend) {
 	ctx := context.Background()
-	step := func(name string, start time.Time) { t.Logf("drill %-14s %-34s %s", b.name, name, time.Since(start).Round(time.Millisecond)) }
+	step := func(name string, start time.Time) {
+		t.Logf("drill %-14s %-34s %s", b.name, name, time.Since(start).Round(time.Millisecond))
+	}
 	wav := media.Speech(t, drillText)
 	hooks := startWebhookSink(t)
 
