@@ -11,6 +11,7 @@ package backup
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,7 +23,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ytcaption/ytcaption/internal/buildinfo"
 )
@@ -35,6 +39,19 @@ type Config struct {
 	// PGBin is the directory holding pg_dump and pg_restore; empty looks on
 	// PATH, then in Debian's /usr/lib/postgresql/<major>/bin.
 	PGBin string
+	// Parallel is how many objects are copied at once (default
+	// DefaultParallel): small objects are bound by round trips, not bytes.
+	Parallel int
+}
+
+// DefaultParallel is Config.Parallel's default.
+const DefaultParallel = 8
+
+func (c Config) parallel() int {
+	if c.Parallel > 0 {
+		return c.Parallel
+	}
+	return DefaultParallel
 }
 
 // Backup writes a backup of cfg's state into dir, which must be missing or
@@ -65,7 +82,7 @@ func Backup(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Mani
 		return Manifest{}, err
 	}
 	defer b.Close()
-	m.Objects, err = copyOut(ctx, b, dir)
+	m.Objects, err = copyOut(ctx, b, dir, cfg.parallel())
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -94,9 +111,10 @@ func prepareDir(dir string) error {
 	return os.Chmod(dir, 0o700)
 }
 
-// copyOut streams every object of b into dir by content, writing the index
-// as it goes; only one object's bytes are in flight at a time.
-func copyOut(ctx context.Context, b bucket, dir string) (Objects, error) {
+// copyOut streams every object of b into dir by content, parallel at a
+// time, writing the index as it goes; objects are streamed to disk, never
+// held in memory.
+func copyOut(ctx context.Context, b bucket, dir string, parallel int) (Objects, error) {
 	idx, err := os.OpenFile(filepath.Join(dir, IndexFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return Objects{}, fail(CodeDumpFailed, "create index: %w", err)
@@ -109,16 +127,24 @@ func copyOut(ctx context.Context, b bucket, dir string) (Objects, error) {
 	if _, ok := b.(*s3Bucket); ok {
 		objs.Source = "s3"
 	}
-	err = b.Walk(ctx, func(key string) error {
-		o, err := copyObjectOut(ctx, b, key, dir)
-		if err != nil {
-			return err
-		}
-		objs.Count++
-		objs.Bytes += o.Size
-		return enc.Encode(o)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	var mu sync.Mutex
+	walkErr := b.Walk(gctx, func(key string) error {
+		g.Go(func() error {
+			o, err := copyObjectOut(gctx, b, key, dir)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			objs.Count++
+			objs.Bytes += o.Size
+			return enc.Encode(o)
+		})
+		return gctx.Err() // a failed copy stops the listing
 	})
-	if err != nil {
+	if err := cmp.Or(g.Wait(), walkErr); err != nil {
 		return Objects{}, &Error{Code: CodeObjectCopyFailed, Err: err}
 	}
 	if err := w.Flush(); err != nil {
@@ -233,7 +259,7 @@ func Restore(ctx context.Context, cfg Config, dir string, opts RestoreOptions, l
 	log.InfoContext(ctx, "restore: database restored", "schema_version", v, "took", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	if err := copyIn(ctx, b, dir, m); err != nil {
+	if err := copyIn(ctx, b, dir, m, cfg.parallel()); err != nil {
 		return Manifest{}, err
 	}
 	log.InfoContext(ctx, "restore: objects copied", "to", b.Name(), "count", m.Objects.Count, "bytes", m.Objects.Bytes,
@@ -261,28 +287,18 @@ func checkEmpty(ctx context.Context, db dbTarget, b bucket) error {
 
 // copyIn puts every object of the index into b, checking each one's bytes
 // against the index before it is uploaded.
-func copyIn(ctx context.Context, b bucket, dir string, m Manifest) error {
-	var count, bytes int64
-	err := eachObject(dir, m, func(o Object, f *os.File) error {
+func copyIn(ctx context.Context, b bucket, dir string, m Manifest, parallel int) error {
+	return eachObject(ctx, dir, m, parallel, func(ctx context.Context, o Object, f *os.File) error {
 		if err := b.Put(ctx, o.Key, f, o.Size, objectInfo{ContentType: o.ContentType, Metadata: o.Metadata}); err != nil {
 			return &Error{Code: CodeObjectCopyFailed, Err: fmt.Errorf("put %s: %w", o.Key, err)}
 		}
-		count++
-		bytes += o.Size
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if count != m.Objects.Count || bytes != m.Objects.Bytes {
-		return fail(CodeChecksumMismatch, "the index lists %d objects (%d bytes), the manifest %d (%d bytes)", count, bytes, m.Objects.Count, m.Objects.Bytes)
-	}
-	return nil
 }
 
 // Verify checks a backup without restoring it: the manifest, the database
 // snapshot and every object against their checksums.
-func Verify(ctx context.Context, dir string) (Manifest, error) {
+func Verify(ctx context.Context, dir string, parallel int) (Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return Manifest{}, err
@@ -293,50 +309,52 @@ func Verify(ctx context.Context, dir string) (Manifest, error) {
 	if err := checkFile(filepath.Join(dir, m.Objects.Index), m.Objects.IndexSHA256, -1); err != nil {
 		return Manifest{}, err
 	}
-	var count, bytes int64
-	err = eachObject(dir, m, func(o Object, _ *os.File) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		count++
-		bytes += o.Size
-		return nil
-	})
+	err = eachObject(ctx, dir, m, max(parallel, 1), func(context.Context, Object, *os.File) error { return nil })
 	if err != nil {
 		return Manifest{}, err
-	}
-	if count != m.Objects.Count || bytes != m.Objects.Bytes {
-		return Manifest{}, fail(CodeChecksumMismatch, "the index lists %d objects (%d bytes), the manifest %d (%d bytes)", count, bytes, m.Objects.Count, m.Objects.Bytes)
 	}
 	return m, nil
 }
 
-// eachObject reads the index and calls fn with each object and its file,
-// checked against the index's checksum and rewound.
-func eachObject(dir string, m Manifest, fn func(Object, *os.File) error) error {
+// eachObject reads the index and calls fn, parallel at a time, with each
+// object and its file, checked against the index's checksum and rewound.
+// The index must add up to the manifest's count and bytes.
+func eachObject(ctx context.Context, dir string, m Manifest, parallel int, fn func(context.Context, Object, *os.File) error) error {
 	idx, err := os.Open(filepath.Join(dir, m.Objects.Index))
 	if err != nil {
 		return fail(CodeManifestInvalid, "open index: %w", err)
 	}
 	defer idx.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	var count, bytes int64
 	dec := json.NewDecoder(bufio.NewReader(idx))
-	for {
+	for gctx.Err() == nil {
 		var o Object
 		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			return nil
+			break
 		} else if err != nil {
-			return fail(CodeManifestInvalid, "read index: %w", err)
+			g.Go(func() error { return fail(CodeManifestInvalid, "read index: %w", err) })
+			break
 		}
 		if !validSum(o.SHA256) {
-			return fail(CodeManifestInvalid, "index: object %q has a malformed checksum", o.Key)
+			g.Go(func() error { return fail(CodeManifestInvalid, "index: object %q has a malformed checksum", o.Key) })
+			break
 		}
-		if err := withObject(dir, o, fn); err != nil {
-			return err
-		}
+		count++
+		bytes += o.Size
+		g.Go(func() error { return withObject(gctx, dir, o, fn) })
 	}
+	if err := cmp.Or(g.Wait(), ctx.Err()); err != nil {
+		return err
+	}
+	if count != m.Objects.Count || bytes != m.Objects.Bytes {
+		return fail(CodeChecksumMismatch, "the index lists %d objects (%d bytes), the manifest %d (%d bytes)", count, bytes, m.Objects.Count, m.Objects.Bytes)
+	}
+	return nil
 }
 
-func withObject(dir string, o Object, fn func(Object, *os.File) error) error {
+func withObject(ctx context.Context, dir string, o Object, fn func(context.Context, Object, *os.File) error) error {
 	f, err := os.Open(filepath.Join(dir, objectPath(o.SHA256)))
 	if err != nil {
 		return fail(CodeChecksumMismatch, "object %s: %w", o.Key, err)
@@ -348,7 +366,7 @@ func withObject(dir string, o Object, fn func(Object, *os.File) error) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	return fn(o, f)
+	return fn(ctx, o, f)
 }
 
 // checkFile compares a file of the backup with its checksum (and size,

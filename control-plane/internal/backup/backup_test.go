@@ -331,11 +331,11 @@ func TestRefusals(t *testing.T) {
 		_, err := backup.Restore(ctx, tc.cfg, tc.dir, backup.RestoreOptions{}, discard())
 		wantCode(t, "restore: "+tc.name, err, tc.code)
 		if tc.verify {
-			_, err := backup.Verify(ctx, tc.dir)
+			_, err := backup.Verify(ctx, tc.dir, 2)
 			wantCode(t, "verify: "+tc.name, err, tc.code)
 		}
 	}
-	if _, err := backup.Verify(ctx, good); err != nil {
+	if _, err := backup.Verify(ctx, good, 2); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ func stateFlags(cmd *cobra.Command, io IO, cfg *backup.Config, dataDir *string) 
 	f.StringVar(&cfg.S3.AccessKey, "s3-access-key", env(io, "S3_ACCESS_KEY", ""), "S3 access key (YTCAPTION_S3_ACCESS_KEY)")
 	f.StringVar(&cfg.S3.SecretKey, "s3-secret-key", env(io, "S3_SECRET_KEY", ""), "S3 secret key (YTCAPTION_S3_SECRET_KEY)")
 	f.StringVar(&cfg.S3.Region, "s3-region", env(io, "S3_REGION", ""), "S3 region (YTCAPTION_S3_REGION)")
+	f.IntVar(&cfg.Parallel, "parallel", backup.DefaultParallel, "objects copied at once")
 	f.StringVar(&cfg.PGBin, "pg-bin", env(io, "PG_BIN", ""), "directory of pg_dump and pg_restore; default PATH, then /usr/lib/postgresql/<server major>/bin (YTCAPTION_PG_BIN)")
 }
 
@@ -72,7 +73,7 @@ encrypted and access-controlled like the database itself.`,
 		Short: "Check a backup against its manifest: the database snapshot and every object's checksum",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := backup.Verify(cmd.Context(), args[0])
+			m, err := backup.Verify(cmd.Context(), args[0], backup.DefaultParallel)
 			if err != nil {
 				return err
 			}
