@@ -71,7 +71,12 @@ func Backup(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Mani
 	if err != nil {
 		return Manifest{}, err
 	}
-	if m.Database.SHA256, m.Database.Size, err = hashFile(filepath.Join(dir, m.Database.File)); err != nil {
+	dbFile := filepath.Join(dir, m.Database.File)
+	// pg_dump and VACUUM INTO create it by the umask.
+	if err := os.Chmod(dbFile, 0o600); err != nil {
+		return Manifest{}, &Error{Code: CodeDumpFailed, Err: err}
+	}
+	if m.Database.SHA256, m.Database.Size, err = hashFile(dbFile); err != nil {
 		return Manifest{}, &Error{Code: CodeDumpFailed, Err: err}
 	}
 	log.InfoContext(ctx, "backup: database snapshot done", "bytes", m.Database.Size, "took", time.Since(start).Round(time.Millisecond))

@@ -225,8 +225,14 @@ func TestSQLiteRoundTrip(t *testing.T) {
 	if m.Database.Backend != backup.BackendSQLite || m.Database.SchemaVersion != latest || m.Objects.Count != 1 || m.Objects.Source != "local" {
 		t.Fatalf("manifest: %+v", m)
 	}
-	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
-		t.Errorf("the backup directory must be private: %v %v", info.Mode(), err)
+	for _, name := range []string{".", "database.sqlite", backup.IndexFile, backup.ManifestFile} {
+		want := os.FileMode(0o600)
+		if name == "." {
+			want = 0o700
+		}
+		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || info.Mode().Perm() != want {
+			t.Errorf("%s must be private (%v): %v %v", name, want, info.Mode(), err)
+		}
 	}
 	dst := sqliteTarget(t)
 	if _, err := backup.Restore(ctx, dst, dir, backup.RestoreOptions{}, discard()); err != nil {
