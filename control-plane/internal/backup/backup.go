@@ -128,10 +128,7 @@ func copyOut(ctx context.Context, b bucket, dir string, parallel int) (Objects, 
 	h := sha256.New()
 	w := bufio.NewWriter(io.MultiWriter(idx, h))
 	enc := json.NewEncoder(w)
-	objs := Objects{Source: "local", Index: IndexFile}
-	if _, ok := b.(*s3Bucket); ok {
-		objs.Source = "s3"
-	}
+	objs := Objects{Source: b.Kind(), Index: IndexFile}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	var mu sync.Mutex
@@ -239,19 +236,25 @@ func Restore(ctx context.Context, cfg Config, dir string, opts RestoreOptions, l
 		return Manifest{}, err
 	}
 	defer db.Close()
+	if !opts.Force {
+		if err := checkEmpty(ctx, "the target database", db); err != nil {
+			return Manifest{}, err
+		}
+	}
+	// Only now: opening creates a missing bucket or directory.
 	b, err := openBucket(ctx, cfg, true, log)
 	if err != nil {
 		return Manifest{}, err
 	}
 	defer b.Close()
 	if !opts.Force {
-		if err := checkEmpty(ctx, db, b); err != nil {
+		if err := checkEmpty(ctx, "the target blob store "+b.Name(), b); err != nil {
 			return Manifest{}, err
 		}
 	}
 
 	start := time.Now()
-	if err := db.Restore(ctx, dbFile, opts.Force); err != nil {
+	if err := db.Restore(ctx, dbFile); err != nil {
 		return Manifest{}, &Error{Code: CodeRestoreFailed, Err: err}
 	}
 	v, err := db.SchemaVersion(ctx)
@@ -272,20 +275,17 @@ func Restore(ctx context.Context, cfg Config, dir string, opts RestoreOptions, l
 	return m, nil
 }
 
-func checkEmpty(ctx context.Context, db dbTarget, b bucket) error {
-	empty, err := db.Empty(ctx)
+type emptier interface {
+	Empty(ctx context.Context) (bool, error)
+}
+
+func checkEmpty(ctx context.Context, what string, target emptier) error {
+	empty, err := target.Empty(ctx)
 	if err != nil {
-		return &Error{Code: CodeTargetUnavailable, Err: err}
+		return &Error{Code: CodeTargetUnavailable, Err: fmt.Errorf("%s: %w", what, err)}
 	}
 	if !empty {
-		return fail(CodeTargetNotEmpty, "the target database holds tables: restore into a new one, or pass --force to replace it")
-	}
-	empty, err = b.Empty(ctx)
-	if err != nil {
-		return &Error{Code: CodeTargetUnavailable, Err: err}
-	}
-	if !empty {
-		return fail(CodeTargetNotEmpty, "the target blob store %s holds objects: restore into a new one, or pass --force to overwrite", b.Name())
+		return fail(CodeTargetNotEmpty, "%s holds data: restore into a new one, or pass --force to replace what is there", what)
 	}
 	return nil
 }

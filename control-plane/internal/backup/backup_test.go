@@ -116,7 +116,9 @@ func TestPostgresSchemaAndObjects(t *testing.T) {
 	_, err = backup.Restore(ctx, cfg, dir, backup.RestoreOptions{}, discard())
 	wantCode(t, "restore over the live schema", err, backup.CodeTargetNotEmpty)
 
+	// An operator recreates the schema, empty, and restores into it.
 	dropSchema(t, schema)
+	execSQL(t, "CREATE SCHEMA "+schema)
 	if _, err := backup.Restore(ctx, cfg, dir, backup.RestoreOptions{}, discard()); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
@@ -160,7 +162,9 @@ func mustSchema(t *testing.T, dsn string) string {
 	return u.Query().Get("search_path")
 }
 
-func dropSchema(t *testing.T, schema string) {
+func dropSchema(t *testing.T, schema string) { execSQL(t, "DROP SCHEMA "+schema+" CASCADE") }
+
+func execSQL(t *testing.T, sql string) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, testenv.PostgresURL())
@@ -168,9 +172,55 @@ func dropSchema(t *testing.T, schema string) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+	if _, err := c.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// failingTool writes an executable that reports a new enough version and
+// fails at the real work, as a client that cannot reach or write would.
+func failingTool(t *testing.T, dir, name string) {
+	t.Helper()
+	script := "#!/bin/sh\nif [ \"$1\" = --version ]; then echo '" + name + " (PostgreSQL) 99.0'; exit 0; fi\n" +
+		"echo 'simulated failure' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPostgresFailures: a database never migrated is not backed up, and a
+// failing pg_dump or pg_restore is reported with its own code and stderr.
+func TestPostgresFailures(t *testing.T) {
+	if _, err := exec.LookPath("pg_dump"); err != nil {
+		t.Skip("pg_dump is not installed: run test/env/bootstrap.sh (or make test-env) first")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	s3 := testenv.MinIO(t)
+	if err := minioClient(t, s3).MakeBucket(ctx, s3.Bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := backup.Backup(ctx, backup.Config{DatabaseURL: testenv.Postgres(t), S3: s3Config(s3)}, filepath.Join(t.TempDir(), "b"), discard())
+	wantCode(t, "backup of a database never migrated", err, backup.CodeSourceUnavailable)
+
+	dsn := testenv.Postgres(t)
+	migrate(t, dsn)
+	bin := t.TempDir()
+	failingTool(t, bin, "pg_dump")
+	failingTool(t, bin, "pg_restore")
+	_, err = backup.Backup(ctx, backup.Config{DatabaseURL: dsn, S3: s3Config(s3), PGBin: bin}, filepath.Join(t.TempDir(), "b"), discard())
+	wantCode(t, "a failing pg_dump", err, backup.CodeDumpFailed)
+	if !strings.Contains(err.Error(), "simulated failure") {
+		t.Errorf("the error does not carry pg_dump's stderr: %v", err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "b")
+	if _, err := backup.Backup(ctx, backup.Config{DatabaseURL: dsn, S3: s3Config(s3)}, dir, discard()); err != nil {
+		t.Fatal(err)
+	}
+	dropSchema(t, mustSchema(t, dsn))
+	_, err = backup.Restore(ctx, backup.Config{DatabaseURL: dsn, S3: s3Config(testenv.MinIO(t)), PGBin: bin}, dir, backup.RestoreOptions{}, discard())
+	wantCode(t, "a failing pg_restore", err, backup.CodeRestoreFailed)
 }
 
 func countFiles(t *testing.T, dir string) int {
@@ -312,6 +362,12 @@ func TestRefusals(t *testing.T) {
 
 	_, err := backup.Backup(ctx, src, good, discard())
 	wantCode(t, "backup into a used directory", err, backup.CodeBackupExists)
+	unmigrated := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(unmigrated, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = backup.Backup(ctx, backup.Config{DatabaseURL: unmigrated, BlobDir: src.BlobDir}, filepath.Join(t.TempDir(), "x"), discard())
+	wantCode(t, "backup of a database never migrated", err, backup.CodeSourceUnavailable)
 	_, err = backup.Backup(ctx, backup.Config{DatabaseURL: filepath.Join(t.TempDir(), "missing.db"), BlobDir: src.BlobDir},
 		filepath.Join(t.TempDir(), "x"), discard())
 	wantCode(t, "backup of a missing database", err, backup.CodeSourceUnavailable)

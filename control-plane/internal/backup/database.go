@@ -51,6 +51,9 @@ func dumpPostgres(ctx context.Context, cfg Config, dir string, log *slog.Logger)
 	db := Database{Backend: BackendPostgres, File: dumpFile, Schema: conn.schema, ServerVersion: sv, DumpMajor: dumpMajor}
 	out := filepath.Join(dir, dumpFile)
 	err = st.WithSnapshot(ctx, func(ctx context.Context, snapshot string, schemaVersion int) error {
+		if schemaVersion == 0 {
+			return fail(CodeSourceUnavailable, "the database was never migrated: nothing to back up")
+		}
 		db.SchemaVersion = schemaVersion
 		args := []string{"--format=custom", "--snapshot=" + snapshot, "--file=" + out}
 		if conn.schema != "" {
@@ -58,11 +61,11 @@ func dumpPostgres(ctx context.Context, cfg Config, dir string, log *slog.Logger)
 		}
 		return conn.run(ctx, pgDump, append(args, "--dbname="+conn.uri)...)
 	})
-	if err != nil {
-		return Database{}, &Error{Code: CodeDumpFailed, Err: err}
+	if err != nil && Code(err) == "" {
+		err = &Error{Code: CodeDumpFailed, Err: err}
 	}
-	if db.SchemaVersion == 0 {
-		return Database{}, fail(CodeSourceUnavailable, "the database was never migrated: nothing to back up")
+	if err != nil {
+		return Database{}, err
 	}
 	log.InfoContext(ctx, "backup: database dumped", "backend", "postgres", "server_version", sv, "pg_dump", pgDump, "schema_version", db.SchemaVersion)
 	return db, nil
@@ -107,8 +110,9 @@ func dumpSQLite(ctx context.Context, cfg Config, dir string, log *slog.Logger) (
 type dbTarget interface {
 	// Empty reports whether the target holds no tables.
 	Empty(ctx context.Context) (bool, error)
-	// Restore loads the snapshot in file; force replaces what is there.
-	Restore(ctx context.Context, file string, force bool) error
+	// Restore loads the snapshot in file, replacing what is there (the
+	// caller has checked that nothing is, unless forced).
+	Restore(ctx context.Context, file string) error
 	// SchemaVersion is the newest migration the restored database has.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close()
@@ -156,12 +160,12 @@ func (t *pgTarget) Empty(ctx context.Context) (bool, error) {
 	return n == 0, err
 }
 
-func (t *pgTarget) Restore(ctx context.Context, file string, force bool) error {
-	// One transaction: a failed restore leaves the target as it was.
-	args := []string{"--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges"}
-	if force {
-		args = append(args, "--clean", "--if-exists")
-	}
+// Restore runs pg_restore in one transaction, so a failed restore leaves
+// the target as it was. --clean drops what the archive creates first: with
+// --force that replaces the tables; without, the target has none, and it
+// lets a schema dump land in a schema created empty beforehand.
+func (t *pgTarget) Restore(ctx context.Context, file string) error {
+	args := []string{"--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges", "--clean", "--if-exists"}
 	return t.conn.run(ctx, t.pgRestore, append(args, "--dbname="+t.conn.uri, file)...)
 }
 
@@ -187,7 +191,7 @@ func (t sqliteTarget) Empty(ctx context.Context) (bool, error) {
 // Restore copies the snapshot next to the target and renames it into
 // place. The old database's -wal and -shm files go first: applied to the
 // new file they would corrupt it.
-func (t sqliteTarget) Restore(ctx context.Context, file string, force bool) error {
+func (t sqliteTarget) Restore(ctx context.Context, file string) error {
 	if err := os.MkdirAll(filepath.Dir(t.path), 0o700); err != nil {
 		return err
 	}

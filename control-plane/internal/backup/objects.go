@@ -46,6 +46,8 @@ type bucket interface {
 	Empty(ctx context.Context) (bool, error)
 	// Name says where the objects are, for logs and errors.
 	Name() string
+	// Kind is "s3" or "local".
+	Kind() string
 	Close() error
 }
 
@@ -98,6 +100,8 @@ func openS3(ctx context.Context, cfg S3Config, create bool, log *slog.Logger) (*
 }
 
 func (b *s3Bucket) Name() string { return "s3://" + b.bucket }
+
+func (b *s3Bucket) Kind() string { return "s3" }
 
 func (b *s3Bucket) Close() error { return nil }
 
@@ -167,6 +171,8 @@ func openDir(dir string, create bool) (*dirBucket, error) {
 }
 
 func (d *dirBucket) Name() string { return d.dir }
+
+func (d *dirBucket) Kind() string { return "local" }
 
 // Walk visits the files under the directory, skipping the store's own
 // dot-directories (partial writes), which no key can name.

@@ -2,11 +2,9 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
@@ -34,13 +32,18 @@ type queryRower interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// appliedVersion looks the table up first instead of catching the error of
+// a missing one: inside a transaction that error would abort it.
 func appliedVersion(ctx context.Context, q queryRower) (int, error) {
-	var v int
-	err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
-	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("postgres: read schema version: %w", err)
+	}
+	if !exists {
 		return 0, nil
 	}
-	if err != nil {
+	var v int
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("postgres: read schema version: %w", err)
 	}
 	return v, nil
