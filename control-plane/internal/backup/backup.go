@@ -87,9 +87,15 @@ func Backup(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Mani
 		return Manifest{}, err
 	}
 	defer b.Close()
-	m.Objects, err = copyOut(ctx, b, dir, cfg.parallel())
+	copied := map[string]bool{}
+	m.Objects, err = copyOut(ctx, b, dir, cfg.parallel(), copied)
 	if err != nil {
 		return Manifest{}, err
+	}
+	checkReferences(&m, copied)
+	if m.Objects.MissingCount > 0 {
+		log.WarnContext(ctx, "backup: objects the database refers to are missing from the blob store; the backup is taken without them",
+			"missing", m.Objects.MissingCount, "first", m.Objects.Missing[0])
 	}
 	log.InfoContext(ctx, "backup: objects copied", "from", b.Name(), "count", m.Objects.Count, "bytes", m.Objects.Bytes,
 		"took", time.Since(start).Round(time.Millisecond))
@@ -116,10 +122,30 @@ func prepareDir(dir string) error {
 	return os.Chmod(dir, 0o700)
 }
 
+// checkReferences records which objects the snapshot refers to are not in
+// the copy: the snapshot came first, so each of them was already gone from
+// the blob store (or deleted meanwhile, which only artifact deletes do).
+func checkReferences(m *Manifest, copied map[string]bool) {
+	seen := map[string]bool{}
+	for _, k := range m.Database.references {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if !copied[k] {
+			m.Objects.MissingCount++
+			if len(m.Objects.Missing) < MaxMissingListed {
+				m.Objects.Missing = append(m.Objects.Missing, k)
+			}
+		}
+	}
+	m.Objects.Referenced = len(seen)
+}
+
 // copyOut streams every object of b into dir by content, parallel at a
-// time, writing the index as it goes; objects are streamed to disk, never
-// held in memory.
-func copyOut(ctx context.Context, b bucket, dir string, parallel int) (Objects, error) {
+// time, writing the index as it goes and noting each key in copied;
+// objects are streamed to disk, never held in memory.
+func copyOut(ctx context.Context, b bucket, dir string, parallel int, copied map[string]bool) (Objects, error) {
 	idx, err := os.OpenFile(filepath.Join(dir, IndexFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return Objects{}, fail(CodeDumpFailed, "create index: %w", err)
@@ -142,6 +168,7 @@ func copyOut(ctx context.Context, b bucket, dir string, parallel int) (Objects, 
 			defer mu.Unlock()
 			objs.Count++
 			objs.Bytes += o.Size
+			copied[o.Key] = true
 			return enc.Encode(o)
 		})
 		return gctx.Err() // a failed copy stops the listing

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/backup"
 	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store/postgres"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store/sqlite"
 	"github.com/ytcaption/ytcaption/control-plane/server"
@@ -38,11 +40,47 @@ func wantCode(t *testing.T, what string, err error, code string) {
 // migrate creates the schema at dsn, as a server's start would.
 func migrate(t *testing.T, dsn string) {
 	t.Helper()
+	_ = openStore(t, dsn).Close()
+}
+
+func openStore(t *testing.T, dsn string) store.Store {
+	t.Helper()
 	st, err := server.OpenStore(context.Background(), dsn, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = st.Close()
+	return st
+}
+
+// addArtifacts commits an artifact whose bytes are under present and one
+// whose bytes are nowhere, and leaves one pending (referring to nothing
+// yet): the database then refers to present and to "artifacts/gone".
+func addArtifacts(t *testing.T, dsn, present string) {
+	t.Helper()
+	ctx := context.Background()
+	st := openStore(t, dsn)
+	defer st.Close()
+	now := time.Now()
+	for i, key := range []string{present, "artifacts/gone", "artifacts/pending"} {
+		a := store.Artifact{ID: "a" + strconv.Itoa(i), Kind: "model", Name: "m" + strconv.Itoa(i), Version: "1",
+			SHA256: strings.Repeat("0", 64), Size: 1, Key: key, CreatedAt: now}
+		if err := st.CreateArtifact(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if key == "artifacts/pending" {
+			continue
+		}
+		if _, err := st.CommitArtifact(ctx, a.ID, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func wantMissingGone(t *testing.T, m backup.Manifest) {
+	t.Helper()
+	if m.Objects.Referenced != 2 || m.Objects.MissingCount != 1 || len(m.Objects.Missing) != 1 || m.Objects.Missing[0] != "artifacts/gone" {
+		t.Errorf("referenced objects: %d, missing %d %v; want 2, 1 [artifacts/gone]", m.Objects.Referenced, m.Objects.MissingCount, m.Objects.Missing)
+	}
 }
 
 func minioClient(t *testing.T, s3 testenv.S3) *minio.Client {
@@ -70,7 +108,7 @@ func TestPostgresSchemaAndObjects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dsn := testenv.Postgres(t)
-	migrate(t, dsn)
+	addArtifacts(t, dsn, "copies/same")
 	src := testenv.MinIO(t)
 	mc := minioClient(t, src)
 	if err := mc.MakeBucket(ctx, src.Bucket, minio.MakeBucketOptions{}); err != nil {
@@ -104,6 +142,7 @@ func TestPostgresSchemaAndObjects(t *testing.T) {
 	if m.Database.Schema != schema || m.Database.SchemaVersion != latest || m.Objects.Count != 3 || m.Objects.Source != "s3" {
 		t.Fatalf("manifest: %+v", m)
 	}
+	wantMissingGone(t, m)
 	if n := countFiles(t, filepath.Join(dir, backup.ObjectsDir)); n != 2 {
 		t.Errorf("equal objects are kept once: %d files, want 2", n)
 	}
@@ -244,7 +283,7 @@ func sqliteSource(t *testing.T) backup.Config {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := backup.Config{DatabaseURL: filepath.Join(dir, "yt.db"), BlobDir: filepath.Join(dir, "blobs")}
-	migrate(t, cfg.DatabaseURL)
+	addArtifacts(t, cfg.DatabaseURL, "jobs/j1/transcript.json")
 	l, err := blob.NewLocal(cfg.BlobDir, []byte("0123456789abcdef"), "", time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -275,6 +314,7 @@ func TestSQLiteRoundTrip(t *testing.T) {
 	if m.Database.Backend != backup.BackendSQLite || m.Database.SchemaVersion != latest || m.Objects.Count != 1 || m.Objects.Source != "local" {
 		t.Fatalf("manifest: %+v", m)
 	}
+	wantMissingGone(t, m)
 	for _, name := range []string{".", "database.sqlite", backup.IndexFile, backup.ManifestFile} {
 		want := os.FileMode(0o600)
 		if name == "." {

@@ -50,12 +50,12 @@ func dumpPostgres(ctx context.Context, cfg Config, dir string, log *slog.Logger)
 	}
 	db := Database{Backend: BackendPostgres, File: dumpFile, Schema: conn.schema, ServerVersion: sv, DumpMajor: dumpMajor}
 	out := filepath.Join(dir, dumpFile)
-	err = st.WithSnapshot(ctx, func(ctx context.Context, snapshot string, schemaVersion int) error {
-		if schemaVersion == 0 {
+	err = st.WithSnapshot(ctx, func(ctx context.Context, snap postgres.Snapshot) error {
+		if snap.SchemaVersion == 0 {
 			return fail(CodeSourceUnavailable, "the database was never migrated: nothing to back up")
 		}
-		db.SchemaVersion = schemaVersion
-		args := []string{"--format=custom", "--snapshot=" + snapshot, "--file=" + out}
+		db.SchemaVersion, db.references = snap.SchemaVersion, snap.Objects
+		args := []string{"--format=custom", "--snapshot=" + snap.Name, "--file=" + out}
 		if conn.schema != "" {
 			args = append(args, "--schema="+conn.schema)
 		}
@@ -102,8 +102,12 @@ func dumpSQLite(ctx context.Context, cfg Config, dir string, log *slog.Logger) (
 	if v == 0 {
 		return Database{}, fail(CodeSourceUnavailable, "the database was never migrated: nothing to back up")
 	}
+	refs, err := sqlite.FileReferencedObjects(ctx, out)
+	if err != nil {
+		return Database{}, &Error{Code: CodeDumpFailed, Err: err}
+	}
 	log.InfoContext(ctx, "backup: database copied", "backend", "sqlite", "schema_version", v)
-	return Database{Backend: BackendSQLite, File: sqliteFile, SchemaVersion: v}, nil
+	return Database{Backend: BackendSQLite, File: sqliteFile, SchemaVersion: v, references: refs}, nil
 }
 
 // dbTarget is a database a backup is restored into.

@@ -51,6 +51,10 @@ type Database struct {
 	Schema        string `json:"schema,omitempty"`
 	ServerVersion int    `json:"server_version,omitempty"` // server_version_num of the source
 	DumpMajor     int    `json:"pg_dump_major,omitempty"`  // pg_restore must be at least this
+
+	// references are the blob keys the snapshot refers to, checked against
+	// the copy.
+	references []string
 }
 
 // Objects is the blob copy of a backup: IndexFile lists every object, and
@@ -61,7 +65,17 @@ type Objects struct {
 	IndexSHA256 string `json:"index_sha256"`
 	Count       int64  `json:"count"`
 	Bytes       int64  `json:"bytes"`
+	// Referenced counts the objects the database snapshot refers to
+	// (results, uploads of unfinished jobs, artifacts); Missing lists those
+	// of them the copy lacks (at most MaxMissingListed; MissingCount is
+	// all of them).
+	Referenced   int      `json:"referenced"`
+	MissingCount int      `json:"missing_count"`
+	Missing      []string `json:"missing,omitempty"`
 }
+
+// MaxMissingListed caps Objects.Missing.
+const MaxMissingListed = 100
 
 // Object is one line of the index.
 type Object struct {

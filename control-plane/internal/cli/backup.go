@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,6 +57,7 @@ encrypted and access-controlled like the database itself.`,
 			if err != nil {
 				return err
 			}
+			warnMissing(cmd, m)
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), m)
 			}
@@ -77,6 +79,7 @@ encrypted and access-controlled like the database itself.`,
 			if err != nil {
 				return err
 			}
+			warnMissing(cmd, m)
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), m)
 			}
@@ -111,6 +114,7 @@ servers afterwards: they apply any newer migrations as usual.`,
 			if err != nil {
 				return err
 			}
+			warnMissing(cmd, m)
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s database (schema %d) and %d objects (%d bytes) from %s in %s\n",
 				m.Database.Backend, m.Database.SchemaVersion, m.Objects.Count, m.Objects.Bytes, args[0],
 				time.Since(start).Round(time.Millisecond))
@@ -120,4 +124,15 @@ servers afterwards: they apply any newer migrations as usual.`,
 	stateFlags(cmd, io, &cfg, &dataDir)
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "restore into a database or blob store that holds data, replacing it")
 	return cmd
+}
+
+// warnMissing tells, on stderr, of objects the database refers to that the
+// backup lacks: jobs whose captions or uploads will be missing after a
+// restore.
+func warnMissing(cmd *cobra.Command, m backup.Manifest) {
+	if m.Objects.MissingCount == 0 {
+		return
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d of the %d objects the database refers to were missing from the blob store at backup time, e.g. %s\n",
+		m.Objects.MissingCount, m.Objects.Referenced, strings.Join(m.Objects.Missing[:min(3, len(m.Objects.Missing))], ", "))
 }

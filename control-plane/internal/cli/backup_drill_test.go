@@ -21,6 +21,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/agent/worker"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/backup"
 	"github.com/ytcaption/ytcaption/control-plane/server"
 	"github.com/ytcaption/ytcaption/test/media"
 	"github.com/ytcaption/ytcaption/test/testenv"
@@ -332,6 +333,9 @@ func restoreDrill(t *testing.T, b drillBackend) {
 		t.Fatalf("backup: exit %d: %s %s", code, out, stderr)
 	}
 	step("backup", start)
+	if m, err := backup.ReadManifest(dir); err != nil || m.Objects.Referenced == 0 || m.Objects.MissingCount != 0 {
+		t.Fatalf("manifest: the snapshot's references %d, missing %d %v (%v)", m.Objects.Referenced, m.Objects.MissingCount, m.Objects.Missing, err)
+	}
 	start = time.Now()
 	if out, stderr, code := run(t, nil, "backup", "verify", dir); code != 0 || !strings.HasPrefix(out, "ok: ") {
 		t.Fatalf("backup verify: exit %d: %s %s", code, out, stderr)

@@ -62,20 +62,57 @@ func (s *Store) Tables(ctx context.Context, schema string) (int, error) {
 	return n, nil
 }
 
+// Snapshot is what the transaction of WithSnapshot sees.
+type Snapshot struct {
+	Name          string // for pg_dump --snapshot
+	SchemaVersion int
+	// Objects are the blob keys rows refer to and a restored server needs:
+	// results (of jobs and of the result cache), uploads of unfinished jobs,
+	// committed artifacts.
+	Objects []string
+}
+
+// referenceQueries read the keys of Snapshot.Objects, by the table each
+// needs (a database at an older schema may lack it).
+var referenceQueries = []struct{ table, sql string }{
+	{"jobs", `SELECT result_key FROM jobs WHERE result_key <> ''
+		UNION SELECT spec->>'upload_key' FROM jobs WHERE status IN ('queued', 'running') AND coalesce(spec->>'upload_key', '') <> ''`},
+	{"result_cache", `SELECT result_key FROM result_cache WHERE result_key <> ''`},
+	{"artifacts", `SELECT key FROM artifacts WHERE committed_at IS NOT NULL`},
+}
+
 // WithSnapshot opens a read-only REPEATABLE READ transaction, exports its
-// snapshot and calls fn with the snapshot's name (for pg_dump --snapshot)
-// and the schema version it sees. The snapshot stays valid until fn
-// returns, so what fn reads through it and the version agree exactly.
-func (s *Store) WithSnapshot(ctx context.Context, fn func(ctx context.Context, snapshot string, schemaVersion int) error) error {
+// snapshot and calls fn with what it sees. The snapshot stays valid until
+// fn returns, so what fn dumps through it (pg_dump --snapshot), the schema
+// version and the referenced objects agree exactly.
+func (s *Store) WithSnapshot(ctx context.Context, fn func(ctx context.Context, snap Snapshot) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var snap string
-		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
+		var snap Snapshot
+		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap.Name); err != nil {
 			return fmt.Errorf("postgres: export snapshot: %w", err)
 		}
-		v, err := appliedVersion(ctx, tx)
-		if err != nil {
+		var err error
+		if snap.SchemaVersion, err = appliedVersion(ctx, tx); err != nil {
 			return err
 		}
-		return fn(ctx, snap, v)
+		for _, q := range referenceQueries {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, q.table).Scan(&exists); err != nil {
+				return fmt.Errorf("postgres: referenced objects: %w", err)
+			}
+			if !exists {
+				continue
+			}
+			rows, err := tx.Query(ctx, q.sql)
+			if err != nil {
+				return fmt.Errorf("postgres: referenced objects: %w", err)
+			}
+			keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("postgres: referenced objects: %w", err)
+			}
+			snap.Objects = append(snap.Objects, keys...)
+		}
+		return fn(ctx, snap)
 	})
 }

@@ -61,3 +61,56 @@ func FileSchemaVersion(ctx context.Context, path string) (int, error) {
 	s := &Store{r: db}
 	return s.AppliedSchemaVersion(ctx)
 }
+
+// referenceQueries read the blob keys rows refer to and a restored server
+// needs: results (of jobs and of the result cache), uploads of unfinished
+// jobs, committed artifacts; by the table each needs (a database at an
+// older schema may lack it).
+var referenceQueries = []struct{ table, sql string }{
+	{"jobs", `SELECT result_key FROM jobs WHERE result_key <> ''
+		UNION SELECT json_extract(spec, '$.upload_key') FROM jobs
+		WHERE status IN ('queued', 'running') AND coalesce(json_extract(spec, '$.upload_key'), '') <> ''`},
+	{"result_cache", `SELECT result_key FROM result_cache WHERE result_key <> ''`},
+	{"artifacts", `SELECT key FROM artifacts WHERE committed_at IS NOT NULL`},
+}
+
+// FileReferencedObjects lists the blob keys the database file at path
+// refers to, read as FileSchemaVersion reads.
+func FileReferencedObjects(ctx context.Context, path string) ([]string, error) {
+	uri, err := fileURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	db, err := sql.Open("sqlite", withParams(uri, "mode=ro", "immutable=1"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	defer db.Close()
+	var keys []string
+	for _, q := range referenceQueries {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, q.table).Scan(&n); err != nil {
+			return nil, fmt.Errorf("sqlite: referenced objects: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		rows, err := db.QueryContext(ctx, q.sql)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: referenced objects: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				_ = rows.Close()
+				return nil, fmt.Errorf("sqlite: referenced objects: %w", err)
+			}
+			keys = append(keys, k)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: referenced objects: %w", err)
+		}
+		_ = rows.Close()
+	}
+	return keys, nil
+}
