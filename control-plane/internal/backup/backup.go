@@ -7,6 +7,8 @@
 // every object the snapshot refers to is in the copy (blobs are written
 // before the rows that name them, and results are never rewritten in
 // place); objects newer than the snapshot are copied too and are harmless.
+// The backup checks the snapshot's references against the copy and
+// reports those missing in the manifest.
 package backup
 
 import (
@@ -119,7 +121,10 @@ func prepareDir(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, ObjectsDir), 0o700); err != nil {
 		return fail(CodeBackupExists, "create backup directory: %w", err)
 	}
-	return os.Chmod(dir, 0o700)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fail(CodeBackupExists, "backup directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // checkReferences records which objects the snapshot refers to are not in
