@@ -355,7 +355,9 @@ func Verify(ctx context.Context, dir string, parallel int) (Manifest, error) {
 
 // eachObject reads the index and calls fn, parallel at a time, with each
 // object and its file, checked against the index's checksum and rewound.
-// The index must add up to the manifest's count and bytes.
+// A damaged object is skipped, so one bad file does not hold back the
+// rest; the damaged ones are reported together at the end. The index must
+// add up to the manifest's count and bytes.
 func eachObject(ctx context.Context, dir string, m Manifest, parallel int, fn func(context.Context, Object, *os.File) error) error {
 	idx, err := os.Open(filepath.Join(dir, m.Objects.Index))
 	if err != nil {
@@ -365,6 +367,8 @@ func eachObject(ctx context.Context, dir string, m Manifest, parallel int, fn fu
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	var count, bytes int64
+	var mu sync.Mutex
+	var damaged []error
 	dec := json.NewDecoder(bufio.NewReader(idx))
 	for gctx.Err() == nil {
 		var o Object
@@ -380,10 +384,23 @@ func eachObject(ctx context.Context, dir string, m Manifest, parallel int, fn fu
 		}
 		count++
 		bytes += o.Size
-		g.Go(func() error { return withObject(gctx, dir, o, fn) })
+		g.Go(func() error {
+			f, err := openChecked(dir, o)
+			if err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				damaged = append(damaged, err)
+				return nil
+			}
+			defer f.Close()
+			return fn(gctx, o, f)
+		})
 	}
 	if err := cmp.Or(g.Wait(), ctx.Err()); err != nil {
 		return err
+	}
+	if len(damaged) > 0 {
+		return fail(CodeChecksumMismatch, "%d damaged objects (the others were processed): %w", len(damaged), errors.Join(damaged[:min(len(damaged), 10)]...))
 	}
 	if count != m.Objects.Count || bytes != m.Objects.Bytes {
 		return fail(CodeChecksumMismatch, "the index lists %d objects (%d bytes), the manifest %d (%d bytes)", count, bytes, m.Objects.Count, m.Objects.Bytes)
@@ -391,19 +408,22 @@ func eachObject(ctx context.Context, dir string, m Manifest, parallel int, fn fu
 	return nil
 }
 
-func withObject(ctx context.Context, dir string, o Object, fn func(context.Context, Object, *os.File) error) error {
+// openChecked opens an object's file, checked against the index and
+// rewound.
+func openChecked(dir string, o Object) (*os.File, error) {
 	f, err := os.Open(filepath.Join(dir, objectPath(o.SHA256)))
 	if err != nil {
-		return fail(CodeChecksumMismatch, "object %s: %w", o.Key, err)
+		return nil, fmt.Errorf("object %s: %w", o.Key, err)
 	}
-	defer f.Close()
 	if err := checkReader(f, o.SHA256, o.Size); err != nil {
-		return fail(CodeChecksumMismatch, "object %s: %w", o.Key, err)
+		_ = f.Close()
+		return nil, fmt.Errorf("object %s: %w", o.Key, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+		_ = f.Close()
+		return nil, err
 	}
-	return fn(ctx, o, f)
+	return f, nil
 }
 
 // checkFile compares a file of the backup with its checksum (and size,

@@ -3,6 +3,8 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -439,5 +441,43 @@ func TestRefusals(t *testing.T) {
 	}
 	if _, err := backup.Verify(ctx, good, 2); err != nil {
 		t.Fatalf("verify: %v", err)
+	}
+}
+
+// TestDamagedObjectSkipped: a restore carries on past a damaged object,
+// restores the others, and then reports the damage.
+func TestDamagedObjectSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := sqliteSource(t)
+	l, err := blob.NewLocal(src.BlobDir, []byte("0123456789abcdef"), "", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a/1", "b/2"} {
+		if err := l.Put(ctx, k, strings.NewReader("object "+k), -1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = l.Close()
+	dir := filepath.Join(t.TempDir(), "b")
+	if _, err := backup.Backup(ctx, src, dir, discard()); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("object a/1"))
+	name := hex.EncodeToString(sum[:])
+	if err := os.WriteFile(filepath.Join(dir, backup.ObjectsDir, name[:2], name), []byte("tampered"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst := sqliteTarget(t)
+	_, err = backup.Restore(ctx, dst, dir, backup.RestoreOptions{}, discard())
+	wantCode(t, "restore with a damaged object", err, backup.CodeChecksumMismatch)
+	if !strings.Contains(err.Error(), "object a/1") {
+		t.Errorf("the error does not name the damaged object: %v", err)
+	}
+	for _, k := range []string{"b/2", "jobs/j1/transcript.json"} {
+		if _, err := os.Stat(filepath.Join(dst.BlobDir, filepath.FromSlash(k))); err != nil {
+			t.Errorf("%s was not restored past the damaged object: %v", k, err)
+		}
 	}
 }
