@@ -10,7 +10,7 @@ import (
 
 // Breaker is a circuit breaker whose state the metrics report.
 type Breaker interface {
-	Open() bool     // refusing calls (open or half-open)
+	Open() bool    // refusing calls (open or half-open)
 	Trips() uint64 // times it has opened since the process started
 }
 
