@@ -64,6 +64,7 @@ func (o observer) taskFailed(j job.Job, code string) {
 	if o.metrics == nil {
 		return
 	}
+	o.metrics.TaskFailed(code)
 	switch code {
 	case api.CodeDownloadFailed, api.CodeSourceNotFound, api.CodeSourcePrivate:
 		if j.Spec.URL != "" {

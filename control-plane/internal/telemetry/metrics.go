@@ -36,6 +36,7 @@ type Metrics struct {
 	jobs          *prometheus.CounterVec
 	auditFailed   prometheus.Counter
 	rescues       prometheus.Counter
+	taskFailures  *prometheus.CounterVec
 }
 
 // NewMetrics registers the families on reg. now dates the scrape-time ages.
@@ -78,9 +79,12 @@ func NewMetrics(reg prometheus.Registerer, src source, now func() time.Time) *Me
 		rescues: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ytcaption_lease_rescues_total", Help: "Tasks taken back from agents whose lease expired (counted by the sweeping replica).",
 		}),
+		taskFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ytcaption_task_failures_total", Help: "Task failures agents reported, by error code (retried or final).",
+		}, []string{"code"}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.leaseWait, m.stageDuration, m.realtime, m.downloads,
-		m.webhooks, m.cache, m.jobs, m.auditFailed, m.rescues, &stateCollector{src: src, now: now})
+		m.webhooks, m.cache, m.jobs, m.auditFailed, m.rescues, m.taskFailures, &stateCollector{src: src, now: now})
 	for _, o := range []string{"delivered", "retry", "failed"} {
 		m.webhooks.WithLabelValues(o)
 	}
@@ -133,6 +137,19 @@ func (m *Metrics) TaskCompleted(sourceURL string, res api.TaskResult) {
 	if sourceURL != "" && res.Origin != "cache" {
 		m.downloads.WithLabelValues(siteLabel(sourceURL), "success").Inc()
 	}
+}
+
+// TaskFailed records a failure an agent reported, by its error code; codes
+// outside the pipeline's own are counted as "other", since agents send them.
+func (m *Metrics) TaskFailed(code string) {
+	switch code {
+	case api.CodeUnsupportedURL, api.CodeSourceNotFound, api.CodeSourcePrivate, api.CodeNoAudio, api.CodeUndecodable,
+		api.CodeTooLong, api.CodeMediaTooLarge, api.CodeDownloadFailed, api.CodeTranscribeFailed, api.CodeUnsupportedLang,
+		api.CodeLeaseExpired, api.CodeMaxAttempts, api.CodeCanceled, api.CodeChunkMissing:
+	default:
+		code = "other"
+	}
+	m.taskFailures.WithLabelValues(code).Inc()
 }
 
 // DownloadFailed records a failed download from site.
