@@ -67,7 +67,7 @@ func promtool(t testing.TB) string {
 	return p
 }
 
-func run(t testing.TB, bin string, args ...string) (string, error) {
+func runTool(t testing.TB, bin string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -77,7 +77,7 @@ func run(t testing.TB, bin string, args ...string) (string, error) {
 
 func TestPromtoolCheckRules(t *testing.T) {
 	t.Parallel()
-	out, err := run(t, promtool(t), append([]string{"check", "rules"}, ruleFiles(t)...)...)
+	out, err := runTool(t, promtool(t), append([]string{"check", "rules"}, ruleFiles(t)...)...)
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
@@ -121,7 +121,7 @@ func TestPromtoolTestRules(t *testing.T) {
 				if err := os.WriteFile(f, one, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				out, err := run(t, bin, "test", "rules", f)
+				out, err := runTool(t, bin, "test", "rules", f)
 				for _, a := range tc.AlertRuleTests {
 					verdict := "does not fire"
 					if len(a.ExpAlerts) > 0 {

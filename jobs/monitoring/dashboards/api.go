@@ -9,9 +9,9 @@ func api() *dashboard.DashboardBuilder {
 		"Requests, errors and latency of the control plane's HTTP API against its SLOs.").
 		WithRow(dashboard.NewRowBuilder("SLOs")).
 		WithPanel(single("Availability, 30 days", "Share of requests answered without a 5xx (SLO 99.9%).", "percentunit", greenFrom(0.999),
-			query{`1 - sum(increase(ytcaption_http_requests_total{code=~"5.."}[30d])) / sum(increase(ytcaption_http_requests_total[30d]))`, "availability"})).
+			query{`1 - (sum(increase(ytcaption_http_requests_total{code=~"5.."}[30d])) or on() vector(0)) / sum(increase(ytcaption_http_requests_total[30d]))`, "availability"})).
 		WithPanel(single("Availability budget spent, 30 days", "Share of the month's 0.1% error budget used up.", "percentunit", redFrom(1),
-			query{`(sum(increase(ytcaption_http_requests_total{code=~"5.."}[30d])) / sum(increase(ytcaption_http_requests_total[30d]))) / 0.001`, "spent"})).
+			query{`((sum(increase(ytcaption_http_requests_total{code=~"5.."}[30d])) or on() vector(0)) / sum(increase(ytcaption_http_requests_total[30d]))) / 0.001`, "spent"})).
 		WithPanel(single("Within 50 ms, 30 days", "Share of interactive requests answered within 50 ms (SLO 99%).", "percentunit", greenFrom(0.99),
 			query{`sum(increase(ytcaption_http_request_duration_seconds_bucket{le="0.05",` + latencyExcluded + `}[30d])) / sum(increase(ytcaption_http_request_duration_seconds_count{` + latencyExcluded + `}[30d]))`, "within 50 ms"})).
 		WithPanel(single("Latency budget spent, 30 days", "Share of the month's 1% slow-request budget used up.", "percentunit", redFrom(1),
