@@ -298,9 +298,9 @@ func (p *prometheus) rulesHealthy(ctx context.Context, want int) error {
 	var data struct {
 		Groups []struct {
 			Rules []struct {
-				Name           string `json:"name"`
-				Health         string `json:"health"`
-				LastError      string `json:"lastError"`
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
 			} `json:"rules"`
 		} `json:"groups"`
 	}
