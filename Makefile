@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 PKGS  := ./...
 
-.PHONY: all build run test test-env fuzz bench chaos chaos-record screenshots console-vendor package clean
+.PHONY: all build run test test-env fuzz bench chaos chaos-record screenshots console-vendor package dashboards clean
 
 all: build
 
@@ -85,6 +85,11 @@ console-vendor:
 	cp .cache/uplot/package/dist/uPlot.min.css $(CONSOLE_STATIC)/uplot-$(UPLOT).min.css
 	cp .cache/uplot/package/LICENSE $(CONSOLE_STATIC)/uplot-LICENSE.txt
 	@echo "uPlot $(UPLOT) vendored; update the version in $(CONSOLE_STATIC)/index.html if it changed"
+
+## dashboards: regenerate the Grafana dashboards (jobs/monitoring/dashboards/*.json,
+## committed) from their Go source; a test fails when the two differ.
+dashboards:
+	$(GO) run ./jobs/monitoring/dashboards/gen -out jobs/monitoring/dashboards
 
 clean:
 	rm -rf $(BIN) dist

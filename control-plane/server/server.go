@@ -168,6 +168,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if err := s.newSurface(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.instrument(blobs); err != nil {
+		return nil, err
+	}
 	var rdb redis.UniversalClient
 	if s.redis != nil {
 		rdb = s.redis

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
 	"github.com/ytcaption/ytcaption/control-plane/internal/httpapi"
 	"github.com/ytcaption/ytcaption/control-plane/internal/telemetry"
 	"github.com/ytcaption/ytcaption/control-plane/internal/webhook"
@@ -77,4 +80,32 @@ func (s *Server) surfaceAPIConfig() httpapi.SurfaceConfig {
 
 func (s *Server) observeDeps() httpapi.ObserveDeps {
 	return httpapi.ObserveDeps{Metrics: s.surface.metrics, Gatherer: s.surface.reg, Tracer: s.surface.tracer}
+}
+
+// errWakeupsDown reports that cross-replica wake-ups are not being received.
+var errWakeupsDown = errors.New("redis wake-up subscription down")
+
+// instrument connects the replica's parts to its metrics: dependency probes
+// and breakers read at scrape time, and the sweeper's lease rescues.
+func (s *Server) instrument(blobs blobStore) error {
+	h := telemetry.Health{
+		Checks:   map[string]func(context.Context) error{"database": s.store.Ping, "object_store": blobs.Ping},
+		Breakers: map[string]telemetry.Breaker{},
+	}
+	if s.bus != nil {
+		h.Checks["redis_wakeups"] = func(context.Context) error {
+			if s.bus.Healthy() {
+				return nil
+			}
+			return errWakeupsDown
+		}
+	}
+	if b, ok := blobs.(*blob.Breaker); ok {
+		h.Breakers["object_store"] = b
+	}
+	s.sweeper.OnRescue = s.surface.metrics.LeaseRescued
+	if err := telemetry.RegisterHealth(s.surface.reg, h); err != nil {
+		return fmt.Errorf("register health metrics: %w", err)
+	}
+	return nil
 }

@@ -52,6 +52,24 @@ fi
 # shellcheck disable=SC2086
 apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl chromium stress-ng
 
+# --- Prometheus (promtool and prometheus for test/monitoring) -----------------
+# The package's postinst starts a Prometheus service on :9090. The tests run
+# their own on a free port, so keep the packaged one from starting: a
+# policy-rc.d that denies service starts (containers often ship one), and on
+# systemd machines the unit disabled.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+	POLICY=/usr/sbin/policy-rc.d
+	if [ ! -e "$POLICY" ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+		$SUDO chmod 755 "$POLICY"
+		trap '$SUDO rm -f "$POLICY"' EXIT
+	fi
+	apt_install prometheus
+	if [ -d /run/systemd/system ]; then
+		$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
+fi
+
 # --- PostgreSQL ------------------------------------------------------------
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
 	log "starting PostgreSQL"

@@ -133,8 +133,8 @@ type jobSpec struct {
 func jobSpecs(t *testing.T) []jobSpec {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "jobs", "*.nomad.hcl"))
-	if len(files) != 3 {
-		t.Fatalf("want 3 job specs, got %v", files)
+	if len(files) != 4 { // control plane, CPU and GPU agents, monitoring
+		t.Fatalf("want 4 job specs, got %v", files)
 	}
 	var out []jobSpec
 	for _, f := range files {

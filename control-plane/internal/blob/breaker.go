@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -36,11 +37,13 @@ type Breaker struct {
 	Backend
 	cb      *gobreaker.CircuitBreaker[any]
 	timeout time.Duration
+	trips   *atomic.Uint64
 }
 
 // NewBreaker wraps b; failures consecutive failures open the breaker for open.
 func NewBreaker(b Backend, failures uint32, open, timeout time.Duration, log *slog.Logger) *Breaker {
-	return &Breaker{Backend: b, timeout: timeout, cb: gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+	trips := new(atomic.Uint64)
+	return &Breaker{Backend: b, timeout: timeout, trips: trips, cb: gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "object-store",
 		Timeout:     open,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
@@ -50,9 +53,19 @@ func NewBreaker(b Backend, failures uint32, open, timeout time.Duration, log *sl
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			log.Warn("object store circuit breaker changed", "from", from.String(), "to", to.String())
+			if to == gobreaker.StateOpen {
+				trips.Add(1)
+			}
 		},
 	})}
 }
+
+// Open reports whether the breaker is refusing calls (open, or half-open
+// while a trial call decides).
+func (b *Breaker) Open() bool { return b.cb.State() != gobreaker.StateClosed }
+
+// Trips counts the times the breaker has opened.
+func (b *Breaker) Trips() uint64 { return b.trips.Load() }
 
 func (b *Breaker) do(fn func() error) error {
 	_, err := b.cb.Execute(func() (any, error) { return nil, fn() })

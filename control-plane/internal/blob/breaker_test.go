@@ -33,6 +33,9 @@ func TestBreaker(t *testing.T) {
 	t.Parallel()
 	d := &downBackend{err: syscall.ECONNREFUSED}
 	b := NewBreaker(d, 3, time.Hour, time.Second, slog.New(slog.DiscardHandler))
+	if b.Open() || b.Trips() != 0 {
+		t.Fatalf("new breaker: open %v, trips %d", b.Open(), b.Trips())
+	}
 	for range 3 {
 		if err := b.Put(context.Background(), "k", strings.NewReader("x"), 1, ""); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("closed: %v", err)
@@ -44,6 +47,9 @@ func TestBreaker(t *testing.T) {
 	if d.calls != 3 {
 		t.Fatalf("open breaker let calls through: %d", d.calls)
 	}
+	if !b.Open() || b.Trips() != 1 {
+		t.Fatalf("tripped breaker: open %v, trips %d", b.Open(), b.Trips())
+	}
 
 	nf := &downBackend{err: ErrNotFound}
 	b = NewBreaker(nf, 2, time.Hour, time.Second, slog.New(slog.DiscardHandler))
@@ -51,5 +57,8 @@ func TestBreaker(t *testing.T) {
 		if _, err := b.Get(context.Background(), "k"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("not found: %v", err)
 		}
+	}
+	if b.Open() || b.Trips() != 0 {
+		t.Fatalf("not-found answers tripped the breaker: open %v, trips %d", b.Open(), b.Trips())
 	}
 }

@@ -52,6 +52,8 @@ func New(ctx context.Context, io IO) *cobra.Command {
 		auditCmd(io),
 		webhooksCmd(io),
 		artifactsCmd(io),
+		backupCmd(io),
+		restoreCmd(io),
 	)
 	return root
 }

@@ -71,6 +71,7 @@ func (o observer) taskFailed(ctx context.Context, taskID string, j job.Job, code
 	if o.metrics == nil {
 		return
 	}
+	o.metrics.TaskFailed(code)
 	switch code {
 	case api.CodeDownloadFailed, api.CodeSourceNotFound, api.CodeSourcePrivate:
 		if j.Spec.URL != "" {

@@ -38,3 +38,17 @@ func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
 }
+
+// LatestVersion is the version of the newest migration in dir of fsys: the
+// schema level a build brings a database to. A database above it was
+// written by a newer build.
+func LatestVersion(fsys fs.FS, dir string) (int, error) {
+	ms, err := Migrations(fsys, dir)
+	if err != nil {
+		return 0, err
+	}
+	if len(ms) == 0 {
+		return 0, fmt.Errorf("no migrations in %s", dir)
+	}
+	return ms[len(ms)-1].Version, nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/internal/site"
 )
@@ -34,6 +35,8 @@ type Metrics struct {
 	cache         *prometheus.CounterVec
 	jobs          *prometheus.CounterVec
 	auditFailed   prometheus.Counter
+	rescues       prometheus.Counter
+	taskFailures  *prometheus.CounterVec
 }
 
 // NewMetrics registers the families on reg. now dates the scrape-time ages.
@@ -73,9 +76,15 @@ func NewMetrics(reg prometheus.Registerer, src source, now func() time.Time) *Me
 		auditFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ytcaption_audit_write_failures_total", Help: "Audit log entries that could not be written (the actions themselves were done).",
 		}),
+		rescues: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ytcaption_lease_rescues_total", Help: "Tasks taken back from agents whose lease expired (counted by the sweeping replica).",
+		}),
+		taskFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ytcaption_task_failures_total", Help: "Task failures agents reported, by error code (retried or final).",
+		}, []string{"code"}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.leaseWait, m.stageDuration, m.realtime, m.downloads,
-		m.webhooks, m.cache, m.jobs, m.auditFailed, &stateCollector{src: src, now: now})
+		m.webhooks, m.cache, m.jobs, m.auditFailed, m.rescues, m.taskFailures, &stateCollector{src: src, now: now})
 	for _, o := range []string{"delivered", "retry", "failed"} {
 		m.webhooks.WithLabelValues(o)
 	}
@@ -109,6 +118,9 @@ func (m *Metrics) WebhookOutcome(outcome string) { m.webhooks.WithLabelValues(ou
 // AuditWriteFailed counts an audit entry that could not be written.
 func (m *Metrics) AuditWriteFailed() { m.auditFailed.Inc() }
 
+// LeaseRescued counts a task rescued from an expired lease (sweep.Sweeper.OnRescue).
+func (m *Metrics) LeaseRescued(job.Task) { m.rescues.Inc() }
+
 // JobFinished records a job's final status.
 func (m *Metrics) JobFinished(status api.JobStatus) { m.jobs.WithLabelValues(string(status)).Inc() }
 
@@ -125,6 +137,19 @@ func (m *Metrics) TaskCompleted(sourceURL string, res api.TaskResult) {
 	if sourceURL != "" && res.Origin != "cache" {
 		m.downloads.WithLabelValues(siteLabel(sourceURL), "success").Inc()
 	}
+}
+
+// TaskFailed records a failure an agent reported, by its error code; codes
+// outside the pipeline's own are counted as "other", since agents send them.
+func (m *Metrics) TaskFailed(code string) {
+	switch code {
+	case api.CodeUnsupportedURL, api.CodeSourceNotFound, api.CodeSourcePrivate, api.CodeNoAudio, api.CodeUndecodable,
+		api.CodeTooLong, api.CodeMediaTooLarge, api.CodeDownloadFailed, api.CodeTranscribeFailed, api.CodeUnsupportedLang,
+		api.CodeLeaseExpired, api.CodeMaxAttempts, api.CodeCanceled, api.CodeChunkMissing:
+	default:
+		code = "other"
+	}
+	m.taskFailures.WithLabelValues(code).Inc()
 }
 
 // DownloadFailed records a failed download from site.
