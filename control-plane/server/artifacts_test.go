@@ -7,10 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
+	"github.com/ytcaption/ytcaption/control-plane/server"
 )
 
 func sha256Hex(b []byte) string {
@@ -158,4 +162,65 @@ func artifactIDs(as []api.Artifact) []string {
 func isStatus(err error, status int, code string) bool {
 	var se *api.StatusError
 	return errors.As(err, &se) && se.Status == status && se.Err.Code == code
+}
+
+// blobExists reports whether the blob store cfg configures holds key.
+func blobExists(t *testing.T, cfg server.Config, key string) bool {
+	t.Helper()
+	if cfg.S3.Endpoint == "" {
+		_, err := os.Stat(filepath.Join(cfg.DataDir, "blobs", filepath.FromSlash(key)))
+		return err == nil
+	}
+	ctx := context.Background()
+	s3, err := blob.NewS3(ctx, blob.S3Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket,
+		AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s3.Get(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Close()
+	return true
+}
+
+// TestArtifactRepushLeavesNoOrphan: pushing a version again before the
+// first push committed (the operator fixed the file) deletes the first
+// push's uploaded bytes, on both blob backends; the second push commits.
+func TestArtifactRepushLeavesNoOrphan(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := b.cfg(t)
+			cfg.DataDir = t.TempDir()
+			r := startReplica(t, cfg)
+			ctx := context.Background()
+			first := []byte("a truncated model")
+			p1, err := r.admin.PushArtifact(ctx, api.ArtifactRequest{Name: "ggml-tiny.bin", Kind: api.ArtifactModel, Version: "v1",
+				SHA256: sha256Hex(first), Size: int64(len(first))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := api.NewClient(r.url, "", nil).PutPresigned(ctx, p1.Upload, bytes.NewReader(first), int64(len(first))); err != nil {
+				t.Fatal(err)
+			}
+			if !blobExists(t, cfg, p1.Upload.Key) {
+				t.Fatalf("the first upload is not under %s", p1.Upload.Key)
+			}
+			second := []byte("the whole model, fixed")
+			v1, err := pushArtifact(t, r, api.ArtifactRequest{Name: "ggml-tiny.bin", Kind: api.ArtifactModel, Version: "v1",
+				SHA256: sha256Hex(second), Size: int64(len(second))}, second)
+			if err != nil || v1.SHA256 != sha256Hex(second) {
+				t.Fatalf("second push: %+v, %v", v1, err)
+			}
+			if blobExists(t, cfg, p1.Upload.Key) {
+				t.Fatalf("the replaced push's upload %s was left in the blob store", p1.Upload.Key)
+			}
+		})
+	}
 }

@@ -22,7 +22,7 @@ import (
 
 // artifactStore is what the artifact routes read and change.
 type artifactStore interface {
-	CreateArtifact(ctx context.Context, a store.Artifact) error
+	CreateArtifact(ctx context.Context, a store.Artifact) ([]store.Artifact, error)
 	GetArtifact(ctx context.Context, id string) (store.Artifact, error)
 	CommitArtifact(ctx context.Context, id string, now time.Time) (store.Artifact, error)
 	DeleteArtifact(ctx context.Context, id string) (store.Artifact, error)
@@ -91,12 +91,25 @@ func (a *API) pushArtifact(c *fiber.Ctx) error {
 	art := store.Artifact{ID: "art_" + hex.EncodeToString(b), Kind: req.Kind, Name: req.Name, Version: req.Version,
 		SHA256: req.SHA256, Size: req.Size, Key: key, CreatedAt: a.now().UTC(), CreatedBy: principal(c).KeyID}
 	ctx := c.UserContext()
-	if err := a.artifacts.CreateArtifact(ctx, art); err != nil {
+	replaced, err := a.artifacts.CreateArtifact(ctx, art)
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errorf(http.StatusConflict, api.CodeConflict,
 				fmt.Sprintf("%s %s version %s was already pushed; push another version or delete it first", art.Kind, art.Name, art.Version))
 		}
 		return err
+	}
+	for _, old := range replaced {
+		// An earlier push of this version that never committed may have
+		// uploaded bytes of another hash: nothing refers to them any more.
+		// Under the same key they are overwritten by this push's upload.
+		if old.Key == key {
+			continue
+		}
+		if err := a.blobs.Delete(ctx, old.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			// The push goes on: failing it would not bring the row back.
+			a.log.Warn("replaced artifact upload not deleted; delete it by hand", "artifact", old.ID, "key", old.Key, "err", err)
+		}
 	}
 	up, err := a.blobs.PresignPut(ctx, key, a.cfg.PresignTTL)
 	if err != nil {
