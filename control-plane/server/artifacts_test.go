@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -222,5 +223,56 @@ func TestArtifactRepushLeavesNoOrphan(t *testing.T) {
 				t.Fatalf("the replaced push's upload %s was left in the blob store", p1.Upload.Key)
 			}
 		})
+	}
+}
+
+// TestLargeArtifactLocalStore: on the local blob store an artifact larger
+// than the API's body limit uploads (streamed to disk: the API would refuse
+// such a body) and reaches agents intact; the artifact limit, not the
+// upload limit, bounds a push. The limits are lowered so the test moves
+// megabytes, not gigabytes.
+func TestLargeArtifactLocalStore(t *testing.T) {
+	t.Parallel()
+	cfg := sqliteBackend().cfg(t)
+	cfg.MaxUploadBytes = 1 << 20   // API bodies: at most 2 MiB
+	cfg.MaxArtifactBytes = 4 << 20 // artifacts: at most 4 MiB
+	r := startReplica(t, cfg)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16) // 3 MiB
+	req := api.ArtifactRequest{Name: "ggml-medium.bin", Kind: api.ArtifactModel, Version: "v1", SHA256: sha256Hex(data), Size: int64(len(data))}
+	a, err := pushArtifact(t, r, req, data)
+	if err != nil || a.CommittedAt == nil {
+		t.Fatalf("a %d-byte artifact over a 2 MiB API body limit: %+v, %v", len(data), a, err)
+	}
+	al, err := enrollAgent(t, r, "fetcher", api.Capabilities{}).c.AgentArtifacts(ctx)
+	if err != nil || len(al.Artifacts) != 1 {
+		t.Fatalf("agent list = %+v, %v", al, err)
+	}
+	if b, _ := fetch(t, al.Artifacts[0].Download.URL); !bytes.Equal(b, data) {
+		t.Fatalf("fetched %d bytes, not the pushed ones", len(b))
+	}
+
+	// Other routes keep the API's limit: a 3 MiB job upload is refused.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("file", "big.wav")
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	hreq, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.url+api.PathJobs, &form)
+	hreq.Header.Set("Authorization", "Bearer "+adminKey)
+	hreq.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a job upload over the API body limit: HTTP %d, want 413", resp.StatusCode)
+	}
+
+	over := req
+	over.Name, over.Size = "ggml-large.bin", 4<<20+1
+	if _, err := r.admin.PushArtifact(ctx, over); !isStatus(err, http.StatusRequestEntityTooLarge, api.CodeTooLarge) {
+		t.Fatalf("push over the artifact limit: %v, want 413 %s", err, api.CodeTooLarge)
 	}
 }

@@ -29,7 +29,8 @@ type artifactStore interface {
 	ListArtifacts(ctx context.Context) ([]store.Artifact, error)
 }
 
-// MaxArtifactSize is the largest artifact accepted: S3's limit for one PUT.
+// MaxArtifactSize is the default largest artifact (Config.MaxArtifactBytes):
+// S3's limit for one PUT.
 const MaxArtifactSize int64 = 5 << 30
 
 // artifactCommitTimeout bounds a commit, which reads the whole object back
@@ -73,8 +74,11 @@ func (a *API) pushArtifact(c *fiber.Ctx) error {
 		return badRequest("name: 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit")
 	case !sha256Hex.MatchString(req.SHA256):
 		return badRequest("sha256: must be 64 lowercase hex digits")
-	case req.Size <= 0 || req.Size > MaxArtifactSize:
-		return badRequest("size: must be in [1, " + strconv.FormatInt(MaxArtifactSize, 10) + "] bytes")
+	case req.Size <= 0:
+		return badRequest("size: must be at least 1 byte")
+	case req.Size > a.cfg.MaxArtifactBytes:
+		return errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
+			"size: larger than the control plane's artifact limit of "+strconv.FormatInt(a.cfg.MaxArtifactBytes, 10)+" bytes (--max-artifact-bytes)")
 	}
 	if req.Version == "" {
 		req.Version = req.SHA256[:12]
