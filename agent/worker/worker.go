@@ -148,7 +148,7 @@ func engines(cfg Config) map[string]asr.Engine {
 	whisper := asr.WhisperConfig{Binary: cfg.WhisperBinary, Model: cfg.WhisperModel}
 	if cfg.ArtifactCacheSize > 0 {
 		// Pushed ggml models land here (artifact.Cache's layout).
-		whisper.ModelDirs = []string{filepath.Join(artifactDir(cfg), api.ArtifactModel)}
+		whisper.ModelDirs = []string{filepath.Join(ArtifactDir(cfg), api.ArtifactModel)}
 	}
 	m := map[string]asr.Engine{
 		asr.NamePocketsphinx: asr.NewPocketsphinx(ps),
@@ -163,12 +163,17 @@ func engines(cfg Config) map[string]asr.Engine {
 	return m
 }
 
-// artifactDir is where the artifact cache lives.
-func artifactDir(cfg Config) string {
+// ArtifactDir is where the artifact cache of cfg lives.
+func ArtifactDir(cfg Config) string {
 	if cfg.ArtifactDir != "" {
 		return cfg.ArtifactDir
 	}
-	return filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir), "artifacts")
+	return filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir, defaultWorkDir()), "artifacts")
+}
+
+// defaultWorkDir holds temporary media when no WorkDir is configured.
+func defaultWorkDir() string {
+	return filepath.Join(os.TempDir(), "ytcaption-agent")
 }
 
 // pickEngines checks which engines can run here and picks the default one.
@@ -214,7 +219,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		cfg.Name, _ = os.Hostname()
 	}
 	if cfg.WorkDir == "" {
-		cfg.WorkDir = filepath.Join(os.TempDir(), "ytcaption-agent")
+		cfg.WorkDir = defaultWorkDir()
 	}
 	if len(cfg.Roles) == 0 {
 		cfg.Roles = []string{api.RolePrepare, api.RoleTranscribe}
@@ -259,7 +264,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 	w := &Worker{cfg: cfg, log: log, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now}
 	w.pipe.Store(pipeline.New(pipeCfg))
 	if cfg.ArtifactCacheSize > 0 {
-		if w.cache, err = artifact.New(artifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
+		if w.cache, err = artifact.New(ArtifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
 			return nil, err
 		}
 	}
