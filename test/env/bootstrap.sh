@@ -50,7 +50,7 @@ if [ "${1:-}" = "--tools-only" ]; then
 	exit 0
 fi
 # shellcheck disable=SC2086
-apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl chromium
+apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl chromium rpm
 
 # --- PostgreSQL ------------------------------------------------------------
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
