@@ -133,7 +133,7 @@ type doctor struct {
 func (d doctor) run(ctx context.Context, rep *doctorReport) {
 	d.tools(ctx, rep)
 	d.engines(ctx, rep)
-	d.artifacts(ctx, rep, d.server(ctx, rep))
+	d.fetchable(rep, d.artifacts(ctx, rep, d.server(ctx, rep)))
 }
 
 // where says where a person sets attr (to example, if given): the file in

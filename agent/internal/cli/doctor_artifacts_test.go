@@ -102,6 +102,14 @@ func TestDoctorArtifactCache(t *testing.T) {
 		{"not writable", with("--artifact-cache-size", "4000", "--artifact-dir", notDir), []want{
 			{"artifact cache", "fail", "not a directory", "set artifact_dir"},
 		}},
+		{"whisper model to fetch", with("--artifact-cache-size", strconv.Itoa(1<<20), "--artifact-dir", t.TempDir(), "--engine", "whisper-cpp",
+			"--whisper-cli", fakeTool(t, bin, "whisper-cli", "usage"), "--sphinx-model-dir", filepath.Join(bin, "none")), []want{
+			{"engines", "warn", "whisper-cpp runs once the agent has fetched ggml-a.bin", "start the agent"},
+		}},
+		{"whisper model nowhere", with("--artifact-cache-size", "0", "--engine", "whisper-cpp",
+			"--whisper-cli", fakeTool(t, bin, "whisper-cli", "usage"), "--sphinx-model-dir", filepath.Join(bin, "none")), []want{
+			{"engines", "fail", "no speech engine can run here", "whisper-cli with a model"},
+		}},
 		{"cache off", with("--artifact-cache-size", "0"), []want{
 			{"artifact cache", "warn", `off: the control plane offers model ggml-a.bin \(v1\), model ggml-b.bin \(v1\)`, "set artifact_cache_size = 10737418240"},
 		}},
