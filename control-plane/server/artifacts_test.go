@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/blob"
@@ -274,5 +276,70 @@ func TestLargeArtifactLocalStore(t *testing.T) {
 	over.Name, over.Size = "ggml-large.bin", 4<<20+1
 	if _, err := r.admin.PushArtifact(ctx, over); !isStatus(err, http.StatusRequestEntityTooLarge, api.CodeTooLarge) {
 		t.Fatalf("push over the artifact limit: %v, want 413 %s", err, api.CodeTooLarge)
+	}
+}
+
+// TestLocalBlobPutStreams: the local blob store writes an upload to disk
+// while it arrives. The client sends half the body and waits until bytes
+// show up in the store's temporary directory before sending the rest; a
+// server that read the whole body into memory first never gets there.
+func TestLocalBlobPutStreams(t *testing.T) {
+	t.Parallel()
+	cfg := sqliteBackend().cfg(t)
+	cfg.DataDir = t.TempDir()
+	r := startReplica(t, cfg)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("streamed "), 2<<20/9)
+	p, err := r.admin.PushArtifact(ctx, api.ArtifactRequest{Name: "ggml-stream.bin", Kind: api.ArtifactModel, Version: "v1",
+		SHA256: sha256Hex(data), Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(cfg.DataDir, "blobs", ".tmp")
+	onDisk := func() int64 {
+		var n int64
+		es, _ := os.ReadDir(tmp)
+		for _, e := range es {
+			if fi, err := e.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	pr, pw := io.Pipe()
+	sent := make(chan error, 1)
+	go func() {
+		half := len(data) / 2
+		if _, err := pw.Write(data[:half]); err != nil {
+			sent <- err
+			return
+		}
+		deadline := time.Now().Add(time.Minute)
+		for onDisk() == 0 {
+			if time.Now().After(deadline) {
+				pw.CloseWithError(errors.New("no byte reached the disk before the body was complete"))
+				sent <- errors.New("no byte reached the disk before the body was complete")
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		_, err := pw.Write(data[half:])
+		sent <- errors.Join(err, pw.Close())
+	}()
+	req, err := http.NewRequestWithContext(ctx, p.Upload.Method, p.Upload.URL, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(data))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("upload: %v (client: %v)", err, <-sent)
+	}
+	_ = resp.Body.Close()
+	if err := <-sent; err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: HTTP %d, client %v", resp.StatusCode, err)
+	}
+	if a, err := r.admin.CommitArtifact(ctx, p.Artifact.ID); err != nil || a.CommittedAt == nil {
+		t.Fatalf("commit: %+v, %v", a, err)
 	}
 }

@@ -70,9 +70,9 @@ func (a *API) streamBlobPut(c *fiber.Ctx) error {
 	if err := fc.Conn().SetReadDeadline(time.Now().Add(blobPutTimeout)); err != nil {
 		return fmt.Errorf("blob upload: %w", err)
 	}
-	var body io.Reader = bytes.NewReader(fc.Request.Body())
-	if fc.Request.IsBodyStream() {
-		body = fc.Request.BodyStream()
+	body := fc.Request.BodyStream()
+	if !fc.Request.IsBodyStream() {
+		body = bytes.NewReader(fc.Request.Body())
 	}
 	r, err := http.NewRequestWithContext(c.UserContext(), http.MethodPut, string(fc.RequestURI()), body)
 	if err != nil {
