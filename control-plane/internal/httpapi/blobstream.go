@@ -49,6 +49,9 @@ func (a *API) bufferBody(c *fiber.Ctx) error {
 		return tooLarge()
 	}
 	if n >= 0 && len(req.Header.MultipartFormBoundary()) > 0 {
+		// A handler may leave part of it unread (a refusal, the epilogue
+		// after the last part): the connection cannot carry another request.
+		c.Context().SetConnectionClose()
 		return c.Next()
 	}
 	b, err := io.ReadAll(io.LimitReader(req.BodyStream(), a.bodyLimit()+1))
