@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -127,6 +128,9 @@ func TestPackages(t *testing.T) {
 					t.Errorf("%s: mode %q, want %q", path, modes[path], mode)
 				}
 			}
+		})
+		t.Run(w.name+"/rpm", func(t *testing.T) {
+			inspectRPM(t, paths, w)
 		})
 		t.Run(w.name+"/install", func(t *testing.T) {
 			viaDpkg = install(t, root, deb) && viaDpkg
@@ -281,4 +285,57 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// inspectRPM checks the .rpm of w among paths with rpm itself: its header,
+// dependencies, config files and file modes match the .deb's.
+func inspectRPM(t *testing.T, paths []string, w pkgWant) {
+	t.Helper()
+	if _, err := exec.LookPath("rpm"); err != nil {
+		t.Skip("rpm not installed: `sudo apt-get install rpm` (test/env/bootstrap.sh installs it)")
+	}
+	var pkg string
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".rpm") && strings.HasPrefix(filepath.Base(p), w.name+"-") &&
+			!strings.HasPrefix(strings.TrimPrefix(filepath.Base(p), w.name+"-"), "agent") {
+			pkg = p
+		}
+	}
+	if pkg == "" {
+		t.Fatalf("no .rpm of %s among %v", w.name, paths)
+	}
+	info := run(t, "rpm", "-qip", pkg)
+	for _, re := range []string{`(?m)^Name\s*: ` + regexp.QuoteMeta(w.name) + `$`, `(?m)^Architecture\s*: x86_64$`, `(?m)^Version\s*: \S+$`} {
+		if !regexp.MustCompile(re).MatchString(info) {
+			t.Errorf("rpm -qip lacks %s:\n%s", re, info)
+		}
+	}
+	if w.depends != "" && !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(w.depends)+`$`).MatchString(run(t, "rpm", "-qpR", pkg)) {
+		t.Errorf("%s does not require %s", pkg, w.depends)
+	}
+	if got := run(t, "rpm", "-qcp", pkg); got != w.config+"\n" {
+		t.Errorf("config files = %q, want %s", got, w.config)
+	}
+	modes := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(run(t, "rpm", "-qp", "--qf", `[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]`, pkg)), "\n") {
+		f := strings.Fields(line)
+		if f[1] != "root:root" {
+			t.Errorf("%s owned by %s", f[2], f[1])
+		}
+		modes[f[2]] = f[0]
+	}
+	if list := run(t, "rpm", "-qlp", pkg); len(strings.Fields(list)) != len(modes) {
+		t.Errorf("rpm -qlp lists %d files, the file modes %d:\n%s", len(strings.Fields(list)), len(modes), list)
+	}
+	for path, mode := range map[string]string{
+		"/usr/bin/" + w.bin:                       "-rwxr-xr-x",
+		"/usr/lib/systemd/system/" + w.unit:       "-rw-r--r--",
+		"/usr/lib/sysusers.d/" + w.name + ".conf": "-rw-r--r--",
+		w.config: "-rw-r-----",
+		"/usr/share/doc/" + w.name + "/deployment.md": "-rw-r--r--",
+	} {
+		if modes[path] != mode {
+			t.Errorf("%s: mode %q, want %q", path, modes[path], mode)
+		}
+	}
 }

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,11 +72,14 @@ type Config struct {
 
 	YTDLPBinary string
 	// ArtifactCacheSize caps the cache of models and tools pushed to the
-	// control plane, fetched before the first lease (0: none fetched);
-	// ArtifactDir holds it (default: StateDir/artifacts, else
-	// WorkDir/artifacts).
+	// control plane, fetched before the first lease and again every
+	// ArtifactRefresh (default DefaultArtifactRefresh) while the agent runs
+	// (0: none fetched); ArtifactDir holds it (default: StateDir/artifacts,
+	// else WorkDir/artifacts). With a cache, the check that an engine can
+	// run waits for the first fetch: a model may arrive through it.
 	ArtifactCacheSize int64
 	ArtifactDir       string
+	ArtifactRefresh   time.Duration
 	Cookies           string
 	Proxy             string
 	FFmpeg            string
@@ -113,15 +118,17 @@ type Config struct {
 type Worker struct {
 	cfg    Config
 	log    *slog.Logger
-	pipe   *pipeline.Pipeline
-	caps   api.Capabilities
+	pipe   atomic.Pointer[pipeline.Pipeline] // replaced when artifacts change what runs
 	runner atomic.Pointer[runner.Runner]
 	base   string       // control-plane base URL (a placeholder with Consul)
 	consul *consulState // nil unless Server is consul://
 	guard  *netguard.Proxy
 	upload *http.Client // presigned uploads; nil: the runner's default
-	// pipeCfg rebuilds the pipeline when a pushed yt-dlp replaces the
-	// system one; cache is nil without an artifact cache.
+	// mu guards caps and pipeCfg, which artifact refreshes change while
+	// tasks run; pipeCfg rebuilds the pipeline when a fetched model or
+	// yt-dlp changes what runs. cache is nil without an artifact cache.
+	mu      sync.Mutex
+	caps    api.Capabilities
 	pipeCfg pipeline.Config
 	cache   *artifact.Cache
 	now     func() time.Time
@@ -130,6 +137,13 @@ type Worker struct {
 	// (a no-op unless New built the tracer provider).
 	stopTracing func(context.Context) error
 }
+
+// DefaultArtifactRefresh is how often a running agent lists the pushed
+// artifacts again. Polling, not a push from the control plane: a listing
+// is one cheap read per agent (a fleet of 1,000 agents adds about three
+// requests a second), needs no new protocol, and works the same behind
+// every proxy; pushes are rare operator actions that can wait minutes.
+const DefaultArtifactRefresh = 5 * time.Minute
 
 // engines builds every engine the configuration names.
 func engines(cfg Config) map[string]asr.Engine {
@@ -142,7 +156,7 @@ func engines(cfg Config) map[string]asr.Engine {
 	whisper := asr.WhisperConfig{Binary: cfg.WhisperBinary, Model: cfg.WhisperModel}
 	if cfg.ArtifactCacheSize > 0 {
 		// Pushed ggml models land here (artifact.Cache's layout).
-		whisper.ModelDirs = []string{filepath.Join(artifactDir(cfg), api.ArtifactModel)}
+		whisper.ModelDirs = []string{filepath.Join(ArtifactDir(cfg), api.ArtifactModel)}
 	}
 	m := map[string]asr.Engine{
 		asr.NamePocketsphinx: asr.NewPocketsphinx(ps),
@@ -157,12 +171,17 @@ func engines(cfg Config) map[string]asr.Engine {
 	return m
 }
 
-// artifactDir is where the artifact cache lives.
-func artifactDir(cfg Config) string {
+// ArtifactDir is where the artifact cache of cfg lives.
+func ArtifactDir(cfg Config) string {
 	if cfg.ArtifactDir != "" {
 		return cfg.ArtifactDir
 	}
-	return filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir), "artifacts")
+	return filepath.Join(cmp.Or(cfg.StateDir, cfg.WorkDir, defaultWorkDir()), "artifacts")
+}
+
+// defaultWorkDir holds temporary media when no WorkDir is configured.
+func defaultWorkDir() string {
+	return filepath.Join(os.TempDir(), "ytcaption-agent")
 }
 
 // pickEngines checks which engines can run here and picks the default one.
@@ -208,14 +227,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		cfg.Name, _ = os.Hostname()
 	}
 	if cfg.WorkDir == "" {
-		cfg.WorkDir = filepath.Join(os.TempDir(), "ytcaption-agent")
+		cfg.WorkDir = defaultWorkDir()
 	}
 	if len(cfg.Roles) == 0 {
 		cfg.Roles = []string{api.RolePrepare, api.RoleTranscribe}
 	}
 	available, usable, def, err := pickEngines(ctx, cfg, log)
-	if err != nil {
+	if err != nil && cfg.ArtifactCacheSize <= 0 {
 		return nil, err
+	}
+	if err != nil {
+		// A pushed model may make an engine usable: Run checks again after
+		// the first artifact fetch.
+		log.Info("no usable speech engine yet; checking again once pushed artifacts are fetched", "why", err)
 	}
 	upload, fetch, err := tlsClients(&cfg)
 	if err != nil {
@@ -253,14 +277,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Worker, err erro
 		HTTPClient:  fetch,
 		StageLimits: map[string]int{pipeline.StageDownload: cfg.MaxDownloads, pipeline.StageTranscribe: cfg.MaxTranscribes},
 	}
-	pipe := pipeline.New(pipeCfg)
 	nomadLabels(&cfg)
 	caps := api.Capabilities{Engines: available, Labels: cfg.Labels, Slots: cfg.Concurrency, GPUs: gpus,
 		Kinds: api.KindsForRoles(cfg.Roles)}
-	w := &Worker{cfg: cfg, log: log, pipe: pipe, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now,
+	w := &Worker{cfg: cfg, log: log, pipeCfg: pipeCfg, caps: caps, guard: guard, upload: upload, now: time.Now,
 		tracer: newTracer(tp), stopTracing: stopTracing}
+	w.pipe.Store(pipeline.New(pipeCfg))
 	if cfg.ArtifactCacheSize > 0 {
-		if w.cache, err = artifact.New(artifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
+		if w.cache, err = artifact.New(ArtifactDir(cfg), cfg.ArtifactCacheSize, upload, log, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -284,7 +308,11 @@ func maxTranscribes(configured, gpus int) int {
 }
 
 // Capabilities is what the worker advertises.
-func (w *Worker) Capabilities() api.Capabilities { return w.caps }
+func (w *Worker) Capabilities() api.Capabilities {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.caps
+}
 
 // Execute implements runner.Executor with the media pipeline, by task kind,
 // each stage in a span of its own.
@@ -297,17 +325,18 @@ func (w *Worker) Execute(ctx context.Context, l api.Lease, progress func(string,
 
 func (w *Worker) execute(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
 	var run func(context.Context, api.TaskSpec, string, pipeline.ProgressFunc) (api.Transcript, api.Result, error)
+	pipe := w.pipe.Load()
 	switch l.Kind {
 	case api.KindCaption, "": // "": a control plane from before task graphs
-		o, err := w.pipe.Run(ctx, l.Spec, w.cfg.WorkDir, progress)
+		o, err := pipe.Run(ctx, l.Spec, w.cfg.WorkDir, progress)
 		if err != nil {
 			return runner.Output{}, err
 		}
 		return output(o), nil
 	case api.KindTranscribe:
-		run = w.pipe.TranscribeChunk
+		run = pipe.TranscribeChunk
 	case api.KindMerge:
-		run = w.pipe.Merge
+		run = pipe.Merge
 	case api.KindPrepare:
 		return w.prepare(ctx, l, progress)
 	default:
@@ -324,7 +353,7 @@ func (w *Worker) execute(ctx context.Context, l api.Lease, progress func(string,
 // the chunks, which the runner uploads and then removes.
 func (w *Worker) prepare(ctx context.Context, l api.Lease, progress func(string, float64)) (runner.Output, error) {
 	inPlace := slices.Contains(w.cfg.Roles, api.RoleTranscribe)
-	p, err := w.pipe.Prepare(ctx, l.Spec, w.cfg.WorkDir, inPlace, progress)
+	p, err := w.pipe.Load().Prepare(ctx, l.Spec, w.cfg.WorkDir, inPlace, progress)
 	if err != nil {
 		return runner.Output{}, err
 	}
@@ -382,9 +411,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		// Every call reads the current token, so a renewal reaches the
 		// lease loop and running tasks' heartbeats without a restart.
 		client := api.NewClientWithTokenSource(w.base, tok.Token, w.cfg.HTTPClient)
-		w.refreshArtifacts(ctx, client)
+		if err := w.refreshArtifacts(ctx, client); err != nil {
+			return err
+		}
 		r := runner.New(client, w, runner.Config{
-			Slots: w.cfg.Concurrency, Capabilities: w.caps, LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
+			Slots: w.cfg.Concurrency, Capabilities: w.Capabilities(), LeaseWait: w.cfg.LeaseWait, Grace: w.cfg.Grace,
 			// Spooled results sit beside the task directories (and go with
 			// them), not in a shared $TMPDIR that --work-dir would not cover.
 			SpoolDir: w.cfg.WorkDir, HTTP: w.upload, Tracer: w.tracer,
@@ -392,11 +423,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.runner.Store(r)
 		// Renewal outlives a graceful stop's start: finishing tasks still report.
 		rctx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
-		renewed := make(chan struct{})
+		renewed, refreshed := make(chan struct{}), make(chan struct{})
 		go func() { defer close(renewed); w.renewLoop(rctx, client, tok, w.now) }()
+		go func() { defer close(refreshed); w.artifactLoop(rctx, client, r) }()
 		err = r.Run(ctx)
 		stopRenew()
 		<-renewed
+		<-refreshed
 		// A saved credential may be stale, and one that expired while the
 		// control plane was out of reach is dead: enroll again. A revoked
 		// agent's fresh credential is not renewed this way.
@@ -411,30 +444,73 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // refreshArtifacts fetches the pushed models and tools the cache lacks
-// before leasing (docs/architecture.md, "Pushed models and tools"),
-// advertises what it holds, checks the engines again (a fetched ggml model
-// serves whisper-cpp in this run), and runs a pushed yt-dlp newer than the
-// system one. Failures are logged: the agent works with what it has.
-func (w *Worker) refreshArtifacts(ctx context.Context, l artifact.Lister) {
+// (docs/architecture.md, "Pushed models and tools"), advertises what it
+// holds, checks the engines again (a fetched ggml model serves whisper-cpp
+// from now on), and runs a pushed yt-dlp newer than the system one. Fetch
+// failures are logged: the agent works with what it has. The one error is
+// an agent that transcribes with no engine able to run, even after the
+// fetch.
+func (w *Worker) refreshArtifacts(ctx context.Context, l artifact.Lister) error {
 	if w.cache == nil {
-		return
+		return nil
 	}
 	system := cmp.Or(w.cfg.YTDLPBinary, "yt-dlp")
 	h, err := w.cache.Refresh(ctx, l, system)
 	if err != nil {
 		w.log.Warn("artifacts not all fetched", "err", err)
 	}
+	available, usable, def, engErr := pickEngines(ctx, w.cfg, w.log)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.caps.Artifacts = h.Artifacts
-	if available, usable, def, err := pickEngines(ctx, w.cfg, w.log); err != nil {
-		w.log.Warn("engines not checked again; keeping the ones found at start", "err", err)
-	} else {
-		w.caps.Engines, w.pipeCfg.Engines, w.pipeCfg.DefaultEngine = available, usable, def
+	cfg := w.pipeCfg
+	switch {
+	case engErr == nil:
+		w.caps.Engines, cfg.Engines, cfg.DefaultEngine = available, usable, def
+	case len(w.pipeCfg.Engines) == 0:
+		return fmt.Errorf("%w; with an artifact cache, push a model every agent fetches: "+
+			"`ytcaption artifacts push ggml-base.en.bin --name ggml-base.en.bin --kind model` (whisper-cpp)", engErr)
+	default:
+		w.log.Warn("engines not checked again; keeping the ones found before", "err", engErr)
 	}
+	cfg.YTDLP.Binary = w.cfg.YTDLPBinary
 	if h.YtDlp != system {
-		w.log.Info("using the pushed yt-dlp", "path", h.YtDlp)
-		w.pipeCfg.YTDLP.Binary = h.YtDlp
+		cfg.YTDLP.Binary = h.YtDlp
 	}
-	w.pipe = pipeline.New(w.pipeCfg)
+	if cfg.YTDLP.Binary != w.pipeCfg.YTDLP.Binary {
+		w.log.Info("yt-dlp changed", "path", cmp.Or(cfg.YTDLP.Binary, system))
+	}
+	if sameRun(cfg, w.pipeCfg) {
+		return nil
+	}
+	w.pipeCfg = cfg
+	p := pipeline.New(cfg)
+	p.ShareStages(w.pipe.Load()) // tasks on the old pipeline still count
+	w.pipe.Store(p)
+	return nil
+}
+
+// sameRun reports whether pipelines built from a and b run tasks alike
+// (what artifact refreshes change: engines and yt-dlp).
+func sameRun(a, b pipeline.Config) bool {
+	return a.YTDLP.Binary == b.YTDLP.Binary && a.DefaultEngine == b.DefaultEngine &&
+		slices.Equal(slices.Sorted(maps.Keys(a.Engines)), slices.Sorted(maps.Keys(b.Engines)))
+}
+
+// artifactLoop refreshes the artifacts every ArtifactRefresh until ctx
+// ends, handing r what the agent advertises afterwards: its next lease
+// request carries it.
+func (w *Worker) artifactLoop(ctx context.Context, l artifact.Lister, r *runner.Runner) {
+	if w.cache == nil {
+		return
+	}
+	every := cmp.Or(w.cfg.ArtifactRefresh, DefaultArtifactRefresh)
+	for sleep(ctx, every) {
+		if err := w.refreshArtifacts(ctx, l); err != nil {
+			w.log.Warn("artifact refresh", "err", err)
+		}
+		r.SetCapabilities(w.Capabilities())
+	}
 }
 
 // Kill ends a running worker at once, handing running tasks back.
@@ -472,7 +548,7 @@ func (w *Worker) credential(ctx context.Context) (tok *agentToken, fromCache boo
 	host, _ := os.Hostname()
 	resp, err := api.NewClient(w.base, "", w.cfg.HTTPClient).Register(ctx, api.RegisterRequest{
 		EnrollmentToken: w.cfg.Token, Name: w.cfg.Name, Hostname: host,
-		Version: Version + " " + runtime.GOOS + "/" + runtime.GOARCH, Capabilities: w.caps,
+		Version: Version + " " + runtime.GOOS + "/" + runtime.GOARCH, Capabilities: w.Capabilities(),
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("register with %s: %w", w.cfg.Server, err)

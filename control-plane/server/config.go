@@ -54,6 +54,9 @@ type Config struct {
 	// FleetSampleInterval is how often the leader samples the fleet's load
 	// for the statistics; default 10 s.
 	FleetSampleInterval time.Duration
+	// MaxArtifactBytes caps a pushed model or tool (default 5 GiB); the
+	// local blob store accepts PUTs of this size, streamed to disk.
+	MaxArtifactBytes int64
 
 	// ReadyPoll and ReadyFallbackPoll are how often waiting long-polls look
 	// for ready work that came without a wake-up (dispatch.Config.Poll and

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -180,7 +181,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	s.api = httpapi.New(httpapi.Config{
 		AllowPrivateSources: cfg.AllowPrivateSources, SourceAllowList: cfg.SourceAllowList,
 		KeyRate: cfg.KeyRate, TenantRate: cfg.TenantRate, MaxUnfinished: cfg.MaxUnfinished, MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxDuration,
-		LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
+		MaxArtifactBytes: cfg.MaxArtifactBytes, LeaseDuration: cfg.LeaseDuration, HeartbeatInterval: cfg.HeartbeatInterval, MaxLeaseWait: cfg.MaxLeaseWait,
 		RetryPolicy: cfg.RetryPolicy, BlobHandler: blobHandler, Ready: ready, Degraded: degraded,
 		Fleet: fleetView, Surface: s.surfaceAPIConfig(),
 		AgentTokenTTL: cfg.AgentTokenTTL, AgentClientCert: cfg.TLS.ClientCAFile != "",
@@ -237,7 +238,7 @@ func (s *Server) openBlobs(ctx context.Context) (blobStore, http.Handler, error)
 		return nil, nil, err
 	}
 	l, err := blob.NewLocal(filepath.Join(s.cfg.DataDir, "blobs"), secret, s.url, time.Now, blob.WithLogger(s.log),
-		blob.WithMaxBodySize(max(s.cfg.MaxUploadBytes, 2<<30)))
+		blob.WithMaxBodySize(max(s.cfg.MaxUploadBytes, 2<<30, cmp.Or(s.cfg.MaxArtifactBytes, httpapi.MaxArtifactSize))))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open local blob store: %w", err)
 	}

@@ -50,7 +50,7 @@ if [ "${1:-}" = "--tools-only" ]; then
 	exit 0
 fi
 # shellcheck disable=SC2086
-apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl chromium stress-ng
+apt_install postgresql postgresql-client redis-server $MEDIA_TOOLS procps iproute2 curl chromium stress-ng rpm
 
 # --- Prometheus (promtool and prometheus for test/monitoring) -----------------
 # The package's postinst starts a Prometheus service on :9090. The tests run

@@ -90,12 +90,19 @@ func New(dir string, maxBytes int64, hc *http.Client, log *slog.Logger, now func
 			log.Warn("artifact cache index unreadable; starting empty", "err", err)
 		}
 	}
+	c.index = present(dir, es)
+	return c, nil
+}
+
+// present keeps the entries of es whose file in dir has their size.
+func present(dir string, es []Entry) map[string]Entry {
+	c := Cache{dir: dir, index: map[string]Entry{}}
 	for _, e := range es {
 		if fi, err := os.Stat(c.path(e.Kind, e.Name)); err == nil && fi.Size() == e.Size {
 			c.index[key(e.Kind, e.Name)] = e
 		}
 	}
-	return c, nil
+	return c.index
 }
 
 func exists(p string) bool {

@@ -133,7 +133,7 @@ type doctor struct {
 func (d doctor) run(ctx context.Context, rep *doctorReport) {
 	d.tools(ctx, rep)
 	d.engines(ctx, rep)
-	d.server(ctx, rep)
+	d.fetchable(rep, d.artifacts(ctx, rep, d.server(ctx, rep)))
 }
 
 // where says where a person sets attr (to example, if given): the file in
@@ -254,21 +254,22 @@ func (d doctor) engineFix(name, detail string) string {
 }
 
 // server checks the control plane the agent would use, and that it
-// accepts the agent's credential.
-func (d doctor) server(ctx context.Context, rep *doctorReport) {
+// accepts the agent's credential; it returns a client with that credential,
+// nil when there is none to check.
+func (d doctor) server(ctx context.Context, rep *doctorReport) *api.Client {
 	srv := d.cfg.Server
 	switch {
 	case srv == "":
 		rep.add("server", statusFail, "no control plane configured", d.where("server", `"https://…"`)+" or YTCAPTION_AGENT_SERVER")
-		return
+		return nil
 	case strings.HasPrefix(srv, "consul://"):
 		rep.add("server", statusWarn, srv+": found through Consul when the agent starts; not checked here", "")
-		return
+		return nil
 	}
 	hc, err := worker.ControlPlaneClient(d.cfg)
 	if err != nil {
 		rep.add("server", statusFail, err.Error(), "fix ca_cert, client_cert and client_key")
-		return
+		return nil
 	}
 	base := strings.TrimRight(srv, "/")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -276,7 +277,7 @@ func (d doctor) server(ctx context.Context, rep *doctorReport) {
 	if err := healthz(cctx, hc, base); err != nil {
 		rep.add("server", statusFail, fmt.Sprintf("%s unreachable: %v", srv, err),
 			fmt.Sprintf("check the address and that the control plane runs and is reachable from here: `curl %s/healthz`", base))
-		return
+		return nil
 	}
 	rep.add("server", statusOK, srv, "")
 
@@ -288,21 +289,22 @@ func (d doctor) server(ctx context.Context, rep *doctorReport) {
 		token = d.cfg.Token
 	case strings.HasPrefix(d.cfg.Token, "yte_"):
 		rep.add("credential", statusOK, "enrollment token set: the agent registers when it starts (not checked here: that would use it up)", "")
-		return
+		return nil
 	case d.cfg.Token != "":
 		rep.add("credential", statusFail, "the token is neither an enrollment token (yte_…) nor an agent token (yta_…)", enroll)
-		return
+		return nil
 	case d.cfg.Vault.Addr != "":
 		rep.add("credential", statusOK, "enrollment token read from Vault when the agent starts (not checked here)", "")
-		return
+		return nil
 	default:
 		rep.add("credential", statusFail, "no token", enroll)
-		return
+		return nil
 	}
 	// A heartbeat with an impossible progress: the server checks the
 	// credential first (401), then refuses the request (400) before it
 	// touches any task, so the probe changes nothing.
-	_, err = api.NewClient(base, token, hc).Heartbeat(cctx, "doctor-probe", api.HeartbeatRequest{Progress: 2})
+	client := api.NewClient(base, token, hc)
+	_, err = client.Heartbeat(cctx, "doctor-probe", api.HeartbeatRequest{Progress: 2})
 	var se *api.StatusError
 	switch {
 	case errors.As(err, &se) && se.Status == http.StatusUnauthorized:
@@ -317,9 +319,11 @@ func (d doctor) server(ctx context.Context, rep *doctorReport) {
 			what = "saved agent credential accepted"
 		}
 		rep.add("credential", statusOK, what, "")
+		return client
 	default:
 		rep.add("credential", statusWarn, fmt.Sprintf("could not check the credential: %v", err), "")
 	}
+	return nil
 }
 
 func healthz(ctx context.Context, hc *http.Client, base string) error {

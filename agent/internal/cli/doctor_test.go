@@ -19,9 +19,9 @@ import (
 
 const goodToken = "yta_agent1_secret"
 
-// fakeControlPlane answers what doctor asks: /healthz, and the heartbeat
+// fakeControlPlane answers what doctor asks: /healthz, the heartbeat
 // probe, which passes the credential check (400 for the bad progress) only
-// for goodToken.
+// for goodToken, and an empty artifact list.
 func fakeControlPlane(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +29,8 @@ func fakeControlPlane(t *testing.T) string {
 		switch {
 		case r.URL.Path == "/healthz":
 			fmt.Fprint(w, `{"status":"ok"}`)
+		case r.URL.Path == "/v1/agent/artifacts" && r.Header.Get("Authorization") == "Bearer "+goodToken:
+			fmt.Fprint(w, `{"artifacts":[]}`)
 		case strings.HasPrefix(r.URL.Path, "/v1/agent/tasks/") && r.Header.Get("Authorization") == "Bearer "+goodToken:
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"error":{"code":"invalid_request","message":"progress must be between 0 and 1"}}`)

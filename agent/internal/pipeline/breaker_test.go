@@ -105,3 +105,27 @@ func TestStageLimits(t *testing.T) {
 	}
 	r2()
 }
+
+// TestShareStages: a pipeline rebuilt while the old one runs a bounded
+// stage waits for it; the old one's limit holds across both.
+func TestShareStages(t *testing.T) {
+	t.Parallel()
+	old := &Pipeline{StageLimits: map[string]int{StageTranscribe: 1}}
+	release, err := old.enter(context.Background(), StageTranscribe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := &Pipeline{StageLimits: map[string]int{StageTranscribe: 1}}
+	rebuilt.ShareStages(old)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := rebuilt.enter(ctx, StageTranscribe); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the rebuilt pipeline transcribed beside the old one's transcription: %v", err)
+	}
+	release()
+	r, err := rebuilt.enter(context.Background(), StageTranscribe)
+	if err != nil {
+		t.Fatalf("after the old one's release: %v", err)
+	}
+	r()
+}

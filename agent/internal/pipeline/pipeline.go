@@ -348,8 +348,8 @@ func (r *run) report(stage string, done float64) {
 	r.progress(stage, total)
 }
 
-// enter waits for room in a bounded stage.
-func (p *Pipeline) enter(ctx context.Context, stage string) (release func(), err error) {
+// stageSems makes, once, the semaphores of the bounded stages.
+func (p *Pipeline) stageSems() map[string]chan struct{} {
 	p.semOnce.Do(func() {
 		p.sems = map[string]chan struct{}{}
 		for name, n := range p.StageLimits {
@@ -358,7 +358,20 @@ func (p *Pipeline) enter(ctx context.Context, stage string) (release func(), err
 			}
 		}
 	})
-	sem, ok := p.sems[stage]
+	return p.sems
+}
+
+// ShareStages makes p count its bounded stages together with prev's, so a
+// pipeline rebuilt while prev's tasks still run (other engines, another
+// yt-dlp) keeps StageLimits across both. Call it before p runs anything.
+func (p *Pipeline) ShareStages(prev *Pipeline) {
+	sems := prev.stageSems()
+	p.semOnce.Do(func() { p.sems = sems })
+}
+
+// enter waits for room in a bounded stage.
+func (p *Pipeline) enter(ctx context.Context, stage string) (release func(), err error) {
+	sem, ok := p.stageSems()[stage]
 	if !ok {
 		return func() {}, nil
 	}

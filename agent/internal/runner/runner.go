@@ -132,6 +132,8 @@ type Runner struct {
 
 	mu    sync.Mutex
 	tasks map[string]*task
+	// caps is what lease requests advertise (SetCapabilities).
+	caps atomic.Pointer[api.Capabilities]
 }
 
 // ErrUnauthorized is returned by Run when the control plane no longer
@@ -164,9 +166,18 @@ func New(p Protocol, e Executor, cfg Config, log *slog.Logger) *Runner {
 	if cfg.Tracer == nil {
 		cfg.Tracer = noTracer{}
 	}
-	cfg.Capabilities.Slots = cfg.Slots
 	hard, kill := context.WithCancel(context.Background())
-	return &Runner{proto: p, exec: e, cfg: cfg, log: log, hard: hard, kill: kill, tasks: map[string]*task{}}
+	r := &Runner{proto: p, exec: e, cfg: cfg, log: log, hard: hard, kill: kill, tasks: map[string]*task{}}
+	r.SetCapabilities(cfg.Capabilities)
+	return r
+}
+
+// SetCapabilities replaces what the next lease requests advertise (and the
+// control plane matches tasks against), e.g. once a newly fetched model
+// serves another engine. Safe to call while Run runs.
+func (r *Runner) SetCapabilities(c api.Capabilities) {
+	c.Slots = r.cfg.Slots
+	r.caps.Store(&c)
 }
 
 // Active is the number of tasks running now.
@@ -206,7 +217,7 @@ loop:
 				break more
 			}
 		}
-		resp, err := r.proto.Lease(ctx, api.LeaseRequest{Max: n, WaitSeconds: r.cfg.LeaseWait.Seconds(), Capabilities: &r.cfg.Capabilities})
+		resp, err := r.proto.Lease(ctx, api.LeaseRequest{Max: n, WaitSeconds: r.cfg.LeaseWait.Seconds(), Capabilities: r.caps.Load()})
 		leased := 0
 		if err == nil {
 			bo.Reset()

@@ -36,6 +36,8 @@ func serverFlags(cmd *cobra.Command, io IO, cfg *server.Config) {
 	f.DurationVar(&cfg.LeaseDuration, "lease-duration", envDuration(io, "LEASE_DURATION", 0), "task lease duration, extended by heartbeats (YTCAPTION_LEASE_DURATION)")
 	f.DurationVar(&cfg.MaxDuration, "max-media-duration", envDuration(io, "MAX_MEDIA_DURATION", 0), "longest media accepted (YTCAPTION_MAX_MEDIA_DURATION)")
 	f.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest upload accepted")
+	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", int64(envInt(io, "MAX_ARTIFACT_BYTES", 0)),
+		"largest model or tool `ytcaption artifacts push` accepts; default 5 GiB (YTCAPTION_MAX_ARTIFACT_BYTES)")
 	f.StringVar(&cfg.Surface.OTLPEndpoint, "otlp-endpoint", env(io, "OTLP_ENDPOINT", io.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")),
 		"export traces by OTLP/HTTP to this URL, e.g. http://otel-collector:4318 (YTCAPTION_OTLP_ENDPOINT)")
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", env(io, "TLS_CERT", ""), "PEM certificate (chain) to serve HTTPS with (YTCAPTION_TLS_CERT)")

@@ -49,6 +49,10 @@ type Config struct {
 	// addresses, or address:port pairs.
 	SourceAllowList []string
 	MaxUploadBytes  int64 // multipart uploads; default 512 MiB
+	// MaxArtifactBytes caps a pushed model or tool; default
+	// MaxArtifactSize. Its bytes bypass the API's body limit: they stream
+	// to the blob store (blobstream.go).
+	MaxArtifactBytes int64
 	// KeyRate and TenantRate cap requests a second per API key and per
 	// tenant (0: no limit); MaxUnfinished caps a tenant's queued and running
 	// jobs (0: no cap).
@@ -169,6 +173,9 @@ func New(cfg Config, d Deps, log *slog.Logger) *API {
 	if cfg.MaxJSONBytes <= 0 {
 		cfg.MaxJSONBytes = 1 << 20
 	}
+	if cfg.MaxArtifactBytes <= 0 {
+		cfg.MaxArtifactBytes = MaxArtifactSize
+	}
 	if cfg.MaxDuration <= 0 {
 		cfg.MaxDuration = 4 * time.Hour
 	}
@@ -207,14 +214,19 @@ func (a *API) App() *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "ytcaption",
 		DisableStartupMessage: true,
-		BodyLimit:             int(a.cfg.MaxUploadBytes) + 1<<20,
+		BodyLimit:             int(a.bodyLimit()),
 		ErrorHandler:          errorHandler(a.log),
 		ReadTimeout:           5 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		// Long-polls hold a request for up to MaxLeaseWait.
 		WriteTimeout: a.cfg.MaxLeaseWait + time.Minute,
+		// Bodies arrive as streams; bufferBody reads every one but the
+		// local blob store's PUTs, which stream to disk (blobstream.go).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
 	app.Use(recover.New())
+	app.Use(a.bufferBody)
 	app.Use(a.deadline)
 	app.Use(a.logRequest)
 	app.Use(a.observe)
@@ -271,6 +283,7 @@ func (a *API) App() *fiber.App {
 	v1.Get("/agent/artifacts", a.requireAgent, a.agentArtifacts)
 
 	if a.cfg.BlobHandler != nil {
+		app.Put("/v1/blobs/*", a.streamBlobPut)
 		app.All("/v1/blobs/*", adaptor.HTTPHandler(a.cfg.BlobHandler))
 	}
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -22,14 +22,15 @@ import (
 
 // artifactStore is what the artifact routes read and change.
 type artifactStore interface {
-	CreateArtifact(ctx context.Context, a store.Artifact) error
+	CreateArtifact(ctx context.Context, a store.Artifact) ([]store.Artifact, error)
 	GetArtifact(ctx context.Context, id string) (store.Artifact, error)
 	CommitArtifact(ctx context.Context, id string, now time.Time) (store.Artifact, error)
 	DeleteArtifact(ctx context.Context, id string) (store.Artifact, error)
 	ListArtifacts(ctx context.Context) ([]store.Artifact, error)
 }
 
-// MaxArtifactSize is the largest artifact accepted: S3's limit for one PUT.
+// MaxArtifactSize is the default largest artifact (Config.MaxArtifactBytes):
+// S3's limit for one PUT.
 const MaxArtifactSize int64 = 5 << 30
 
 // artifactCommitTimeout bounds a commit, which reads the whole object back
@@ -73,8 +74,11 @@ func (a *API) pushArtifact(c *fiber.Ctx) error {
 		return badRequest("name: 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit")
 	case !sha256Hex.MatchString(req.SHA256):
 		return badRequest("sha256: must be 64 lowercase hex digits")
-	case req.Size <= 0 || req.Size > MaxArtifactSize:
-		return badRequest("size: must be in [1, " + strconv.FormatInt(MaxArtifactSize, 10) + "] bytes")
+	case req.Size <= 0:
+		return badRequest("size: must be at least 1 byte")
+	case req.Size > a.cfg.MaxArtifactBytes:
+		return errorf(http.StatusRequestEntityTooLarge, api.CodeTooLarge,
+			"size: larger than the control plane's artifact limit of "+strconv.FormatInt(a.cfg.MaxArtifactBytes, 10)+" bytes (--max-artifact-bytes)")
 	}
 	if req.Version == "" {
 		req.Version = req.SHA256[:12]
@@ -91,12 +95,25 @@ func (a *API) pushArtifact(c *fiber.Ctx) error {
 	art := store.Artifact{ID: "art_" + hex.EncodeToString(b), Kind: req.Kind, Name: req.Name, Version: req.Version,
 		SHA256: req.SHA256, Size: req.Size, Key: key, CreatedAt: a.now().UTC(), CreatedBy: principal(c).KeyID}
 	ctx := c.UserContext()
-	if err := a.artifacts.CreateArtifact(ctx, art); err != nil {
+	replaced, err := a.artifacts.CreateArtifact(ctx, art)
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errorf(http.StatusConflict, api.CodeConflict,
 				fmt.Sprintf("%s %s version %s was already pushed; push another version or delete it first", art.Kind, art.Name, art.Version))
 		}
 		return err
+	}
+	for _, old := range replaced {
+		// An earlier push of this version that never committed may have
+		// uploaded bytes of another hash: nothing refers to them any more.
+		// Under the same key they are overwritten by this push's upload.
+		if old.Key == key {
+			continue
+		}
+		if err := a.blobs.Delete(ctx, old.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			// The push goes on: failing it would not bring the row back.
+			a.log.Warn("replaced artifact upload not deleted; delete it by hand", "artifact", old.ID, "key", old.Key, "err", err)
+		}
 	}
 	up, err := a.blobs.PresignPut(ctx, key, a.cfg.PresignTTL)
 	if err != nil {

@@ -13,8 +13,9 @@ import (
 type Artifacts interface {
 	// CreateArtifact stores a pending artifact. A pending one with the same
 	// kind, name and version (an earlier push that never committed) is
-	// replaced; a committed one is ErrConflict.
-	CreateArtifact(ctx context.Context, a Artifact) error
+	// replaced and returned, so its bytes can be deleted; a committed one
+	// is ErrConflict.
+	CreateArtifact(ctx context.Context, a Artifact) (replaced []Artifact, err error)
 	// GetArtifact returns an artifact, pending or committed (ErrNotFound).
 	GetArtifact(ctx context.Context, id string) (Artifact, error)
 	// CommitArtifact makes a pending artifact visible at now; committing it

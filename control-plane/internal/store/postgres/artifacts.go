@@ -27,22 +27,27 @@ func scanArtifact(r pgx.Row) (store.Artifact, error) {
 	return a, nil
 }
 
-// CreateArtifact stores a pending artifact, replacing a pending one of the
-// same version.
-func (s *Store) CreateArtifact(ctx context.Context, a store.Artifact) error {
+// CreateArtifact stores a pending artifact, replacing (and returning) a
+// pending one of the same version.
+func (s *Store) CreateArtifact(ctx context.Context, a store.Artifact) ([]store.Artifact, error) {
+	var replaced []store.Artifact
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM artifacts WHERE kind = $1 AND name = $2 AND version = $3 AND committed_at IS NULL`,
-			a.Kind, a.Name, a.Version); err != nil {
+		rows, err := tx.Query(ctx, `DELETE FROM artifacts WHERE kind = $1 AND name = $2 AND version = $3 AND committed_at IS NULL
+			RETURNING `+artifactCols, a.Kind, a.Name, a.Version)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO artifacts (`+artifactCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
+		if replaced, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Artifact, error) { return scanArtifact(r) }); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO artifacts (`+artifactCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
 			a.ID, a.Kind, a.Name, a.Version, a.SHA256, a.Size, a.Key, a.CreatedAt, a.CreatedBy)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: create artifact: %w", mapErr(err))
+		return nil, fmt.Errorf("postgres: create artifact: %w", mapErr(err))
 	}
-	return nil
+	return replaced, nil
 }
 
 // GetArtifact returns one artifact.

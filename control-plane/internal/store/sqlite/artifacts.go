@@ -27,22 +27,25 @@ func scanArtifact(r scanner) (store.Artifact, error) {
 	return a, nil
 }
 
-// CreateArtifact stores a pending artifact, replacing a pending one of the
-// same version.
-func (s *Store) CreateArtifact(ctx context.Context, a store.Artifact) error {
+// CreateArtifact stores a pending artifact, replacing (and returning) a
+// pending one of the same version.
+func (s *Store) CreateArtifact(ctx context.Context, a store.Artifact) ([]store.Artifact, error) {
+	var replaced []store.Artifact
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM artifacts WHERE kind = ? AND name = ? AND version = ? AND committed_at IS NULL`,
-			a.Kind, a.Name, a.Version); err != nil {
+		var err error
+		rows, err := tx.QueryContext(ctx, `DELETE FROM artifacts WHERE kind = ? AND name = ? AND version = ? AND committed_at IS NULL
+			RETURNING `+artifactCols, a.Kind, a.Name, a.Version)
+		if replaced, err = collect(rows, err, scanArtifact); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO artifacts (`+artifactCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO artifacts (`+artifactCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			a.ID, a.Kind, a.Name, a.Version, a.SHA256, a.Size, a.Key, ts(a.CreatedAt), a.CreatedBy)
 		return mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create artifact: %w", err)
+		return nil, fmt.Errorf("sqlite: create artifact: %w", err)
 	}
-	return nil
+	return replaced, nil
 }
 
 // GetArtifact returns one artifact.

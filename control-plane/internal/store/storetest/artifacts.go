@@ -35,8 +35,8 @@ func testArtifacts(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	at := epoch()
 	a := artifact("art_1", "ggml-base.en.bin", "v1", at)
-	if err := s.CreateArtifact(ctx, a); err != nil {
-		t.Fatal(err)
+	if r, err := s.CreateArtifact(ctx, a); err != nil || len(r) != 0 {
+		t.Fatalf("CreateArtifact = %+v, %v; want nothing replaced", r, err)
 	}
 	got, err := s.GetArtifact(ctx, a.ID)
 	if err != nil || !reflect.DeepEqual(got, a) {
@@ -78,26 +78,27 @@ func testArtifactVersions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	at := epoch()
 	for i, a := range []store.Artifact{artifact("art_a1", "a", "v1", at), artifact("art_a2", "a", "v2", at), artifact("art_b1", "b", "v1", at)} {
-		if err := s.CreateArtifact(ctx, a); err != nil {
+		if _, err := s.CreateArtifact(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CommitArtifact(ctx, a.ID, at.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateArtifact(ctx, artifact("art_dup", "a", "v1", at)); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.CreateArtifact(ctx, artifact("art_dup", "a", "v1", at)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("committed version pushed again: %v, want ErrConflict", err)
 	}
 	tool := artifact("art_t", "a", "v1", at)
 	tool.Kind = "tool"
-	if err := s.CreateArtifact(ctx, tool); err != nil {
+	if _, err := s.CreateArtifact(ctx, tool); err != nil {
 		t.Fatalf("same name and version of another kind: %v", err)
 	}
-	if err := s.CreateArtifact(ctx, artifact("art_p1", "a", "v3", at)); err != nil {
+	p1 := artifact("art_p1", "a", "v3", at)
+	if _, err := s.CreateArtifact(ctx, p1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateArtifact(ctx, artifact("art_p2", "a", "v3", at)); err != nil {
-		t.Fatalf("pending version pushed again: %v", err)
+	if r, err := s.CreateArtifact(ctx, artifact("art_p2", "a", "v3", at)); err != nil || !reflect.DeepEqual(r, []store.Artifact{p1}) {
+		t.Fatalf("pending version pushed again: replaced %+v, %v; want [%+v]", r, err, p1)
 	}
 	if _, err := s.GetArtifact(ctx, "art_p1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("replaced pending artifact: %v, want ErrNotFound", err)
