@@ -135,7 +135,7 @@ func WriteDoc(path string, r *Results, when time.Time, stressCPU int) error {
 	}
 	type section struct {
 		begin, end, body string
-		write          bool
+		write            bool
 	}
 	sections := []section{
 		{tableBegin, tableEnd, Table(r, when, Machine()), stressCPU == 0},

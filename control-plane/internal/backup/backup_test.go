@@ -66,7 +66,7 @@ func addArtifacts(t *testing.T, dsn, present string) {
 	for i, key := range []string{present, "artifacts/gone", "artifacts/pending"} {
 		a := store.Artifact{ID: "a" + strconv.Itoa(i), Kind: "model", Name: "m" + strconv.Itoa(i), Version: "1",
 			SHA256: strings.Repeat("0", 64), Size: 1, Key: key, CreatedAt: now}
-		if err := st.CreateArtifact(ctx, a); err != nil {
+		if _, err := st.CreateArtifact(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 		if key == "artifacts/pending" {

@@ -28,7 +28,7 @@ func TestBackupCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	err = st.CreateArtifact(ctx, store.Artifact{ID: "a1", Kind: "tool", Name: "yt-dlp", Version: "1", SHA256: strings.Repeat("0", 64),
+	_, err = st.CreateArtifact(ctx, store.Artifact{ID: "a1", Kind: "tool", Name: "yt-dlp", Version: "1", SHA256: strings.Repeat("0", 64),
 		Size: 1, Key: "artifacts/lost", CreatedAt: now})
 	if err == nil {
 		_, err = st.CommitArtifact(ctx, "a1", now)
