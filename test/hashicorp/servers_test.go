@@ -192,8 +192,9 @@ func vault(t *testing.T, addr, method, path string, in, out any) {
 
 // nomadDev starts `nomad agent -dev` on free loopback ports, with extra
 // agent configuration appended, and returns its address once its client
-// node is ready.
-func nomadDev(t *testing.T, extra string) string {
+// node is ready. With a token (a UUID), ACLs are on and bootstrapped with
+// that management secret.
+func nomadDev(t *testing.T, extra, token string) string {
 	t.Helper()
 	bin := binary(t, "nomad")
 	dir := t.TempDir()
@@ -217,6 +218,9 @@ plugin "raw_exec" {
   }
 }
 `, filepath.Join(dir, "data"), httpPort, freePort(t), freePort(t)) + extra
+	if token != "" {
+		cfg += "\nacl {\n  enabled = true\n}\n"
+	}
 	cfgFile := filepath.Join(dir, "dev.hcl")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -254,9 +258,17 @@ plugin "raw_exec" {
 		f.Close()
 	})
 	addr := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	var auth map[string]string
+	if token != "" {
+		eventually(t, "nomad ACL bootstrap", func() bool {
+			_, err := call(context.Background(), "POST", addr+"/v1/acl/bootstrap", nil, map[string]string{"BootstrapSecret": token}, nil)
+			return err == nil
+		})
+		auth = map[string]string{"X-Nomad-Token": token}
+	}
 	eventually(t, "nomad client node ready", func() bool {
 		var nodes []map[string]any
-		_, err := call(context.Background(), "GET", addr+"/v1/nodes", nil, nil, &nodes)
+		_, err := call(context.Background(), "GET", addr+"/v1/nodes", auth, nil, &nodes)
 		return err == nil && len(nodes) == 1 && nodes[0]["Status"] == "ready"
 	})
 	return addr
