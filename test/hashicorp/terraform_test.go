@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,8 +26,8 @@ import (
 // providersHowTo ends the skip message when Terraform cannot install a
 // provider.
 const providersHowTo = "terraform init could not install the providers (it downloads them from the registry, " +
-	"which needs network access); point TF_CLI_CONFIG_FILE at a CLI configuration with dev_overrides or a " +
-	"filesystem_mirror holding them" + howTo
+	"which needs network access); point TF_CLI_CONFIG_FILE at a CLI configuration whose dev_overrides name " +
+	"them" + howTo
 
 // tfWorkdir copies what the environments read (terraform/, jobs/,
 // policies/) into a temporary directory, so init and state never touch the
@@ -110,21 +111,34 @@ func (tf *terraform) must(ctx context.Context, args ...string) string {
 	return out
 }
 
-// init runs terraform init, skipping the test when the providers cannot
-// be installed here.
-func (tf *terraform) init(ctx context.Context, args ...string) {
+// missingProvider finds the providers terraform validate lacks.
+var missingProvider = regexp.MustCompile(`requires provider\s+(\S+),`)
+
+// validate installs the modules and validates the configuration. Providers
+// found through the CLI configuration's dev_overrides need no init (which
+// would query the registry for them); a missing provider is installed with
+// terraform init, and the test skips when that cannot be done here.
+func (tf *terraform) validate(ctx context.Context) {
 	tf.t.Helper()
-	out, err := tf.run(ctx, append([]string{"init", "-input=false", "-no-color"}, args...)...)
+	tf.must(ctx, "get", "-no-color")
+	out, err := tf.run(ctx, "validate", "-no-color")
 	if err == nil {
 		return
 	}
-	for _, s := range []string{"Failed to query available provider packages", "Failed to install provider",
-		"could not connect to registry", "Failed to resolve provider packages"} {
-		if strings.Contains(out, s) {
-			tf.t.Skipf("%s: %s", providersHowTo, firstError(out))
-		}
+	var missing []string
+	for _, m := range missingProvider.FindAllStringSubmatch(out, -1) {
+		missing = append(missing, m[1])
 	}
-	tf.t.Fatal(err)
+	if len(missing) == 0 {
+		tf.t.Fatal(err)
+	}
+	if out, err := tf.run(ctx, "init", "-input=false", "-backend=false", "-no-color"); err != nil {
+		if strings.Contains(out, "Failed to query available provider packages") || strings.Contains(out, "Failed to install provider") {
+			tf.t.Skipf("missing %s; %s: %s", strings.Join(missing, ", "), providersHowTo, firstError(out))
+		}
+		tf.t.Fatal(err)
+	}
+	tf.must(ctx, "validate", "-no-color")
 }
 
 // firstError is the first "Error:" line of Terraform's output.
@@ -156,9 +170,7 @@ func TestTerraformValidate(t *testing.T) {
 		t.Run(filepath.Base(env), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			tf := newTerraform(t, env)
-			tf.init(ctx, "-backend=false")
-			tf.must(ctx, "validate", "-no-color")
+			newTerraform(t, env).validate(ctx)
 		})
 	}
 }
@@ -204,7 +216,7 @@ vault {
 		"TF_VAR_bucket="+s3.Bucket, "TF_VAR_minio_app_user="+appUser,
 		"TF_VAR_artifact_url=http://127.0.0.1:9/ytcaption_linux_amd64.tar.gz",
 		"TF_VAR_admin_key="+adminKey, "TF_VAR_enrollment_token="+enrollment)
-	tf.init(ctx)
+	tf.validate(ctx)
 	// Destroy even when a check fails, so the shared MinIO keeps no user.
 	destroyed := false
 	t.Cleanup(func() {
