@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -256,6 +258,7 @@ plugin "raw_exec" {
 			t.Logf("nomad output:\n%s", tail(b, 6000))
 		}
 		f.Close()
+		unmountUnder(t, dir)
 	})
 	addr := "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	var auth map[string]string
@@ -272,4 +275,27 @@ plugin "raw_exec" {
 		return err == nil && len(nodes) == 1 && nodes[0]["Status"] == "ready"
 	})
 	return addr
+}
+
+// unmountUnder unmounts what a stopped Nomad agent left mounted under dir:
+// run as root it mounts each task's secrets directory as tmpfs and unmounts
+// it only when it collects the allocation, which a stopped agent never does.
+func unmountUnder(t *testing.T, dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return // not Linux: nothing is mounted
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	// Innermost first.
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, 0); err != nil {
+			t.Logf("unmount %s: %v", m, err)
+		}
+	}
 }

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	nomad "github.com/hashicorp/nomad/api"
@@ -141,6 +144,12 @@ func (tf *terraform) validate(ctx context.Context) {
 	tf.must(ctx, "validate", "-no-color")
 }
 
+// lastLine is the last non-empty line of Terraform's output.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
+}
+
 // firstError is the first "Error:" line of Terraform's output.
 func firstError(out string) string {
 	for _, l := range strings.Split(out, "\n") {
@@ -227,6 +236,13 @@ vault {
 		}
 	})
 	t.Logf("terraform apply:\n%s", tail([]byte(tf.must(ctx, "apply", "-auto-approve", "-no-color")), 4000))
+	// A second plan finds nothing to change: no attribute the servers
+	// normalise differently from the configuration.
+	if out, err := tf.run(ctx, "plan", "-detailed-exitcode", "-no-color"); err != nil {
+		t.Errorf("plan after apply is not empty: %v", err)
+	} else {
+		t.Logf("plan after apply: %s", lastLine(out))
+	}
 	var outputs struct {
 		Jobs           struct{ Value []string }
 		GPUNodePool    struct{ Value string } `json:"gpu_node_pool"`
@@ -310,7 +326,7 @@ vault {
 		if err != nil || role == nil {
 			t.Fatalf("role ytcaption-agent: %v", err)
 		}
-		if got := fmt.Sprint(role.Data["bound_claims"]); got != "map[nomad_job_id:[ytcaption-agent-gpu ytcaption-agent-cpu]]" {
+		if got := fmt.Sprint(role.Data["bound_claims"]); got != "map[nomad_job_id:[ytcaption-agent-gpu ytcaption-agent-cpu] nomad_namespace:[default]]" {
 			t.Errorf("ytcaption-agent bound_claims %s", got)
 		}
 		cp, err := vc.KVv2("secret").Get(ctx, "ytcaption")
@@ -362,6 +378,20 @@ vault {
 			t.Errorf("scoped user writing another bucket: %v, want AccessDenied", err)
 		}
 	})
+	// The jobs log in to Vault with their workload identities and render
+	// their secrets: run each as Terraform registered it, with only the
+	// driver swapped for one this dev agent has (raw_exec; no artifact, no
+	// Consul service), printing what its template put in its environment.
+	t.Run("workload identity", func(t *testing.T) {
+		got := runAsRegistered(t, nc, "ytcaption-agent-cpu", `echo "token=$YTCAPTION_AGENT_TOKEN"`)
+		if want := "token=" + enrollment; got != want {
+			t.Errorf("agent task environment %q, want %q", got, want)
+		}
+		got = runAsRegistered(t, nc, "ytcaption", `echo "s3=$YTCAPTION_S3_ENDPOINT/$YTCAPTION_S3_BUCKET $YTCAPTION_S3_ACCESS_KEY:$YTCAPTION_S3_SECRET_KEY admin=$YTCAPTION_ADMIN_KEY"`)
+		if want := fmt.Sprintf("s3=%s/%s %s:%s admin=%s", s3.Endpoint, s3.Bucket, appUser, outputs.MinioSecretKey.Value, adminKey); got != want {
+			t.Errorf("control-plane task environment %q, want %q", got, want)
+		}
+	})
 	if t.Failed() {
 		return
 	}
@@ -407,6 +437,79 @@ vault {
 		t.Errorf("scoped user after destroy: %v, want InvalidAccessKeyId", err)
 	}
 }
+
+// runAsRegistered re-registers a job's first task with the raw_exec driver
+// running script (then sleeping), keeping its vault, identity and template
+// blocks, and returns the first line the task prints.
+func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, script string) string {
+	t.Helper()
+	job, _, err := nc.Jobs().Info(jobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := job.TaskGroups[0]
+	task := tg.Tasks[0]
+	tg.Services, tg.Count = nil, pointer(1)
+	// Without its services the group no longer needs Consul: drop the
+	// constraint Nomad added for them at registration.
+	tg.Constraints = slices.DeleteFunc(tg.Constraints, func(c *nomad.Constraint) bool { return c.LTarget == "${attr.consul.version}" })
+	task.Driver, task.Artifacts = "raw_exec", nil
+	task.Config = map[string]any{"command": "/bin/sh", "args": []string{"-c", script + "; exec sleep 600"}}
+	task.KillTimeout = pointer(5 * time.Second)
+	task.Resources = &nomad.Resources{CPU: pointer(20), MemoryMB: pointer(32)}
+	if _, _, err := nc.Jobs().Register(job, nil); err != nil {
+		t.Fatalf("register %s: %v", jobID, err)
+	}
+	var line, events string
+	defer func() {
+		if t.Failed() {
+			evals, _, _ := nc.Jobs().Evaluations(jobID, nil)
+			for _, e := range evals {
+				for tg, m := range e.FailedTGAllocs {
+					events += fmt.Sprintf("\n  eval %s: group %s not placed: %v %v %v", e.ID, tg,
+						m.ConstraintFiltered, m.DimensionExhausted, m.ClassFiltered)
+				}
+			}
+			t.Logf("%s task events: %s", jobID, events)
+		}
+	}()
+	eventually(t, jobID+" printing its environment", func() bool {
+		stubs, _, err := nc.Jobs().Allocations(jobID, false, nil)
+		if err != nil {
+			return false
+		}
+		for _, stub := range stubs {
+			if stub.JobVersion != *job.Version+1 {
+				continue
+			}
+			events = ""
+			for _, st := range stub.TaskStates {
+				for _, e := range st.Events {
+					events += fmt.Sprintf("\n  %s: %s", e.Type, e.DisplayMessage)
+				}
+			}
+			if stub.ClientStatus != "running" {
+				continue
+			}
+			alloc, _, err := nc.Allocations().Info(stub.ID, nil)
+			if err != nil {
+				return false
+			}
+			r, err := nc.AllocFS().Cat(alloc, "alloc/logs/"+task.Name+".stdout.0", nil)
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(r)
+			r.Close()
+			line, _, _ = strings.Cut(string(b), "\n")
+			return line != ""
+		}
+		return false
+	})
+	return line
+}
+
+func pointer[T any](v T) *T { return &v }
 
 func minioClient(t *testing.T, endpoint *url.URL, user, secret string) *minio.Client {
 	t.Helper()
