@@ -190,10 +190,13 @@ func TestTerraformValidate(t *testing.T) {
 // nothing is left.
 func TestTerraformApplyDev(t *testing.T) {
 	t.Parallel()
-	binary(t, "terraform")
 	binary(t, "vault", "bao")
 	binary(t, "nomad")
 	ctx := context.Background()
+	// Validate first: without the providers the test skips before starting
+	// any server.
+	tf := newTerraform(t, filepath.Join(tfWorkdir(t), "terraform", "environments", "dev"))
+	tf.validate(ctx)
 	s3 := testenv.MinIO(t)
 	other := testenv.MinIO(t) // a bucket the scoped user must not reach
 
@@ -216,16 +219,13 @@ vault {
 	}
 	const adminKey, enrollment = "tf-dev-admin-key", "yte_tf-dev-enrollment"
 	appUser := s3.Bucket + "-app"
-	work := tfWorkdir(t)
-	tf := newTerraform(t, filepath.Join(work, "terraform", "environments", "dev"),
-		"NOMAD_TOKEN="+nomadToken, "VAULT_TOKEN=root",
+	tf.env = append(tf.env, "NOMAD_TOKEN="+nomadToken, "VAULT_TOKEN=root",
 		"MINIO_USER="+s3.AccessKey, "MINIO_PASSWORD="+s3.SecretKey,
 		"TF_VAR_nomad_addr="+nomadAddr, "TF_VAR_vault_addr="+vaultAddr,
 		"TF_VAR_minio_server="+s3URL.Host, fmt.Sprintf("TF_VAR_minio_ssl=%t", s3URL.Scheme == "https"),
 		"TF_VAR_bucket="+s3.Bucket, "TF_VAR_minio_app_user="+appUser,
 		"TF_VAR_artifact_url=http://127.0.0.1:9/ytcaption_linux_amd64.tar.gz",
 		"TF_VAR_admin_key="+adminKey, "TF_VAR_enrollment_token="+enrollment)
-	tf.validate(ctx)
 	// Destroy even when a check fails, so the shared MinIO keeps no user.
 	destroyed := false
 	t.Cleanup(func() {
