@@ -45,7 +45,8 @@ func tfWorkdir(t *testing.T) string {
 			}
 			rel, _ := filepath.Rel(root, p)
 			// A developer's own init or state next to an environment is not copied.
-			if d.IsDir() && d.Name() == ".terraform" || strings.HasPrefix(d.Name(), "terraform.tfstate") || d.Name() == "terraform.tfvars" {
+			if d.IsDir() && d.Name() == ".terraform" || strings.HasPrefix(d.Name(), "terraform.tfstate") ||
+				d.Name() == "terraform.tfvars" || d.Name() == ".terraform.lock.hcl" {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
