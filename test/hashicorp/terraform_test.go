@@ -376,13 +376,30 @@ vault {
 	// driver swapped for one this dev agent has (raw_exec; no artifact, no
 	// Consul service), printing what its template put in its environment.
 	t.Run("workload identity", func(t *testing.T) {
-		got := runAsRegistered(t, nc, "ytcaption-agent-cpu", `echo "token=$YTCAPTION_AGENT_TOKEN"`)
+		printToken := `echo "token=$YTCAPTION_AGENT_TOKEN"`
+		got, events := runAsRegistered(t, nc, "ytcaption-agent-cpu", "default", printToken)
 		if want := "token=" + enrollment; got != want {
-			t.Errorf("agent task environment %q, want %q", got, want)
+			t.Errorf("agent task environment %q, want %q; events:%s", got, want, events)
 		}
-		got = runAsRegistered(t, nc, "ytcaption", `echo "s3=$YTCAPTION_S3_ENDPOINT/$YTCAPTION_S3_BUCKET $YTCAPTION_S3_ACCESS_KEY:$YTCAPTION_S3_SECRET_KEY admin=$YTCAPTION_ADMIN_KEY"`)
+		got, events = runAsRegistered(t, nc, "ytcaption", "default",
+			`echo "s3=$YTCAPTION_S3_ENDPOINT/$YTCAPTION_S3_BUCKET $YTCAPTION_S3_ACCESS_KEY:$YTCAPTION_S3_SECRET_KEY admin=$YTCAPTION_ADMIN_KEY"`)
 		if want := fmt.Sprintf("s3=%s/%s %s:%s admin=%s", s3.Endpoint, s3.Bucket, appUser, outputs.MinioSecretKey.Value, adminKey); got != want {
-			t.Errorf("control-plane task environment %q, want %q", got, want)
+			t.Errorf("control-plane task environment %q, want %q; events:%s", got, want, events)
+		}
+		// The same job in another namespace is refused: the roles bind the
+		// namespace, not only the job name.
+		if _, err := nc.Namespaces().Register(&nomad.Namespace{Name: "elsewhere"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, events = runAsRegistered(t, nc, "ytcaption-agent-cpu", "elsewhere", printToken)
+		if got != "" || !strings.Contains(events, "claim") {
+			t.Errorf("agent job in namespace elsewhere: printed %q; events:%s", got, events)
+		}
+		if _, _, err := nc.Jobs().Deregister("ytcaption-agent-cpu", true, &nomad.WriteOptions{Namespace: "elsewhere"}); err != nil {
+			t.Error(err)
+		}
+		if _, err := nc.Namespaces().Delete("elsewhere", nil); err != nil {
+			t.Error(err)
 		}
 	})
 	if t.Failed() {
@@ -431,15 +448,18 @@ vault {
 	}
 }
 
-// runAsRegistered re-registers a job's first task with the raw_exec driver
-// running script (then sleeping), keeping its vault, identity and template
-// blocks, and returns the first line the task prints.
-func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, script string) string {
+// runAsRegistered registers a copy of a job in namespace ns with its first
+// task on the raw_exec driver running script (then sleeping), keeping its
+// vault, identity and template blocks. It returns the first line the task
+// prints, or, if Nomad kills the task because it could not log in to
+// Vault, the task's events.
+func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, ns, script string) (line, events string) {
 	t.Helper()
 	job, _, err := nc.Jobs().Info(jobID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	job.Namespace = pointer(ns)
 	tg := job.TaskGroups[0]
 	task := tg.Tasks[0]
 	tg.Services, tg.Count = nil, pointer(1)
@@ -450,29 +470,29 @@ func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, script string) strin
 	task.Config = map[string]any{"command": "/bin/sh", "args": []string{"-c", script + "; exec sleep 600"}}
 	task.KillTimeout = pointer(5 * time.Second)
 	task.Resources = &nomad.Resources{CPU: pointer(20), MemoryMB: pointer(32)}
-	if _, _, err := nc.Jobs().Register(job, nil); err != nil {
+	q := &nomad.QueryOptions{Namespace: ns}
+	reg, _, err := nc.Jobs().Register(job, &nomad.WriteOptions{Namespace: ns})
+	if err != nil {
 		t.Fatalf("register %s: %v", jobID, err)
 	}
-	var line, events string
 	defer func() {
 		if t.Failed() {
-			evals, _, _ := nc.Jobs().Evaluations(jobID, nil)
+			evals, _, _ := nc.Jobs().Evaluations(jobID, q)
 			for _, e := range evals {
 				for tg, m := range e.FailedTGAllocs {
-					events += fmt.Sprintf("\n  eval %s: group %s not placed: %v %v %v", e.ID, tg,
-						m.ConstraintFiltered, m.DimensionExhausted, m.ClassFiltered)
+					events += fmt.Sprintf("\n  eval %s: group %s not placed: %v %v", e.ID, tg, m.ConstraintFiltered, m.DimensionExhausted)
 				}
 			}
 			t.Logf("%s task events: %s", jobID, events)
 		}
 	}()
 	eventually(t, jobID+" printing its environment", func() bool {
-		stubs, _, err := nc.Jobs().Allocations(jobID, false, nil)
+		stubs, _, err := nc.Jobs().Allocations(jobID, false, q)
 		if err != nil {
 			return false
 		}
 		for _, stub := range stubs {
-			if stub.JobVersion != *job.Version+1 {
+			if stub.EvalID != reg.EvalID {
 				continue
 			}
 			events = ""
@@ -481,14 +501,17 @@ func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, script string) strin
 					events += fmt.Sprintf("\n  %s: %s", e.Type, e.DisplayMessage)
 				}
 			}
+			if strings.Contains(events, "Vault: failed to derive vault token") {
+				return true
+			}
 			if stub.ClientStatus != "running" {
 				continue
 			}
-			alloc, _, err := nc.Allocations().Info(stub.ID, nil)
+			alloc, _, err := nc.Allocations().Info(stub.ID, q)
 			if err != nil {
 				return false
 			}
-			r, err := nc.AllocFS().Cat(alloc, "alloc/logs/"+task.Name+".stdout.0", nil)
+			r, err := nc.AllocFS().Cat(alloc, "alloc/logs/"+task.Name+".stdout.0", q)
 			if err != nil {
 				return false
 			}
@@ -499,7 +522,7 @@ func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, script string) strin
 		}
 		return false
 	})
-	return line
+	return line, events
 }
 
 func pointer[T any](v T) *T { return &v }
