@@ -221,6 +221,10 @@ vault {
 		"TF_VAR_bucket="+s3.Bucket, "TF_VAR_minio_app_user="+appUser,
 		"TF_VAR_artifact_url=http://127.0.0.1:9/ytcaption_linux_amd64.tar.gz",
 		"TF_VAR_admin_key="+adminKey, "TF_VAR_enrollment_token="+enrollment)
+	nc, err := nomad.NewClient(&nomad.Config{Address: nomadAddr, SecretID: nomadToken})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Destroy even when a check fails, so the shared MinIO keeps no user.
 	destroyed := false
 	t.Cleanup(func() {
@@ -247,10 +251,6 @@ vault {
 		t.Fatal(err)
 	}
 
-	nc, err := nomad.NewClient(&nomad.Config{Address: nomadAddr, SecretID: nomadToken})
-	if err != nil {
-		t.Fatal(err)
-	}
 	vc, err := vaultapi.NewClient(&vaultapi.Config{Address: vaultAddr})
 	if err != nil {
 		t.Fatal(err)
@@ -391,16 +391,20 @@ vault {
 		if _, err := nc.Namespaces().Register(&nomad.Namespace{Name: "elsewhere"}, nil); err != nil {
 			t.Fatal(err)
 		}
+		// After the job's own cleanup (cleanups run last first).
+		t.Cleanup(func() {
+			if _, _, err := nc.Jobs().Deregister("ytcaption-agent-cpu", true, &nomad.WriteOptions{Namespace: "elsewhere"}); err != nil {
+				t.Error(err)
+			}
+			if _, err := nc.Namespaces().Delete("elsewhere", nil); err != nil {
+				t.Error(err)
+			}
+		})
 		got, events = runAsRegistered(t, nc, "ytcaption-agent-cpu", "elsewhere", printToken)
 		if got != "" || !strings.Contains(events, "claim") {
 			t.Errorf("agent job in namespace elsewhere: printed %q; events:%s", got, events)
 		}
-		if _, _, err := nc.Jobs().Deregister("ytcaption-agent-cpu", true, &nomad.WriteOptions{Namespace: "elsewhere"}); err != nil {
-			t.Error(err)
-		}
-		if _, err := nc.Namespaces().Delete("elsewhere", nil); err != nil {
-			t.Error(err)
-		}
+
 	})
 	if t.Failed() {
 		return
@@ -475,6 +479,7 @@ func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, ns, script string) (
 	if err != nil {
 		t.Fatalf("register %s: %v", jobID, err)
 	}
+	t.Cleanup(func() { stopJob(t, nc, jobID, ns) })
 	defer func() {
 		if t.Failed() {
 			evals, _, _ := nc.Jobs().Evaluations(jobID, q)
@@ -523,6 +528,28 @@ func runAsRegistered(t *testing.T, nc *nomad.Client, jobID, ns, script string) (
 		return false
 	})
 	return line, events
+}
+
+// stopJob stops a job and waits until its tasks have exited: a dev agent
+// that exits first leaves them running.
+func stopJob(t *testing.T, nc *nomad.Client, jobID, ns string) {
+	t.Helper()
+	if _, _, err := nc.Jobs().Deregister(jobID, false, &nomad.WriteOptions{Namespace: ns}); err != nil {
+		t.Errorf("stop %s: %v", jobID, err)
+		return
+	}
+	eventually(t, jobID+" stopped", func() bool {
+		stubs, _, err := nc.Jobs().Allocations(jobID, false, &nomad.QueryOptions{Namespace: ns})
+		if err != nil {
+			return false
+		}
+		for _, a := range stubs {
+			if a.ClientStatus == "pending" || a.ClientStatus == "running" {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func pointer[T any](v T) *T { return &v }
