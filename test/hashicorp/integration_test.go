@@ -203,7 +203,7 @@ vault {
 
 func TestNomadJobValidate(t *testing.T) {
 	t.Parallel()
-	addr := nomadDev(t, nomadVault)
+	addr := nomadDev(t, nomadVault, "")
 	// The GPU node pool, as terraform/modules/nomad creates it.
 	if _, err := call(context.Background(), "PUT", addr+"/v1/node/pools", nil, map[string]string{"Name": "gpu"}, nil); err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ job "ytcaption-agent-cpu" {
 
 func TestControlPlaneNomadFleet(t *testing.T) {
 	t.Parallel()
-	addr := nomadDev(t, "")
+	addr := nomadDev(t, "", "")
 	spec := filepath.Join(t.TempDir(), "agent.nomad.hcl")
 	if err := os.WriteFile(spec, []byte(testAgentJob), 0o600); err != nil {
 		t.Fatal(err)

@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -192,8 +194,9 @@ func vault(t *testing.T, addr, method, path string, in, out any) {
 
 // nomadDev starts `nomad agent -dev` on free loopback ports, with extra
 // agent configuration appended, and returns its address once its client
-// node is ready.
-func nomadDev(t *testing.T, extra string) string {
+// node is ready. With a token (a UUID), ACLs are on and bootstrapped with
+// that management secret.
+func nomadDev(t *testing.T, extra, token string) string {
 	t.Helper()
 	bin := binary(t, "nomad")
 	dir := t.TempDir()
@@ -217,6 +220,9 @@ plugin "raw_exec" {
   }
 }
 `, filepath.Join(dir, "data"), httpPort, freePort(t), freePort(t)) + extra
+	if token != "" {
+		cfg += "\nacl {\n  enabled = true\n}\n"
+	}
 	cfgFile := filepath.Join(dir, "dev.hcl")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -252,12 +258,44 @@ plugin "raw_exec" {
 			t.Logf("nomad output:\n%s", tail(b, 6000))
 		}
 		f.Close()
+		unmountUnder(t, dir)
 	})
 	addr := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	var auth map[string]string
+	if token != "" {
+		eventually(t, "nomad ACL bootstrap", func() bool {
+			_, err := call(context.Background(), "POST", addr+"/v1/acl/bootstrap", nil, map[string]string{"BootstrapSecret": token}, nil)
+			return err == nil
+		})
+		auth = map[string]string{"X-Nomad-Token": token}
+	}
 	eventually(t, "nomad client node ready", func() bool {
 		var nodes []map[string]any
-		_, err := call(context.Background(), "GET", addr+"/v1/nodes", nil, nil, &nodes)
+		_, err := call(context.Background(), "GET", addr+"/v1/nodes", auth, nil, &nodes)
 		return err == nil && len(nodes) == 1 && nodes[0]["Status"] == "ready"
 	})
 	return addr
+}
+
+// unmountUnder unmounts what a stopped Nomad agent left mounted under dir:
+// run as root it mounts each task's secrets directory as tmpfs and unmounts
+// it only when it collects the allocation, which a stopped agent never does.
+func unmountUnder(t *testing.T, dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return // not Linux: nothing is mounted
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	// Innermost first.
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, 0); err != nil {
+			t.Logf("unmount %s: %v", m, err)
+		}
+	}
 }

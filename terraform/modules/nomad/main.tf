@@ -33,7 +33,8 @@ resource "nomad_acl_policy" "operator" {
 }
 
 resource "nomad_job" "control_plane" {
-  jobspec = file("${var.jobs_dir}/control-plane.nomad.hcl")
+  jobspec          = file("${var.jobs_dir}/control-plane.nomad.hcl")
+  purge_on_destroy = var.purge_on_destroy
 
   hcl2 {
     vars = {
@@ -47,7 +48,8 @@ resource "nomad_job" "control_plane" {
 }
 
 resource "nomad_job" "agent_cpu" {
-  jobspec = file("${var.jobs_dir}/agent-cpu.nomad.hcl")
+  jobspec          = file("${var.jobs_dir}/agent-cpu.nomad.hcl")
+  purge_on_destroy = var.purge_on_destroy
 
   hcl2 {
     vars = {
@@ -60,8 +62,9 @@ resource "nomad_job" "agent_cpu" {
 }
 
 resource "nomad_job" "agent_gpu" {
-  count   = var.gpu_agents ? 1 : 0
-  jobspec = file("${var.jobs_dir}/agent-gpu.nomad.hcl")
+  count            = var.gpu_agents ? 1 : 0
+  jobspec          = file("${var.jobs_dir}/agent-gpu.nomad.hcl")
+  purge_on_destroy = var.purge_on_destroy
 
   hcl2 {
     vars = {

@@ -43,3 +43,9 @@ variable "gpu_agents" {
   description = "Run the GPU agent system job."
   default     = true
 }
+
+variable "purge_on_destroy" {
+  type        = bool
+  description = "Purge the jobs on destroy instead of only stopping them (their history is then gone at once)."
+  default     = false
+}

@@ -56,7 +56,8 @@ resource "vault_approle_auth_backend_role" "control_plane" {
 
 # JWT auth for Nomad workload identities: Nomad signs each task's identity,
 # Vault checks it against Nomad's JWKS and issues a token with the role's
-# policies.
+# policies. Roles bind the namespace as well as the job name, so a job of the
+# same name in another namespace gets nothing.
 resource "vault_jwt_auth_backend" "nomad" {
   path               = "jwt-nomad"
   type               = "jwt"
@@ -71,7 +72,7 @@ resource "vault_jwt_auth_backend_role" "control_plane" {
   role_name               = "ytcaption-control-plane"
   role_type               = "jwt"
   bound_audiences         = ["vault.io"]
-  bound_claims            = { nomad_job_id = "ytcaption" }
+  bound_claims            = { nomad_namespace = var.nomad_namespace, nomad_job_id = "ytcaption" }
   user_claim              = "/nomad_job_id"
   user_claim_json_pointer = true
   claim_mappings = {
@@ -89,7 +90,7 @@ resource "vault_jwt_auth_backend_role" "agent" {
   role_name               = "ytcaption-agent"
   role_type               = "jwt"
   bound_audiences         = ["vault.io"]
-  bound_claims            = { nomad_job_id = "ytcaption-agent-gpu,ytcaption-agent-cpu" }
+  bound_claims            = { nomad_namespace = var.nomad_namespace, nomad_job_id = "ytcaption-agent-gpu,ytcaption-agent-cpu" }
   user_claim              = "/nomad_job_id"
   user_claim_json_pointer = true
   claim_mappings = {

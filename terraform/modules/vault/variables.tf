@@ -8,6 +8,12 @@ variable "nomad_addr" {
   description = "Nomad HTTP address whose /.well-known/jwks.json signs workload identities."
 }
 
+variable "nomad_namespace" {
+  type        = string
+  description = "Nomad namespace of the ytcaption jobs; the JWT roles accept identities from it only."
+  default     = "default"
+}
+
 variable "nomad_ca_pem" {
   type        = string
   description = "CA certificate of Nomad's HTTPS endpoint; empty for a public CA."
