@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 	"github.com/ytcaption/ytcaption/test/testenv"
 )
@@ -83,5 +85,55 @@ func TestCompactStats(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT submitted, succeeded, w3, p5 FROM job_stats WHERE res = 1 AND minute = $1 AND shard = 0`, old).
 		Scan(&submitted, &succeeded, &w3, &p5); err != nil || submitted != 10 || succeeded != 4 || w3 != 8 || p5 != 12 {
 		t.Fatalf("folded row: %d %d %d %d (%v), want 10 4 8 12", submitted, succeeded, w3, p5, err)
+	}
+}
+
+// TestLeaseDoesNotWaitForServedStamp: a lease for a tenant whose row another
+// transaction is stamping (holding its lock) completes without waiting for
+// that transaction.
+func TestLeaseDoesNotWaitForServedStamp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	s := open(t, dsn)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caps := api.Capabilities{Engines: []api.EngineCapability{{Name: "x"}}, Slots: 1}
+	for i := range 2 {
+		j := job.Job{ID: fmt.Sprintf("job-%d", i), Tenant: "acme", Status: api.JobQueued, CreatedAt: now, UpdatedAt: now,
+			Spec: job.Spec{URL: "https://example.com/a", Language: "auto", Task: "transcribe", Priority: 5, Captions: "prefer-existing"}}
+		if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return fmt.Sprintf("task-%d", i) }, 2), store.JobMeta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease := func() {
+		t.Helper()
+		l, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Capabilities: caps, Max: 1, Now: now, Deadline: now.Add(time.Hour)})
+		if err != nil || len(l) != 1 {
+			t.Fatalf("lease: %v %v", l, err)
+		}
+	}
+	lease() // the tenant's row now exists
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `UPDATE tenants SET served = served WHERE name = 'acme'`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); lease() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the lease waited for the transaction holding the tenant's row")
 	}
 }
