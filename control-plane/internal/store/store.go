@@ -45,6 +45,9 @@ type Store interface {
 	// RecordFleetSample adds one sample of the fleet's load to the
 	// fleet_stats rollup (the leader's sweeper takes them).
 	RecordFleetSample(ctx context.Context, f FleetSample) error
+	// CompactStats folds the rollup rows of buckets that ended before
+	// before into one row per key (backends that shard rows); sums stay.
+	CompactStats(ctx context.Context, before time.Time) error
 	// GetTask returns one task (ErrNotFound if unknown).
 	GetTask(ctx context.Context, id string) (job.Task, error)
 	// JobTasks returns a job's tasks in creation order.

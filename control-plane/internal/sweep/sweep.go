@@ -24,7 +24,16 @@ type sweepStore interface {
 	NextRunAt(ctx context.Context) (time.Time, error)
 	ListAgents(ctx context.Context) ([]store.Agent, error)
 	RecordFleetSample(ctx context.Context, f store.FleetSample) error
+	CompactStats(ctx context.Context, before time.Time) error
 }
+
+// compactEvery is how often the leader folds the statistics of closed
+// buckets (store.Store.CompactStats); compactLag keeps it off buckets that
+// late writes may still reach.
+const (
+	compactEvery = time.Minute
+	compactLag   = 2 * time.Minute
+)
 
 // Notifier wakes waiting agents (on every replica).
 type Notifier interface {
@@ -53,6 +62,7 @@ type Sweeper struct {
 	leader  atomic.Bool
 	lastDue time.Time
 	sampled time.Time // when the fleet was last sampled
+	compact time.Time // when the statistics were last compacted
 	// OnRescue, if set, is called with each rescued task (metrics, tests).
 	OnRescue func(job.Task)
 }
@@ -154,6 +164,12 @@ func (s *Sweeper) Sweep(ctx context.Context) {
 	}
 	if now.Sub(s.sampled) >= s.cfg.SampleInterval {
 		s.sample(ctx, now)
+	}
+	if now.Sub(s.compact) >= compactEvery {
+		s.compact = now
+		if err := s.store.CompactStats(ctx, now.Add(-compactLag)); err != nil {
+			s.log.Warn("sweeper: compact statistics", "err", err)
+		}
 	}
 }
 

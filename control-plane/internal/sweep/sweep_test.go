@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
@@ -210,5 +211,40 @@ func TestFleetSampler(t *testing.T) {
 	a.Sweep(ctx) // too soon for another
 	if busy, slots := load(); busy != 1.5 || slots != 6 {
 		t.Fatalf("after the second sample: busy %v of %v slots, want 1.5 of 6", busy, slots)
+	}
+}
+
+// TestCompactsStats: the leader folds the statistics rows of ended buckets
+// into shard 0 as it sweeps.
+func TestCompactsStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	s, err := postgres.Open(ctx, dsn, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	var clk clock
+	clk.t.Store(time.Now().UnixNano())
+	minute := clk.now().Add(-10*time.Minute).Unix() / 60
+	for shard := 1; shard <= 2; shard++ {
+		if _, err := conn.Exec(ctx, `INSERT INTO job_stats (res, minute, tenant, shard, submitted) VALUES (1, $1, 'acme', $2, 1)`, minute, shard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep.New(s, &countNotify{}, sweep.Config{Term: time.Hour}, "replica-a", clk.now, quiet()).Sweep(ctx)
+	var shards, submitted int64
+	if err := conn.QueryRow(ctx, `SELECT count(*), sum(submitted) FROM job_stats WHERE minute = $1 AND shard = 0`, minute).Scan(&shards, &submitted); err != nil ||
+		shards != 1 || submitted != 2 {
+		t.Fatalf("after a sweep: %d rows in shard 0 holding %d submitted (%v), want 1 holding 2", shards, submitted, err)
 	}
 }

@@ -192,7 +192,7 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 			return err
 		}
 	}
-	queueRollup(b, changes)
+	queueRollup(b, changes, connShard(s.tx))
 	if b.Len() == 0 {
 		return nil
 	}

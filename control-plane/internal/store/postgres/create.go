@@ -172,7 +172,7 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 				m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
 		}
 	}
-	queueRollup(b, changes)
+	queueRollup(b, changes, connShard(tx))
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return nil, nil, fmt.Errorf("insert tasks and events: %w", mapErr(err))

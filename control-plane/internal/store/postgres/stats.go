@@ -3,9 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,11 +14,17 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// statsShards is how many rows a rollup key is spread over: concurrent
-// group-commit transactions (creation and report writers) each pick one,
-// so they seldom queue behind each other's lock on the current bucket's
-// row. Reads sum up to this many rows per bucket and tenant.
-const statsShards = 4
+// statsShards is how many rows a rollup key is spread over. A transaction
+// writes the shard of its connection (connShard), so the transactions in
+// flight at once (creation and report batches, and every lease) seldom
+// touch the same row: a shared row would make each wait for the other's
+// commit, fsync included, which serialized the whole hot path. Buckets
+// that have closed are folded back into shard 0 by CompactStats, so reads
+// of history sum one row per key.
+const statsShards = 16
+
+// connShard is the rollup shard of tx's connection.
+func connShard(tx pgx.Tx) int { return int(tx.Conn().PgConn().PID() % statsShards) }
 
 var (
 	upsertJobStatsSQL = func() string {
@@ -35,13 +41,12 @@ var (
 )
 
 // queueRollup queues the statistics that changes add (store.RollupOf), on
-// one shard picked at random.
-func queueRollup(b *pgx.Batch, changes []job.Change) {
+// the given shard (connShard).
+func queueRollup(b *pgx.Batch, changes []job.Change, shard int) {
 	r := store.RollupOf(changes)
 	if r.Empty() {
 		return
 	}
-	shard := rand.IntN(statsShards)
 	for _, row := range r.Jobs {
 		b.Queue(upsertJobStatsSQL, append([]any{row.Res, row.Minute, row.Tenant, shard}, row.Values()...)...)
 	}
@@ -176,6 +181,47 @@ func (s *Store) RecordFleetSample(ctx context.Context, f store.FleetSample) erro
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: record fleet sample: %w", err)
+	}
+	return nil
+}
+
+// CompactStats folds the rollup rows of buckets that ended before before
+// into shard 0, one row per key, keeping every sum; see statsShards. A
+// late write to a folded bucket only adds a shard row again, folded next
+// time.
+func (s *Store) CompactStats(ctx context.Context, before time.Time) error {
+	m := before.Unix() / 60
+	sums := func(cols ...string) (string, string) {
+		sel := make([]string, len(cols))
+		upd := make([]string, len(cols))
+		for i, c := range cols {
+			sel[i] = "sum(" + c + ")"
+			upd[i] = c + " = t." + c + " + excluded." + c
+		}
+		return strings.Join(sel, ", "), strings.Join(upd, ", ")
+	}
+	fold := func(table string, key, cols []string) string {
+		sel, upd := sums(cols...)
+		k := strings.Join(key, ", ")
+		return `WITH moved AS (DELETE FROM ` + table + ` WHERE shard <> 0 AND minute + res <= $1 RETURNING *)
+			INSERT INTO ` + table + ` AS t (` + k + `, shard, ` + strings.Join(cols, ", ") + `)
+			SELECT ` + k + `, 0, ` + sel + ` FROM moved GROUP BY ` + k + `
+			ON CONFLICT (` + k + `, shard) DO UPDATE SET ` + upd
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for _, q := range []string{
+			fold("job_stats", []string{"res", "minute", "tenant"}, store.StatsCounterCols),
+			fold("agent_stats", []string{"res", "minute", "agent_id", "tenant"}, []string{"succeeded", "failed"}),
+			fold("error_stats", []string{"res", "minute", "tenant", "code"}, []string{"n"}),
+		} {
+			if _, err := tx.Exec(ctx, q, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: compact statistics: %w", mapErr(err))
 	}
 	return nil
 }

@@ -86,10 +86,12 @@ const leaseSlack = 4
 // servedSQL stamps the tenants just served ($1) with the next value of
 // tenant_served, creating rows for tenants that have none. A row another
 // leaser is stamping is skipped rather than waited for: its stamp is as
-// recent as ours would be.
+// recent as ours would be. Only names without a row are inserted: an
+// insert that meets a row being stamped waits for that stamp's commit.
 const servedSQL = `WITH ins AS (
     INSERT INTO tenants (name, created_at, served)
-    SELECT name, $2, nextval('tenant_served') FROM unnest($1::text[]) AS name
+    SELECT n.name, $2, nextval('tenant_served') FROM unnest($1::text[]) AS n(name)
+    WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.name = n.name)
     ON CONFLICT (name) DO NOTHING
 ),
 mine AS (SELECT name FROM tenants WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
