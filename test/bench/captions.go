@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -26,34 +24,15 @@ var ttcParts = []string{"api", "queue", "lease", "resolve", "download", "extract
 // overhead. The client polls the job every 5 ms, so "complete" includes up
 // to that much.
 func TimeToCaptions(ctx context.Context, cfg Config, r *Results) error {
-	dir := filepath.Join(cfg.WorkDir, "time-to-captions")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("work dir: %w", err)
-	}
-	media, err := speechFile(ctx, dir, 12)
+	sb, err := newSpeechBench(ctx, cfg, "time-to-captions", 12)
 	if err != nil {
 		return err
 	}
-	mediaURL, stopMedia, err := serveFile(media)
-	if err != nil {
+	defer sb.close()
+	if err := sb.startAgent("agent"); err != nil {
 		return err
 	}
-	defer stopMedia()
-	s, err := StartServer(ctx, cfg, "ttc")
-	if err != nil {
-		return err
-	}
-	defer s.Stop()
-	admin := api.NewClient(s.URL, s.AdminKey, nil)
-	enr, err := admin.CreateEnrollment(ctx, api.EnrollmentRequest{TTLSeconds: 3600})
-	if err != nil {
-		return fmt.Errorf("create enrollment: %w", err)
-	}
-	stop, err := startAgentProc(cfg, s.URL, enr.Token, dir, "agent")
-	if err != nil {
-		return err
-	}
-	defer stop()
+	admin := sb.admin
 	if err := waitAgents(ctx, admin, 1); err != nil {
 		return err
 	}
@@ -68,7 +47,7 @@ func TimeToCaptions(ctx context.Context, cfg Config, r *Results) error {
 	}
 	var audio float64
 	for i := -1; i < cfg.Scale.CaptionRuns; i++ { // run -1 warms the agent up
-		split, err := captionOnce(ctx, admin, fmt.Sprintf("%s?run=%d", mediaURL, i))
+		split, err := captionOnce(ctx, admin, fmt.Sprintf("%s?run=%d", sb.mediaURL, i))
 		if err != nil {
 			return err
 		}

@@ -32,31 +32,12 @@ var lectureText = []string{
 // would; the times are the server's, from submission to the final state.
 func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 	sc := cfg.Scale
-	dir := filepath.Join(cfg.WorkDir, "long-media")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("work dir: %w", err)
-	}
-	media, err := speechFile(ctx, dir, sc.LongMediaSeconds)
+	sb, err := newSpeechBench(ctx, cfg, "long-media", sc.LongMediaSeconds)
 	if err != nil {
 		return err
 	}
-	mediaURL, stopMedia, err := serveFile(media)
-	if err != nil {
-		return err
-	}
-	defer stopMedia()
-
-	s, err := StartServer(ctx, cfg, "longmedia")
-	if err != nil {
-		return err
-	}
-	defer s.Stop()
-	admin := api.NewClient(s.URL, s.AdminKey, nil)
-	enr, err := admin.CreateEnrollment(ctx, api.EnrollmentRequest{TTLSeconds: 3600})
-	if err != nil {
-		return fmt.Errorf("create enrollment: %w", err)
-	}
-	startAgent := func(name string) (func(), error) { return startAgentProc(cfg, s.URL, enr.Token, dir, name) }
+	defer sb.close()
+	admin, mediaURL := sb.admin, sb.mediaURL
 	run := func(tag string, chunk float64) (time.Duration, error) {
 		f := false
 		j, err := admin.SubmitJob(ctx, api.JobRequest{URL: mediaURL + "?" + tag, Language: "en", Cache: &f, ChunkSeconds: &chunk}, "")
@@ -75,11 +56,9 @@ func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 		return took, nil
 	}
 
-	stop1, err := startAgent("agent-1")
-	if err != nil {
+	if err := sb.startAgent("agent-1"); err != nil {
 		return err
 	}
-	defer stop1()
 	if err := waitAgents(ctx, admin, 1); err != nil {
 		return err
 	}
@@ -91,11 +70,9 @@ func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 	if err != nil {
 		return err
 	}
-	stop2, err := startAgent("agent-2")
-	if err != nil {
+	if err := sb.startAgent("agent-2"); err != nil {
 		return err
 	}
-	defer stop2()
 	if err := waitAgents(ctx, admin, 2); err != nil {
 		return err
 	}
@@ -109,6 +86,71 @@ func LongMedia(ctx context.Context, cfg Config, r *Results) error {
 	r.Set("long_media_speedup_2_agents", oneChunked.Seconds()/twoChunked.Seconds(), "x")
 	r.Set("long_media_overhead_pct", 100*(oneChunked.Seconds()-oneWhole.Seconds())/oneWhole.Seconds(), "%")
 	return nil
+}
+
+// speechBench is what the benchmarks with real agents share: a spoken
+// clip served over loopback HTTP, a control plane, an enrollment, and the
+// agent processes started on it.
+type speechBench struct {
+	cfg      Config
+	dir      string
+	mediaURL string
+	admin    *api.Client
+	url      string // the control plane's
+	token    string // enrollment
+	stops    []func()
+}
+
+// newSpeechBench speaks seconds of lecture and starts a control plane
+// (named name) to caption it; close stops everything.
+func newSpeechBench(ctx context.Context, cfg Config, name string, seconds float64) (_ *speechBench, err error) {
+	b := &speechBench{cfg: cfg, dir: filepath.Join(cfg.WorkDir, name)}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	if err := os.MkdirAll(b.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	media, err := speechFile(ctx, b.dir, seconds)
+	if err != nil {
+		return nil, err
+	}
+	mediaURL, stopMedia, err := serveFile(media)
+	if err != nil {
+		return nil, err
+	}
+	b.mediaURL, b.stops = mediaURL, append(b.stops, stopMedia)
+	s, err := StartServer(ctx, cfg, name)
+	if err != nil {
+		return nil, err
+	}
+	b.stops = append(b.stops, s.Stop)
+	b.url, b.admin = s.URL, api.NewClient(s.URL, s.AdminKey, nil)
+	enr, err := b.admin.CreateEnrollment(ctx, api.EnrollmentRequest{TTLSeconds: 3600})
+	if err != nil {
+		return nil, fmt.Errorf("create enrollment: %w", err)
+	}
+	b.token = enr.Token
+	return b, nil
+}
+
+// startAgent starts one more agent process.
+func (b *speechBench) startAgent(name string) error {
+	stop, err := startAgentProc(b.cfg, b.url, b.token, b.dir, name)
+	if err != nil {
+		return err
+	}
+	b.stops = append(b.stops, stop)
+	return nil
+}
+
+// close stops the agents, then the control plane, then the media server.
+func (b *speechBench) close() {
+	for i := len(b.stops) - 1; i >= 0; i-- {
+		b.stops[i]()
+	}
 }
 
 // startAgentProc runs a real agent process (the ytcaption-agent beside

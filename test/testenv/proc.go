@@ -56,6 +56,41 @@ func Build(dir, name, pkg string, tags ...string) error {
 	return nil
 }
 
+// BinEnv names the directory holding ytcaption and ytcaption-agent; `make
+// test` sets it.
+const BinEnv = "YTCAPTION_BIN"
+
+// RunWithBinaries runs a suite that drives the real binaries: with BinEnv
+// unset it first builds both once into a temporary directory and sets
+// BinEnv to it (the environment, not a package variable, carries the path,
+// so the tests read it alike whoever set it). suite names the suite in
+// errors. A TestMain returns its result to os.Exit.
+func RunWithBinaries(m *testing.M, suite string) int {
+	if os.Getenv(BinEnv) != "" {
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "ytcaption-"+suite+"-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, suite+":", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	for name, pkg := range map[string]string{
+		"ytcaption":       "github.com/ytcaption/ytcaption/control-plane/cmd/ytcaption",
+		"ytcaption-agent": "github.com/ytcaption/ytcaption/agent/cmd/ytcaption-agent",
+	} {
+		if err := Build(dir, name, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, suite+":", err)
+			return 1
+		}
+	}
+	if err := os.Setenv(BinEnv, dir); err != nil {
+		fmt.Fprintln(os.Stderr, suite+":", err)
+		return 1
+	}
+	return m.Run()
+}
+
 // Proc is a binary running in its own process group for a test suite, its
 // output appended to a log file (several runs of one service may share it).
 type Proc struct {
