@@ -38,16 +38,21 @@ func TestCompactStats(t *testing.T) {
 		for _, m := range []int64{old, fresh} {
 			for _, res := range []int64{1, 15, 60} {
 				b := m - m%res
-				if _, err := conn.Exec(ctx, `INSERT INTO job_stats (res, minute, tenant, shard, submitted, succeeded, w3, p5)
-					VALUES ($1, $2, 'acme', $3, $4, 1, 2, 3)`, res, b, shard, shard+1); err != nil {
+				// The two minutes may share a 15- or 60-minute bucket: add up.
+				if _, err := conn.Exec(ctx, `INSERT INTO job_stats AS s (res, minute, tenant, shard, submitted, succeeded, w3, p5)
+					VALUES ($1, $2, 'acme', $3, $4, 1, 2, 3) ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET
+					submitted = s.submitted + excluded.submitted, succeeded = s.succeeded + excluded.succeeded,
+					w3 = s.w3 + excluded.w3, p5 = s.p5 + excluded.p5`, res, b, shard, shard+1); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := conn.Exec(ctx, `INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed)
-					VALUES ($1, $2, 'ag', 'acme', $3, 2, 1)`, res, b, shard); err != nil {
+				if _, err := conn.Exec(ctx, `INSERT INTO agent_stats AS s (res, minute, agent_id, tenant, shard, succeeded, failed)
+					VALUES ($1, $2, 'ag', 'acme', $3, 2, 1) ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET
+					succeeded = s.succeeded + excluded.succeeded, failed = s.failed + excluded.failed`, res, b, shard); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := conn.Exec(ctx, `INSERT INTO error_stats (res, minute, tenant, code, shard, n)
-					VALUES ($1, $2, 'acme', 'no_audio', $3, 1)`, res, b, shard); err != nil {
+				if _, err := conn.Exec(ctx, `INSERT INTO error_stats AS s (res, minute, tenant, code, shard, n)
+					VALUES ($1, $2, 'acme', 'no_audio', $3, 1) ON CONFLICT (res, minute, tenant, code, shard) DO UPDATE SET
+					n = s.n + excluded.n`, res, b, shard); err != nil {
 					t.Fatal(err)
 				}
 			}
