@@ -3,9 +3,6 @@ package worker
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/server"
+	"github.com/ytcaption/ytcaption/test/testplane"
 )
 
 // TestArtifactsBeforeLeasing: a worker with an artifact cache fetches the
@@ -83,31 +80,10 @@ func TestArtifactsBeforeLeasing(t *testing.T) {
 // artifact through it.
 func artifactPlane(t *testing.T) (context.Context, string, *api.Client, func(name, kind, version string, data []byte)) {
 	t.Helper()
-	const adminKey = "worker-artifacts-admin-key"
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: filepath.Join(dir, "db"), AdminKey: adminKey},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvDone := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(srvDone) }()
-	t.Cleanup(func() { cancel(); <-srvDone })
-	admin := api.NewClient(srv.URL(), adminKey, nil)
+	admin := testplane.Start(t)
 	push := func(name, kind, version string, data []byte) {
 		t.Helper()
-		sum := sha256.Sum256(data)
-		p, err := admin.PushArtifact(ctx, api.ArtifactRequest{Name: name, Kind: kind, Version: version, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.PutPresigned(ctx, p.Upload, bytes.NewReader(data), int64(len(data))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.CommitArtifact(ctx, p.Artifact.ID); err != nil {
-			t.Fatal(err)
-		}
+		testplane.Push(t, admin, name, kind, version, data)
 	}
-	return ctx, srv.URL(), admin, push
+	return t.Context(), admin.BaseURL(), admin, push
 }

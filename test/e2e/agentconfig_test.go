@@ -39,8 +39,8 @@ labels    = { zone = "e2e" }
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	agentBin := binary(t, "ytcaption-agent")
-	a := &agent{Proc: startProc(t, "from-config", testenv.ChildEnv(), agentBin, "run", "--config", file), workDir: work, stateDir: state}
+	agentBin := testenv.Binary(t, "ytcaption-agent")
+	a := &agent{Proc: testenv.StartProc(t, "from-config", testenv.ChildEnv(), agentBin, "run", "--config", file), workDir: work, stateDir: state}
 	s.waitAgents(t, 1, a)
 
 	ctx := context.Background()

@@ -18,7 +18,7 @@ func TestCaptionEmbedded(t *testing.T) {
 	wav := media.Speech(t, speechText)
 	mp4 := media.MP4(t, wav)
 	clips := serveClips(t, map[string]string{"talk.mp4": mp4})
-	bin := binary(t, "ytcaption")
+	bin := testenv.Binary(t, "ytcaption")
 
 	tests := []struct {
 		name string
@@ -76,7 +76,7 @@ func TestCaptionEmbeddedFailure(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
 	base := media.Serve(t, t.TempDir())
-	_, stderr, err := tryCLI(t, jobWait, testenv.ChildEnv("TMPDIR="+tmp), binary(t, "ytcaption"), "caption", base+"/missing.mp4", "-q")
+	_, stderr, err := tryCLI(t, jobWait, testenv.ChildEnv("TMPDIR="+tmp), testenv.Binary(t, "ytcaption"), "caption", base+"/missing.mp4", "-q")
 	if err == nil {
 		t.Fatalf("caption of a missing URL succeeded")
 	}

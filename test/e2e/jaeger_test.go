@@ -86,7 +86,7 @@ func startJaeger(t *testing.T) jaeger {
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, jaegerConfig, query, grpc, otlp), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startProc(t, "jaeger", testenv.ChildEnv(), bin, "--config", cfg)
+	p := testenv.StartProc(t, "jaeger", testenv.ChildEnv(), bin, "--config", cfg)
 	j := jaeger{otlp: "http://" + otlp, query: "http://" + query}
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(readyWait)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/test/media"
+	"github.com/ytcaption/ytcaption/test/testenv"
 )
 
 // TestLogsHoldNoSecrets runs a full flow — key creation, enrollment, an
@@ -28,7 +29,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	s.waitAgents(t, 1, a)
 	ctx := context.Background()
 
-	userKey := singleLine(t, "keys create", runCLI(t, s.cliEnv(), binary(t, "ytcaption"), "keys", "create", "--tenant", "scan", "--role", "submitter"))
+	userKey := singleLine(t, "keys create", runCLI(t, s.cliEnv(), testenv.Binary(t, "ytcaption"), "keys", "create", "--tenant", "scan", "--role", "submitter"))
 	user := api.NewClient(s.url, userKey, nil)
 	j, err := user.SubmitJob(ctx, api.JobRequest{URL: clips["s.mp4"].url + "?token=query-secret-123456"}, "")
 	if err != nil {

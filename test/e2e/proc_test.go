@@ -24,43 +24,8 @@ import (
 const (
 	readyWait = 60 * time.Second
 	jobWait   = 4 * time.Minute
-	stopWait  = 15 * time.Second
+	stopWait  = testenv.StopWait
 )
-
-// binary returns the path of one of the built binaries.
-func binary(t testing.TB, name string) string {
-	t.Helper()
-	dir := os.Getenv(binEnv)
-	if dir == "" {
-		t.Fatalf("%s is not set", binEnv)
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("binary %s: %v (run `make build`, or unset %s to let the tests build it)", name, err, binEnv)
-	}
-	return p
-}
-
-// startProc starts bin with args and env (see testenv.Start), its log in
-// the test's temporary directory; it is stopped (SIGTERM, then SIGKILL)
-// when the test ends, and its log is dumped into the test log if the test
-// failed.
-func startProc(t testing.TB, name string, env []string, bin string, args ...string) *testenv.Proc {
-	t.Helper()
-	p, err := testenv.Start(name, filepath.Join(t.TempDir(), name+".log"), env, bin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !p.Stop(stopWait) {
-			t.Logf("%s did not exit within %s of SIGTERM; it was killed", name, stopWait)
-		}
-		if t.Failed() {
-			t.Logf("---- %s: %s %s ----\n%s", name, filepath.Base(bin), strings.Join(args, " "), p.Tail(300))
-		}
-	})
-	return p
-}
 
 // waitReady polls base/readyz until it answers 200.
 func waitReady(t testing.TB, p *testenv.Proc, base string) {
@@ -148,7 +113,7 @@ func apiKey(t testing.TB) string {
 func startDev(t testing.TB, agents int) *stack {
 	t.Helper()
 	addr, key := testenv.FreeAddr(t), apiKey(t)
-	p := startProc(t, "ytcaption-dev", testenv.ChildEnv(), binary(t, "ytcaption"),
+	p := testenv.StartProc(t, "ytcaption-dev", testenv.ChildEnv(), testenv.Binary(t, "ytcaption"),
 		"dev", "--addr", addr, "--data", t.TempDir(), "--agents", fmt.Sprint(agents), "--api-key", key)
 	s := &stack{url: "http://" + addr, key: key, srv: p}
 	waitReady(t, p, s.url)
@@ -168,7 +133,7 @@ func startServer(t testing.TB, env []string, args ...string) *stack {
 		"YTCAPTION_ADMIN_KEY=" + key,
 		"YTCAPTION_ALLOW_PRIVATE_SOURCES=true", // the test media is served on loopback
 	}, env...)
-	p := startProc(t, "ytcaption-server", testenv.ChildEnv(env...), binary(t, "ytcaption"), append([]string{"server"}, args...)...)
+	p := testenv.StartProc(t, "ytcaption-server", testenv.ChildEnv(env...), testenv.Binary(t, "ytcaption"), append([]string{"server"}, args...)...)
 	s := &stack{url: "http://" + addr, key: key, srv: p}
 	waitReady(t, p, s.url)
 	s.admin = api.NewClient(s.url, key, nil)
@@ -183,7 +148,7 @@ func (s *stack) cliEnv(extra ...string) []string {
 // enroll creates an agent enrollment token with `ytcaption agents enroll`.
 func (s *stack) enroll(t testing.TB) string {
 	t.Helper()
-	out := runCLI(t, s.cliEnv(), binary(t, "ytcaption"), "agents", "enroll")
+	out := runCLI(t, s.cliEnv(), testenv.Binary(t, "ytcaption"), "agents", "enroll")
 	return singleLine(t, "agents enroll", out)
 }
 
@@ -217,7 +182,7 @@ func (s *stack) startAgentEnv(t testing.TB, token, name string, env []string, ar
 	work, state := t.TempDir(), t.TempDir()
 	args = append([]string{"run", "--server", s.url, "--token", token, "--name", name,
 		"--state-dir", state, "--work-dir", work}, args...)
-	p := startProc(t, name, testenv.ChildEnv(env...), binary(t, "ytcaption-agent"), args...)
+	p := testenv.StartProc(t, name, testenv.ChildEnv(env...), testenv.Binary(t, "ytcaption-agent"), args...)
 	return &agent{Proc: p, workDir: work, stateDir: state}
 }
 

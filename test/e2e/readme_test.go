@@ -106,7 +106,7 @@ func TestReadmeCommands(t *testing.T) {
 				return
 			}
 			args := append(append([]string{}, c.words...), "--help")
-			stdout, stderr, err := tryCLI(t, 30*time.Second, testenv.ChildEnv(), binary(t, c.bin), args...)
+			stdout, stderr, err := tryCLI(t, 30*time.Second, testenv.ChildEnv(), testenv.Binary(t, c.bin), args...)
 			if err != nil {
 				t.Fatalf("README line %q: %s %s: %v\n%s%s", c.line, c.bin, strings.Join(args, " "), err, stdout, stderr)
 			}

@@ -82,7 +82,7 @@ func TestServerMode(t *testing.T) {
 		if urlJob.ID == "" {
 			t.Skip("no admin job to hide")
 		}
-		key := singleLine(t, "keys create", runCLI(t, s.cliEnv(), binary(t, "ytcaption"),
+		key := singleLine(t, "keys create", runCLI(t, s.cliEnv(), testenv.Binary(t, "ytcaption"),
 			"keys", "create", "--tenant", "t1", "--role", "submitter"))
 		c := api.NewClient(s.url, key, nil)
 		j, err := c.SubmitJob(ctx, api.JobRequest{URL: clips["talk.mp4"].url + "?tenant=t1", Language: "en"}, "")

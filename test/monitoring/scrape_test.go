@@ -26,7 +26,6 @@ const (
 	readyWait  = time.Minute
 	jobWait    = 4 * time.Minute
 	scrapeWait = 2 * time.Minute
-	stopWait   = 15 * time.Second
 )
 
 // TestPrometheusScrape runs a control plane on PostgreSQL, Redis and MinIO
@@ -43,7 +42,7 @@ func TestPrometheusScrape(t *testing.T) {
 		t.Skip("prometheus not found: test/env/bootstrap.sh (run by `make test`) installs Debian's prometheus package")
 	}
 	cp := startControlPlane(t)
-	token := strings.TrimSpace(runCLI(t, cp.cliEnv(), binary(t, "ytcaption"), "agents", "enroll"))
+	token := strings.TrimSpace(runCLI(t, cp.cliEnv(), testenv.Binary(t, "ytcaption"), "agents", "enroll"))
 	cp.startAgent(t, token)
 
 	mp4 := media.MP4(t, media.Speech(t, "the monitoring test speaks a short sentence"))
@@ -94,35 +93,6 @@ func TestPrometheusScrape(t *testing.T) {
 		t.Error(unhealthy)
 	}
 	t.Logf("Prometheus has %d of the %d metrics the rules and dashboards use; %d rules evaluated", len(need)-len(missing), len(need), ruleCount)
-}
-
-// binary returns the path of one of the built binaries.
-func binary(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(os.Getenv(binEnv), name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("binary %s: %v (run `make build`, or unset %s to let the tests build it)", name, err, binEnv)
-	}
-	return p
-}
-
-// start runs bin until the test ends (SIGTERM, then SIGKILL), dumping the
-// end of its log into the test log if the test failed.
-func start(t testing.TB, name string, env []string, bin string, args ...string) *testenv.Proc {
-	t.Helper()
-	p, err := testenv.Start(name, filepath.Join(t.TempDir(), name+".log"), env, bin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !p.Stop(stopWait) {
-			t.Logf("%s did not exit within %s of SIGTERM; it was killed", name, stopWait)
-		}
-		if t.Failed() {
-			t.Logf("---- %s ----\n%s", name, p.Tail(200))
-		}
-	})
-	return p
 }
 
 // waitOK polls url until it answers 200 while p runs.
@@ -188,7 +158,7 @@ func startControlPlane(t testing.TB) *controlPlane {
 		"YTCAPTION_S3_ACCESS_KEY="+s3.AccessKey,
 		"YTCAPTION_S3_SECRET_KEY="+s3.SecretKey,
 	)
-	p := start(t, "ytcaption-server", env, binary(t, "ytcaption"), "server")
+	p := testenv.StartProc(t, "ytcaption-server", env, testenv.Binary(t, "ytcaption"), "server")
 	waitOK(t, p, "http://"+c.addr+"/readyz")
 	c.admin = api.NewClient("http://"+c.addr, c.key, nil)
 	return c
@@ -200,7 +170,7 @@ func (c *controlPlane) cliEnv() []string {
 
 func (c *controlPlane) startAgent(t testing.TB, token string) {
 	t.Helper()
-	start(t, "ytcaption-agent", testenv.ChildEnv(), binary(t, "ytcaption-agent"), "run",
+	testenv.StartProc(t, "ytcaption-agent", testenv.ChildEnv(), testenv.Binary(t, "ytcaption-agent"), "run",
 		"--server", "http://"+c.addr, "--token", token, "--name", "monitoring-agent",
 		"--state-dir", t.TempDir(), "--work-dir", t.TempDir())
 }
@@ -241,7 +211,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	addr := testenv.FreeAddr(t)
-	p := start(t, "prometheus", testenv.ChildEnv(), bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	p := testenv.StartProc(t, "prometheus", testenv.ChildEnv(), bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	waitOK(t, p, "http://"+addr+"/-/ready")
 	return &prometheus{base: "http://" + addr}

@@ -91,6 +91,44 @@ func RunWithBinaries(m *testing.M, suite string) int {
 	return m.Run()
 }
 
+// Binary returns the path of the built binary name in BinEnv's directory.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	dir := os.Getenv(BinEnv)
+	if dir == "" {
+		t.Fatalf("%s is not set", BinEnv)
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("binary %s: %v (run `make build`, or unset %s to let the tests build it)", name, err, BinEnv)
+	}
+	return p
+}
+
+// StopWait is how long StartProc's processes get to exit after SIGTERM.
+const StopWait = 15 * time.Second
+
+// StartProc starts bin with args and env (see Start), its log in the
+// test's temporary directory; it is stopped (SIGTERM, then SIGKILL after
+// StopWait) when the test ends, and the end of its log is dumped into the
+// test log if the test failed.
+func StartProc(t testing.TB, name string, env []string, bin string, args ...string) *Proc {
+	t.Helper()
+	p, err := Start(name, filepath.Join(t.TempDir(), name+".log"), env, bin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !p.Stop(StopWait) {
+			t.Logf("%s did not exit within %s of SIGTERM; it was killed", name, StopWait)
+		}
+		if t.Failed() {
+			t.Logf("---- %s: %s %s ----\n%s", name, filepath.Base(bin), strings.Join(args, " "), p.Tail(300))
+		}
+	})
+	return p
+}
+
 // Proc is a binary running in its own process group for a test suite, its
 // output appended to a log file (several runs of one service may share it).
 type Proc struct {

@@ -2,10 +2,6 @@ package artifact_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,10 +11,8 @@ import (
 
 	"github.com/ytcaption/ytcaption/agent/internal/artifact"
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/server"
+	"github.com/ytcaption/ytcaption/test/testplane"
 )
-
-const adminKey = "artifact-test-admin-key"
 
 // TestRefreshFromControlPlane: against a real control plane (embedded
 // store, air-gapped: nothing else is reachable), an operator's pushed model
@@ -26,31 +20,9 @@ const adminKey = "artifact-test-admin-key"
 // chosen over the system one; a second refresh downloads nothing.
 func TestRefreshFromControlPlane(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: filepath.Join(dir, "db"), AdminKey: adminKey},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	admin := api.NewClient(srv.URL(), adminKey, nil)
-
-	push := func(name, kind, version string, data []byte) {
-		sum := sha256.Sum256(data)
-		p, err := admin.PushArtifact(ctx, api.ArtifactRequest{Name: name, Kind: kind, Version: version, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.PutPresigned(ctx, p.Upload, bytes.NewReader(data), int64(len(data))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.CommitArtifact(ctx, p.Artifact.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx := t.Context()
+	admin := testplane.Start(t)
+	push := func(name, kind, version string, data []byte) { testplane.Push(t, admin, name, kind, version, data) }
 	model := bytes.Repeat([]byte("ggml"), 50000)
 	push("ggml-base.en.bin", api.ArtifactModel, "v1", model)
 	push(artifact.YtDlpName, api.ArtifactTool, "2030.01.01", []byte("#!/bin/sh\necho 2030.01.01\n"))
@@ -59,12 +31,12 @@ func TestRefreshFromControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := api.NewClient(srv.URL(), "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: e.Token, Name: "a",
+	reg, err := api.NewClient(admin.BaseURL(), "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: e.Token, Name: "a",
 		Capabilities: api.Capabilities{Engines: []api.EngineCapability{{Name: "test"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := api.NewClient(srv.URL(), reg.Token, nil)
+	agent := api.NewClient(admin.BaseURL(), reg.Token, nil)
 
 	system := fakeYtDlp(t, t.TempDir(), "yt-dlp", "2025.01.15")
 	c, err := artifact.New(filepath.Join(t.TempDir(), "cache"), 10<<20, nil, slog.New(slog.DiscardHandler), time.Now)

@@ -2,9 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
@@ -17,7 +14,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/artifact"
 	"github.com/ytcaption/ytcaption/agent/internal/cli"
 	"github.com/ytcaption/ytcaption/control-plane/api"
-	"github.com/ytcaption/ytcaption/control-plane/server"
+	"github.com/ytcaption/ytcaption/test/testplane"
 )
 
 // TestDoctorArtifactCache runs doctor against a real control plane that
@@ -27,36 +24,14 @@ import (
 // turned off while artifacts are offered.
 func TestDoctorArtifactCache(t *testing.T) {
 	t.Parallel()
-	const adminKey = "doctor-artifacts-admin-key"
-	ctx, cancel := context.WithCancel(context.Background())
-	data := t.TempDir()
-	srv, err := server.New(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: data, DatabaseURL: filepath.Join(data, "db"), AdminKey: adminKey},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	admin := api.NewClient(srv.URL(), adminKey, nil)
-	push := func(name string, body []byte) {
-		sum := sha256.Sum256(body)
-		p, err := admin.PushArtifact(ctx, api.ArtifactRequest{Name: name, Kind: api.ArtifactModel, Version: "v1", SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.PutPresigned(ctx, p.Upload, bytes.NewReader(body), int64(len(body))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.CommitArtifact(ctx, p.Artifact.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx := t.Context()
+	admin := testplane.Start(t)
+	push := func(name string, body []byte) { testplane.Push(t, admin, name, api.ArtifactModel, "v1", body) }
 	e, err := admin.CreateEnrollment(ctx, api.EnrollmentRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := api.NewClient(srv.URL(), "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: e.Token, Name: "doctor",
+	reg, err := api.NewClient(admin.BaseURL(), "", nil).Register(ctx, api.RegisterRequest{EnrollmentToken: e.Token, Name: "doctor",
 		Capabilities: api.Capabilities{Slots: 1, Engines: []api.EngineCapability{{Name: "pocketsphinx"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +44,7 @@ func TestDoctorArtifactCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := api.NewClient(srv.URL(), reg.Token, nil).AgentArtifacts(ctx)
+	l, err := api.NewClient(admin.BaseURL(), reg.Token, nil).AgentArtifacts(ctx)
 	if err != nil || len(l.Artifacts) != 1 {
 		t.Fatalf("listed %+v, %v", l, err)
 	}
@@ -80,7 +55,7 @@ func TestDoctorArtifactCache(t *testing.T) {
 
 	bin := t.TempDir()
 	today := time.Now().Format("2006.01.02")
-	base := []string{"--config", "", "--server", srv.URL(), "--token", reg.Token, "--state-dir", "", "--artifact-dir", dir,
+	base := []string{"--config", "", "--server", admin.BaseURL(), "--token", reg.Token, "--state-dir", "", "--artifact-dir", dir,
 		"--yt-dlp", fakeTool(t, bin, "yt-dlp", today), "--ffmpeg", fakeTool(t, bin, "ffmpeg", "ffmpeg version 6.1"),
 		"--ffprobe", fakeTool(t, bin, "ffprobe", "ffprobe version 6.1")}
 	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
