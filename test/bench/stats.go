@@ -111,7 +111,8 @@ func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 	}
 	// The rollups of the clones: submitted in their creation minute, waited
 	// about 2 s (bin 5) and ran about 28 s (bin 9) in their finishing one.
-	// Every resolution's rows, on 4 shards as the server's writers spread them.
+	// Every resolution's rows, on 4 shards: more rows than the server keeps
+	// once the sweeper has folded ended buckets into shard 0.
 	const bucket = `(VALUES (1), (15), (60)) r(res), LATERAL (SELECT floor(extract(epoch FROM %s) / 60)::bigint AS m) t`
 	for _, q := range []string{
 		`INSERT INTO job_stats (res, minute, tenant, shard, submitted, w5)
