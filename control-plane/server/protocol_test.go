@@ -309,9 +309,22 @@ func TestReleaseDrainRevoke(t *testing.T) {
 		t.Fatalf("after release: %+v", lb)
 	}
 
-	// Drain: b is told on heartbeat and on lease.
+	// Drain: a long-poll b began before it takes nothing after it; b is
+	// told on heartbeat and on lease.
+	polled := make(chan []api.Lease, 1)
+	go func() { polled <- b.lease(2 * time.Second) }()
+	waitFor(t, func() bool { return r.srv.Waiting() > 0 })
 	if ag, err := r.admin.AgentAction(ctx, b.id, "drain"); err != nil || ag.State != "draining" {
 		t.Fatalf("drain: %+v %v", ag, err)
+	}
+	j2, _ := r.admin.SubmitJob(ctx, api.JobRequest{URL: "https://example.com/r2"}, "")
+	if ls := <-polled; len(ls) != 0 {
+		t.Fatalf("a long-poll begun before the drain leased %+v after it", ls)
+	}
+	if l2 := a.leaseOne(5 * time.Second); l2.JobID != j2.ID {
+		t.Fatalf("a leased %s, want %s", l2.JobID, j2.ID)
+	} else if err := a.complete(l2); err != nil {
+		t.Fatal(err)
 	}
 	hb, err := b.c.Heartbeat(ctx, lb.TaskID, api.HeartbeatRequest{Token: lb.Token})
 	if err != nil || !hb.Drain {

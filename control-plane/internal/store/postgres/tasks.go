@@ -30,7 +30,10 @@ import (
 // candidates when some are locked; only the best $6 are joined to their
 // rows and locked. The state test is repeated on t so a row
 // leased since the snapshot is dropped when re-checked under its lock.
-// Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit.
+// A draining or revoked agent gets nothing: a long-poll that began before
+// the drain must not take work after it.
+// Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit,
+// agent.
 const leaseSQL = `WITH RECURSIVE pairs AS (
     (SELECT tenant, kind FROM tasks WHERE state = 'queued' ORDER BY tenant, kind LIMIT 1)
     UNION ALL
@@ -75,6 +78,7 @@ ranked AS (
 SELECT ` + taskColsT + `
 FROM ranked c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
 WHERE t.state = 'queued' AND t.run_at <= $1
+  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = $7 AND (a.draining OR a.revoked_at IS NOT NULL))
 ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
 LIMIT $5
 FOR UPDATE OF t, j SKIP LOCKED`
@@ -118,7 +122,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	var leased []store.Leased
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max, p.Max+leaseSlack))
+		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max, p.Max+leaseSlack, p.AgentID))
 		if err != nil {
 			return fmt.Errorf("select ready tasks: %w", err)
 		}

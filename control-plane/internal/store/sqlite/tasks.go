@@ -89,8 +89,18 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	return leased, nil
 }
 
-// readyFair returns up to p.Max ready tasks in fair-share order.
+// readyFair returns up to p.Max ready tasks in fair-share order, none for a
+// draining or revoked agent (a long-poll that began before the drain must
+// not take work after it).
 func readyFair(ctx context.Context, tx *sql.Tx, p store.LeaseParams, engines, labels string) ([]job.Task, error) {
+	var stopped bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM agents WHERE id = ? AND (draining OR revoked_at IS NOT NULL))`, p.AgentID).Scan(&stopped)
+	if err != nil {
+		return nil, fmt.Errorf("agent state: %w", err)
+	}
+	if stopped {
+		return nil, nil
+	}
 	loads, err := tenantLoads(ctx, tx)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NextRunAt", testNextRunAt},
 		{"LeaseCapabilities", testLeaseCapabilities},
 		{"LeaseMax", testLeaseMax},
+		{"LeaseDrainingAgent", testLeaseDrainingAgent},
 		{"ConcurrentLease", testConcurrentLease},
 		{"HeartbeatExtends", testHeartbeatExtends},
 		{"StaleTokenRejected", testStaleTokenRejected},
@@ -1448,4 +1449,27 @@ func testLeadership(t *testing.T, s store.Store) {
 
 func testPing(t *testing.T, s store.Store) {
 	noErr(t, "Ping", s.Ping(context.Background()))
+}
+
+// testLeaseDrainingAgent: a draining or revoked agent leases nothing, even
+// when its lease call began before the drain (the check is in the lease).
+func testLeaseDrainingAgent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := epoch()
+	noErr(t, "CreateAgent", s.CreateAgent(ctx, store.Agent{ID: agentID, TokenHash: "tok", Capabilities: defaultCaps(), CreatedAt: at, LastSeenAt: at}))
+	_, tk := create(t, s, at, spec{})
+	now := at.Add(time.Second)
+	noErr(t, "SetAgentDrain on", s.SetAgentDrain(ctx, agentID, true, now))
+	if got := lease(t, s, now, 1, defaultCaps()); len(got) != 0 {
+		t.Fatalf("a draining agent leased %v", taskIDs(got))
+	}
+	if got := leaseAs(t, s, "agent-2", now, 1, defaultCaps()); len(got) != 1 || got[0].ID != tk.ID {
+		t.Fatalf("another agent leased %v, want %s", taskIDs(got), tk.ID)
+	}
+	create(t, s, at, spec{})
+	noErr(t, "SetAgentDrain off", s.SetAgentDrain(ctx, agentID, false, now))
+	noErr(t, "RevokeAgent", s.RevokeAgent(ctx, agentID, now))
+	if got := lease(t, s, now, 1, defaultCaps()); len(got) != 0 {
+		t.Fatalf("a revoked agent leased %v", taskIDs(got))
+	}
 }
