@@ -311,10 +311,28 @@ func (s *State) Retry(now time.Time) (Change, error) {
 // the job's, ready, and runnable with the agent's caps, and returns them as
 // leased.
 func (s *State) Lease(ids []string, agentID string, caps api.Capabilities, now, deadline time.Time) ([]Task, Change, error) {
+	grants := make([]Grant, len(ids))
+	for i, id := range ids {
+		grants[i] = Grant{TaskID: id, AgentID: agentID, Deadline: deadline}
+	}
+	return s.LeaseEach(grants, caps, now)
+}
+
+// Grant offers one task to one agent until a deadline.
+type Grant struct {
+	TaskID, AgentID string
+	Deadline        time.Time
+}
+
+// LeaseEach is Lease for tasks offered to several agents with the same
+// caps (one lease transaction serving many agents' calls): each granted
+// task that is the job's, ready and runnable with caps is leased to its
+// agent. It returns the tasks as leased, in grant order.
+func (s *State) LeaseEach(grants []Grant, caps api.Capabilities, now time.Time) ([]Task, Change, error) {
 	var changed []Task
-	for _, id := range ids {
-		if t, ok := s.task(id); ok && t.Requires.SatisfiedBy(t.Kind, caps) {
-			if l, err := Lease(t, agentID, now, deadline); err == nil {
+	for _, g := range grants {
+		if t, ok := s.task(g.TaskID); ok && t.Requires.SatisfiedBy(t.Kind, caps) {
+			if l, err := Lease(t, g.AgentID, now, g.Deadline); err == nil {
 				changed = append(changed, l)
 			}
 		}

@@ -54,15 +54,75 @@ func ChangeJobs(ctx context.Context, tx StateTx, tenant string, ids []string,
 // the candidate tasks (and on PostgreSQL locked them with their jobs): each
 // comes back with its job as written.
 func Lease(ctx context.Context, tx StateTx, p LeaseParams, candidates []job.Task) ([]Leased, error) {
+	out, err := LeaseMany(ctx, tx, []LeaseParams{p}, candidates)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// LeaseMany is Lease for several calls with the same capabilities in one
+// transaction: the candidates, in lease order, go to the calls in order,
+// each taking up to its Max. out[i] is what calls[i] leased.
+func LeaseMany(ctx context.Context, tx StateTx, calls []LeaseParams, candidates []job.Task) ([][]Leased, error) {
+	out := make([][]Leased, len(calls))
+	if len(calls) == 0 || len(candidates) == 0 {
+		return out, nil
+	}
+	grants := make(map[string]job.Grant, len(candidates))
+	whose := make(map[string]int, len(candidates))
+	now := calls[0].Now
+	for _, p := range calls {
+		now = maxTime(now, p.Now)
+	}
+	c := 0
+	for i, left := 0, calls[0].Max; c < len(candidates); {
+		if left == 0 {
+			if i++; i == len(calls) {
+				break
+			}
+			left = calls[i].Max
+			continue
+		}
+		id := candidates[c].ID
+		grants[id] = job.Grant{TaskID: id, AgentID: calls[i].AgentID, Deadline: calls[i].Deadline}
+		whose[id] = i
+		left--
+		c++
+	}
+	granted := candidates[:c]
+	byJob := map[string][]job.Grant{}
+	for _, t := range granted {
+		byJob[t.JobID] = append(byJob[t.JobID], grants[t.ID])
+	}
 	var leased []Leased
-	_, err := ChangeJobs(ctx, tx, "", jobIDs(candidates), func(st *job.State) (job.Change, error) {
-		got, ch, err := st.Lease(taskIDs(candidates), p.AgentID, p.Capabilities, p.Now, p.Deadline)
+	_, err := ChangeJobs(ctx, tx, "", jobIDs(granted), func(st *job.State) (job.Change, error) {
+		got, ch, err := st.LeaseEach(byJob[st.Job.ID], calls[0].Capabilities, now)
 		for _, t := range got {
 			leased = append(leased, Leased{Task: t, Job: ch.Job, Traceparent: st.Traceparent})
 		}
 		return ch, err
 	})
-	return leased, err
+	if err != nil {
+		return nil, err
+	}
+	// Back into lease order, per call.
+	order := make(map[string]int, len(granted))
+	for i, t := range granted {
+		order[t.ID] = i
+	}
+	slices.SortFunc(leased, func(a, b Leased) int { return order[a.ID] - order[b.ID] })
+	for _, l := range leased {
+		out[whose[l.ID]] = append(out[whose[l.ID]], l)
+	}
+	return out, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Rescue is RescueExpired's flow once the backend has picked the tasks

@@ -39,6 +39,7 @@ type Store struct {
 	log     *slog.Logger
 	creates *batcher[createReq, created]           // group commit of CreateJob (create.go)
 	reports *batcher[store.Report, store.Reported] // group commit of agents' reports (taskchange.go)
+	leases  *batcher[leaseCall, []store.Leased]    // group commit of leases (tasks.go)
 }
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
@@ -70,6 +71,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	s := &Store{pool: pool, log: logger}
 	s.creates = newBatcher(createWriters, createMaxBatch, s.createBatch)
 	s.reports = newBatcher(taskWriters, taskMaxBatch, s.applyReports)
+	s.leases = newBatcher(leaseWriters, leaseMaxBatch, s.leaseBatch)
 	s.Changes = store.Changes{Report: s.report, Job: s.changeJob}
 	return s, nil
 }
@@ -86,6 +88,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.creates.close()
 	s.reports.close()
+	s.leases.close()
 	s.pool.Close()
 	return nil
 }

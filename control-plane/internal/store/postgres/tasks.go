@@ -30,10 +30,7 @@ import (
 // candidates when some are locked; only the best $6 are joined to their
 // rows and locked. The state test is repeated on t so a row
 // leased since the snapshot is dropped when re-checked under its lock.
-// A draining or revoked agent gets nothing: a long-poll that began before
-// the drain must not take work after it.
-// Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit,
-// agent.
+// Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit.
 const leaseSQL = `WITH RECURSIVE pairs AS (
     (SELECT tenant, kind FROM tasks WHERE state = 'queued' ORDER BY tenant, kind LIMIT 1)
     UNION ALL
@@ -78,7 +75,6 @@ ranked AS (
 SELECT ` + taskColsT + `
 FROM ranked c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
 WHERE t.state = 'queued' AND t.run_at <= $1
-  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = $7 AND (a.draining OR a.revoked_at IS NOT NULL))
 ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
 LIMIT $5
 FOR UPDATE OF t, j SKIP LOCKED`
@@ -101,13 +97,117 @@ const servedSQL = `WITH ins AS (
 mine AS (SELECT name FROM tenants WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
 UPDATE tenants s SET served = nextval('tenant_served') FROM mine WHERE s.name = mine.name`
 
+// Leases are group-committed too (batch.go). The calls of a batch that
+// share capabilities are served by one fair-share query for all their
+// tasks, which then go to the calls in arrival order; a busy replica pays
+// one query, one write and one commit for many agents' leases.
+const (
+	leaseWriters  = 2
+	leaseMaxBatch = 64
+)
+
+// leaseCall is one LeaseTasks call waiting in the batcher; its context is
+// checked when the batch is written, so an agent that has gone is leased
+// nothing.
+type leaseCall struct {
+	ctx context.Context
+	p   store.LeaseParams
+}
+
 // LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run,
-// sharing them fairly across tenants.
+// sharing them fairly across tenants. A draining or revoked agent gets
+// nothing: a long-poll that began before the drain must not take work
+// after it.
 func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Leased, error) {
 	if p.Max <= 0 {
 		return nil, nil
 	}
-	caps := p.Capabilities
+	leased, err := s.leases.do(ctx, leaseCall{ctx, p})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
+	}
+	return leased, nil
+}
+
+// leaseBatch leases for a batch of calls in one transaction (see
+// groupCommit) and answers every call.
+func (s *Store) leaseBatch(batch []*call[leaseCall, []store.Leased]) {
+	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[leaseCall, []store.Leased]) (func(context.Context), error) {
+		out := make([][]store.Leased, len(batch))
+		errs := make([]error, len(batch))
+		groups, err := leaseGroups(ctx, tx, batch, errs)
+		if err != nil {
+			return nil, err
+		}
+		var all []store.Leased
+		for _, g := range groups {
+			ps := make([]store.LeaseParams, len(g))
+			for i, c := range g {
+				ps[i] = batch[c].req.p
+			}
+			got, err := leaseFor(ctx, tx, ps)
+			if err != nil {
+				return nil, err
+			}
+			for i, c := range g {
+				out[c] = got[i]
+				all = append(all, got[i]...)
+			}
+		}
+		if len(all) > 0 {
+			if _, err := tx.Exec(ctx, servedSQL, servedTenants(all), batch[0].req.p.Now); err != nil {
+				return nil, fmt.Errorf("stamp served tenants: %w", err)
+			}
+		}
+		return func(context.Context) {
+			for i, c := range batch {
+				c.answer(out[i], errs[i])
+			}
+		}, nil
+	})
+}
+
+// leaseGroups groups the batch's calls that may lease by capabilities, in
+// arrival order (indexes into batch). A call whose context has ended is
+// answered with its error; a draining or revoked agent's gets nothing.
+func leaseGroups(ctx context.Context, tx pgx.Tx, batch []*call[leaseCall, []store.Leased], errs []error) ([][]int, error) {
+	agents := make([]string, len(batch))
+	for i, c := range batch {
+		agents[i] = c.req.p.AgentID
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM agents WHERE id = ANY($1) AND (draining OR revoked_at IS NOT NULL)`, agents)
+	if err != nil {
+		return nil, fmt.Errorf("agent states: %w", err)
+	}
+	stopped, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("agent states: %w", err)
+	}
+	var groups [][]int
+	index := map[string]int{}
+	for i, c := range batch {
+		if errs[i] = c.req.ctx.Err(); errs[i] != nil || slices.Contains(stopped, c.req.p.AgentID) {
+			continue
+		}
+		key, err := json.Marshal(c.req.p.Capabilities)
+		if err != nil {
+			return nil, fmt.Errorf("capabilities: %w", err)
+		}
+		g, ok := index[string(key)]
+		if !ok {
+			g = len(groups)
+			index[string(key)] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups, nil
+}
+
+// leaseFor leases for calls that share capabilities: one fair-share query
+// for all their tasks, which go to the calls in order.
+func leaseFor(ctx context.Context, tx pgx.Tx, calls []store.LeaseParams) ([][]store.Leased, error) {
+	caps := calls[0].Capabilities
 	kinds := append([]string{}, caps.Kinds...)
 	engines := make([]string, 0, len(caps.Engines))
 	for _, e := range caps.Engines {
@@ -115,30 +215,23 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	labels, err := json.Marshal(caps.Labels)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: lease: labels: %w", err)
+		return nil, fmt.Errorf("labels: %w", err)
 	}
 	if caps.Labels == nil {
 		labels = []byte("{}")
 	}
-	var leased []store.Leased
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		candidates, err := collectTasks(tx.Query(ctx, leaseSQL, p.Now, kinds, engines, string(labels), p.Max, p.Max+leaseSlack, p.AgentID))
-		if err != nil {
-			return fmt.Errorf("select ready tasks: %w", err)
+	now, total := calls[0].Now, 0
+	for _, p := range calls {
+		total += p.Max
+		if p.Now.After(now) {
+			now = p.Now
 		}
-		leased, err = store.Lease(ctx, stateTx{tx}, p, candidates)
-		if err != nil || len(leased) == 0 {
-			return err
-		}
-		if _, err := tx.Exec(ctx, servedSQL, servedTenants(leased), p.Now); err != nil {
-			return fmt.Errorf("stamp served tenants: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
 	}
-	return leased, nil
+	candidates, err := collectTasks(tx.Query(ctx, leaseSQL, now, kinds, engines, string(labels), total, total+leaseSlack))
+	if err != nil {
+		return nil, fmt.Errorf("select ready tasks: %w", err)
+	}
+	return store.LeaseMany(ctx, stateTx{tx}, calls, candidates)
 }
 
 // servedTenants lists the tenants of leased tasks once each, sorted so that

@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
+	"github.com/ytcaption/ytcaption/control-plane/internal/store"
+)
+
+// TestLeaseBatch drives one lease group commit directly, so the batch holds
+// exactly what the test puts in it: calls sharing capabilities share one
+// query and take its tasks in arrival order, each up to its max; another
+// capability set is served on its own; a draining agent gets nothing and a
+// call whose context ended gets its error, without disturbing the others.
+func TestLeaseBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Now().UTC().Add(-time.Minute)
+	var plain, gpu []string
+	for i := range 8 {
+		j := testJob(at.Add(time.Duration(i)*time.Second), "")
+		if i >= 6 {
+			j.Spec.Labels = map[string]string{"gpu": "a100"}
+		}
+		tasks := job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3)
+		if _, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if i >= 6 {
+			gpu = append(gpu, tasks[0].ID)
+		} else {
+			plain = append(plain, tasks[0].ID)
+		}
+	}
+	for _, id := range []string{"a1", "a2", "drained", "gpu"} {
+		if err := s.CreateAgent(ctx, store.Agent{ID: id, TokenHash: "h-" + id, CreatedAt: at, LastSeenAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetAgentDrain(ctx, "drained", true, at); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	now := time.Now().UTC()
+	leaseCallOf := func(ctx context.Context, agent string, max int, caps api.Capabilities) *call[leaseCall, []store.Leased] {
+		p := store.LeaseParams{AgentID: agent, Capabilities: caps, Max: max, Now: now, Deadline: now.Add(time.Minute)}
+		return &call[leaseCall, []store.Leased]{req: leaseCall{ctx, p}, done: make(chan result[[]store.Leased], 1)}
+	}
+	onGPU := api.Capabilities{Labels: map[string]string{"gpu": "a100"}}
+	batch := []*call[leaseCall, []store.Leased]{
+		leaseCallOf(ctx, "a1", 2, api.Capabilities{}),
+		leaseCallOf(ctx, "drained", 2, api.Capabilities{}),
+		leaseCallOf(gone, "a3", 2, api.Capabilities{}),
+		leaseCallOf(ctx, "gpu", 5, onGPU),
+		leaseCallOf(ctx, "a2", 10, api.Capabilities{}),
+	}
+	s.leaseBatch(batch)
+	got := make([][]string, len(batch))
+	for i, c := range batch {
+		r := <-c.done
+		if i == 2 {
+			if r.err == nil {
+				t.Errorf("the call whose context ended: %d tasks, no error", len(r.val))
+			}
+			continue
+		}
+		if r.err != nil {
+			t.Fatalf("call %d: %v", i, r.err)
+		}
+		for _, l := range r.val {
+			if l.AgentID != c.req.p.AgentID || l.State != job.TaskLeased || l.Token != 1 || !l.LeaseDeadline.Equal(c.req.p.Deadline) {
+				t.Errorf("call %d leased %+v", i, l.Task)
+			}
+			got[i] = append(got[i], l.ID)
+		}
+	}
+	want := [][]string{plain[:2], nil, nil, gpu, plain[2:]}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("call %d (%s) leased %v, want %v", i, batch[i].req.p.AgentID, got[i], want[i])
+		}
+	}
+	for _, id := range slices.Concat(plain, gpu) {
+		tk, err := s.GetTask(ctx, id)
+		if err != nil || tk.State != job.TaskLeased {
+			t.Errorf("task %s stored as %+v (%v)", id, tk, err)
+		}
+	}
+}
