@@ -26,7 +26,7 @@ func targets() []target {
 	return []target{
 		{"api_get_rps", "≥ 20,000", atLeast(20_000)},
 		{"api_get_p99_ms", "≤ 10", atMost(10)},
-		{"api_submit_rps", "≥ 5,000", atLeast(5_000)},
+		{"api_submit_rps", "≥ 10,000", atLeast(10_000)},
 		{"api_submit_p99_ms", "≤ 50", atMost(50)},
 		{"dispatch_tasks_per_s", "≥ river_jobs_per_s", func(v float64, r *Results) (bool, bool) {
 			rv, ok := r.Get("river_jobs_per_s")
@@ -36,15 +36,15 @@ func targets() []target {
 			rv, ok := r.Get("river_latency_p99_ms")
 			return v <= 20 && v < rv, ok
 		}},
-		// River tuned is no target of the issue; the rows say whether
-		// dispatch beats it too.
-		{"river_tuned_jobs_per_s", "(reference) dispatch_tasks_per_s ≥ this", func(v float64, r *Results) (bool, bool) {
+		// River tuned is the goal rather than a requirement; the rows say
+		// whether dispatch beats it too.
+		{"river_tuned_jobs_per_s", "(goal) dispatch_tasks_per_s ≥ this", func(v float64, r *Results) (bool, bool) {
 			d, ok := r.Get("dispatch_tasks_per_s")
 			return d >= v, ok
 		}},
-		{"river_tuned_latency_p99_ms", "(reference) dispatch_latency_p99_ms < this", func(v float64, r *Results) (bool, bool) {
+		{"river_tuned_latency_p99_ms", "(goal) dispatch_latency_p99_ms ≤ this", func(v float64, r *Results) (bool, bool) {
 			d, ok := r.Get("dispatch_latency_p99_ms")
-			return d < v, ok
+			return d <= v, ok
 		}},
 		{"idle_agents", "10,000 held", atLeast(10_000)},
 		{"idle_rss_mib", "≤ 1024", atMost(1024)},
@@ -53,6 +53,7 @@ func targets() []target {
 			k, ok := r.Get("lease_p99_ms_1k_queued")
 			return v <= 2*k, ok
 		}},
+		{"e2e_overhead_ms_p50", "≤ 150", atMost(150)},
 		{"long_media_speedup_2_agents", "≥ 1.6 (2 cores)", atLeast(1.6)},
 		{"long_media_overhead_pct", "≤ 10", atMost(10)},
 		{"stats_p99_ms_1m_jobs", "≤ 100", atMost(100)},

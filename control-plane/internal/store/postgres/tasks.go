@@ -100,10 +100,13 @@ UPDATE tenants s SET served = nextval('tenant_served') FROM mine WHERE s.name = 
 // Leases are group-committed too (batch.go). The calls of a batch that
 // share capabilities are served by one fair-share query for all their
 // tasks, which then go to the calls in arrival order; a busy replica pays
-// one query, one write and one commit for many agents' leases.
+// one query, one write and one commit for many agents' leases. Batches are
+// large because most lease calls find nothing: 10,000 agents starting their
+// long-polls at once must all get an answer within the dispatcher's query
+// timeout, also on a loaded machine (the idle benchmark under stress-ng).
 const (
 	leaseWriters  = 2
-	leaseMaxBatch = 64
+	leaseMaxBatch = 256
 )
 
 // leaseCall is one LeaseTasks call waiting in the batcher; its context is
