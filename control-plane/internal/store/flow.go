@@ -71,10 +71,7 @@ func LeaseMany(ctx context.Context, tx StateTx, calls []LeaseParams, candidates 
 	}
 	grants := make(map[string]job.Grant, len(candidates))
 	whose := make(map[string]int, len(candidates))
-	now := calls[0].Now
-	for _, p := range calls {
-		now = maxTime(now, p.Now)
-	}
+	now := LeaseNow(calls)
 	c := 0
 	for i, left := 0, calls[0].Max; c < len(candidates); {
 		if left == 0 {
@@ -118,11 +115,16 @@ func LeaseMany(ctx context.Context, tx StateTx, calls []LeaseParams, candidates 
 	return out, nil
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
+// LeaseNow is the time calls served together lease at: the latest of
+// theirs, so a task ready for any of them is ready for the batch.
+func LeaseNow(calls []LeaseParams) time.Time {
+	var now time.Time
+	for _, p := range calls {
+		if p.Now.After(now) {
+			now = p.Now
+		}
 	}
-	return a
+	return now
 }
 
 // Rescue is RescueExpired's flow once the backend has picked the tasks

@@ -223,14 +223,11 @@ func leaseFor(ctx context.Context, tx pgx.Tx, calls []store.LeaseParams) ([][]st
 	if caps.Labels == nil {
 		labels = []byte("{}")
 	}
-	now, total := calls[0].Now, 0
+	total := 0
 	for _, p := range calls {
 		total += p.Max
-		if p.Now.After(now) {
-			now = p.Now
-		}
 	}
-	candidates, err := collectTasks(tx.Query(ctx, leaseSQL, now, kinds, engines, string(labels), total, total+leaseSlack))
+	candidates, err := collectTasks(tx.Query(ctx, leaseSQL, store.LeaseNow(calls), kinds, engines, string(labels), total, total+leaseSlack))
 	if err != nil {
 		return nil, fmt.Errorf("select ready tasks: %w", err)
 	}
