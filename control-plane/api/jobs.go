@@ -182,6 +182,9 @@ type Result struct {
 	Segments int                `json:"segments"`
 	Words    int                `json:"words"`
 	Timings  map[string]float64 `json:"timings,omitempty"` // stage -> seconds
+	// Streamed: the audio went into the recognizer as it was decoded, so
+	// the extract and transcribe timings overlap (both began together).
+	Streamed bool `json:"streamed,omitempty"`
 }
 
 // JobResult summarizes a succeeded job.

@@ -13,7 +13,8 @@ import (
 // ttcParts are the parts time to captions is split into, in order: the
 // submit call, the wait in the queue, each agent stage (its own timings),
 // the agent's time outside stages ("lease": the lease reply's transit,
-// starting the work, the completion call), and from the completion's commit
+// starting the work, the completion call; a streamed extraction overlaps
+// transcribe and is not subtracted twice), and from the completion's commit
 // until the captions were read ("complete").
 var ttcParts = []string{"api", "queue", "lease", "resolve", "download", "extract", "transcribe", "upload", "complete"}
 
@@ -123,6 +124,10 @@ func captionOnce(ctx context.Context, admin *api.Client, url string) (captionSpl
 		}
 		sp.parts[stage] += sec(s)
 		agent -= sec(s)
+	}
+	if j.Result.Streamed {
+		// The extraction ran inside the transcribe stage's time.
+		agent += sp.parts["extract"]
 	}
 	sp.parts["lease"] += agent
 	return sp, nil

@@ -33,12 +33,23 @@ type Options struct {
 	Prompt   string // initial prompt, where the engine supports one
 	// Progress, when set, receives the fraction of the audio done (0..1).
 	Progress func(done float64)
+	// Position, when set, receives how far into a stream recognition has
+	// got, in seconds: a stream's length may not be known yet.
+	Position func(seconds float64)
 }
 
 // Engine turns a 16 kHz mono WAV file into a transcript.
 type Engine interface {
 	Name() string
 	Transcribe(ctx context.Context, wavPath string, opts Options) (api.Transcript, error)
+}
+
+// Streamer is implemented by engines that can recognize audio while it is
+// still being decoded: raw 16 kHz mono s16le PCM, read until EOF. The
+// engine starts (loads its model) while the decoder starts, so neither
+// waits for the other.
+type Streamer interface {
+	TranscribeStream(ctx context.Context, pcm io.Reader, opts Options) (api.Transcript, error)
 }
 
 // Validator is implemented by engines that can reject options before any

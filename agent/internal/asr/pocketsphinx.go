@@ -80,16 +80,17 @@ func (p *Pocketsphinx) Check(context.Context) error {
 	return nil
 }
 
-// Args returns the command line for wavPath, without the binary. The model
-// paths are explicit so that a different default compiled into the binary
-// cannot change results.
-func (p *Pocketsphinx) Args(wavPath string) []string {
+// Args returns the command line for input, without the binary: a WAV file,
+// or raw 16 kHz mono s16le PCM when its name does not end in ".wav" (as
+// /dev/stdin). The model paths are explicit so that a different default
+// compiled into the binary cannot change results.
+func (p *Pocketsphinx) Args(input string) []string {
 	return []string{
 		"-hmm", p.cfg.HMM,
 		"-lm", p.cfg.LM,
 		"-dict", p.cfg.Dict,
 		"-samprate", "16000",
-		"-infile", wavPath,
+		"-infile", input,
 		"-time", "yes",
 		// Logging goes to stderr, where the ERROR lines are kept for messages.
 	}
@@ -112,39 +113,73 @@ func (p *Pocketsphinx) Transcribe(ctx context.Context, wavPath string, opts Opti
 	if err != nil {
 		return api.Transcript{}, failure.Permanent(api.CodeUndecodable, "pocketsphinx input: %w", err)
 	}
-
-	runCtx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(runCtx, p.cfg.Binary, p.Args(wavPath)...)
-	cmd.WaitDelay = 5 * time.Second
-	errs := &errorLines{max: 20}
-	cmd.Stderr = errs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return api.Transcript{}, fmt.Errorf("pocketsphinx stdout: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "start pocketsphinx: %w", err)
-	}
-	segs, perr := ParseSphinx(stdout, func(end float64) {
+	segs, err := p.recognize(ctx, wavPath, nil, func(end float64) {
 		if opts.Progress != nil && duration > 0 {
 			opts.Progress(clamp01(end / duration))
 		}
 	})
+	if err != nil {
+		return api.Transcript{}, err
+	}
+	return sphinxTranscript(segs, duration), nil
+}
+
+// TranscribeStream implements Streamer: the recognizer loads its model
+// while the first audio is still being decoded, and reads the PCM from its
+// standard input as it comes.
+func (p *Pocketsphinx) TranscribeStream(ctx context.Context, pcm io.Reader, opts Options) (api.Transcript, error) {
+	if err := p.Validate(opts); err != nil {
+		return api.Transcript{}, err
+	}
+	in := &countingReader{r: pcm}
+	segs, err := p.recognize(ctx, "/dev/stdin", in, func(end float64) {
+		if opts.Position != nil {
+			opts.Position(end)
+		}
+	})
+	if err != nil {
+		return api.Transcript{}, err
+	}
+	return sphinxTranscript(segs, float64(in.n)/(2*16000)), nil
+}
+
+// recognize runs pocketsphinx_continuous on input (fed from stdin when not
+// nil) and parses its output; onUtterance gets each utterance's end.
+func (p *Pocketsphinx) recognize(ctx context.Context, input string, stdin io.Reader, onUtterance func(end float64)) ([]api.Segment, error) {
+	runCtx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, p.cfg.Binary, p.Args(input)...)
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Stdin = stdin
+	errs := &errorLines{max: 20}
+	cmd.Stderr = errs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("pocketsphinx stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, failure.Transient(api.CodeTranscribeFailed, "start pocketsphinx: %w", err)
+	}
+	segs, perr := ParseSphinx(stdout, onUtterance)
 	if perr != nil {
 		_, _ = io.Copy(io.Discard, stdout) // let the process finish writing
 	}
 	werr := cmd.Wait()
 	if stop := failure.Interrupted(ctx, runCtx, "pocketsphinx", p.cfg.Timeout, api.CodeTranscribeFailed); stop != nil {
-		return api.Transcript{}, stop
+		return nil, stop
 	}
 	switch {
 	case werr != nil:
-		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "pocketsphinx: %s: %w", errs.String(), werr)
+		return nil, failure.Transient(api.CodeTranscribeFailed, "pocketsphinx: %s: %w", errs.String(), werr)
 	case perr != nil:
-		return api.Transcript{}, failure.Transient(api.CodeTranscribeFailed, "pocketsphinx output: %w", perr)
+		return nil, failure.Transient(api.CodeTranscribeFailed, "pocketsphinx output: %w", perr)
 	}
+	return segs, nil
+}
 
+// sphinxTranscript makes the transcript of segs over duration seconds of
+// audio, with no word ending past the audio.
+func sphinxTranscript(segs []api.Segment, duration float64) api.Transcript {
 	for i := range segs {
 		segs[i].End = min(segs[i].End, max(duration, segs[i].Start))
 		for j := range segs[i].Words {
@@ -158,7 +193,19 @@ func (p *Pocketsphinx) Transcribe(ctx context.Context, wavPath string, opts Opti
 		Text:     joinText(segs),
 		Segments: segs,
 		Engine:   api.EngineInfo{Name: NamePocketsphinx, Model: sphinxModelName, Origin: "asr"},
-	}, nil
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // altPron matches the alternate-pronunciation suffix of dictionary words,

@@ -134,3 +134,40 @@ func extract(t *testing.T, in string) string {
 	}
 	return out
 }
+
+// TestPocketsphinxStream: audio read as it is decoded gives the transcript
+// of the same audio read from a file, with positions in seconds on the way.
+func TestPocketsphinxStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	eng := NewPocketsphinx(PocketsphinxConfig{})
+	speech := media.Speech(t, sphinxText)
+	fromFile, err := eng.Transcribe(ctx, extract(t, speech), Options{Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := audio.New(audio.Config{}).Decode(ctx, speech, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var positions []float64
+	tr, err := eng.TranscribeStream(ctx, dec.PCM, Options{Language: "en", Position: func(s float64) { positions = append(positions, s) }})
+	if werr := dec.Wait(); werr != nil {
+		t.Fatal(werr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Text != fromFile.Text || tr.Language != "en" || tr.Engine.Name != NamePocketsphinx {
+		t.Errorf("streamed %q (%+v), from the file %q", tr.Text, tr.Engine, fromFile.Text)
+	}
+	if d := tr.Duration - fromFile.Duration; d > 0.01 || d < -0.01 {
+		t.Errorf("duration %g, from the file %g", tr.Duration, fromFile.Duration)
+	}
+	if len(positions) == 0 || positions[len(positions)-1] > tr.Duration {
+		t.Errorf("positions %v over %gs", positions, tr.Duration)
+	}
+	if _, err := eng.TranscribeStream(ctx, strings.NewReader(""), Options{Language: "fr"}); failure.Code(err) != api.CodeUnsupportedLang {
+		t.Errorf("French stream: %v", err)
+	}
+}

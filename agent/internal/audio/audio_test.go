@@ -1,7 +1,9 @@
 package audio
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -106,5 +108,62 @@ func TestVersion(t *testing.T) {
 	v, err := New(Config{}).Version(context.Background())
 	if err != nil || v == "" {
 		t.Fatalf("Version = %q, %v", v, err)
+	}
+}
+
+// TestDecode: the raw stream holds the samples Extract writes, the WAV
+// written in the same pass is Extract's, and media ffmpeg cannot read is
+// reported by Wait after the stream ends.
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	ff := New(Config{})
+	ctx := context.Background()
+	src := media.WebM(t, media.Speech(t, "Decoding as a stream works."))
+	dir := t.TempDir()
+	want := filepath.Join(dir, "extracted.wav")
+	if err := ff.Extract(ctx, src, want); err != nil {
+		t.Fatal(err)
+	}
+	wav := filepath.Join(dir, "decoded.wav")
+	dec, err := ff.Decode(ctx, src, wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := io.ReadAll(dec.PCM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A plain 44-byte header, which pocketsphinx skips when it reads a file.
+	if len(pcm) == 0 || len(a)-len(pcm) != 44 || !bytes.HasSuffix(a, pcm) || !bytes.Equal(a, b) {
+		t.Fatalf("stream of %d bytes, extracted WAV %d, decoded WAV %d: not the same audio", len(pcm), len(a), len(b))
+	}
+
+	bad := filepath.Join(dir, "notes.mp4")
+	if err := os.WriteFile(bad, []byte("this is a text file, not media\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dec, err = ff.Decode(ctx, bad, filepath.Join(dir, "bad.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := io.Copy(io.Discard, dec.PCM); n != 0 {
+		t.Errorf("%d bytes decoded from a text file", n)
+	}
+	if err := dec.Wait(); failure.Code(err) != api.CodeUndecodable {
+		t.Errorf("Wait = %v, want %s", err, api.CodeUndecodable)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.wav")); !os.IsNotExist(err) {
+		t.Errorf("a WAV left for undecodable media: %v", err)
 	}
 }

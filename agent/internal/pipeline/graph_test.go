@@ -105,6 +105,9 @@ func TestPrepare(t *testing.T) {
 					t.Errorf("no timing for %s: %v", s, prep.Result.Timings)
 				}
 			}
+			if prep.Result.Streamed != (tt.origin == OriginASR) {
+				t.Errorf("streamed = %v, timings %v", prep.Result.Streamed, prep.Result.Timings)
+			}
 			if tt.minChunks == 0 {
 				if prep.Chunks != nil || prep.Result.Origin != tt.origin || prep.Result.Segments == 0 || prep.Transcript.Text == "" {
 					t.Errorf("want a transcript, got %+v", prep)

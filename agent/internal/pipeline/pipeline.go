@@ -125,9 +125,12 @@ type Pipeline struct {
 	// Direct, when set, fetches URLs that name a media file (source.IsMediaURL)
 	// itself: no resolve, no caption lookup (a file has no tracks), no
 	// yt-dlp. A web page in the file's place goes the yt-dlp way after all.
-	Direct   Downloader
-	Uploads  UploadFetcher
-	Media    Media
+	Direct  Downloader
+	Uploads UploadFetcher
+	Media   Media
+	// Decoder, when set, feeds the audio to engines that take a stream
+	// (asr.Streamer) while it is extracted.
+	Decoder  Decoder
 	Silencer Silencer // Prepare only
 	// Playback encodes the copy of the audio a browser plays, for tasks
 	// whose spec has a MediaUpload; nil makes none.
@@ -174,6 +177,7 @@ func New(cfg Config) *Pipeline {
 		StageLimits:   cfg.StageLimits,
 		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
 		Media:         ff,
+		Decoder:       ff,
 		Silencer:      ff,
 		Playback:      ff,
 		Engines:       cfg.Engines,
@@ -201,13 +205,14 @@ func (p *Pipeline) Run(ctx context.Context, spec api.TaskSpec, workdir string, p
 	if err := r.useEngine(); err != nil {
 		return Output{}, err
 	}
-	wav, captions, err := r.audio(ctx)
+	wav, st, captions, err := r.audio(ctx)
 	if err != nil {
 		return Output{}, err
 	}
+	defer st.abandon()
 	tr := captions
 	if tr == nil {
-		t, err := r.transcribe(ctx, wav)
+		t, err := r.recognize(ctx, wav, st)
 		if err != nil {
 			return Output{}, err
 		}
@@ -292,9 +297,19 @@ type run struct {
 	engine   asr.Engine // nil: this run does not transcribe
 	opts     asr.Options
 	playback *PlaybackCopy // being encoded from the extracted audio
+	// splits, when set, tells from the media's length that its audio will
+	// be split rather than transcribed here (Prepare).
+	splits func(duration float64) bool
 
-	mu   sync.Mutex // engines may report progress from their output readers
+	mu   sync.Mutex // engines may report progress from their output readers; the probe sets res.Duration beside them
 	last float64
+}
+
+// duration is the media's length as far as known yet (0: not yet).
+func (r *run) duration() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.res.Duration
 }
 
 func (r *run) cleanup() { _ = os.RemoveAll(r.tmp) }
@@ -415,7 +430,9 @@ func (r *run) checkMedia(ctx context.Context, media string) error {
 		return failure.Permanent(api.CodeNoAudio, "the media has no audio stream")
 	}
 	if probe.Duration > 0 {
+		r.mu.Lock()
 		r.res.Duration = probe.Duration
+		r.mu.Unlock()
 	}
 	return source.CheckLimits(source.Info{Duration: probe.Duration}, r.lim)
 }
@@ -445,12 +462,14 @@ func (r *run) direct(ctx context.Context) (string, error) {
 
 // audio runs resolve → captions → download → extract and returns the
 // extracted WAV, or the source's captions when they are used (then wav is "").
-func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, err error) {
+// When the engine takes streams, recognition starts with the extraction and
+// st yields its transcript; st is nil otherwise.
+func (r *run) audio(ctx context.Context) (wav string, st *stream, captions *api.Transcript, err error) {
 	var media string
 	if r.spec.SourceURL != "" {
 		r.res.Title = r.spec.Filename
 		if err := r.validate(); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		err := r.stage(ctx, StageDownload, func(ctx context.Context) error {
 			media = filepath.Join(r.tmp, "upload"+safeExt(r.spec.Filename))
@@ -458,14 +477,14 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 			return err
 		})
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 	} else {
 		if r.spec.URL == "" {
-			return "", nil, failure.Permanent(api.CodeInvalidRequest, "task has neither url nor source_url")
+			return "", nil, nil, failure.Permanent(api.CodeInvalidRequest, "task has neither url nor source_url")
 		}
 		if media, err = r.direct(ctx); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 	}
 	if media == "" {
@@ -479,16 +498,16 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 			return source.CheckLimits(info, r.lim)
 		})
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		if tr, ok, err := r.captions(ctx, info); err != nil || ok {
 			if err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
-			return "", &tr, nil
+			return "", nil, &tr, nil
 		}
 		if err := r.validate(); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		err = r.stage(ctx, StageDownload, func(ctx context.Context) error {
 			var err error
@@ -496,11 +515,14 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 			return err
 		})
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 	}
 
 	wav = filepath.Join(r.tmp, "audio.wav")
+	if r.splits == nil || !r.splits(r.duration()) {
+		st = r.startStream(ctx)
+	}
 	err = r.stage(ctx, StageExtract, func(ctx context.Context) error {
 		// The probe runs beside the extraction rather than before it: on a
 		// short clip waiting for it would cost as much as the extraction
@@ -513,10 +535,17 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 			err := r.checkMedia(ctx, media)
 			if err != nil {
 				cancel()
+			} else if st != nil && r.splits != nil && r.splits(r.duration()) {
+				st.abandon()
 			}
 			probed <- err
 		}()
-		err := r.p.Media.Extract(ctx, media, wav)
+		var err error
+		if st != nil {
+			err = r.decodeInto(ctx, st, media, wav)
+		} else {
+			err = r.p.Media.Extract(ctx, media, wav)
+		}
 		if perr := <-probed; perr != nil {
 			_ = os.Remove(wav)
 			return perr
@@ -529,12 +558,32 @@ func (r *run) audio(ctx context.Context) (wav string, captions *api.Transcript, 
 		return nil
 	})
 	if err != nil {
-		return "", nil, err
+		st.abandon()
+		return "", nil, nil, err
 	}
 	if r.spec.MediaUpload != nil && r.p.Playback != nil {
 		r.playback = startPlayback(ctx, r.p.Playback, wav, filepath.Dir(r.tmp))
 	}
-	return wav, nil, nil
+	return wav, st, nil, nil
+}
+
+// decodeInto extracts media's audio to wav and feeds it to st as it comes.
+func (r *run) decodeInto(ctx context.Context, st *stream, media, wav string) error {
+	dec, err := r.p.Decoder.Decode(ctx, media, wav)
+	if err != nil {
+		return err
+	}
+	st.feed(dec.PCM)
+	return dec.Wait()
+}
+
+// recognize returns st's transcript, or transcribes wav when there is no
+// stream (or it was abandoned when the media looked long enough to split).
+func (r *run) recognize(ctx context.Context, wav string, st *stream) (api.Transcript, error) {
+	if st != nil && !st.abandoned() {
+		return st.finish(ctx)
+	}
+	return r.transcribe(ctx, wav)
 }
 
 // transcribe runs the engine on wav.

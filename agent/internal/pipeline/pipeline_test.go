@@ -153,6 +153,10 @@ func TestRun(t *testing.T) {
 			if tt.origin == OriginASR && (res.Engine != asr.NamePocketsphinx || res.Words == 0 || tr.Language != "en") {
 				t.Errorf("asr result = %+v, language %q", res, tr.Language)
 			}
+			// pocketsphinx takes the audio as it is decoded whenever it runs.
+			if res.Streamed != (tt.origin == OriginASR) {
+				t.Errorf("streamed = %v for origin %s", res.Streamed, tt.origin)
+			}
 			for _, s := range tt.stages {
 				if _, ok := res.Timings[s]; !ok {
 					t.Errorf("no timing for %s: %v", s, res.Timings)

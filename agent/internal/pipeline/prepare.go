@@ -66,10 +66,13 @@ func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir strin
 		// agents that have it.
 		_ = r.useEngine()
 	}
-	wav, captions, err := r.audio(ctx)
+	inPlaceFor := func(dur float64) bool { return spec.ChunkSeconds <= 0 || dur < 2*spec.ChunkSeconds }
+	r.splits = func(dur float64) bool { return dur > 0 && !inPlaceFor(dur) }
+	wav, st, captions, err := r.audio(ctx)
 	if err != nil {
 		return Output{}, err
 	}
+	defer st.abandon()
 	if captions != nil {
 		r.finish(captions)
 		return Output{Transcript: *captions, Result: r.res}, nil
@@ -78,8 +81,8 @@ func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir strin
 	if err != nil {
 		return Output{}, failure.Transient(api.CodeInternal, "extract: %w", err)
 	}
-	if r.engine != nil && (spec.ChunkSeconds <= 0 || dur < 2*spec.ChunkSeconds) {
-		tr, err := r.transcribe(ctx, wav)
+	if r.engine != nil && inPlaceFor(dur) {
+		tr, err := r.recognize(ctx, wav, st)
 		if err != nil {
 			return Output{}, err
 		}
@@ -87,6 +90,7 @@ func (p *Pipeline) Prepare(ctx context.Context, spec api.TaskSpec, workdir strin
 		return Output{Transcript: tr, Result: r.res, Playback: r.playback}, nil
 	}
 
+	st.abandon()
 	var chunks []audio.ChunkFile
 	err = r.stage(ctx, StageSplit, func(ctx context.Context) error {
 		if p.Silencer == nil {
