@@ -185,6 +185,10 @@ type Result struct {
 	// Streamed: the audio went into the recognizer as it was decoded, so
 	// the extract and transcribe timings overlap (both began together).
 	Streamed bool `json:"streamed,omitempty"`
+	// SourceValidator identifies the bytes a URL naming a media file served
+	// the agent (its ETag, or Last-Modified with Content-Length): the
+	// result cache keys a fresh run of such a URL by it.
+	SourceValidator string `json:"source_validator,omitempty"`
 }
 
 // JobResult summarizes a succeeded job.

@@ -1,14 +1,18 @@
 // Package site says which site a media URL belongs to, the one answer shared
 // by the download metrics' labels, the agent's per-site circuit breakers and
-// the result cache's YouTube video key. A site is the URL's host, lower-cased
+// the result cache's YouTube video key; also which URLs name a media file
+// (fetched without yt-dlp) and what identifies the content such a URL
+// served (Validator, the cache key of a direct URL). A site is the URL's host, lower-cased
 // and in ASCII (IDNs as punycode), without the "www.", "m." and "music."
 // prefixes that name the same site, and with YouTube's other domains folded
 // into "youtube.com".
 package site
 
 import (
+	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -130,4 +134,33 @@ func videoID(id string) string {
 		}
 	}
 	return id
+}
+
+// mediaExts are the file extensions a URL's path names media by.
+var mediaExts = map[string]bool{
+	".mp3": true, ".m4a": true, ".mp4": true, ".m4v": true, ".mov": true, ".webm": true, ".mkv": true,
+	".ogg": true, ".oga": true, ".opus": true, ".wav": true, ".flac": true, ".aac": true,
+}
+
+// IsMediaURL reports whether raw is an http(s) URL whose path names a media
+// file by its extension.
+func IsMediaURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false
+	}
+	return mediaExts[strings.ToLower(path.Ext(u.Path))]
+}
+
+// Validator identifies the content an HTTP response serves: its strong
+// ETag, else Last-Modified with Content-Length; "" when it has neither, and
+// then the same URL may serve other bytes unannounced.
+func Validator(h http.Header) string {
+	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		return "etag:" + et
+	}
+	if lm, cl := h.Get("Last-Modified"), h.Get("Content-Length"); lm != "" && cl != "" {
+		return "lm:" + lm + "|len:" + cl
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package site_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -109,4 +110,42 @@ func FuzzOf(f *testing.F) {
 			t.Fatalf("YouTubeID(%q) = %q on site %q", raw, id, s)
 		}
 	})
+}
+
+func TestIsMediaURL(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{
+		"https://cdn.example.com/talks/keynote.mp4":    true,
+		"http://example.com/a/b/Episode%201.M4A?sig=x": true,
+		"https://example.com/podcast.opus#t=3":         true,
+		"https://www.youtube.com/watch?v=dQw4w9WgXcQ":  false,
+		"https://example.com/page.html":                false,
+		"https://example.com/":                         false,
+		"ftp://example.com/a.mp3":                      false,
+		"file:///etc/a.wav":                            false,
+		"https:///a.mp3":                               false,
+		"::not a url":                                  false,
+	} {
+		if got := site.IsMediaURL(raw); got != want {
+			t.Errorf("IsMediaURL(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func TestValidator(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		h    http.Header
+		want string
+	}{
+		{http.Header{"Etag": {`"v1"`}, "Last-Modified": {"Mon, 02 Jan 2006 15:04:05 GMT"}, "Content-Length": {"10"}}, `etag:"v1"`},
+		{http.Header{"Etag": {`W/"v1"`}, "Last-Modified": {"Mon, 02 Jan 2006 15:04:05 GMT"}, "Content-Length": {"10"}}, "lm:Mon, 02 Jan 2006 15:04:05 GMT|len:10"},
+		{http.Header{"Last-Modified": {"Mon, 02 Jan 2006 15:04:05 GMT"}}, ""},
+		{http.Header{"Etag": {`W/"weak"`}}, ""},
+		{http.Header{}, ""},
+	} {
+		if got := site.Validator(tt.h); got != tt.want {
+			t.Errorf("Validator(%v) = %q, want %q", tt.h, got, tt.want)
+		}
+	}
 }

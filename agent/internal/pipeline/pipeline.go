@@ -27,6 +27,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/agent/internal/source"
 	"github.com/ytcaption/ytcaption/control-plane/api"
+	"github.com/ytcaption/ytcaption/internal/site"
 )
 
 // Stage names, as reported in progress and timings.
@@ -91,6 +92,13 @@ type Downloader interface {
 	Download(ctx context.Context, url, dir string, lim source.Limits) (string, error)
 }
 
+// MediaFetcher fetches a URL that names a media file into dir, returning
+// its path and the response's validator (site.Validator), which keys the
+// result cache for the bytes actually captioned.
+type MediaFetcher interface {
+	Download(ctx context.Context, url, dir string, lim source.Limits) (path, validator string, err error)
+}
+
 // UploadFetcher fetches an uploaded file from a presigned URL.
 type UploadFetcher interface {
 	FetchURL(ctx context.Context, url, dest string, maxBytes int64) (int64, error)
@@ -122,10 +130,10 @@ type Pipeline struct {
 	Resolver   Resolver
 	Captions   CaptionFetcher
 	Downloader Downloader
-	// Direct, when set, fetches URLs that name a media file (source.IsMediaURL)
+	// Direct, when set, fetches URLs that name a media file (site.IsMediaURL)
 	// itself: no resolve, no caption lookup (a file has no tracks), no
 	// yt-dlp. A web page in the file's place goes the yt-dlp way after all.
-	Direct  Downloader
+	Direct  MediaFetcher
 	Uploads UploadFetcher
 	Media   Media
 	// Decoder, when set, feeds the audio to engines that take a stream
@@ -440,7 +448,7 @@ func (r *run) checkMedia(ctx context.Context, media string) error {
 // direct downloads a URL naming a media file without yt-dlp; "" with no
 // error means it is no such URL (or a page stood in the file's place).
 func (r *run) direct(ctx context.Context) (string, error) {
-	if r.p.Direct == nil || !source.IsMediaURL(r.spec.URL) {
+	if r.p.Direct == nil || !site.IsMediaURL(r.spec.URL) {
 		return "", nil
 	}
 	if err := r.validate(); err != nil {
@@ -449,7 +457,7 @@ func (r *run) direct(ctx context.Context) (string, error) {
 	var media string
 	err := r.stage(ctx, StageDownload, func(ctx context.Context) error {
 		var err error
-		media, err = r.p.Direct.Download(ctx, r.spec.URL, r.tmp, r.lim)
+		media, r.res.SourceValidator, err = r.p.Direct.Download(ctx, r.spec.URL, r.tmp, r.lim)
 		return err
 	})
 	if errors.Is(err, source.ErrNotMedia) {

@@ -153,6 +153,10 @@ func TestRun(t *testing.T) {
 			if tt.origin == OriginASR && (res.Engine != asr.NamePocketsphinx || res.Words == 0 || tr.Language != "en") {
 				t.Errorf("asr result = %+v, language %q", res, tr.Language)
 			}
+			// A media file fetched without yt-dlp reports what identified it.
+			if direct := tt.spec.URL != "" && tt.stages[0] == StageDownload; direct != (res.SourceValidator != "") {
+				t.Errorf("source validator %q (fetched directly: %v)", res.SourceValidator, direct)
+			}
 			// pocketsphinx takes the audio as it is decoded whenever it runs.
 			if res.Streamed != (tt.origin == OriginASR) {
 				t.Errorf("streamed = %v for origin %s", res.Streamed, tt.origin)
@@ -378,9 +382,9 @@ func TestLimitsAndEngine(t *testing.T) {
 // web page.
 type pageInstead struct{ calls int }
 
-func (p *pageInstead) Download(context.Context, string, string, source.Limits) (string, error) {
+func (p *pageInstead) Download(context.Context, string, string, source.Limits) (string, string, error) {
 	p.calls++
-	return "", source.ErrNotMedia
+	return "", "", source.ErrNotMedia
 }
 
 // TestDirectFallsBack: a URL that names a media file but answers with a

@@ -15,6 +15,7 @@ import (
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/internal/netguard"
+	"github.com/ytcaption/ytcaption/internal/site"
 )
 
 // Direct fetches media files that plain HTTP(S) URLs name ("…/talk.mp4")
@@ -31,13 +32,6 @@ type Direct struct {
 // ErrNotMedia means a URL that looked like a media file answered with a web
 // page: yt-dlp may know how to get media out of it.
 var ErrNotMedia = errors.New("the URL answered with a web page, not media")
-
-// mediaExts are the file extensions Direct takes a URL's path to name
-// media by.
-var mediaExts = map[string]bool{
-	".mp3": true, ".m4a": true, ".mp4": true, ".m4v": true, ".mov": true, ".webm": true, ".mkv": true,
-	".ogg": true, ".oga": true, ".opus": true, ".wav": true, ".flac": true, ".aac": true,
-}
 
 // NewDirect returns a Direct taking its proxies from cfg (Proxy,
 // GuardProxy) and cfg.DownloadTimeout (default 1h) as a download's limit.
@@ -62,16 +56,6 @@ func NewDirect(cfg Config) *Direct {
 	return &Direct{open: client(cfg.Proxy), guarded: client(guard)}
 }
 
-// IsMediaURL reports whether raw is an http(s) URL whose path names a media
-// file by its extension.
-func IsMediaURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return false
-	}
-	return mediaExts[strings.ToLower(path.Ext(u.Path))]
-}
-
 // Title is what a media URL's file is called, without its extension.
 func Title(raw string) string {
 	u, err := url.Parse(raw)
@@ -82,22 +66,31 @@ func Title(raw string) string {
 	return strings.TrimSuffix(base, path.Ext(base))
 }
 
-// Download fetches the media file raw names into dir and returns its path.
-// A web page in its place is ErrNotMedia; the limits' MaxBytes applies.
-func (d *Direct) Download(ctx context.Context, raw, dir string, lim Limits) (string, error) {
+// Download fetches the media file raw names into dir and returns its path
+// and the response's validator (site.Validator: what identifies the bytes
+// fetched; "" when the server gives none). A web page in its place is
+// ErrNotMedia; the limits' MaxBytes applies.
+func (d *Direct) Download(ctx context.Context, raw, dir string, lim Limits) (path, validator string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", failure.Permanent(api.CodeInvalidURL, "source URL: %w", err)
+		return "", "", failure.Permanent(api.CodeInvalidURL, "source URL: %w", err)
 	}
 	client := d.guarded
 	if privateAllowed(ctx) {
 		client = d.open
 	}
-	dest := filepath.Join(dir, "source"+strings.ToLower(path.Ext(u.Path)))
-	if _, err := fetch(ctx, client, raw, dest, lim.MaxBytes, directCheck); err != nil {
-		return "", err
+	dest := filepath.Join(dir, "source"+strings.ToLower(filepath.Ext(u.Path)))
+	_, err = fetch(ctx, client, raw, dest, lim.MaxBytes, func(resp *http.Response) error {
+		if err := directCheck(resp); err != nil {
+			return err
+		}
+		validator = site.Validator(resp.Header)
+		return nil
+	})
+	if err != nil {
+		return "", "", err
 	}
-	return dest, nil
+	return dest, validator, nil
 }
 
 // directCheck classifies a public source's answer: the guard's refusal is

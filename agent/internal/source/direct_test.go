@@ -16,24 +16,8 @@ import (
 	"github.com/ytcaption/ytcaption/internal/netguard"
 )
 
-func TestIsMediaURL(t *testing.T) {
+func TestTitle(t *testing.T) {
 	t.Parallel()
-	for raw, want := range map[string]bool{
-		"https://cdn.example.com/talks/keynote.mp4":    true,
-		"http://example.com/a/b/Episode%201.M4A?sig=x": true,
-		"https://example.com/podcast.opus#t=3":         true,
-		"https://www.youtube.com/watch?v=dQw4w9WgXcQ":  false,
-		"https://example.com/page.html":                false,
-		"https://example.com/":                         false,
-		"ftp://example.com/a.mp3":                      false,
-		"file:///etc/a.wav":                            false,
-		"https:///a.mp3":                               false,
-		"::not a url":                                  false,
-	} {
-		if got := IsMediaURL(raw); got != want {
-			t.Errorf("IsMediaURL(%q) = %v, want %v", raw, got, want)
-		}
-	}
 	if got := Title("http://example.com/a/Episode%201.m4a?x=1"); got != "Episode 1" {
 		t.Errorf("Title = %q", got)
 	}
@@ -53,6 +37,7 @@ func TestDirect(t *testing.T) {
 		switch r.URL.Path {
 		case "/clip.mp4":
 			w.Header().Set("Content-Type", "video/mp4")
+			w.Header().Set("ETag", `"clip-v1"`)
 			_, _ = w.Write(media)
 		case "/page.mp4":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -86,7 +71,7 @@ func TestDirect(t *testing.T) {
 		"decimal loopback":     strings.Replace(internal.URL, "127.0.0.1", "2130706433", 1) + "/clip.mp4",
 		"loopback over TLS":    tlsInternal.URL + "/clip.mp4",
 	} {
-		_, err := d.Download(ctx, url, t.TempDir(), Limits{})
+		_, _, err := d.Download(ctx, url, t.TempDir(), Limits{})
 		if failure.Code(err) != api.CodeForbiddenSource {
 			t.Errorf("%s: got %v, want %s", name, err, api.CodeForbiddenSource)
 		}
@@ -99,14 +84,17 @@ func TestDirect(t *testing.T) {
 	}
 
 	dev := AllowPrivate(ctx)
-	path, err := d.Download(dev, internal.URL+"/clip.mp4", t.TempDir(), Limits{})
+	path, validator, err := d.Download(dev, internal.URL+"/clip.mp4", t.TempDir(), Limits{})
 	if err != nil {
 		t.Fatalf("allowed run: %v", err)
+	}
+	if validator != `etag:"clip-v1"` {
+		t.Errorf("validator %q, want the response's ETag", validator)
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(media) || !strings.HasSuffix(path, ".mp4") {
 		t.Fatalf("fetched %s: %q", path, got)
 	}
-	if _, err := d.Download(dev, internal.URL+"/page.mp4", t.TempDir(), Limits{}); !errors.Is(err, ErrNotMedia) {
+	if _, _, err := d.Download(dev, internal.URL+"/page.mp4", t.TempDir(), Limits{}); !errors.Is(err, ErrNotMedia) {
 		t.Errorf("a web page: got %v, want ErrNotMedia", err)
 	}
 	for path, want := range map[string]struct {
@@ -117,13 +105,13 @@ func TestDirect(t *testing.T) {
 		"/busy.mp4":    {api.CodeDownloadFailed, true},
 		"/private.mp4": {api.CodeSourcePrivate, false},
 	} {
-		_, err := d.Download(dev, internal.URL+path, t.TempDir(), Limits{})
+		_, _, err := d.Download(dev, internal.URL+path, t.TempDir(), Limits{})
 		if e, retry := failure.Classify(err); e.Code != want.code || retry != want.retry {
 			t.Errorf("%s: got %v (retry %v), want %s (retry %v)", path, err, retry, want.code, want.retry)
 		}
 	}
 	dir := t.TempDir()
-	_, err = d.Download(dev, internal.URL+"/clip.mp4", dir, Limits{MaxBytes: 4})
+	_, _, err = d.Download(dev, internal.URL+"/clip.mp4", dir, Limits{MaxBytes: 4})
 	if failure.Code(err) != api.CodeMediaTooLarge {
 		t.Errorf("over the byte limit: got %v", err)
 	}

@@ -118,10 +118,10 @@ func TestValidLang(t *testing.T) {
 	}
 }
 
-// site serves generated media plus an HTML page embedding the MP4 with a
+// serveTalk serves generated media plus an HTML page embedding the MP4 with a
 // human-made English subtitle track, which yt-dlp's generic extractor reads
 // as it would a site's caption list.
-func site(t *testing.T, text string) (base string, dir string) {
+func serveTalk(t *testing.T, text string) (base string, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	wav := media.Speech(t, text)
@@ -147,7 +147,7 @@ func site(t *testing.T, text string) (base string, dir string) {
 
 func TestYTDLP(t *testing.T) {
 	t.Parallel()
-	base, _ := site(t, "Downloads should be reliable.")
+	base, _ := serveTalk(t, "Downloads should be reliable.")
 	y := NewYTDLP(Config{Retries: 1})
 	ctx := context.Background()
 	if _, err := y.Version(ctx); err != nil {

@@ -195,7 +195,7 @@ func (s *State) planEvent(ch *Change, now time.Time) error {
 	s.Last = ch.Event
 	statusChanged := prev == nil || prev.Status != j.Status
 	if statusChanged && j.Status == api.JobSucceeded && cacheWorthy(j) {
-		ch.CacheKey = s.CacheKey
+		ch.CacheKey = s.resultCacheKey()
 	}
 
 	eventType := ""
@@ -251,6 +251,24 @@ func upsert(ts []Task, t Task) []Task {
 // cacheWorthy reports whether a succeeded job's result may be cached: it
 // has a transcript of its own (one served from the cache is not cached
 // again).
+// resultCacheKey keys a job's fresh result in the cache: by what identified
+// the bytes an agent fetched from a URL naming a media file, when it
+// reported that, else by the key made at submission.
+func (s *State) resultCacheKey() string {
+	if s.Job.Spec.URL == "" {
+		return s.CacheKey
+	}
+	for _, t := range s.Tasks {
+		if t.Result == nil || t.Result.SourceValidator == "" {
+			continue
+		}
+		if src := URLSource(s.Job.Spec.URL, t.Result.SourceValidator); src != "" {
+			return CacheKey(src, s.Job.Spec)
+		}
+	}
+	return s.CacheKey
+}
+
 func cacheWorthy(j Job) bool {
 	return j.ResultKey != "" && (j.Result == nil || !j.Result.Cached)
 }

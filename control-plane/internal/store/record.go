@@ -144,16 +144,21 @@ type resultRecord struct {
 	Segments int                `json:"segments"`
 	Words    int                `json:"words"`
 	Timings  map[string]float64 `json:"timings,omitempty"`
+	Streamed bool               `json:"streamed,omitempty"`
+	// SourceValidator keys the result cache when the job succeeds.
+	SourceValidator string `json:"source_validator,omitempty"`
 }
 
 func resultRecordOf(r api.Result) resultRecord {
 	return resultRecord{Language: r.Language, Duration: r.Duration, Engine: r.Engine, Model: r.Model,
-		Title: r.Title, Origin: r.Origin, Segments: r.Segments, Words: r.Words, Timings: r.Timings}
+		Title: r.Title, Origin: r.Origin, Segments: r.Segments, Words: r.Words, Timings: r.Timings,
+		Streamed: r.Streamed, SourceValidator: r.SourceValidator}
 }
 
 func (r resultRecord) result() api.Result {
 	return api.Result{Language: r.Language, Duration: r.Duration, Engine: r.Engine, Model: r.Model,
-		Title: r.Title, Origin: r.Origin, Segments: r.Segments, Words: r.Words, Timings: r.Timings}
+		Title: r.Title, Origin: r.Origin, Segments: r.Segments, Words: r.Words, Timings: r.Timings,
+		Streamed: r.Streamed, SourceValidator: r.SourceValidator}
 }
 
 // jobResultRecord is jobs.result and the result in a job event.

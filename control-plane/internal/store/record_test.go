@@ -24,7 +24,8 @@ func columns() []column {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	fin := at.Add(time.Minute)
 	res := api.Result{Language: "en", Duration: 61.5, Engine: "pocketsphinx", Model: "en-us", Title: "Talk",
-		Origin: "asr", Segments: 12, Words: 80, Timings: map[string]float64{"download": 1.25, "transcribe": 9.5}}
+		Origin: "asr", Segments: 12, Words: 80, Timings: map[string]float64{"download": 1.25, "transcribe": 9.5},
+		Streamed: true, SourceValidator: `etag:"v1"`}
 	spec := &job.Spec{URL: "https://media.example.com/talk.mp4", UploadKey: "uploads/u1", Filename: "talk.mp4",
 		Size: 2048, Language: "en", Task: "transcribe", Model: "base", Priority: 7, Captions: "asr-only", Cache: true,
 		WebhookURL: "https://hooks.example.com/y", Metadata: map[string]any{"course": "intro"},
@@ -71,19 +72,19 @@ func columns() []column {
 			`{"code":"download_failed","message":"HTTP 403"}`},
 		{"jobs.result", jobRes, func() (any, error) { return store.JobResultArg(jobRes) },
 			decoder(store.DecodeJobResult),
-			`{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
+			`{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"streamed":true,"source_validator":"etag:\"v1\""}`},
 		{"tasks.result", taskRes, func() (any, error) { return store.TaskResultArg(taskRes) },
 			decoder(store.DecodeTaskResult),
-			`{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"chunks":[{"index":1,"start":118.5,"end":240,"key":"chunks/j/c1.wav","size":4096,"sha256":"cd34"}],"media":{"key":"jobs/j/media/playback.ogg","size":512,"sha256":"ef56","content_type":"audio/ogg","error":{"code":"playback_failed","message":"ffmpeg exited 1"}}}`},
+			`{"key":"results/j/t.json","size":2048,"sha256":"ab12","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"streamed":true,"source_validator":"etag:\"v1\"","chunks":[{"index":1,"start":118.5,"end":240,"key":"chunks/j/c1.wav","size":4096,"sha256":"cd34"}],"media":{"key":"jobs/j/media/playback.ogg","size":512,"sha256":"ef56","content_type":"audio/ogg","error":{"code":"playback_failed","message":"ffmpeg exited 1"}}}`},
 		{"result_cache.result", res, func() (any, error) { return store.CachedResultArg(succeeded) },
 			decoder(store.DecodeCachedResult),
-			`{"key":"results/j/t.json","size":0,"sha256":"","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}}`},
+			`{"key":"results/j/t.json","size":0,"sha256":"","language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"streamed":true,"source_validator":"etag:\"v1\""}`},
 		{"agents.capabilities", *caps, func() (any, error) { return store.CapabilitiesArg(caps) },
 			decoder(store.DecodeCapabilities),
 			`{"engines":[{"name":"whisper-cpp","models":["base.en"]}],"languages":["en"],"gpus":[{"name":"A100","memory_mb":40960,"uuid":"GPU-1","driver_version":"535.104.05"}],"labels":{"zone":"eu"},"slots":2,"kinds":["caption"],"artifacts":[{"kind":"model","name":"ggml-base.en.bin","version":"v1","sha256":"ab12"}]}`},
 		{"job_events.data", *event, func() (any, error) { return store.EventArg(event) },
 			decoder(store.DecodeEvent),
-			`{"id":"j1","tenant":"acme","status":"succeeded","stage":"done","progress":1,"source":{"url":"https://media.example.com/talk.mp4","filename":"talk.mp4","size":2048},"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"attempts":2,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:05:05Z","finished_at":"2030-01-02T03:05:05Z","error":{"code":"download_failed","message":"HTTP 403"},"result":{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5}},"chunk_seconds":120,"chunks":{"total":3,"done":2}}`},
+			`{"id":"j1","tenant":"acme","status":"succeeded","stage":"done","progress":1,"source":{"url":"https://media.example.com/talk.mp4","filename":"talk.mp4","size":2048},"language":"en","task":"transcribe","model":"base","priority":7,"captions":"asr-only","cache":true,"webhook_url":"https://hooks.example.com/y","metadata":{"course":"intro"},"attempts":2,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:05:05Z","finished_at":"2030-01-02T03:05:05Z","error":{"code":"download_failed","message":"HTTP 403"},"result":{"cached":true,"language":"en","duration":61.5,"engine":"pocketsphinx","model":"en-us","title":"Talk","origin":"asr","segments":12,"words":80,"timings":{"download":1.25,"transcribe":9.5},"streamed":true,"source_validator":"etag:\"v1\""},"chunk_seconds":120,"chunks":{"total":3,"done":2}}`},
 	}
 }
 

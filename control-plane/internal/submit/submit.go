@@ -195,7 +195,7 @@ func (s *Service) create(ctx context.Context, j job.Job, uploadSum hash.Hash) (j
 	}
 	key := ""
 	if src := s.sourceKey(ctx, j.Spec, uploadSum); src != "" {
-		key = cacheKey(src, j.Spec)
+		key = job.CacheKey(src, j.Spec)
 	}
 	tasks := job.Plan(j, s.d.NewID, s.cfg.MaxAttempts)
 	if key != "" && j.Spec.Cache {

@@ -125,6 +125,63 @@ func TestCachedAnswer(t *testing.T) {
 	}
 }
 
+// TestFreshRunKeyedByWhatTheAgentFetched: a job that skips the cache makes
+// no HEAD request for a URL naming a media file; its result is keyed by the
+// validator the agent's download reported, so it refreshes the entry a
+// later cached submission of the same bytes finds, and not one for bytes
+// the URL no longer serves.
+func TestFreshRunKeyedByWhatTheAgentFetched(t *testing.T) {
+	t.Parallel()
+	var heads atomic.Int32
+	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		heads.Add(1)
+		w.Header().Set("ETag", `"v2"`)
+	}))
+	t.Cleanup(media.Close)
+	w := newWorld(t, true)
+	ctx := context.Background()
+	off := false
+	run := func(url, validator string) string {
+		t.Helper()
+		j, _, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: url, Cache: &off}, false)})
+		if err != nil || j.Status != api.JobQueued {
+			t.Fatalf("fresh run: %+v, %v", j, err)
+		}
+		now := time.Now()
+		leased, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
+		if err != nil || len(leased) != 1 {
+			t.Fatalf("lease: %d tasks, %v", len(leased), err)
+		}
+		l := leased[0]
+		key := blob.ResultKey(l.JobID, l.ID, l.Attempt)
+		if err := w.blobs.Put(ctx, key, strings.NewReader("{}"), 2, "application/json"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.st.CompleteTask(ctx, store.Completion{TaskID: l.ID, Holder: "ag", Token: l.Token, Now: now,
+			Result: api.TaskResult{Key: key, Result: api.Result{Language: "en", SourceValidator: validator}}}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	fresh := run(media.URL+"/talk.mp4", `etag:"v2"`)
+	stale := run(media.URL+"/old.mp4", `etag:"v1"`) // the URL has served other bytes since
+	if heads.Load() != 0 {
+		t.Fatalf("%d HEAD requests for jobs that skip the cache", heads.Load())
+	}
+
+	hit, _, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: media.URL + "/talk.mp4"}, false)})
+	if err != nil || hit.Status != api.JobSucceeded || hit.Result == nil || !hit.Result.Cached || hit.ResultKey != fresh {
+		t.Fatalf("not answered from the fresh run: %+v, %v", hit, err)
+	}
+	miss, _, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: media.URL + "/old.mp4"}, false)})
+	if err != nil || miss.Status != api.JobQueued || miss.ResultKey == stale {
+		t.Fatalf("answered with bytes the URL no longer serves: %+v, %v", miss, err)
+	}
+	if heads.Load() != 2 {
+		t.Errorf("%d HEAD requests for two cached submissions", heads.Load())
+	}
+}
+
 // TestNoValidatorNoCacheKey: a direct URL whose server names no validator
 // could change behind the same URL, so its job gets no cache key.
 func TestNoValidatorNoCacheKey(t *testing.T) {
@@ -205,10 +262,9 @@ func TestProbesReuseConnections(t *testing.T) {
 	media.Start()
 	t.Cleanup(media.Close)
 	w := newWorld(t, true)
-	f := false
 	for i := range 5 {
 		if _, _, err := w.svc.Submit(context.Background(), submit.Request{Tenant: "acme",
-			Spec: spec(t, api.JobRequest{URL: fmt.Sprintf("%s/%d.mp4", media.URL, i), Cache: &f}, false)}); err != nil {
+			Spec: spec(t, api.JobRequest{URL: fmt.Sprintf("%s/%d.mp4", media.URL, i)}, false)}); err != nil {
 			t.Fatal(err)
 		}
 	}

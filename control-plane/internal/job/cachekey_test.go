@@ -1,9 +1,9 @@
-package submit_test
+package job_test
 
 import (
 	"testing"
 
-	"github.com/ytcaption/ytcaption/control-plane/internal/submit"
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 )
 
 func TestNormalizeURL(t *testing.T) {
@@ -14,7 +14,7 @@ func TestNormalizeURL(t *testing.T) {
 		{"http://example.com:8080/x", "http://example.com:8080/x"},
 	}
 	for _, tc := range tests {
-		if got := submit.NormalizeURL(tc.a); got != tc.b {
+		if got := job.NormalizeURL(tc.a); got != tc.b {
 			t.Errorf("NormalizeURL(%q) = %q, want %q", tc.a, got, tc.b)
 		}
 	}
