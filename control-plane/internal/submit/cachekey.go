@@ -54,4 +54,3 @@ func (s *Service) probe(ctx context.Context, raw string) string {
 	}
 	return site.Validator(resp.Header)
 }
-
