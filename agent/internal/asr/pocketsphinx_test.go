@@ -146,15 +146,12 @@ func TestPocketsphinxStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := audio.New(audio.Config{}).Decode(ctx, speech, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := make(chan struct{})
+	close(done)
+	pcm := audio.Follow(ctx, extract(t, speech), done)
+	defer pcm.Close()
 	var positions []float64
-	tr, err := eng.TranscribeStream(ctx, dec.PCM, Options{Language: "en", Position: func(s float64) { positions = append(positions, s) }})
-	if werr := dec.Wait(); werr != nil {
-		t.Fatal(werr)
-	}
+	tr, err := eng.TranscribeStream(ctx, pcm, Options{Language: "en", Position: func(s float64) { positions = append(positions, s) }})
 	if err != nil {
 		t.Fatal(err)
 	}

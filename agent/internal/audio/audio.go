@@ -161,59 +161,6 @@ func (f *FFmpeg) Extract(ctx context.Context, in, out string) error {
 	return nil
 }
 
-// Decoding is ffmpeg decoding media to raw PCM for a reader that consumes
-// it as it comes, such as a recognizer: no file to write and read back.
-type Decoding struct {
-	// PCM is the first audio stream as raw 16 kHz mono s16le. It ends when
-	// ffmpeg is done; read it to the end or cancel the context given to
-	// Decode, then call Wait.
-	PCM  io.Reader
-	pipe *os.File
-	done chan error
-}
-
-// Wait waits for ffmpeg to exit and returns its classified error; a
-// truncated PCM stream is only known to be one by this error.
-func (d *Decoding) Wait() error {
-	err := <-d.done
-	_ = d.pipe.Close()
-	return err
-}
-
-// Decode starts converting the first audio stream of in to raw PCM on the
-// returned Decoding's reader. When wav is not "", the same audio is also
-// written there as WAV, in the same pass. Only local files are read, as in
-// Extract.
-func (f *FFmpeg) Decode(ctx context.Context, in, wav string) (*Decoding, error) {
-	args := []string{"-nostdin", "-y", "-v", "error",
-		"-protocol_whitelist", "file,pipe",
-		"-i", fileURL(in)}
-	pcm := []string{"-vn", "-sn", "-dn", "-map", "0:a:0",
-		"-ac", "1", "-ar", strconv.Itoa(SampleRate), "-c:a", "pcm_s16le", "-bitexact"}
-	args = append(append(args, pcm...), "-f", "s16le", "pipe:1")
-	if wav != "" {
-		args = append(append(args, pcm...), "-f", "wav", fileURL(wav))
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, failure.Transient(api.CodeInternal, "pipe for ffmpeg: %w", err)
-	}
-	d := &Decoding{PCM: pr, pipe: pr, done: make(chan error, 1)}
-	started := make(chan struct{})
-	go func() {
-		_, err := f.runStarted(ctx, f.cfg.ExtractTimeout, f.cfg.FFmpeg, args, pw, started)
-		if err != nil && wav != "" {
-			_ = os.Remove(wav)
-		}
-		d.done <- err
-	}()
-	<-started
-	// The child holds its own copy of the write end: the reader sees EOF
-	// when ffmpeg exits.
-	_ = pw.Close()
-	return d, nil
-}
-
 // PlaybackBitrate is the Opus bitrate of playback copies: speech stays
 // clear, and an hour is about 14 MB.
 const PlaybackBitrate = "32k"
@@ -255,37 +202,21 @@ func fileURL(path string) string {
 }
 
 func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, bin string, args []string) ([]byte, error) {
-	return f.runStarted(ctx, timeout, bin, args, nil, nil)
-}
-
-// runStarted runs bin with its standard output written to out (nil: kept
-// and returned). started, when not nil, is closed once the process has
-// started or failed to.
-func (f *FFmpeg) runStarted(ctx context.Context, timeout time.Duration, bin string, args []string, out io.Writer, started chan<- struct{}) ([]byte, error) {
 	var stderr bytes.Buffer
-	return f.runTo(ctx, timeout, bin, args, out, &limited{buf: &stderr, max: 16 << 10}, &stderr, started)
+	return f.runTo(ctx, timeout, bin, args, &limited{buf: &stderr, max: 16 << 10}, &stderr)
 }
 
 // runTo runs bin with its standard error written to errw; head holds what
 // of it explains a failure.
-func (f *FFmpeg) runTo(ctx context.Context, timeout time.Duration, bin string, args []string, out, errw io.Writer, head *bytes.Buffer, started chan<- struct{}) ([]byte, error) {
+func (f *FFmpeg) runTo(ctx context.Context, timeout time.Duration, bin string, args []string, errw io.Writer, head *bytes.Buffer) ([]byte, error) {
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	if out != nil {
-		cmd.Stdout = out
-	}
 	cmd.Stderr = errw
-	err := cmd.Start()
-	if started != nil {
-		close(started)
-	}
-	if err == nil {
-		err = cmd.Wait()
-	}
+	err := cmd.Run()
 	if err == nil {
 		return stdout.Bytes(), nil
 	}

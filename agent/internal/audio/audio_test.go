@@ -3,6 +3,7 @@ package audio
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -111,59 +112,49 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestDecode: the raw stream holds the samples Extract writes, the WAV
-// written in the same pass is Extract's, and media ffmpeg cannot read is
-// reported by Wait after the stream ends.
-func TestDecode(t *testing.T) {
+// TestFollow: a follower started before the extraction reads exactly the
+// samples of the finished WAV; one of a file never written ends when told;
+// one whose context ends fails.
+func TestFollow(t *testing.T) {
 	t.Parallel()
 	ff := New(Config{})
 	ctx := context.Background()
-	src := media.WebM(t, media.Speech(t, "Decoding as a stream works."))
+	src := media.WebM(t, media.Speech(t, "Following a file being written works."))
 	dir := t.TempDir()
-	want := filepath.Join(dir, "extracted.wav")
-	if err := ff.Extract(ctx, src, want); err != nil {
+	wav := filepath.Join(dir, "audio.wav")
+	written := make(chan struct{})
+	got := make(chan []byte, 1)
+	go func() {
+		r := Follow(ctx, wav, written)
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	if err := ff.Extract(ctx, src, wav); err != nil {
 		t.Fatal(err)
 	}
-	wav := filepath.Join(dir, "decoded.wav")
-	dec, err := ff.Decode(ctx, src, wav)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm, err := io.ReadAll(dec.PCM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dec.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(wav)
+	close(written)
+	pcm := <-got
+	file, err := os.ReadFile(wav)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A plain 44-byte header, which pocketsphinx skips when it reads a file.
-	if len(pcm) == 0 || len(a)-len(pcm) != 44 || !bytes.HasSuffix(a, pcm) || !bytes.Equal(a, b) {
-		t.Fatalf("stream of %d bytes, extracted WAV %d, decoded WAV %d: not the same audio", len(pcm), len(a), len(b))
+	if len(pcm) == 0 || len(file)-len(pcm) != 44 || !bytes.HasSuffix(file, pcm) {
+		t.Fatalf("followed %d bytes of a %d-byte WAV", len(pcm), len(file))
 	}
 
-	bad := filepath.Join(dir, "notes.mp4")
-	if err := os.WriteFile(bad, []byte("this is a text file, not media\n"), 0o644); err != nil {
-		t.Fatal(err)
+	never := make(chan struct{})
+	close(never)
+	if b, err := io.ReadAll(Follow(ctx, filepath.Join(dir, "missing.wav"), never)); err == nil || len(b) != 0 {
+		t.Errorf("a WAV never written: %d bytes, %v", len(b), err)
 	}
-	dec, err = ff.Decode(ctx, bad, filepath.Join(dir, "bad.wav"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := io.Copy(io.Discard, dec.PCM); n != 0 {
-		t.Errorf("%d bytes decoded from a text file", n)
-	}
-	if err := dec.Wait(); failure.Code(err) != api.CodeUndecodable {
-		t.Errorf("Wait = %v, want %s", err, api.CodeUndecodable)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "bad.wav")); !os.IsNotExist(err) {
-		t.Errorf("a WAV left for undecodable media: %v", err)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := io.ReadAll(Follow(cctx, filepath.Join(dir, "missing.wav"), make(chan struct{}))); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled: %v", err)
 	}
 }

@@ -394,7 +394,7 @@ func writeWAV(path string, rate uint32, r io.Reader, n int64) error {
 func (f *FFmpeg) runLines(ctx context.Context, timeout time.Duration, bin string, args []string, key string) ([]byte, error) {
 	var head bytes.Buffer
 	lines := &lineFilter{head: limited{buf: &head, max: 16 << 10}, key: []byte(key)}
-	if _, err := f.runTo(ctx, timeout, bin, args, nil, lines, &head, nil); err != nil {
+	if _, err := f.runTo(ctx, timeout, bin, args, lines, &head); err != nil {
 		return nil, err
 	}
 	lines.flush()

@@ -133,12 +133,9 @@ type Pipeline struct {
 	// Direct, when set, fetches URLs that name a media file (site.IsMediaURL)
 	// itself: no resolve, no caption lookup (a file has no tracks), no
 	// yt-dlp. A web page in the file's place goes the yt-dlp way after all.
-	Direct  MediaFetcher
-	Uploads UploadFetcher
-	Media   Media
-	// Decoder, when set, feeds the audio to engines that take a stream
-	// (asr.Streamer) while it is extracted.
-	Decoder  Decoder
+	Direct   MediaFetcher
+	Uploads  UploadFetcher
+	Media    Media
 	Silencer Silencer // Prepare only
 	// Playback encodes the copy of the audio a browser plays, for tasks
 	// whose spec has a MediaUpload; nil makes none.
@@ -185,7 +182,6 @@ func New(cfg Config) *Pipeline {
 		StageLimits:   cfg.StageLimits,
 		Uploads:       &source.HTTP{Client: cfg.HTTPClient},
 		Media:         ff,
-		Decoder:       ff,
 		Silencer:      ff,
 		Playback:      ff,
 		Engines:       cfg.Engines,
@@ -529,7 +525,7 @@ func (r *run) audio(ctx context.Context) (wav string, st *stream, captions *api.
 
 	wav = filepath.Join(r.tmp, "audio.wav")
 	if r.splits == nil || !r.splits(r.duration()) {
-		st = r.startStream(ctx)
+		st = r.startStream(ctx, wav)
 	}
 	err = r.stage(ctx, StageExtract, func(ctx context.Context) error {
 		// The probe runs beside the extraction rather than before it: on a
@@ -548,12 +544,7 @@ func (r *run) audio(ctx context.Context) (wav string, st *stream, captions *api.
 			}
 			probed <- err
 		}()
-		var err error
-		if st != nil {
-			err = r.decodeInto(ctx, st, media, wav)
-		} else {
-			err = r.p.Media.Extract(ctx, media, wav)
-		}
+		err := r.p.Media.Extract(ctx, media, wav)
 		if perr := <-probed; perr != nil {
 			_ = os.Remove(wav)
 			return perr
@@ -565,6 +556,7 @@ func (r *run) audio(ctx context.Context) (wav string, st *stream, captions *api.
 		_ = os.Remove(media)
 		return nil
 	})
+	st.extracted()
 	if err != nil {
 		st.abandon()
 		return "", nil, nil, err
@@ -573,16 +565,6 @@ func (r *run) audio(ctx context.Context) (wav string, st *stream, captions *api.
 		r.playback = startPlayback(ctx, r.p.Playback, wav, filepath.Dir(r.tmp))
 	}
 	return wav, st, nil, nil
-}
-
-// decodeInto extracts media's audio to wav and feeds it to st as it comes.
-func (r *run) decodeInto(ctx context.Context, st *stream, media, wav string) error {
-	dec, err := r.p.Decoder.Decode(ctx, media, wav)
-	if err != nil {
-		return err
-	}
-	st.feed(dec.PCM)
-	return dec.Wait()
 }
 
 // recognize returns st's transcript, or transcribes wav when there is no

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,26 +12,14 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/api"
 )
 
-// Decoder streams media's audio as raw PCM while also writing it as WAV,
-// for engines that recognize audio as it is decoded (asr.Streamer).
-type Decoder interface {
-	Decode(ctx context.Context, in, wav string) (*audio.Decoding, error)
-}
-
-// errAbandoned ends a stream whose transcript is not wanted after all
-// (the media will be split).
-var errAbandoned = errors.New("recognition abandoned: the media is split")
-
 // stream is recognition running on audio while it is being extracted: the
-// recognizer loads its model while ffmpeg starts, and neither waits for a
-// file. The WAV is written all the same, for splitting and playback.
+// recognizer loads its model while ffmpeg starts, then reads the WAV as
+// ffmpeg writes it (audio.Follow), never slowing the extraction down.
 type stream struct {
 	r       *run
 	start   time.Time
-	release func() // the transcribe slot
 	cancel  context.CancelFunc
-	in      *io.PipeReader
-	out     *io.PipeWriter
+	written chan struct{} // closed when the extraction has ended
 
 	once      sync.Once // abandon
 	dropped   atomic.Bool
@@ -47,9 +33,9 @@ type stream struct {
 // engine can take a stream and has a free slot now; otherwise nil, and the
 // audio is extracted to a file and transcribed from it, as a busy recognizer
 // would make it wait anyway.
-func (r *run) startStream(ctx context.Context) *stream {
+func (r *run) startStream(ctx context.Context, wav string) *stream {
 	se, ok := r.engine.(asr.Streamer)
-	if !ok || r.p.Decoder == nil || r.validate() != nil {
+	if !ok || r.validate() != nil {
 		return nil
 	}
 	release, ok := r.p.tryEnter(StageTranscribe)
@@ -57,28 +43,24 @@ func (r *run) startStream(ctx context.Context) *stream {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	in, out := io.Pipe()
-	s := &stream{r: r, start: r.p.now(), release: release, cancel: cancel, in: in, out: out, done: make(chan struct{})}
+	s := &stream{r: r, start: r.p.now(), cancel: cancel, written: make(chan struct{}), done: make(chan struct{})}
 	opts := r.opts
 	opts.Position = s.position
 	go func() {
 		defer close(s.done)
 		defer release()
-		s.tr, s.err = se.TranscribeStream(ctx, in, opts)
-		// A recognizer that stopped reading must not block the decoder.
-		_ = in.CloseWithError(io.ErrClosedPipe)
+		defer cancel()
+		pcm := audio.Follow(ctx, wav, s.written)
+		defer pcm.Close()
+		s.tr, s.err = se.TranscribeStream(ctx, pcm, opts)
 	}()
 	return s
 }
 
-// feed copies the decoded PCM into the recognizer until the decoder is
-// done; if the recognizer stops reading first, the rest is drained so
-// ffmpeg still finishes the WAV.
-func (s *stream) feed(pcm io.Reader) {
-	_, err := io.Copy(s.out, pcm)
-	_ = s.out.CloseWithError(err) // nil: the recognizer sees the end of the audio
-	if err != nil {
-		_, _ = io.Copy(io.Discard, pcm)
+// extracted tells the stream the WAV is complete (or will never be).
+func (s *stream) extracted() {
+	if s != nil {
+		close(s.written)
 	}
 }
 
@@ -99,7 +81,6 @@ func (s *stream) abandon() {
 	s.once.Do(func() {
 		s.dropped.Store(true)
 		s.cancel()
-		_ = s.out.CloseWithError(errAbandoned)
 	})
 	<-s.done
 }

@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ytcaption/ytcaption/agent/internal/asr"
 	"github.com/ytcaption/ytcaption/agent/internal/failure"
@@ -67,6 +69,9 @@ func watchedPipeline(t *testing.T, fail error) (*Pipeline, *watchedEngine) {
 	return p, w
 }
 
+// fileOnly hides an engine's stream support.
+type fileOnly struct{ asr.Engine }
+
 // TestStreamedMatchesExtracted: the transcript of audio streamed into the
 // recognizer is the one of the extracted file, and the timings say both
 // stages ran together.
@@ -76,7 +81,7 @@ func TestStreamedMatchesExtracted(t *testing.T) {
 	ctx := context.Background()
 	spec := api.TaskSpec{URL: base + "/speech.mp4", Language: "en"}
 	streamed, fromFile := newPipeline(t), newPipeline(t)
-	fromFile.Decoder = nil
+	fromFile.Engines = map[string]asr.Engine{asr.NamePocketsphinx: fileOnly{asr.NewPocketsphinx(asr.PocketsphinxConfig{})}}
 
 	a, err := streamed.Run(ctx, spec, t.TempDir(), nil)
 	if err != nil {
@@ -181,4 +186,55 @@ func TestStreamRecognizerFails(t *testing.T) {
 		t.Errorf("streams %v", ended)
 	}
 	assertEmpty(t, work)
+}
+
+// stalledEngine reads a little of its stream, then stops reading until gate
+// is closed: a recognizer slower than the extraction.
+type stalledEngine struct {
+	*asr.Pocketsphinx
+	gate chan struct{}
+}
+
+func (e *stalledEngine) TranscribeStream(ctx context.Context, pcm io.Reader, opts asr.Options) (api.Transcript, error) {
+	first := make([]byte, 4096)
+	n, err := io.ReadFull(pcm, first)
+	if err != nil {
+		return api.Transcript{}, err
+	}
+	select {
+	case <-e.gate:
+	case <-ctx.Done():
+		return api.Transcript{}, ctx.Err()
+	}
+	return e.Pocketsphinx.TranscribeStream(ctx, io.MultiReader(bytes.NewReader(first[:n]), pcm), opts)
+}
+
+// TestStreamDoesNotPaceExtraction: a recognizer that stops reading does not
+// hold the extraction up: the extract stage ends while it waits (the gate
+// opens only once the transcribe stage is reported, after extraction), and
+// the transcript is still whole.
+func TestStreamDoesNotPaceExtraction(t *testing.T) {
+	t.Parallel()
+	base := serveSite(t)
+	p := newPipeline(t)
+	eng := &stalledEngine{Pocketsphinx: asr.NewPocketsphinx(asr.PocketsphinxConfig{}), gate: make(chan struct{})}
+	p.Engines = map[string]asr.Engine{asr.NamePocketsphinx: eng}
+	// Only a hang guard: a paced extraction would never end.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var once sync.Once
+	out, err := p.Run(ctx, api.TaskSpec{URL: base + "/speech.webm", Language: "en"}, t.TempDir(), func(stage string, _ float64) {
+		if stage == StageTranscribe {
+			once.Do(func() { close(eng.gate) })
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Result.Streamed {
+		t.Error("not streamed")
+	}
+	if wer := media.WER(speech, out.Transcript.Text); wer > 0.2 {
+		t.Errorf("WER %.2f: %q", wer, out.Transcript.Text)
+	}
 }
