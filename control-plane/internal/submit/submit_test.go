@@ -62,6 +62,28 @@ func newWorld(t *testing.T, allowPrivate bool) *world {
 	return w
 }
 
+// runTask leases the one queued task as agent "ag", stores a result for it
+// and completes it with res; it returns the result's key.
+func (w *world) runTask(t *testing.T, res api.Result) string {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	leased, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	l := leased[0]
+	key := blob.ResultKey(l.JobID, l.ID, l.Attempt)
+	if err := w.blobs.Put(ctx, key, strings.NewReader("{}"), 2, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.CompleteTask(ctx, store.Completion{TaskID: l.ID, Holder: "ag", Token: l.Token, Now: now,
+		Result: api.TaskResult{Key: key, Result: res}}); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 func spec(t *testing.T, req api.JobRequest, upload bool) job.Spec {
 	t.Helper()
 	s, err := job.Normalize(req, upload)
@@ -88,20 +110,7 @@ func TestCachedAnswer(t *testing.T) {
 	if err != nil || !created || first.Status != api.JobQueued || w.wakes != 1 {
 		t.Fatalf("first submission: %+v created=%v wakes=%d err=%v", first, created, w.wakes, err)
 	}
-	now := time.Now()
-	leased, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
-	if err != nil || len(leased) != 1 {
-		t.Fatalf("lease: %d tasks, %v", len(leased), err)
-	}
-	l := leased[0]
-	key := blob.ResultKey(l.JobID, l.ID, l.Attempt)
-	if err := w.blobs.Put(ctx, key, strings.NewReader("{}"), 2, "application/json"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.st.CompleteTask(ctx, store.Completion{TaskID: l.ID, Holder: "ag", Token: l.Token, Now: now,
-		Result: api.TaskResult{Key: key, Result: api.Result{Language: "en", Engine: "pocketsphinx", Timings: map[string]float64{"transcribe": 1.5}}}}); err != nil {
-		t.Fatal(err)
-	}
+	key := w.runTask(t, api.Result{Language: "en", Engine: "pocketsphinx", Timings: map[string]float64{"transcribe": 1.5}})
 
 	spelled := media.URL + "/a.mp4?a=1&b=2#t=3"
 	second, created, err := w.svc.Submit(ctx, submit.Request{Tenant: "acme", Spec: spec(t, api.JobRequest{URL: spelled}, false)})
@@ -115,6 +124,7 @@ func TestCachedAnswer(t *testing.T) {
 	if w.wakes != 1 {
 		t.Fatalf("a cached answer woke the dispatchers (%d wakes)", w.wakes)
 	}
+	now := time.Now()
 	if again, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 5, Now: now, Deadline: now.Add(time.Minute)}); err != nil || len(again) != 0 {
 		t.Fatalf("a cached job's task was leased: %d, %v", len(again), err)
 	}
@@ -147,21 +157,7 @@ func TestFreshRunKeyedByWhatTheAgentFetched(t *testing.T) {
 		if err != nil || j.Status != api.JobQueued {
 			t.Fatalf("fresh run: %+v, %v", j, err)
 		}
-		now := time.Now()
-		leased, err := w.st.LeaseTasks(ctx, store.LeaseParams{AgentID: "ag", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
-		if err != nil || len(leased) != 1 {
-			t.Fatalf("lease: %d tasks, %v", len(leased), err)
-		}
-		l := leased[0]
-		key := blob.ResultKey(l.JobID, l.ID, l.Attempt)
-		if err := w.blobs.Put(ctx, key, strings.NewReader("{}"), 2, "application/json"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.st.CompleteTask(ctx, store.Completion{TaskID: l.ID, Holder: "ag", Token: l.Token, Now: now,
-			Result: api.TaskResult{Key: key, Result: api.Result{Language: "en", SourceValidator: validator}}}); err != nil {
-			t.Fatal(err)
-		}
-		return key
+		return w.runTask(t, api.Result{Language: "en", SourceValidator: validator})
 	}
 	fresh := run(media.URL+"/talk.mp4", `etag:"v2"`)
 	stale := run(media.URL+"/old.mp4", `etag:"v1"`) // the URL has served other bytes since
