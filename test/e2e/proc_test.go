@@ -263,6 +263,19 @@ func (a *agent) events(msg string) []logEvent {
 }
 
 // did reports whether the agent logged msg for the job.
+// didSoon is did, waiting up to 30 s for the line: an agent logs a
+// completion after the control plane has committed it.
+func (a *agent) didSoon(msg, jobID string) bool {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if a.did(msg, jobID) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func (a *agent) did(msg, jobID string) bool {
 	for _, e := range a.events(msg) {
 		if e.job == jobID {
@@ -272,18 +285,28 @@ func (a *agent) did(msg, jobID string) bool {
 	return false
 }
 
-// emptyDir fails the test unless dir has no entries.
+// emptyDir fails the test unless dir has no entries. An agent removes its
+// files after its completion call returns, which may be just after the job
+// was seen succeeding, so it waits a while for the last of them to go.
 func emptyDir(t testing.TB, what, dir string) {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	if len(ents) > 0 {
-		var names []string
+	var names []string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		names = names[:0]
 		for _, e := range ents {
 			names = append(names, e.Name())
 		}
-		t.Errorf("%s %s is not empty: %v", what, dir, names)
+		if len(names) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	t.Errorf("%s %s is not empty: %v", what, dir, names)
 }
