@@ -120,9 +120,7 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 		}
 		if len(tasks) > 0 || wait <= 0 {
 			d.hub.Leave(t)
-			if len(tasks) == max {
-				d.hub.Wake() // more may be ready: pass the wake-up on
-			}
+			d.Took(len(tasks), max)
 			return tasks, nil
 		}
 		if budget > 0 && d.readyWork(ctx) {
@@ -146,6 +144,15 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 			d.hub.Leave(t)
 			return nil, ended
 		}
+	}
+}
+
+// Took tells of a lease that took n of the max tasks asked, here or in a
+// completion that leased its agent's next tasks: one that took all it
+// asked for passes the wake-up on, as more may be ready.
+func (d *Dispatcher) Took(n, max int) {
+	if n == max {
+		d.hub.Wake()
 	}
 }
 

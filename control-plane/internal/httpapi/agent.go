@@ -26,7 +26,7 @@ type protocolStore interface {
 	CreateAgent(ctx context.Context, a store.Agent) error
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
 	Heartbeat(ctx context.Context, h store.Heartbeat) (job.Task, error)
-	CompleteTask(ctx context.Context, c store.Completion) (job.Job, error)
+	CompleteAndLease(ctx context.Context, c store.Completion, next *store.LeaseParams) (job.Job, []store.Leased, error)
 	FailTask(ctx context.Context, f store.Failure) (job.Job, error)
 	ReleaseTask(ctx context.Context, taskID, holder string, token int64, now time.Time) error
 	GetTask(ctx context.Context, id string) (job.Task, error)
@@ -126,16 +126,24 @@ func (a *API) leaseNext(ctx context.Context, ag store.Agent, max int, wait time.
 	if err != nil {
 		return api.LeaseResponse{}, err
 	}
+	return a.hand(ctx, ag.ID, tasks)
+}
+
+// hand answers an agent with the tasks just leased for it, each with what
+// it needs to run it (leaseFor).
+func (a *API) hand(ctx context.Context, agentID string, tasks []store.Leased) (api.LeaseResponse, error) {
 	out := api.LeaseResponse{Tasks: make([]api.Lease, 0, len(tasks)), Features: features()}
 	for _, t := range tasks {
 		l, err := a.leaseFor(ctx, t)
 		if err != nil {
-			// Hand it straight back: the agent never learned of it.
-			_ = a.protocol.ReleaseTask(ctx, t.ID, ag.ID, t.Token, a.now())
+			// Hand them straight back: the agent never learned of them.
+			for _, t := range tasks {
+				_ = a.protocol.ReleaseTask(ctx, t.ID, agentID, t.Token, a.now())
+			}
 			a.notify.Notify(ctx)
 			return api.LeaseResponse{}, err
 		}
-		l.Traceparent = a.obs.leaseTrace(ctx, t, ag.ID)
+		l.Traceparent = a.obs.leaseTrace(ctx, t, agentID)
 		out.Tasks = append(out.Tasks, l)
 	}
 	return out, nil
@@ -374,11 +382,18 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if n := req.Next; n != nil && (n.Max < 1 || n.Max > maxLease) {
 		return badRequest(fmt.Sprintf("next.max must be between 1 and %d", maxLease))
 	}
-	ag, id := agentOf(c), taskID(c)
-	j, err := a.protocol.CompleteTask(c.UserContext(), store.Completion{
-		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: a.now(),
+	ag, id, now := agentOf(c), taskID(c), a.now()
+	// The next tasks are leased in the completion's own transaction: one
+	// commit for both. A draining agent is leased nothing.
+	var next *store.LeaseParams
+	if req.Next != nil && !ag.Draining {
+		next = &store.LeaseParams{AgentID: ag.ID, Capabilities: ag.Capabilities, Max: req.Next.Max,
+			Now: now, Deadline: now.Add(a.cfg.LeaseDuration)}
+	}
+	j, leased, err := a.protocol.CompleteAndLease(c.UserContext(), store.Completion{
+		TaskID: id, Holder: ag.ID, Token: req.Token, Result: req.Result, Now: now,
 		Check: checkResult,
-	})
+	}, next)
 	if err != nil {
 		return err
 	}
@@ -396,15 +411,22 @@ func (a *API) complete(c *fiber.Ctx) error {
 	if req.Next == nil {
 		return c.SendStatus(http.StatusNoContent)
 	}
-	// The completion is committed: a failure to lease now costs the agent
-	// only the lease call it would have made anyway, so it is not an error
-	// of this call (an empty answer sends the agent back to leasing).
-	next, err := a.leaseNext(c.UserContext(), ag, req.Next.Max, 0, nil)
+	if ag.Draining {
+		return c.JSON(api.CompleteResponse{Next: api.LeaseResponse{Tasks: []api.Lease{}, Drain: true, Features: features()}})
+	}
+	_ = a.agents.Touch(c.UserContext(), ag.ID, now, nil)
+	a.obs.leased(leased, now)
+	a.dispatch.Took(len(leased), req.Next.Max)
+	// The completion is committed: a failure to hand the next tasks over
+	// costs the agent only the lease call it would have made anyway, so it
+	// is not an error of this call (an empty answer sends it back to
+	// leasing).
+	out, err := a.hand(c.UserContext(), ag.ID, leased)
 	if err != nil {
 		a.log.Warn("lease after completion failed; the agent will lease again", "agent", ag.ID, "err", err)
-		next = api.LeaseResponse{Tasks: []api.Lease{}, Features: features()}
+		out = api.LeaseResponse{Tasks: []api.Lease{}, Features: features()}
 	}
-	return c.JSON(api.CompleteResponse{Next: next})
+	return c.JSON(api.CompleteResponse{Next: out})
 }
 
 func (a *API) fail(c *fiber.Ctx) error {

@@ -35,6 +35,9 @@ type Blobs interface {
 // Dispatcher answers lease long-polls.
 type Dispatcher interface {
 	Lease(ctx context.Context, agentID string, caps api.Capabilities, max int, wait time.Duration) ([]store.Leased, error)
+	// Took tells of a lease made outside Lease (a completion's next tasks)
+	// that took n of the max tasks asked.
+	Took(n, max int)
 }
 
 // Notifier wakes waiting agents after work was queued.

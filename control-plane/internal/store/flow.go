@@ -145,6 +145,11 @@ type Report struct {
 	TaskID string
 	// Decide changes the task's job state; a nil change writes nothing.
 	Decide func(*job.State) (job.Task, *job.Change, error)
+	// Next, when set, leases the agent's next tasks in the same
+	// transaction once the report is accepted (a completion that asks for
+	// more work). A failure to lease leases nothing and does not undo the
+	// report: the agent only asks again.
+	Next *LeaseParams
 }
 
 // Reported is the answer to a Report: the task and its job as written, or
@@ -152,6 +157,7 @@ type Report struct {
 type Reported struct {
 	Task job.Task
 	Job  job.Job
+	Next []Leased // what Report.Next leased
 	Err  error
 }
 
@@ -221,10 +227,17 @@ func (c Changes) Heartbeat(ctx context.Context, h Heartbeat) (job.Task, error) {
 
 // CompleteTask records a task's result and updates its job.
 func (c Changes) CompleteTask(ctx context.Context, cp Completion) (job.Job, error) {
-	res, err := c.Report(ctx, Report{Op: "complete", TaskID: cp.TaskID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
+	j, _, err := c.CompleteAndLease(ctx, cp, nil)
+	return j, err
+}
+
+// CompleteAndLease records a task's result and, when next is set, leases
+// the agent's next tasks in the same transaction: one commit for both.
+func (c Changes) CompleteAndLease(ctx context.Context, cp Completion, next *LeaseParams) (job.Job, []Leased, error) {
+	res, err := c.Report(ctx, Report{Op: "complete", TaskID: cp.TaskID, Next: next, Decide: func(st *job.State) (job.Task, *job.Change, error) {
 		return st.Complete(cp)
 	}})
-	return res.Job, err
+	return res.Job, res.Next, err
 }
 
 // FailTask records a failed attempt.

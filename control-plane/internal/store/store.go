@@ -74,6 +74,10 @@ type Store interface {
 	Heartbeat(ctx context.Context, h Heartbeat) (job.Task, error)
 	// CompleteTask records a task's result and updates its job.
 	CompleteTask(ctx context.Context, c Completion) (job.Job, error)
+	// CompleteAndLease is CompleteTask and, when next is set, LeaseTasks
+	// for the same agent in the same transaction. A failed lease leases
+	// nothing and does not undo the completion.
+	CompleteAndLease(ctx context.Context, c Completion, next *LeaseParams) (job.Job, []Leased, error)
 	// FailTask records a failed attempt per policy; jitter in [0,1).
 	FailTask(ctx context.Context, f Failure) (job.Job, error)
 	// ReleaseTask hands a leased task back for immediate re-lease.

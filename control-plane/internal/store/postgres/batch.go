@@ -55,8 +55,10 @@ type result[R any] struct {
 	err error
 }
 
-// call is one request waiting in a batcher.
+// call is one request waiting in a batcher. Its context is the caller's,
+// for work that should not be done for a caller that has gone.
 type call[Q, R any] struct {
+	ctx  context.Context
 	req  Q
 	done chan result[R] // buffered: a writer never waits for the caller
 }
@@ -112,7 +114,7 @@ func (b *batcher[Q, R]) do(ctx context.Context, req Q) (R, error) {
 		return zero, ErrClosed
 	default:
 	}
-	c := &call[Q, R]{req: req, done: make(chan result[R], 1)}
+	c := &call[Q, R]{ctx: ctx, req: req, done: make(chan result[R], 1)}
 	select {
 	case b.calls <- c:
 	case <-b.stop:

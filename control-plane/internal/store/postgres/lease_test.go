@@ -50,12 +50,12 @@ func TestLeaseBatch(t *testing.T) {
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
 	now := time.Now().UTC()
-	leaseCallOf := func(ctx context.Context, agent string, max int, caps api.Capabilities) *call[leaseCall, []store.Leased] {
+	leaseCallOf := func(ctx context.Context, agent string, max int, caps api.Capabilities) *call[store.LeaseParams, []store.Leased] {
 		p := store.LeaseParams{AgentID: agent, Capabilities: caps, Max: max, Now: now, Deadline: now.Add(time.Minute)}
-		return &call[leaseCall, []store.Leased]{req: leaseCall{ctx, p}, done: make(chan result[[]store.Leased], 1)}
+		return &call[store.LeaseParams, []store.Leased]{ctx: ctx, req: p, done: make(chan result[[]store.Leased], 1)}
 	}
 	onGPU := api.Capabilities{Labels: map[string]string{"gpu": "a100"}}
-	batch := []*call[leaseCall, []store.Leased]{
+	batch := []*call[store.LeaseParams, []store.Leased]{
 		leaseCallOf(ctx, "a1", 2, api.Capabilities{}),
 		leaseCallOf(ctx, "drained", 2, api.Capabilities{}),
 		leaseCallOf(gone, "a3", 2, api.Capabilities{}),
@@ -76,7 +76,7 @@ func TestLeaseBatch(t *testing.T) {
 			t.Fatalf("call %d: %v", i, r.err)
 		}
 		for _, l := range r.val {
-			if l.AgentID != c.req.p.AgentID || l.State != job.TaskLeased || l.Token != 1 || !l.LeaseDeadline.Equal(c.req.p.Deadline) {
+			if l.AgentID != c.req.AgentID || l.State != job.TaskLeased || l.Token != 1 || !l.LeaseDeadline.Equal(c.req.Deadline) {
 				t.Errorf("call %d leased %+v", i, l.Task)
 			}
 			got[i] = append(got[i], l.ID)
@@ -85,7 +85,7 @@ func TestLeaseBatch(t *testing.T) {
 	want := [][]string{plain[:2], nil, nil, gpu, plain[2:]}
 	for i := range want {
 		if !slices.Equal(got[i], want[i]) {
-			t.Errorf("call %d (%s) leased %v, want %v", i, batch[i].req.p.AgentID, got[i], want[i])
+			t.Errorf("call %d (%s) leased %v, want %v", i, batch[i].req.AgentID, got[i], want[i])
 		}
 	}
 	for _, id := range slices.Concat(plain, gpu) {

@@ -37,9 +37,10 @@ type Store struct {
 
 	pool    *pgxpool.Pool
 	log     *slog.Logger
-	creates *batcher[createReq, created]           // group commit of CreateJob (create.go)
-	reports *batcher[store.Report, store.Reported] // group commit of agents' reports (taskchange.go)
-	leases  *batcher[leaseCall, []store.Leased]    // group commit of leases (tasks.go)
+	creates *batcher[createReq, created]                // group commit of CreateJob (create.go)
+	reports *batcher[store.Report, store.Reported]      // group commit of agents' reports (taskchange.go)
+	leases  *batcher[store.LeaseParams, []store.Leased] // group commit of leases (tasks.go)
+	vacuum  *vacuumer                                   // of tasks, after many leases (vacuum.go)
 }
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
@@ -68,7 +69,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool, log: logger}
+	s := &Store{pool: pool, log: logger, vacuum: &vacuumer{pool: pool, log: logger, every: vacuumEvery}}
 	s.creates = newBatcher(createWriters, createMaxBatch, s.createBatch)
 	s.reports = newBatcher(taskWriters, taskMaxBatch, s.applyReports)
 	s.leases = newBatcher(leaseWriters, leaseMaxBatch, s.leaseBatch)
@@ -89,6 +90,7 @@ func (s *Store) Close() error {
 	s.creates.close()
 	s.reports.close()
 	s.leases.close()
+	s.vacuum.wait()
 	s.pool.Close()
 	return nil
 }

@@ -34,7 +34,9 @@ func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, err
 
 // applyReports writes a batch of reports in one transaction (see
 // groupCommit) and answers every call. A report the job rules refuse (a
-// stale lease, say) writes nothing and does not disturb the batch.
+// stale lease, say) writes nothing and does not disturb the batch. The
+// accepted reports that ask for the agent's next tasks lease them in the
+// same transaction, all with one fair-share query per set of capabilities.
 func (s *Store) applyReports(batch []*call[store.Report, store.Reported]) {
 	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[store.Report, store.Reported]) (func(context.Context), error) {
 		reports := make([]store.Report, len(batch))
@@ -45,10 +47,54 @@ func (s *Store) applyReports(batch []*call[store.Report, store.Reported]) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.leaseNext(ctx, tx, batch, out); err != nil {
+			return nil, err
+		}
 		return func(context.Context) {
+			n := 0
+			for i := range batch {
+				n += len(out[i].Next)
+			}
+			s.vacuum.leasedN(n)
 			for i, c := range batch {
 				c.answer(out[i], nil)
 			}
 		}, nil
 	})
+}
+
+// leaseNext leases, inside a savepoint, the next tasks the accepted reports
+// of batch ask for (Report.Next) into out. A lease that fails is rolled
+// back alone and leases nothing: the reports stand, and their agents ask
+// again. Only an error that breaks the transaction itself is returned.
+func (s *Store) leaseNext(ctx context.Context, tx pgx.Tx, batch []*call[store.Report, store.Reported], out []store.Reported) error {
+	ps := make([]store.LeaseParams, len(batch))
+	asked := false
+	for i, c := range batch {
+		if n := c.req.Next; n != nil && out[i].Err == nil && c.ctx.Err() == nil {
+			ps[i], asked = *n, true
+		}
+	}
+	if !asked {
+		return nil
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	leased, err := leaseAll(ctx, sp, ps)
+	if err != nil {
+		s.log.WarnContext(ctx, "postgres: lease after reports failed; the agents will lease again", "err", err)
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return fmt.Errorf("roll back the lease: %w", rerr)
+		}
+		return nil
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	for i := range out {
+		out[i].Next = leased[i]
+	}
+	return nil
 }

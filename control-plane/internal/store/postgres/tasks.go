@@ -109,14 +109,6 @@ const (
 	leaseMaxBatch = 256
 )
 
-// leaseCall is one LeaseTasks call waiting in the batcher; its context is
-// checked when the batch is written, so an agent that has gone is leased
-// nothing.
-type leaseCall struct {
-	ctx context.Context
-	p   store.LeaseParams
-}
-
 // LeaseTasks leases up to p.Max ready tasks that p.Capabilities can run,
 // sharing them fairly across tenants. A draining or revoked agent gets
 // nothing: a long-poll that began before the drain must not take work
@@ -125,7 +117,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	if p.Max <= 0 {
 		return nil, nil
 	}
-	leased, err := s.leases.do(ctx, leaseCall{ctx, p})
+	leased, err := s.leases.do(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lease tasks for agent %s: %w", p.AgentID, err)
 	}
@@ -133,36 +125,28 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 }
 
 // leaseBatch leases for a batch of calls in one transaction (see
-// groupCommit) and answers every call.
-func (s *Store) leaseBatch(batch []*call[leaseCall, []store.Leased]) {
-	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[leaseCall, []store.Leased]) (func(context.Context), error) {
-		out := make([][]store.Leased, len(batch))
+// groupCommit) and answers every call. A call whose context has ended is
+// answered with its error and leased nothing: its agent has gone.
+func (s *Store) leaseBatch(batch []*call[store.LeaseParams, []store.Leased]) {
+	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[store.LeaseParams, []store.Leased]) (func(context.Context), error) {
+		ps := make([]store.LeaseParams, len(batch))
 		errs := make([]error, len(batch))
-		groups, err := leaseGroups(ctx, tx, batch, errs)
+		for i, c := range batch {
+			ps[i], errs[i] = c.req, c.ctx.Err()
+			if errs[i] != nil {
+				ps[i].Max = 0
+			}
+		}
+		out, err := leaseAll(ctx, tx, ps)
 		if err != nil {
 			return nil, err
 		}
-		var all []store.Leased
-		for _, g := range groups {
-			ps := make([]store.LeaseParams, len(g))
-			for i, c := range g {
-				ps[i] = batch[c].req.p
-			}
-			got, err := leaseFor(ctx, tx, ps)
-			if err != nil {
-				return nil, err
-			}
-			for i, c := range g {
-				out[c] = got[i]
-				all = append(all, got[i]...)
-			}
-		}
-		if len(all) > 0 {
-			if _, err := tx.Exec(ctx, servedSQL, servedTenants(all), batch[0].req.p.Now); err != nil {
-				return nil, fmt.Errorf("stamp served tenants: %w", err)
-			}
-		}
 		return func(context.Context) {
+			n := 0
+			for i := range batch {
+				n += len(out[i])
+			}
+			s.vacuum.leasedN(n)
 			for i, c := range batch {
 				c.answer(out[i], errs[i])
 			}
@@ -170,13 +154,50 @@ func (s *Store) leaseBatch(batch []*call[leaseCall, []store.Leased]) {
 	})
 }
 
-// leaseGroups groups the batch's calls that may lease by capabilities, in
-// arrival order (indexes into batch). A call whose context has ended is
-// answered with its error; a draining or revoked agent's gets nothing.
-func leaseGroups(ctx context.Context, tx pgx.Tx, batch []*call[leaseCall, []store.Leased], errs []error) ([][]int, error) {
-	agents := make([]string, len(batch))
-	for i, c := range batch {
-		agents[i] = c.req.p.AgentID
+// leaseAll leases for several calls in tx (those with Max 0 take nothing):
+// the calls that share capabilities are served by one fair-share query,
+// and the tenants served are stamped once. out[i] is what ps[i] leased.
+func leaseAll(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]store.Leased, error) {
+	out := make([][]store.Leased, len(ps))
+	groups, err := leaseGroups(ctx, tx, ps)
+	if err != nil {
+		return nil, err
+	}
+	var all []store.Leased
+	for _, g := range groups {
+		calls := make([]store.LeaseParams, len(g))
+		for i, c := range g {
+			calls[i] = ps[c]
+		}
+		got, err := leaseFor(ctx, tx, calls)
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range g {
+			out[c] = got[i]
+			all = append(all, got[i]...)
+		}
+	}
+	if len(all) > 0 {
+		if _, err := tx.Exec(ctx, servedSQL, servedTenants(all), store.LeaseNow(ps)); err != nil {
+			return nil, fmt.Errorf("stamp served tenants: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// leaseGroups groups the calls that may lease (Max > 0) by capabilities,
+// in arrival order (indexes into ps); a draining or revoked agent's call
+// gets nothing.
+func leaseGroups(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]int, error) {
+	agents := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p.Max > 0 {
+			agents = append(agents, p.AgentID)
+		}
+	}
+	if len(agents) == 0 {
+		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT id FROM agents WHERE id = ANY($1) AND (draining OR revoked_at IS NOT NULL)`, agents)
 	if err != nil {
@@ -188,11 +209,11 @@ func leaseGroups(ctx context.Context, tx pgx.Tx, batch []*call[leaseCall, []stor
 	}
 	var groups [][]int
 	index := map[string]int{}
-	for i, c := range batch {
-		if errs[i] = c.req.ctx.Err(); errs[i] != nil || slices.Contains(stopped, c.req.p.AgentID) {
+	for i, p := range ps {
+		if p.Max <= 0 || slices.Contains(stopped, p.AgentID) {
 			continue
 		}
-		key, err := json.Marshal(c.req.p.Capabilities)
+		key, err := json.Marshal(p.Capabilities)
 		if err != nil {
 			return nil, fmt.Errorf("capabilities: %w", err)
 		}

@@ -56,6 +56,20 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	if p.Max <= 0 {
 		return nil, nil
 	}
+	var leased []store.Leased
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		leased, err = leaseTx(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lease tasks for agent %s: %w", p.AgentID, err)
+	}
+	return leased, nil
+}
+
+// leaseTx is LeaseTasks inside tx.
+func leaseTx(ctx context.Context, tx *sql.Tx, p store.LeaseParams) ([]store.Leased, error) {
 	caps := p.Capabilities
 	engines := make([]string, 0, len(caps.Engines))
 	for _, e := range caps.Engines {
@@ -63,30 +77,23 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 	}
 	engJ, err := json.Marshal(engines)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: lease: engines: %w", err)
+		return nil, fmt.Errorf("engines: %w", err)
 	}
 	labels := []byte("{}")
 	if caps.Labels != nil {
 		if labels, err = json.Marshal(caps.Labels); err != nil {
-			return nil, fmt.Errorf("sqlite: lease: labels: %w", err)
+			return nil, fmt.Errorf("labels: %w", err)
 		}
 	}
-	var leased []store.Leased
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		candidates, err := readyFair(ctx, tx, p, string(engJ), string(labels))
-		if err != nil {
-			return fmt.Errorf("select ready tasks: %w", err)
-		}
-		leased, err = store.Lease(ctx, stateTx{tx}, p, candidates)
-		if err != nil {
-			return err
-		}
-		return stampServed(ctx, tx, leased, p.Now)
-	})
+	candidates, err := readyFair(ctx, tx, p, string(engJ), string(labels))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: lease tasks for agent %s: %w", p.AgentID, err)
+		return nil, fmt.Errorf("select ready tasks: %w", err)
 	}
-	return leased, nil
+	leased, err := store.Lease(ctx, stateTx{tx}, p, candidates)
+	if err != nil {
+		return nil, err
+	}
+	return leased, stampServed(ctx, tx, leased, p.Now)
 }
 
 // readyFair returns up to p.Max ready tasks in fair-share order, none for a
@@ -277,7 +284,9 @@ func (s *Store) TenantShare(ctx context.Context, tenant string) (store.TenantSha
 	return sh, nil
 }
 
-// report decides one report in a write transaction of its own.
+// report decides one report in a write transaction of its own, and leases
+// the agent's next tasks in it when the report asks (inside a savepoint: a
+// lease that fails leases nothing and leaves the report standing).
 func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, error) {
 	var out store.Reported
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -285,8 +294,24 @@ func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, err
 		if err != nil {
 			return err
 		}
-		out = res[0]
-		return out.Err
+		if out = res[0]; out.Err != nil || r.Next == nil || r.Next.Max <= 0 {
+			return out.Err
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT next_lease`); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		out.Next, err = leaseTx(ctx, tx, *r.Next)
+		if err != nil {
+			out.Next = nil
+			s.log.WarnContext(ctx, "sqlite: lease after a report failed; the agent will lease again", "agent", r.Next.AgentID, "err", err)
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO next_lease`); err != nil {
+				return fmt.Errorf("roll back the lease: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE next_lease`); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Reported{}, fmt.Errorf("sqlite: %s task %s: %w", r.Op, r.TaskID, err)

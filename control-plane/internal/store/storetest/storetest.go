@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, graphTests()...)
 	tests = append(tests, fairnessTests()...)
 	tests = append(tests, agentTasksTests()...)
+	tests = append(tests, nextTests()...)
 	tests = append(tests, adminTests()...)
 	tests = append(tests, runsTests()...)
 	tests = append(tests, mediaTests()...)
