@@ -57,6 +57,9 @@ func hostClient(base string, conns int) *fasthttp.HostClient {
 		ReadTimeout:         60 * time.Second,
 		WriteTimeout:        10 * time.Second,
 		MaxIdleConnDuration: time.Minute,
+		// A burst beyond conns (steady submissions while the server is slow)
+		// waits for a connection rather than failing the run.
+		MaxConnWaitTimeout: time.Minute,
 	}
 }
 
