@@ -95,3 +95,40 @@ func TestLeaseBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionStandsWhenItsLeaseFails: a completion whose next lease
+// fails in PostgreSQL (an agent id no text column can hold) is committed
+// all the same, leases nothing, and leaves the queue as it was.
+func TestCompletionStandsWhenItsLeaseFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Now().UTC().Add(-time.Minute)
+	var ids []string
+	for i := range 2 {
+		j := testJob(at.Add(time.Duration(i)*time.Second), "")
+		tasks := job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3)
+		if _, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tasks[0].ID)
+	}
+	if err := s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "h", CreatedAt: at, LastSeenAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a1", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
+	if err != nil || len(leased) != 1 || leased[0].ID != ids[0] {
+		t.Fatalf("lease: %+v, %v", leased, err)
+	}
+	bad := &store.LeaseParams{AgentID: "a1\x00", Max: 1, Now: now, Deadline: now.Add(time.Minute)}
+	j, next, err := s.CompleteAndLease(ctx, store.Completion{TaskID: ids[0], Holder: "a1", Token: leased[0].Token, Now: now}, bad)
+	if err != nil || len(next) != 0 || j.Status != api.JobSucceeded {
+		t.Fatalf("complete with a failing lease: job %s, next %+v, err %v", j.Status, next, err)
+	}
+	for id, want := range map[string]job.TaskState{ids[0]: job.TaskSucceeded, ids[1]: job.TaskQueued} {
+		if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want {
+			t.Errorf("task %s is %s (%v), want %s", id, tk.State, err, want)
+		}
+	}
+}
