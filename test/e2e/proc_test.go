@@ -262,20 +262,13 @@ func (a *agent) events(msg string) []logEvent {
 	return out
 }
 
-// did reports whether the agent logged msg for the job.
 // didSoon is did, waiting up to 30 s for the line: an agent logs a
 // completion after the control plane has committed it.
 func (a *agent) didSoon(msg, jobID string) bool {
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if a.did(msg, jobID) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
+	return eventually(30*time.Second, func() bool { return a.did(msg, jobID) })
 }
 
+// did reports whether the agent logged msg for the job.
 func (a *agent) did(msg, jobID string) bool {
 	for _, e := range a.events(msg) {
 		if e.job == jobID {
@@ -291,7 +284,7 @@ func (a *agent) did(msg, jobID string) bool {
 func emptyDir(t testing.TB, what, dir string) {
 	t.Helper()
 	var names []string
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	empty := eventually(30*time.Second, func() bool {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -300,13 +293,20 @@ func emptyDir(t testing.TB, what, dir string) {
 		for _, e := range ents {
 			names = append(names, e.Name())
 		}
-		if len(names) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+		return len(names) == 0
+	})
+	if !empty {
+		t.Errorf("%s %s is not empty: %v", what, dir, names)
 	}
-	t.Errorf("%s %s is not empty: %v", what, dir, names)
+}
+
+// eventually checks cond every 50 ms until it holds (true) or d has passed
+// (false).
+func eventually(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }

@@ -51,11 +51,6 @@ func (s *Store) applyReports(batch []*call[store.Report, store.Reported]) {
 			return nil, err
 		}
 		return func(context.Context) {
-			n := 0
-			for i := range batch {
-				n += len(out[i].Next)
-			}
-			s.vacuum.leasedN(n)
 			for i, c := range batch {
 				c.answer(out[i], nil)
 			}
@@ -82,7 +77,7 @@ func (s *Store) leaseNext(ctx context.Context, tx pgx.Tx, batch []*call[store.Re
 	if err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	leased, err := leaseAll(ctx, sp, ps)
+	leased, err := s.leaseAll(ctx, sp, ps)
 	if err != nil {
 		s.log.WarnContext(ctx, "postgres: lease after reports failed; the agents will lease again", "err", err)
 		if rerr := sp.Rollback(ctx); rerr != nil {

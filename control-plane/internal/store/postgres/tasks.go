@@ -137,16 +137,11 @@ func (s *Store) leaseBatch(batch []*call[store.LeaseParams, []store.Leased]) {
 				ps[i].Max = 0
 			}
 		}
-		out, err := leaseAll(ctx, tx, ps)
+		out, err := s.leaseAll(ctx, tx, ps)
 		if err != nil {
 			return nil, err
 		}
 		return func(context.Context) {
-			n := 0
-			for i := range batch {
-				n += len(out[i])
-			}
-			s.vacuum.leasedN(n)
 			for i, c := range batch {
 				c.answer(out[i], errs[i])
 			}
@@ -157,7 +152,9 @@ func (s *Store) leaseBatch(batch []*call[store.LeaseParams, []store.Leased]) {
 // leaseAll leases for several calls in tx (those with Max 0 take nothing):
 // the calls that share capabilities are served by one fair-share query,
 // and the tenants served are stamped once. out[i] is what ps[i] leased.
-func leaseAll(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]store.Leased, error) {
+// The leases count towards the next vacuum (a transaction rolled back
+// after all only brings it a little closer).
+func (s *Store) leaseAll(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]store.Leased, error) {
 	out := make([][]store.Leased, len(ps))
 	groups, err := leaseGroups(ctx, tx, ps)
 	if err != nil {
@@ -183,6 +180,7 @@ func leaseAll(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]store
 			return nil, fmt.Errorf("stamp served tenants: %w", err)
 		}
 	}
+	s.vacuum.leasedN(len(all))
 	return out, nil
 }
 
