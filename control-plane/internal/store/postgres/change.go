@@ -155,83 +155,94 @@ func (s stateTx) LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.Sta
 	return out, nil
 }
 
-// Write writes changes in one round trip.
+// Write writes changes in one round trip, each table with one statement
+// (rows.go) in which every row a batch touches appears once, in its last
+// version: the changes of a batch are decided in order on shared states,
+// so a later change of a job or task supersedes an earlier one.
 func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
-	b := &pgx.Batch{}
+	type taskWrite struct {
+		t     job.Task
+		added bool // inserted, not updated
+	}
+	var (
+		b       = &pgx.Batch{}
+		tasks   = map[string]*taskWrite{}
+		order   []string // task ids, first written first
+		jobs    = map[string]job.Job{}
+		jobIDs  []string
+		effects effects
+	)
 	for _, ch := range changes {
-		// Removed first: a replan drops the chunks' tasks and requeues
-		// prepare; Added last, after the job's other tasks.
+		// A replan drops the chunks' tasks and requeues prepare: the
+		// deletes go first, and a task the batch added and then dropped
+		// is never written.
 		if len(ch.Removed) > 0 {
 			b.Queue(`DELETE FROM tasks WHERE job_id = $1 AND id = ANY($2)`, ch.Job.ID, ch.Removed)
+			for _, id := range ch.Removed {
+				delete(tasks, id)
+			}
 		}
 		for _, t := range ch.Tasks {
-			if err := queueSaveTask(b, t); err != nil {
-				return err
+			if w, ok := tasks[t.ID]; ok {
+				w.t = t
+				continue
 			}
+			tasks[t.ID] = &taskWrite{t: t}
+			order = append(order, t.ID)
 		}
 		for _, t := range ch.Added {
-			if err := queueInsertTask(b, t, -1); err != nil {
-				return err
-			}
+			tasks[t.ID] = &taskWrite{t: t, added: true}
+			order = append(order, t.ID)
 		}
-		j := ch.Job
-		errJ, err := store.ErrorArg(j.Error)
-		if err != nil {
-			return fmt.Errorf("job %s error: %w", j.ID, err)
+		if _, ok := jobs[ch.Job.ID]; !ok {
+			jobIDs = append(jobIDs, ch.Job.ID)
 		}
-		resJ, err := store.JobResultArg(j.Result)
-		if err != nil {
-			return fmt.Errorf("job %s result: %w", j.ID, err)
-		}
-		b.Queue(`UPDATE jobs SET status = $2, stage = $3, progress = $4, attempts = $5,
-			error = $6, result = $7, result_key = $8, updated_at = $9, finished_at = $10,
-			chunks_total = $11, chunks_done = $12 WHERE id = $1`,
-			j.ID, string(j.Status), j.Stage, j.Progress, j.Attempts, errJ, resJ, j.ResultKey, j.UpdatedAt,
-			timePtrArg(j.FinishedAt), j.ChunksTotal, j.ChunksDone)
-		if err := queueEvent(b, ch); err != nil {
+		jobs[ch.Job.ID] = ch.Job
+		if err := effects.add(ch); err != nil {
 			return err
 		}
 	}
+	var updated rows
+	var added []job.Task
+	for _, id := range order {
+		w, ok := tasks[id]
+		if !ok {
+			continue // removed
+		}
+		delete(tasks, id) // an id re-added after a removal is listed twice
+		if w.added {
+			added = append(added, w.t)
+			continue
+		}
+		a, err := taskArgs(w.t)
+		if err != nil {
+			return err
+		}
+		updated.add(a...)
+	}
+	updated.queue(b, updateTasksSQL)
+	// Added tasks go after their jobs' other tasks, in order (nextOrd).
+	for _, t := range added {
+		if err := queueInsertTask(b, t); err != nil {
+			return err
+		}
+	}
+	var js rows
+	for _, id := range jobIDs {
+		a, err := jobArgs(jobs[id])
+		if err != nil {
+			return err
+		}
+		js.add(a...)
+	}
+	js.queue(b, updateJobsSQL)
+	effects.queue(b)
 	queueRollup(b, changes, connShard(s.tx))
 	if b.Len() == 0 {
 		return nil
 	}
 	if err := s.tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write: %w", mapErr(err))
-	}
-	return nil
-}
-
-// queueEvent queues the writes of what a change of a job causes: its event,
-// the event's webhook deliveries and the job's cache entry.
-func queueEvent(b *pgx.Batch, ch job.Change) error {
-	ev := ch.Event
-	if ev == nil {
-		return nil
-	}
-	snap := ev.Job.ToAPI()
-	data, err := store.EventArg(&snap)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	b.Queue(`INSERT INTO job_events (job_id, seq, status, stage, progress, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ev.JobID, ev.Seq, string(ev.Status), ev.Stage, ev.Progress, data, ev.At)
-	for _, d := range ch.Deliveries {
-		b.Queue(`INSERT INTO webhook_deliveries (id, tenant, endpoint_id, event_id, event_type,
-			job_id, url, payload, status, attempts, next_attempt_at, window_start, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $10, $10)`, d.ID, d.Tenant, d.EndpointID, d.EventID,
-			d.EventType, d.JobID, d.URL, d.Payload, api.DeliveryPending, d.At)
-	}
-	if ch.CacheKey != "" {
-		j := ch.Job
-		res, err := store.CachedResultArg(j)
-		if err != nil {
-			return fmt.Errorf("encode cached result: %w", err)
-		}
-		b.Queue(`INSERT INTO result_cache (tenant, cache_key, job_id, result_key, result, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, cache_key) DO UPDATE SET job_id = excluded.job_id,
-			result_key = excluded.result_key, result = excluded.result, created_at = excluded.created_at`,
-			j.Tenant, ch.CacheKey, j.ID, j.ResultKey, res, ev.At)
 	}
 	return nil
 }

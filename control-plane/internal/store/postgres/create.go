@@ -146,8 +146,11 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 	}
 
 	// A new job has no earlier event, so its first one needs no read.
-	b = &pgx.Batch{}
-	var changes []job.Change
+	var (
+		tasks, meta rows
+		effects     effects
+		changes     []job.Change
+	)
 	for i, c := range batch {
 		if !inserted[i] {
 			continue
@@ -159,19 +162,24 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 			return nil, nil, err
 		}
 		for k, t := range ch.Added {
-			if err := queueInsertTask(b, t, k); err != nil {
+			a, err := taskArgs(t)
+			if err != nil {
 				return nil, nil, err
 			}
+			tasks.add(append(a, k)...)
 		}
-		if err := queueEvent(b, ch); err != nil {
+		if err := effects.add(ch); err != nil {
 			return nil, nil, err
 		}
 		changes = append(changes, ch)
 		if m := r.meta; m.CacheKey != "" || m.Traceparent != "" {
-			b.Queue(`INSERT INTO job_meta (job_id, tenant, cache_key, traceparent) VALUES ($1, $2, $3, $4)`,
-				m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
+			meta.add(m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
 		}
 	}
+	b = &pgx.Batch{}
+	tasks.queue(b, insertTasksSQL)
+	effects.queue(b)
+	meta.queue(b, insertMetaSQL)
 	queueRollup(b, changes, connShard(tx))
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {

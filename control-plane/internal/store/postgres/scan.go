@@ -161,38 +161,16 @@ func taskArgs(t job.Task) ([]any, error) {
 		lastErr, res, t.CreatedAt, t.UpdatedAt, parents, chunk, timeArg(t.StartedAt), runs}, nil
 }
 
-// nextOrd places a task added to a job ($2) after the job's other tasks;
-// the inserts of one batch see each other, so they keep their order.
-const nextOrd = `(SELECT coalesce(max(ord), -1) + 1 FROM tasks WHERE job_id = $2)`
-
-// queueInsertTask queues the INSERT of a task at position ord of its job,
-// or after its other tasks when ord < 0.
-func queueInsertTask(b *pgx.Batch, t job.Task, ord int) error {
+// queueInsertTask queues the INSERT of a task added to a job, after the
+// job's other tasks; the inserts of one batch see each other, so they keep
+// their order.
+func queueInsertTask(b *pgx.Batch, t job.Task) error {
 	a, err := taskArgs(t)
 	if err != nil {
 		return err
-	}
-	ordSQL := nextOrd
-	if ord >= 0 {
-		ordSQL = "$24"
-		a = append(a, ord)
 	}
 	b.Queue(`INSERT INTO tasks (`+taskCols+`, ord) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, `+ordSQL+`)`, a...)
-	return nil
-}
-
-// queueSaveTask queues saveTask's UPDATE, to share a round trip.
-func queueSaveTask(b *pgx.Batch, t job.Task) error {
-	a, err := taskArgs(t)
-	if err != nil {
-		return err
-	}
-	b.Queue(`UPDATE tasks SET state = $2, priority = $3, requires = $4, attempt = $5,
-		max_attempts = $6, run_at = $7, token = $8, agent_id = $9, lease_deadline = $10,
-		stage = $11, progress = $12, last_error = $13, result = $14, updated_at = $15,
-		parents = $16, chunk = $17, started_at = $18, runs = $19
-		WHERE id = $1`, a[0], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[18],
-		a[19], a[20], a[21], a[22])
+		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+		(SELECT coalesce(max(ord), -1) + 1 FROM tasks WHERE job_id = $2))`, a...)
 	return nil
 }

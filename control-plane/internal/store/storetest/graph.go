@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ func graphTests() []struct {
 		{"GraphCancel", testGraphCancel},
 		{"GraphRetryOneChunk", testGraphRetryOneChunk},
 		{"GraphMissingChunk", testGraphMissingChunk},
+		{"GraphConcurrentChunks", testGraphConcurrentChunks},
 	}
 }
 
@@ -267,5 +269,43 @@ func testGraphMissingChunk(t *testing.T, s store.Store) {
 	prep := leaseOne(t, s, now.Add(2*time.Second), sp.prepare.ID)
 	if prep.Attempt != 2 {
 		t.Fatalf("prepare run again at attempt %d, want 2", prep.Attempt)
+	}
+}
+
+// testGraphConcurrentChunks completes every chunk of several jobs at once,
+// so that completions of one job share a write batch: each job must count
+// all its chunks and queue its merge (a batch writes a job's last version).
+func testGraphConcurrentChunks(t *testing.T, s store.Store) {
+	const jobs = 6
+	var splits []split
+	for k := range jobs {
+		// Each job is older than the last one's chunks, so its prepare
+		// task is the next one leased.
+		splits = append(splits, createSplit(t, s, epoch().Add(-time.Duration(k)*time.Hour)))
+	}
+	now := epoch().Add(time.Hour)
+	held := lease(t, s, now, 100, defaultCaps())
+	if len(held) != jobs*graphChunks {
+		t.Fatalf("leased %d chunks, want %d", len(held), jobs*graphChunks)
+	}
+	var wg sync.WaitGroup
+	for i, h := range held {
+		wg.Go(func() {
+			_, err := s.CompleteTask(context.Background(), store.Completion{TaskID: h.ID, Token: h.Token,
+				Result: api.TaskResult{Key: fmt.Sprintf("parts/%d.json", i), Result: api.Result{Language: "en", Words: 7}},
+				Now:    now.Add(time.Second)})
+			if err != nil {
+				t.Errorf("CompleteTask %s: %v", h.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, sp := range splits {
+		got := getJob(t, s, sp.job.ID)
+		if got.ChunksDone != graphChunks || got.Stage != job.KindMerge || got.Status != api.JobRunning {
+			t.Errorf("job %s after all its chunks: %s stage %q chunks done %d, want running, merge, %d",
+				got.ID, got.Status, got.Stage, got.ChunksDone, graphChunks)
+		}
+		wantStates(t, s, sp.job.ID, job.TaskSucceeded, job.TaskSucceeded, job.TaskSucceeded, job.TaskSucceeded, job.TaskQueued)
 	}
 }
