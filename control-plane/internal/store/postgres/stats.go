@@ -27,62 +27,44 @@ const statsShards = 16
 func connShard(tx pgx.Tx) int { return int(tx.Conn().PgConn().PID() % statsShards) }
 
 var (
-	// The rollup's upserts, one statement per table (rows.go); the shard
-	// is the parameter after the columns.
 	upsertJobStatsSQL = func() string {
-		cols := append([]string{"res", "minute", "tenant"}, store.StatsCounterCols...)
-		types := []string{"smallint", "bigint", "text"}
-		for _, v := range (&store.StatsRow{}).Values() {
-			if _, ok := v.(float64); ok {
-				types = append(types, "float8")
-			} else {
-				types = append(types, "int")
-			}
+		cols := store.StatsCounterCols
+		ph := make([]string, len(cols))
+		for i := range cols {
+			ph[i] = "$" + strconv.Itoa(i+5)
 		}
-		list := strings.Join(cols, ", ")
-		return `INSERT INTO job_stats (` + list + `, shard) SELECT *, $` + strconv.Itoa(len(cols)+1) + ` FROM ` +
-			unnest(list, types...) + `
+		return `INSERT INTO job_stats (res, minute, tenant, shard, ` + strings.Join(cols, ", ") + `)
+			VALUES ($1, $2, $3, $4, ` + strings.Join(ph, ", ") + `)
 			ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
 	}()
-	upsertAgentStatsSQL = `INSERT INTO agent_stats (res, minute, agent_id, tenant, succeeded, failed, shard)
-		SELECT *, $7 FROM ` + unnest("res, minute, agent_id, tenant, succeeded, failed",
-		"smallint", "bigint", "text", "text", "int", "int") + `
-		ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
-		failed = agent_stats.failed + excluded.failed`
-	upsertErrorStatsSQL = `INSERT INTO error_stats (res, minute, tenant, code, n, shard)
-		SELECT *, $6 FROM ` + unnest("res, minute, tenant, code, n", "smallint", "bigint", "text", "text", "int") + `
-		ON CONFLICT (res, minute, tenant, code, shard) DO UPDATE SET n = error_stats.n + excluded.n`
-	upsertTotalsSQL = `INSERT INTO job_totals (tenant, status, n, shard)
-		SELECT *, $4 FROM ` + unnest("tenant, status, n", "text", "text", "bigint") + `
-		ON CONFLICT (tenant, status, shard) DO UPDATE SET n = job_totals.n + excluded.n`
 	statsSumsSQL = store.StatsSums()
 )
 
 // queueRollup queues the statistics that changes add (store.RollupOf), on
-// the given shard (connShard): one upsert per table, its rows in the
-// rollup's sorted order.
+// the given shard (connShard).
 func queueRollup(b *pgx.Batch, changes []job.Change, shard int) {
 	r := store.RollupOf(changes)
 	if r.Empty() {
 		return
 	}
-	var jobs, agents, errs, totals rows
 	for _, row := range r.Jobs {
-		jobs.add(append([]any{row.Res, row.Minute, row.Tenant}, row.Values()...)...)
+		b.Queue(upsertJobStatsSQL, append([]any{row.Res, row.Minute, row.Tenant, shard}, row.Values()...)...)
 	}
 	for _, a := range r.Agents {
-		agents.add(a.Res, a.Minute, a.AgentID, a.Tenant, a.Succeeded, a.Failed)
+		b.Queue(`INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
+			failed = agent_stats.failed + excluded.failed`, a.Res, a.Minute, a.AgentID, a.Tenant, shard, a.Succeeded, a.Failed)
 	}
 	for _, e := range r.Errors {
-		errs.add(e.Res, e.Minute, e.Tenant, e.Code, e.N)
+		b.Queue(`INSERT INTO error_stats (res, minute, tenant, code, shard, n) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (res, minute, tenant, code, shard) DO UPDATE SET n = error_stats.n + excluded.n`,
+			e.Res, e.Minute, e.Tenant, e.Code, shard, e.N)
 	}
 	for _, t := range r.Totals {
-		totals.add(t.Tenant, string(t.Status), t.N)
+		b.Queue(`INSERT INTO job_totals (tenant, status, shard, n) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, status, shard) DO UPDATE SET n = job_totals.n + excluded.n`,
+			t.Tenant, string(t.Status), shard, t.N)
 	}
-	jobs.queue(b, upsertJobStatsSQL, shard)
-	agents.queue(b, upsertAgentStatsSQL, shard)
-	errs.queue(b, upsertErrorStatsSQL, shard)
-	totals.queue(b, upsertTotalsSQL, shard)
 }
 
 // Stats reads the rollups of q's window in one round trip; see store.Store.
