@@ -221,7 +221,7 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 		updated.add(a...)
 	}
 	updated.queue(b, updateTasksSQL)
-	// Added tasks go after their jobs' other tasks, in order (nextOrd).
+	// Added tasks go after their jobs' other tasks, in order.
 	for _, t := range added {
 		if err := queueInsertTask(b, t); err != nil {
 			return err

@@ -12,11 +12,13 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// A batch writes each hot table with one statement whose columns arrive as
-// arrays (unnest), not with a statement per row: on the agents' hot path a
-// report batch wrote a dozen statements per task, and PostgreSQL's cost per
-// statement (bind, executor start-up, the plan cache) outweighed its cost
-// per row.
+// A batch writes its tasks, jobs, events and metadata with one statement
+// per table whose columns arrive as arrays (unnest), not with a statement
+// per row: a report batch wrote about a dozen statements per task, and one
+// per table saves PostgreSQL a statement's start-up for every row (the
+// rows' own cost, mostly their index entries, stays). The statistics stay
+// one upsert per row: job_stats' wide upsert as one statement cost more
+// than the rows it replaced (docs/performance.md).
 
 // rows gathers the rows of one multi-row statement, column by column.
 type rows [][]any
