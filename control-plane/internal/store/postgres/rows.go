@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,10 +57,12 @@ func unnest(cols string, types ...string) string {
 }
 
 var (
-	// taskRows are tasks in taskArgs' columns.
-	taskRows = unnest(taskCols, "text", "text", "text", "text", "text", "int", "jsonb", "int", "int",
+	// taskTypes are the types of taskArgs' columns.
+	taskTypes = []string{"text", "text", "text", "text", "text", "int", "jsonb", "int", "int",
 		"timestamptz", "bigint", "text", "timestamptz", "text", "float8", "jsonb", "jsonb", "timestamptz",
-		"timestamptz", "jsonb", "jsonb", "timestamptz", "jsonb")
+		"timestamptz", "jsonb", "jsonb", "timestamptz", "jsonb"}
+	// taskRows are tasks in taskArgs' columns.
+	taskRows = unnest(taskCols, taskTypes...)
 
 	// updateTasksSQL saves tasks (taskArgs) that exist.
 	updateTasksSQL = `UPDATE tasks t SET state = r.state, priority = r.priority, requires = r.requires,
@@ -71,9 +74,7 @@ var (
 
 	// insertTasksSQL inserts tasks (taskArgs, then ord).
 	insertTasksSQL = `INSERT INTO tasks (` + taskCols + `, ord) SELECT * FROM ` +
-		unnest(taskCols+", ord", "text", "text", "text", "text", "text", "int", "jsonb", "int", "int",
-			"timestamptz", "bigint", "text", "timestamptz", "text", "float8", "jsonb", "jsonb", "timestamptz",
-			"timestamptz", "jsonb", "jsonb", "timestamptz", "jsonb", "int")
+		unnest(taskCols+", ord", append(slices.Clone(taskTypes), "int")...)
 
 	// updateJobsSQL saves the columns of jobs a change may change (jobArgs).
 	updateJobsSQL = `UPDATE jobs j SET status = r.status, stage = r.stage, progress = r.progress,
