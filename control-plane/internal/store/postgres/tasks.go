@@ -79,9 +79,16 @@ ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
 LIMIT $5
 FOR UPDATE OF t, j SKIP LOCKED`
 
-// leaseSlack is how many candidates beyond Max each (tenant, kind) offers,
-// for rows other leasers hold.
-const leaseSlack = 4
+// Each (tenant, kind) offers leaseSpread times the batch's tasks plus
+// leaseSlack candidates, for the rows other leasers hold: up to four lease
+// and report batches run side by side, each holding the head of the queue
+// until it commits, and a batch offered only its own count plus the slack
+// came back short and sent its agents to long-polls (docs/performance.md,
+// "Round two, fourth pass").
+const (
+	leaseSpread = 4
+	leaseSlack  = 4
+)
 
 // servedSQL stamps the tenants just served ($1) with the next value of
 // tenant_served, creating rows for tenants that have none. A row another
@@ -246,7 +253,7 @@ func leaseFor(ctx context.Context, tx pgx.Tx, calls []store.LeaseParams) ([][]st
 	for _, p := range calls {
 		total += p.Max
 	}
-	candidates, err := collectTasks(tx.Query(ctx, leaseSQL, store.LeaseNow(calls), kinds, engines, string(labels), total, total+leaseSlack))
+	candidates, err := collectTasks(tx.Query(ctx, leaseSQL, store.LeaseNow(calls), kinds, engines, string(labels), total, leaseSpread*total+leaseSlack))
 	if err != nil {
 		return nil, fmt.Errorf("select ready tasks: %w", err)
 	}
