@@ -33,17 +33,17 @@ func (r *rows) add(vals ...any) {
 	}
 }
 
-// queue queues sql with the columns' arrays as $1…$n and extra after them,
-// unless there is no row.
-func (r rows) queue(b *pgx.Batch, sql string, extra ...any) {
+// queue queues sql with the columns' arrays as $1…$n, unless there is no
+// row.
+func (r rows) queue(b *pgx.Batch, sql string) {
 	if len(r) == 0 {
 		return
 	}
-	args := make([]any, 0, len(r)+len(extra))
-	for _, c := range r {
-		args = append(args, c)
+	args := make([]any, len(r))
+	for i, c := range r {
+		args[i] = c
 	}
-	b.Queue(sql, append(args, extra...)...)
+	b.Queue(sql, args...)
 }
 
 // unnest reads columns named as in cols from arrays $1…$n of the given
