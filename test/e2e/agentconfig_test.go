@@ -60,7 +60,7 @@ labels    = { zone = "e2e" }
 	if j.Result.Words == 0 {
 		t.Errorf("job %s succeeded with no words", j.ID)
 	}
-	if got := a.events("task completed"); len(got) == 0 {
+	if !a.didSoon("task completed", j.ID) {
 		t.Errorf("the agent logged no completed task:\n%s", a.Tail(50))
 	}
 

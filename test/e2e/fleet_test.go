@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/test/media"
@@ -53,7 +54,16 @@ func TestFleet(t *testing.T) {
 		}
 	}
 
-	// Who ran what, from the agents' own logs.
+	// Who ran what, from the agents' own logs. An agent logs a completion
+	// after its call returns, which may be just after the job reads as
+	// succeeded: wait for every line first.
+	eventually(30*time.Second, func() bool {
+		n := 0
+		for _, a := range agents {
+			n += len(a.events("task completed"))
+		}
+		return n >= jobs
+	})
 	completions := map[string]int{}
 	total := 0
 	for _, a := range agents {
