@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,14 +13,56 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
+// Reads of one job (GET /v1/jobs/{id}, the busiest read, and the API's
+// other per-job routes) are batched like the busiest writes (batch.go):
+// the calls waiting at a moment share one statement, so a busy replica
+// pays one round trip for many reads. A call is queued before its read
+// runs, so it sees every write committed before it was made.
+const (
+	jobReaders      = 2
+	jobReadMaxBatch = 64
+	readTimeout     = 10 * time.Second
+)
+
+// jobRead is one GetJob call.
+type jobRead struct{ tenant, id string }
+
 // GetJob returns a job; tenant "" matches any tenant.
 func (s *Store) GetJob(ctx context.Context, tenant, id string) (job.Job, error) {
-	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs
-		WHERE id = $1 AND ($2::text = '' OR tenant = $2::text)`, id, tenant))
+	j, err := s.jobReads.do(ctx, jobRead{tenant: tenant, id: id})
 	if err != nil {
-		return job.Job{}, fmt.Errorf("postgres: get job %s: %w", id, mapErr(err))
+		return job.Job{}, fmt.Errorf("postgres: get job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// readJobs answers a batch of GetJob calls with one query. The ids are
+// joined by position, so a job asked for twice is decoded twice and no two
+// callers share its slices and maps.
+func (s *Store) readJobs(batch []*call[jobRead, job.Job]) {
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.req.id
+	}
+	jobs := make([]job.Job, len(batch))
+	found := make([]bool, len(batch))
+	rows, err := s.pool.Query(ctx, `SELECT r.n, `+jobColsJ+`
+		FROM unnest($1::text[]) WITH ORDINALITY AS r(id, n) JOIN jobs j ON j.id = r.id`, ids)
+	if err == nil {
+		err = scanEach(rows, func(n int, j job.Job) { jobs[n-1], found[n-1] = j, true })
+	}
+	for i, c := range batch {
+		switch j := jobs[i]; {
+		case err != nil:
+			c.answer(job.Job{}, err)
+		case !found[i] || (c.req.tenant != "" && j.Tenant != c.req.tenant):
+			c.answer(job.Job{}, store.ErrNotFound)
+		default:
+			c.answer(j, nil)
+		}
+	}
 }
 
 // ListJobs returns jobs newest first, paging by (created_at, id).

@@ -35,12 +35,13 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	store.Changes // cancel, retry and the agents' reports, on report and changeJob
 
-	pool    *pgxpool.Pool
-	log     *slog.Logger
-	creates *batcher[createReq, created]                // group commit of CreateJob (create.go)
-	reports *batcher[store.Report, store.Reported]      // group commit of agents' reports (taskchange.go)
-	leases  *batcher[store.LeaseParams, []store.Leased] // group commit of leases (tasks.go)
-	vacuum  *vacuumer                                   // of tasks, after many leases (vacuum.go)
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	creates  *batcher[createReq, created]                // group commit of CreateJob (create.go)
+	reports  *batcher[store.Report, store.Reported]      // group commit of agents' reports (taskchange.go)
+	leases   *batcher[store.LeaseParams, []store.Leased] // group commit of leases (tasks.go)
+	jobReads *batcher[jobRead, job.Job]                  // batched GetJob (jobs.go)
+	vacuum   *vacuumer                                   // of tasks, after many leases (vacuum.go)
 }
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string;
@@ -73,6 +74,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	s.creates = newBatcher(createWriters, createMaxBatch, s.createBatch)
 	s.reports = newBatcher(taskWriters, taskMaxBatch, s.applyReports)
 	s.leases = newBatcher(leaseWriters, leaseMaxBatch, s.leaseBatch)
+	s.jobReads = newBatcher(jobReaders, jobReadMaxBatch, s.readJobs)
 	s.Changes = store.Changes{Report: s.report, Job: s.changeJob}
 	return s, nil
 }
@@ -90,6 +92,7 @@ func (s *Store) Close() error {
 	s.creates.close()
 	s.reports.close()
 	s.leases.close()
+	s.jobReads.close()
 	s.vacuum.wait()
 	s.pool.Close()
 	return nil

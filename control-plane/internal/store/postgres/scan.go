@@ -66,6 +66,28 @@ func scanJob(row pgx.Row) (job.Job, error) {
 	return j, nil
 }
 
+// scanEach scans rows of an ordinal n followed by the job columns.
+func scanEach(rows pgx.Rows, fn func(n int, j job.Job)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var n int
+		j, err := scanJob(numbered{rows, &n})
+		if err != nil {
+			return err
+		}
+		fn(n, j)
+	}
+	return rows.Err()
+}
+
+// numbered is a row whose first column, an ordinal, is scanned into n.
+type numbered struct {
+	pgx.Row
+	n *int
+}
+
+func (r numbered) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.n}, dest...)...) }
+
 func scanTask(row pgx.Row) (job.Task, error) {
 	var (
 		t                    job.Task

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"CreateAndGetJob", testCreateAndGetJob},
+		{"ConcurrentGetJob", testConcurrentGetJob},
 		{"ListJobsPaging", testListJobsPaging},
 		{"ListJobsFilters", testListJobsFilters},
 		{"Idempotency", testIdempotency},
@@ -316,6 +317,51 @@ func testCreateAndGetJob(t *testing.T, s store.Store) {
 	j2.ID = j.ID
 	_, _, err = s.CreateJob(ctx, j2, tasks2, store.JobMeta{})
 	wantErr(t, "CreateJob duplicate id", err, store.ErrConflict)
+}
+
+// testConcurrentGetJob reads jobs from many goroutines at once (reads that
+// a backend may batch): the same job asked for by several callers, in its
+// tenant, in another and unscoped, and unknown ids. Each caller changes
+// its copy's labels, which must not show in anyone else's (run with -race).
+func testConcurrentGetJob(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var jobs []job.Job
+	for i := range 8 {
+		j, _ := create(t, s, epoch(), spec{Tenant: []string{"acme", "globex"}[i%2], Labels: map[string]string{"n": fmt.Sprint(i)}})
+		jobs = append(jobs, j)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64*20)
+	for w := range 64 {
+		wg.Go(func() {
+			for i := range 20 {
+				want := jobs[(w+i)%len(jobs)]
+				tenant := []string{want.Tenant, "", "initech"}[(w+i)%3]
+				id := want.ID
+				if (w*7+i)%11 == 0 {
+					id, tenant = newID(), ""
+				}
+				got, err := s.GetJob(ctx, tenant, id)
+				switch {
+				case id != want.ID || tenant == "initech":
+					if !errors.Is(err, store.ErrNotFound) {
+						errs <- fmt.Errorf("GetJob(%q, %s) = %v, want not found", tenant, id, err)
+					}
+				case err != nil:
+					errs <- fmt.Errorf("GetJob(%q, %s): %w", tenant, id, err)
+				case got.ID != want.ID || got.Spec.Labels["n"] != want.Spec.Labels["n"]:
+					errs <- fmt.Errorf("GetJob(%q, %s) = job %s labels %v, want labels %v", tenant, id, got.ID, got.Spec.Labels, want.Spec.Labels)
+				default:
+					got.Spec.Labels["n"] = "changed"
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
 
 func testListJobsPaging(t *testing.T, s store.Store) {
