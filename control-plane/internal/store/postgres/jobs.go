@@ -17,7 +17,9 @@ import (
 // other per-job routes) are batched like the busiest writes (batch.go):
 // the calls waiting at a moment share one statement, so a busy replica
 // pays one round trip for many reads. A call is queued before its read
-// runs, so it sees every write committed before it was made.
+// runs, so it sees every write committed before it was made. Two readers:
+// fewer readers make larger batches, and one or two served the most reads
+// a second (four and eight fewer; docs/performance.md).
 const (
 	jobReaders      = 2
 	jobReadMaxBatch = 64
