@@ -307,28 +307,39 @@ func steadyLatency(ctx context.Context, s *Server, agents []*api.Client, sc Scal
 	)
 	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
 	total := int(sc.LatencyRate * sc.LatencyDuration.Seconds())
+	// Agents work as the real one does: a long-poll when they hold
+	// nothing, and a completion that asks for the next task.
 	for _, ag := range agents {
 		wg.Go(func() {
+			var held []api.Lease
 			for ctx.Err() == nil {
-				resp, err := ag.Lease(ctx, api.LeaseRequest{Max: 1, WaitSeconds: 30})
+				if len(held) == 0 {
+					resp, err := ag.Lease(ctx, api.LeaseRequest{Max: 1, WaitSeconds: 30})
+					if err != nil {
+						if ctx.Err() == nil {
+							fail(err)
+						}
+						return
+					}
+					held = resp.Tasks
+					continue
+				}
+				l := held[0]
+				held = held[1:]
+				if t0, ok := sent.Load(l.Spec.URL); ok {
+					lat.Add(time.Since(t0.(time.Time)))
+				}
+				resp, err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token,
+					Result: api.TaskResult{Key: l.Upload.Key}, Next: &api.NextRequest{Max: 1}})
 				if err != nil {
 					if ctx.Err() == nil {
 						fail(err)
 					}
 					return
 				}
-				now := time.Now()
-				for _, l := range resp.Tasks {
-					if t0, ok := sent.Load(l.Spec.URL); ok {
-						lat.Add(now.Sub(t0.(time.Time)))
-					}
-					if _, err := ag.Complete(ctx, l.TaskID, api.CompleteRequest{Token: l.Token, Result: api.TaskResult{Key: l.Upload.Key}}); err != nil && ctx.Err() == nil {
-						fail(err)
-						return
-					}
-					if got.Add(1) == int64(total) {
-						cancel()
-					}
+				held = append(held, resp.Next.Tasks...)
+				if got.Add(1) == int64(total) {
+					cancel()
 				}
 			}
 		})
