@@ -48,18 +48,17 @@ func (s *Store) readJobs(batch []*call[jobRead, job.Job]) {
 	for i, c := range batch {
 		ids[i] = c.req.id
 	}
-	jobs := make([]job.Job, len(batch))
-	found := make([]bool, len(batch))
+	jobs := make([]job.Job, len(batch)) // a zero ID: not found
 	rows, err := s.pool.Query(ctx, `SELECT r.n, `+jobColsJ+`
 		FROM unnest($1::text[]) WITH ORDINALITY AS r(id, n) JOIN jobs j ON j.id = r.id`, ids)
 	if err == nil {
-		err = scanEach(rows, func(n int, j job.Job) { jobs[n-1], found[n-1] = j, true })
+		err = scanEach(rows, func(n int, j job.Job) { jobs[n-1] = j })
 	}
 	for i, c := range batch {
 		switch j := jobs[i]; {
 		case err != nil:
 			c.answer(job.Job{}, err)
-		case !found[i] || (c.req.tenant != "" && j.Tenant != c.req.tenant):
+		case j.ID == "" || (c.req.tenant != "" && j.Tenant != c.req.tenant):
 			c.answer(job.Job{}, store.ErrNotFound)
 		default:
 			c.answer(j, nil)
