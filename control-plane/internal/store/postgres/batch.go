@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Group commit. The busiest writes (job creation and the task changes agents
@@ -24,11 +22,11 @@ const writeTimeout = 30 * time.Second
 // has committed, the answers write returned. If the transaction fails, each
 // call is written again on its own, so one bad call fails alone.
 func groupCommit[Q, R any](s *Store, batch []*call[Q, R],
-	write func(context.Context, pgx.Tx, []*call[Q, R]) (answer func(context.Context), err error)) {
+	write func(context.Context, *pipeTx, []*call[Q, R]) (answer func(context.Context), err error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	var answer func(context.Context)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		var err error
 		answer, err = write(ctx, tx, batch)
 		return err
@@ -42,7 +40,7 @@ func groupCommit[Q, R any](s *Store, batch []*call[Q, R],
 		}
 	default:
 		var zero R
-		batch[0].answer(zero, err)
+		batch[0].answer(zero, mapErr(err))
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // round trips (BEGIN; the jobs; their tasks, first events, webhook
 // deliveries and metadata; COMMIT) for all the jobs submitted at a moment.
 const (
-	createWriters  = 4   // concurrent creation transactions
+	createWriters  = 1   // concurrent creation transactions
 	createMaxBatch = 128 // jobs in one transaction
 )
 
@@ -48,7 +48,7 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 // answers every call in it; a job whose idempotency key was already taken
 // is answered after the commit, from the job that has it.
 func (s *Store) createBatch(batch []*call[createReq, created]) {
-	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created]) (func(context.Context), error) {
+	groupCommit(s, batch, func(ctx context.Context, tx *pipeTx, batch []*call[createReq, created]) (func(context.Context), error) {
 		out, inserted, err := insertJobs(ctx, tx, batch)
 		if err != nil {
 			return nil, err
@@ -84,7 +84,7 @@ func (s *Store) idempotentReplay(ctx context.Context, j job.Job) (job.Job, error
 // each, the row as stored and whether it was inserted (false: its tenant
 // already used its idempotency key; ON CONFLICT waited for a transaction
 // still writing that key).
-func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created]) ([]job.Job, []bool, error) {
+func insertJobs(ctx context.Context, tx *pipeTx, batch []*call[createReq, created]) ([]job.Job, []bool, error) {
 	b := &pgx.Batch{}
 	tenants := map[string]int{} // tenant -> index of its endpoint query
 	var tenantOrder []string
@@ -181,10 +181,6 @@ func insertJobs(ctx context.Context, tx pgx.Tx, batch []*call[createReq, created
 	effects.queue(b)
 	meta.queue(b, insertMetaSQL)
 	queueRollup(b, changes, connShard(tx))
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return nil, nil, fmt.Errorf("insert tasks and events: %w", mapErr(err))
-		}
-	}
+	tx.sendLater(b) // with the commit: nothing here needs their answers
 	return out, inserted, nil
 }

@@ -101,16 +101,38 @@ func (s *Store) Close() error {
 // inTx runs fn in a READ COMMITTED transaction. The locking discipline makes
 // deadlocks a bug, but a deadlock or serialization failure is retried a few
 // times anyway rather than surfaced to an agent as an internal error; fn must
-// therefore set its results only from what it reads.
+// therefore set its results only from what it reads. The transaction is
+// pipelined (pipetx.go).
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.inPipe(ctx, func(tx *pipeTx) error { return fn(tx) })
+}
+
+// inPipe is inTx for a caller that queues writes with pipeTx.sendLater.
+func (s *Store) inPipe(ctx context.Context, fn func(*pipeTx) error) error {
 	const attempts = 3
 	for i := 1; ; i++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := s.txOnce(ctx, fn)
 		if err == nil || i == attempts || !retryable(err) {
 			return err
 		}
 		s.log.WarnContext(ctx, "postgres: retrying transaction", "attempt", i, "err", err)
 	}
+}
+
+// txOnce runs fn in one transaction on a pooled connection: committed if fn
+// succeeds, rolled back if it fails or panics.
+func (s *Store) txOnce(ctx context.Context, fn func(*pipeTx) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	tx := beginPipe(conn.Conn())
+	defer func() { _ = tx.Rollback(ctx) }() // after a commit: ErrTxClosed, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 func retryable(err error) bool {
@@ -129,7 +151,7 @@ func mapErr(err error) error {
 		return store.RuleError(err)
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
-	case errors.As(err, &pe) && pe.Code == "23505":
+	case errors.As(err, &pe) && pe.Code == "23505" && !errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("%w: %w", store.ErrConflict, err)
 	}
 	return err

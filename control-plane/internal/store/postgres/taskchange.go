@@ -38,7 +38,7 @@ func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, err
 // accepted reports that ask for the agent's next tasks lease them in the
 // same transaction, all with one fair-share query per set of capabilities.
 func (s *Store) applyReports(batch []*call[store.Report, store.Reported]) {
-	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[store.Report, store.Reported]) (func(context.Context), error) {
+	groupCommit(s, batch, func(ctx context.Context, tx *pipeTx, batch []*call[store.Report, store.Reported]) (func(context.Context), error) {
 		reports := make([]store.Report, len(batch))
 		for i, c := range batch {
 			reports[i] = c.req

@@ -135,7 +135,7 @@ func (s *Store) LeaseTasks(ctx context.Context, p store.LeaseParams) ([]store.Le
 // groupCommit) and answers every call. A call whose context has ended is
 // answered with its error and leased nothing: its agent has gone.
 func (s *Store) leaseBatch(batch []*call[store.LeaseParams, []store.Leased]) {
-	groupCommit(s, batch, func(ctx context.Context, tx pgx.Tx, batch []*call[store.LeaseParams, []store.Leased]) (func(context.Context), error) {
+	groupCommit(s, batch, func(ctx context.Context, tx *pipeTx, batch []*call[store.LeaseParams, []store.Leased]) (func(context.Context), error) {
 		ps := make([]store.LeaseParams, len(batch))
 		errs := make([]error, len(batch))
 		for i, c := range batch {
