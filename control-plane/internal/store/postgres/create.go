@@ -11,11 +11,15 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Job creation is group-committed (batch.go): one transaction of three
-// round trips (BEGIN; the jobs; their tasks, first events, webhook
-// deliveries and metadata; COMMIT) for all the jobs submitted at a moment.
+// Job creation is group-committed (batch.go): one transaction of two round
+// trips (BEGIN with the jobs; their tasks, first events, webhook deliveries
+// and metadata with the COMMIT) for all the jobs submitted at a moment. One
+// writer: concurrent creation transactions insert into the same index pages
+// and statistics rows and wait on each other (PostgreSQL spent three times
+// as long per row with four writers as with one, docs/performance.md), and
+// one writer makes larger batches.
 const (
-	createWriters  = 1   // concurrent creation transactions
+	createWriters  = 1
 	createMaxBatch = 128 // jobs in one transaction
 )
 
