@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,6 +26,10 @@ const (
 type createReq struct {
 	st   job.State // of the new job (job.New)
 	meta store.JobMeta
+	// row and stored are the job's columns and the job as it reads back
+	// from them (jobRow), made by the caller rather than by the writer.
+	row    []any
+	stored job.Job
 }
 
 type created struct {
@@ -41,7 +45,11 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 		return job.Job{}, false, fmt.Errorf("postgres: create job: id and created_at are required")
 	}
 	meta.JobID, meta.Tenant = j.ID, j.Tenant
-	res, err := s.creates.do(ctx, createReq{st: job.New(j, tasks), meta: meta})
+	req, err := newCreateReq(job.New(j, tasks), meta)
+	if err != nil {
+		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, err)
+	}
+	res, err := s.creates.do(ctx, req)
 	if err != nil {
 		return job.Job{}, false, fmt.Errorf("postgres: create job %s: %w", j.ID, err)
 	}
@@ -84,57 +92,101 @@ func (s *Store) idempotentReplay(ctx context.Context, j job.Job) (job.Job, error
 	return prev, nil
 }
 
-// insertJobs writes the batch's jobs in two round trips and reports, for
-// each, the row as stored and whether it was inserted (false: its tenant
-// already used its idempotency key; ON CONFLICT waited for a transaction
-// still writing that key).
+// insertJobsSQL inserts jobs (jobRow) and returns the ids of those whose
+// tenant had not used their idempotency key (ON CONFLICT waits for a
+// transaction still writing that key).
+var insertJobsSQL = `INSERT INTO jobs (` + jobCols + `) SELECT * FROM ` +
+	unnest(jobCols, "text", "text", "text", "text", "float8", "jsonb", "text", "text", "int", "jsonb", "jsonb",
+		"text", "timestamptz", "timestamptz", "timestamptz", "int", "int") +
+	` ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`
+
+func newCreateReq(st job.State, meta store.JobMeta) (createReq, error) {
+	row, stored, err := jobRow(st.Job)
+	return createReq{st: st, meta: meta, row: row, stored: stored}, err
+}
+
+// jobRow encodes j's columns for insertJobsSQL and returns j as it will read
+// back from them (its JSON columns decoded from what is written, its times
+// to the microsecond in UTC), so that the one creation writer neither
+// encodes a job nor reads it back: the callers do, side by side.
+func jobRow(j job.Job) ([]any, job.Job, error) {
+	spec, err := store.SpecArg(&j.Spec)
+	if err != nil {
+		return nil, j, fmt.Errorf("spec: %w", err)
+	}
+	errJ, err := store.ErrorArg(j.Error)
+	if err != nil {
+		return nil, j, fmt.Errorf("error: %w", err)
+	}
+	resJ, err := store.JobResultArg(j.Result)
+	if err != nil {
+		return nil, j, fmt.Errorf("result: %w", err)
+	}
+	row := []any{j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
+		j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, j.UpdatedAt, timePtrArg(j.FinishedAt),
+		j.ChunksTotal, j.ChunksDone}
+	back := j
+	back.Spec, back.Error, back.Result = job.Spec{}, nil, nil
+	if err := store.DecodeSpec(jsonBytes(spec), &back.Spec); err != nil {
+		return nil, j, fmt.Errorf("spec: %w", err)
+	}
+	if err := store.DecodeError(jsonBytes(errJ), &back.Error); err != nil {
+		return nil, j, fmt.Errorf("error: %w", err)
+	}
+	if err := store.DecodeJobResult(jsonBytes(resJ), &back.Result); err != nil {
+		return nil, j, fmt.Errorf("result: %w", err)
+	}
+	back.CreatedAt, back.UpdatedAt = storedTime(j.CreatedAt), storedTime(j.UpdatedAt)
+	if j.FinishedAt != nil {
+		f := storedTime(*j.FinishedAt)
+		back.FinishedAt = &f
+	}
+	return row, back, nil
+}
+
+// storedTime is t as a timestamptz column gives it back.
+func storedTime(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+// jsonBytes is a JSON column's argument as bytes (nil for NULL).
+func jsonBytes(arg any) []byte {
+	if s, ok := arg.(string); ok {
+		return []byte(s)
+	}
+	return nil
+}
+
+// insertJobs writes the batch's jobs in one statement and reports, for each,
+// the job as stored and whether it was inserted (false: its tenant already
+// used its idempotency key). The rest of the batch's writes are queued to
+// go with the commit.
 func insertJobs(ctx context.Context, tx *pipeTx, batch []*call[createReq, created]) ([]job.Job, []bool, error) {
 	b := &pgx.Batch{}
+	var jobs rows
 	tenants := map[string]int{} // tenant -> index of its endpoint query
 	var tenantOrder []string
 	for _, c := range batch {
-		j := c.req.st.Job
-		spec, err := store.SpecArg(&j.Spec)
-		if err != nil {
-			return nil, nil, fmt.Errorf("job %s spec: %w", j.ID, err)
-		}
-		errJ, err := store.ErrorArg(j.Error)
-		if err != nil {
-			return nil, nil, fmt.Errorf("job %s error: %w", j.ID, err)
-		}
-		resJ, err := store.JobResultArg(j.Result)
-		if err != nil {
-			return nil, nil, fmt.Errorf("job %s result: %w", j.ID, err)
-		}
-		b.Queue(`INSERT INTO jobs (`+jobCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
-			RETURNING `+jobCols,
-			j.ID, j.Tenant, string(j.Status), j.Stage, j.Progress, spec, j.IdempotencyKey, j.RequestHash,
-			j.Attempts, errJ, resJ, j.ResultKey, j.CreatedAt, j.UpdatedAt, timePtrArg(j.FinishedAt),
-			j.ChunksTotal, j.ChunksDone)
-		if _, ok := tenants[j.Tenant]; !ok {
-			tenants[j.Tenant] = len(tenantOrder)
-			tenantOrder = append(tenantOrder, j.Tenant)
+		jobs.add(c.req.row...)
+		t := c.req.st.Job.Tenant
+		if _, ok := tenants[t]; !ok {
+			tenants[t] = len(tenantOrder)
+			tenantOrder = append(tenantOrder, t)
 		}
 	}
+	jobs.queue(b, insertJobsSQL)
 	for _, t := range tenantOrder {
 		b.Queue(listEndpointsSQL, t)
 	}
-	out := make([]job.Job, len(batch))
-	inserted := make([]bool, len(batch))
-	endpoints := make([][]store.WebhookEndpoint, len(tenantOrder))
 	br := tx.SendBatch(ctx, b)
-	for i, c := range batch {
-		j, err := scanJob(br.QueryRow())
-		switch {
-		case err == nil:
-			out[i], inserted[i] = j, true
-		case !errors.Is(err, pgx.ErrNoRows):
-			_ = br.Close()
-			return nil, nil, fmt.Errorf("insert job %s: %w", c.req.st.Job.ID, mapErr(err))
-		}
+	ids, err := br.Query()
+	var got []string
+	if err == nil {
+		got, err = pgx.CollectRows(ids, pgx.RowTo[string])
 	}
+	if err != nil {
+		_ = br.Close()
+		return nil, nil, fmt.Errorf("insert jobs: %w", mapErr(err))
+	}
+	endpoints := make([][]store.WebhookEndpoint, len(tenantOrder))
 	for i := range tenantOrder {
 		rows, err := br.Query()
 		if err == nil {
@@ -147,6 +199,17 @@ func insertJobs(ctx context.Context, tx *pipeTx, batch []*call[createReq, create
 	}
 	if err := br.Close(); err != nil {
 		return nil, nil, fmt.Errorf("insert jobs: %w", mapErr(err))
+	}
+	ins := make(map[string]bool, len(got))
+	for _, id := range got {
+		ins[id] = true
+	}
+	out := make([]job.Job, len(batch))
+	inserted := make([]bool, len(batch))
+	for i, c := range batch {
+		if ins[c.req.st.Job.ID] {
+			out[i], inserted[i] = c.req.stored, true
+		}
 	}
 
 	// A new job has no earlier event, so its first one needs no read.

@@ -34,8 +34,11 @@ func openStore(t *testing.T) *Store {
 
 func newReq(j job.Job) *call[createReq, created] {
 	st := job.New(j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3))
-	return &call[createReq, created]{req: createReq{st: st, meta: store.JobMeta{JobID: j.ID, Tenant: j.Tenant}},
-		done: make(chan result[created], 1)}
+	req, err := newCreateReq(st, store.JobMeta{JobID: j.ID, Tenant: j.Tenant})
+	if err != nil {
+		panic(err) // the test's own jobs always encode
+	}
+	return &call[createReq, created]{req: req, done: make(chan result[created], 1)}
 }
 
 func testJob(at time.Time, key string) job.Job {

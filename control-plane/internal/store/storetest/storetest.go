@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"CreateAndGetJob", testCreateAndGetJob},
+		{"CreatedJobReadsBack", testCreatedJobReadsBack},
 		{"ConcurrentGetJob", testConcurrentGetJob},
 		{"ListJobsPaging", testListJobsPaging},
 		{"ListJobsFilters", testListJobsFilters},
@@ -264,6 +265,42 @@ func ids[T any](xs []T, id func(T) string) []string {
 
 func jobIDs(js []job.Job) []string   { return ids(js, func(j job.Job) string { return j.ID }) }
 func taskIDs(ts []job.Task) []string { return ids(ts, func(t job.Task) string { return t.ID }) }
+
+// testCreatedJobReadsBack: the job CreateJob returns is the job GetJob
+// reads, to the last field, for times finer than a microsecond and outside
+// UTC, JSON columns holding numbers and nested objects, and a job born
+// finished from the cache (result and finished_at set).
+func testCreatedJobReadsBack(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := epoch().Add(123456789 * time.Nanosecond).In(time.FixedZone("UTC+5", 5*3600))
+	queued, qTasks := build(at, spec{Key: "reads-back", Labels: map[string]string{"zone": "eu"}})
+	queued.Spec.Metadata = map[string]any{"n": 1.5, "nested": map[string]any{"list": []any{"a", 2.0}}}
+	cached, cTasks := build(at, spec{})
+	cached, cTasks = job.AnswerFromCache(cached, cTasks, "results/cached.json",
+		api.Result{Language: "en", Duration: 12.25, Segments: 3, Words: 17, Timings: map[string]float64{"transcribe": 0.5}})
+	var out job.Job
+	for _, c := range []struct {
+		j     job.Job
+		tasks []job.Task
+	}{{queued, qTasks}, {cached, cTasks}} {
+		var created bool
+		var err error
+		out, created, err = s.CreateJob(ctx, c.j, c.tasks, store.JobMeta{})
+		noErr(t, "CreateJob", err)
+		if !created {
+			t.Fatal("created = false")
+		}
+		got, err := s.GetJob(ctx, "", c.j.ID)
+		noErr(t, "GetJob", err)
+		if !reflect.DeepEqual(got, out) {
+			t.Fatalf("GetJob = %+v\nCreateJob returned %+v", got, out)
+		}
+		sameTime(t, "CreatedAt", out.CreatedAt, at.Truncate(time.Microsecond))
+	}
+	if out.Status != api.JobSucceeded || out.FinishedAt == nil || out.Result == nil {
+		t.Fatalf("the cached job is not born finished: %+v", out)
+	}
+}
 
 func testCreateAndGetJob(t *testing.T, s store.Store) {
 	ctx := context.Background()
