@@ -26,10 +26,39 @@ const (
 type createReq struct {
 	st   job.State // of the new job (job.New)
 	meta store.JobMeta
-	// row and stored are the job's columns and the job as it reads back
-	// from them (jobRow), made by the caller rather than by the writer.
-	row    []any
-	stored job.Job
+	// The job's columns and the job as it reads back from them (jobRow),
+	// and the rest it writes unless that needs its tenant's webhook
+	// endpoints (nil then): made by the caller rather than by the writer.
+	row      []any
+	stored   job.Job
+	creation *creation
+}
+
+// creation is what a new job writes besides its own row.
+type creation struct {
+	ch      job.Change
+	tasks   rows // insertTasksSQL's
+	effects effects
+}
+
+// newCreation derives st's creation (job.State.Create) and encodes it.
+func newCreation(st job.State) (*creation, error) {
+	ch, err := st.Create()
+	if err != nil {
+		return nil, err
+	}
+	c := &creation{ch: ch}
+	for k, t := range ch.Added {
+		a, err := taskArgs(t)
+		if err != nil {
+			return nil, err
+		}
+		c.tasks.add(append(a, k)...)
+	}
+	if err := c.effects.add(ch); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 type created struct {
@@ -100,9 +129,22 @@ var insertJobsSQL = `INSERT INTO jobs (` + jobCols + `) SELECT * FROM ` +
 		"text", "timestamptz", "timestamptz", "timestamptz", "int", "int") +
 	` ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`
 
+// newCreateReq is the creation writer's request for the new job of st.
 func newCreateReq(st job.State, meta store.JobMeta) (createReq, error) {
 	row, stored, err := jobRow(st.Job)
-	return createReq{st: st, meta: meta, row: row, stored: stored}, err
+	if err != nil {
+		return createReq{}, err
+	}
+	req := createReq{st: st, meta: meta, row: row, stored: stored}
+	// Only a job born finished (answered from the cache) has an event
+	// webhooks are sent, to its tenant's endpoints, read in the writer's
+	// transaction; the first event of any other job goes nowhere.
+	if !st.Job.Status.Final() {
+		if req.creation, err = newCreation(st); err != nil {
+			return createReq{}, err
+		}
+	}
+	return req, nil
 }
 
 // jobRow encodes j's columns for insertJobsSQL and returns j as it will read
@@ -223,22 +265,17 @@ func insertJobs(ctx context.Context, tx *pipeTx, batch []*call[createReq, create
 			continue
 		}
 		r := c.req
-		r.st.Endpoints = store.Targets(endpoints[tenants[r.st.Job.Tenant]])
-		ch, err := r.st.Create()
-		if err != nil {
-			return nil, nil, err
-		}
-		for k, t := range ch.Added {
-			a, err := taskArgs(t)
-			if err != nil {
+		cr := r.creation
+		if cr == nil {
+			r.st.Endpoints = store.Targets(endpoints[tenants[r.st.Job.Tenant]])
+			var err error
+			if cr, err = newCreation(r.st); err != nil {
 				return nil, nil, err
 			}
-			tasks.add(append(a, k)...)
 		}
-		if err := effects.add(ch); err != nil {
-			return nil, nil, err
-		}
-		changes = append(changes, ch)
+		tasks.append(cr.tasks)
+		effects.merge(&cr.effects)
+		changes = append(changes, cr.ch)
 		if m := r.meta; m.CacheKey != "" || m.Traceparent != "" {
 			meta.add(m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
 		}

@@ -33,6 +33,19 @@ func (r *rows) add(vals ...any) {
 	}
 }
 
+// append adds o's rows.
+func (r *rows) append(o rows) {
+	if len(o) == 0 {
+		return
+	}
+	if *r == nil {
+		*r = make(rows, len(o))
+	}
+	for i, c := range o {
+		(*r)[i] = append((*r)[i], c...)
+	}
+}
+
 // queue queues sql with the columns' arrays as $1…$n, unless there is no
 // row.
 func (r rows) queue(b *pgx.Batch, sql string) {
@@ -145,6 +158,12 @@ func (e *effects) add(ch job.Change) error {
 			j.Tenant, ch.CacheKey, j.ID, j.ResultKey, res, ev.At)
 	}
 	return nil
+}
+
+// merge adds o's writes.
+func (e *effects) merge(o *effects) {
+	e.events.append(o.events)
+	e.later.QueuedQueries = append(e.later.QueuedQueries, o.later.QueuedQueries...)
 }
 
 // queue queues the gathered writes on b.

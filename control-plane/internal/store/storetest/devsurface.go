@@ -164,6 +164,24 @@ func testWebhookOutbox(t *testing.T, s store.Store) {
 	}
 	_, err = s.RedeliverWebhook(ctx, "acme", "whd_missing", later)
 	wantErr(t, "RedeliverWebhook unknown", err, store.ErrNotFound)
+
+	// A job born finished from the cache sends its job.succeeded as it is
+	// created, to its own webhook_url and to its tenant's endpoints.
+	hit, hitTasks := build(at, spec{})
+	hit.Spec.WebhookURL = "https://hooks.example.com/hit"
+	hit, hitTasks = job.AnswerFromCache(hit, hitTasks, "results/cached.json", api.Result{Language: "en"})
+	_, _, err = s.CreateJob(ctx, hit, hitTasks, store.JobMeta{})
+	noErr(t, "CreateJob from the cache", err)
+	born, err := s.ListWebhookDeliveries(ctx, store.DeliveryFilter{JobID: hit.ID})
+	noErr(t, "ListWebhookDeliveries", err)
+	sent := map[string]string{}
+	for _, d := range born {
+		sent[d.URL] = d.EventType
+	}
+	if want := map[string]string{"https://hooks.example.com/hit": api.EventJobSucceeded,
+		"https://hooks.example.com/all": api.EventJobSucceeded}; !reflect.DeepEqual(sent, want) {
+		t.Fatalf("deliveries of a job born finished: %v, want %v", sent, want)
+	}
 }
 
 func testWebhookEndpoints(t *testing.T, s store.Store) {
