@@ -47,6 +47,7 @@ func (tx *pipeTx) root() *pipeTx {
 	return tx
 }
 
+// later queues sql to go with the next round trip.
 func (tx *pipeTx) later(sql string, args ...any) {
 	r := tx.root()
 	r.pending = append(r.pending, &pgx.QueuedQuery{SQL: sql, Arguments: args})
@@ -129,6 +130,7 @@ func (tx *pipeTx) Begin(context.Context) (pgx.Tx, error) {
 	return sp, nil
 }
 
+// savepointName prefixes the names of the savepoints made in tx.
 func (tx *pipeTx) savepointName() string {
 	if tx.savepoint == "" {
 		return "sp"
@@ -150,7 +152,7 @@ func (tx *pipeTx) Commit(ctx context.Context) error {
 	tag, err := tx.Exec(ctx, "commit")
 	tx.closed = true
 	if err != nil {
-		tx.rollback(ctx) // a queued statement failed: COMMIT never ran
+		tx.rollback(ctx) // a statement sent with it failed, so it did not run
 		return err
 	}
 	if tag.String() == "ROLLBACK" {
@@ -189,13 +191,15 @@ func (tx *pipeTx) rollback(ctx context.Context) {
 	}
 }
 
+// CopyFrom copies once the pending statements have gone.
 func (tx *pipeTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	if err := tx.flush(ctx); err != nil {
+	if err := tx.send(ctx, &pgx.Batch{}).Close(); err != nil {
 		return 0, err
 	}
 	return tx.conn.CopyFrom(ctx, table, cols, src)
 }
 
+// Prepare prepares on the connection, as pgx's transaction does.
 func (tx *pipeTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
 	return tx.conn.Prepare(ctx, name, sql)
 }
@@ -203,15 +207,8 @@ func (tx *pipeTx) Prepare(ctx context.Context, name, sql string) (*pgconn.Statem
 // LargeObjects are not supported: the store has none.
 func (tx *pipeTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
 
+// Conn is the transaction's connection.
 func (tx *pipeTx) Conn() *pgx.Conn { return tx.conn }
-
-// flush sends the pending statements alone.
-func (tx *pipeTx) flush(ctx context.Context) error {
-	if len(tx.root().pending) == 0 {
-		return nil
-	}
-	return tx.send(ctx, &pgx.Batch{}).Close()
-}
 
 // batchRows are a batch's last rows; closing them closes the batch.
 type batchRows struct {
