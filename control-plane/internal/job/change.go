@@ -110,6 +110,12 @@ func New(j Job, tasks []Task) State {
 	return st
 }
 
+// CreateNeedsEndpoints reports whether Create's change depends on
+// s.Endpoints: only a job born finished (answered from the cache) has a
+// first event that webhooks are sent (planEvent); a queued job's goes
+// nowhere.
+func (s *State) CreateNeedsEndpoints() bool { return s.Job.Status.Final() }
+
 // Create is the change that records the new job of New: its tasks, the
 // job, and its first event with the deliveries it causes to s.Endpoints.
 func (s *State) Create() (Change, error) {

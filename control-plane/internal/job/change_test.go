@@ -251,3 +251,34 @@ func TestNewAndCreate(t *testing.T) {
 		t.Fatalf("create %+v; want both tasks, event 1 and no delivery (progress goes out from the second event on)", ch)
 	}
 }
+
+// CreateNeedsEndpoints says exactly when the tenant's endpoints change what
+// Create records: a queued job's first event reaches none, a job born
+// finished from the cache reaches them.
+func TestCreateNeedsEndpoints(t *testing.T) {
+	n := 0
+	newID := func() string { n++; return "t" + string(rune('0'+n)) }
+	eps := []Endpoint{{ID: "ep", URL: "https://hooks.example.com", Events: []string{api.EventJobSucceeded}}}
+	queued := jobWith(api.JobQueued)
+	cj, ct := AnswerFromCache(queued, Plan(queued, newID, 3), "results/r.json", api.Result{Language: "en"})
+	for _, c := range []struct {
+		name  string
+		st    State
+		needs bool
+	}{{"queued", New(queued, Plan(queued, newID, 3)), false}, {"born finished", New(cj, ct), true}} {
+		if got := c.st.CreateNeedsEndpoints(); got != c.needs {
+			t.Fatalf("%s: CreateNeedsEndpoints = %v, want %v", c.name, got, c.needs)
+		}
+		without, with := c.st, c.st
+		with.Endpoints = eps
+		a, errA := without.Create()
+		b, errB := with.Create()
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: Create: %v, %v", c.name, errA, errB)
+		}
+		if differ := len(a.Deliveries) != len(b.Deliveries); differ != c.needs {
+			t.Fatalf("%s: deliveries without endpoints %d, with %d; needs endpoints %v",
+				c.name, len(a.Deliveries), len(b.Deliveries), c.needs)
+		}
+	}
+}

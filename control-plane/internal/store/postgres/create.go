@@ -136,10 +136,8 @@ func newCreateReq(st job.State, meta store.JobMeta) (createReq, error) {
 		return createReq{}, err
 	}
 	req := createReq{st: st, meta: meta, row: row, stored: stored}
-	// Only a job born finished (answered from the cache) has an event
-	// webhooks are sent, to its tenant's endpoints, read in the writer's
-	// transaction; the first event of any other job goes nowhere.
-	if !st.Job.Status.Final() {
+	// The endpoints are read in the writer's transaction.
+	if !st.CreateNeedsEndpoints() {
 		if req.creation, err = newCreation(st); err != nil {
 			return createReq{}, err
 		}
