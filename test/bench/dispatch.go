@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,9 +119,19 @@ func seedQueuedTenants(ctx context.Context, s *Server, n, tenants int) error {
 	if err := copyClones(ctx, conn, "tasks", taskCols, taskRow, jobIDs, taskOver); err != nil {
 		return err
 	}
-	// Production tables are analyzed by autovacuum; a bulk load is not yet.
-	if _, err := conn.Exec(ctx, `ANALYZE jobs; ANALYZE tasks`); err != nil {
-		return fmt.Errorf("analyze: %w", err)
+	return settle(ctx, conn, "jobs", "tasks")
+}
+
+// settle brings bulk-loaded tables to the state a queue that grew over
+// time is in: vacuumed and analyzed (autovacuum's work, which would
+// otherwise start during the measurement) and checkpointed, so the load's
+// dirty pages are not written out while the figures are taken.
+func settle(ctx context.Context, conn *pgx.Conn, tables ...string) error {
+	if _, err := conn.Exec(ctx, `VACUUM (ANALYZE) `+strings.Join(tables, ", ")); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }

@@ -155,10 +155,5 @@ func seedFinished(ctx context.Context, s *Server, n, tenants int) error {
 			slots = f.slots + excluded.slots`); err != nil {
 		return fmt.Errorf("seed fleet samples: %w", err)
 	}
-	// Production tables are analyzed by autovacuum; a bulk load is not yet.
-	if _, err := conn.Exec(ctx, `ANALYZE jobs; ANALYZE job_stats; ANALYZE job_totals; ANALYZE agent_stats; ANALYZE error_stats;
-		ANALYZE fleet_stats`); err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	return nil
+	return settle(ctx, conn, "jobs", "job_stats", "job_totals", "agent_stats", "error_stats", "fleet_stats")
 }
