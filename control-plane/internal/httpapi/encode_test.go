@@ -42,3 +42,24 @@ func FuzzResponseEncoding(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkResponseEncoding compares the app's JSONEncoder with
+// encoding/json on a queued job's response.
+func BenchmarkResponseEncoding(b *testing.B) {
+	now := time.Now()
+	j := api.Job{ID: "0193a7c2-1111-7abc-8def-0123456789ab", Tenant: "bench", Status: api.JobQueued,
+		Source: api.Source{URL: "https://example.com/v/1234"}, Language: "en", Task: "transcribe",
+		Captions: "auto", CreatedAt: now, UpdatedAt: now}
+	for _, enc := range []struct {
+		name    string
+		marshal func(any) ([]byte, error)
+	}{{"encoding-json", json.Marshal}, {"app", segjson.Marshal}} {
+		b.Run(enc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := enc.marshal(j); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -46,3 +46,23 @@ func FuzzDecodeJSONMatchesStdlib(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeJSON compares DecodeJSON with encoding/json on a spec
+// column.
+func BenchmarkDecodeJSON(b *testing.B) {
+	col := []byte(`{"url":"https://example.com/v/1234","language":"en","task":"transcribe","priority":0,` +
+		`"captions":"auto","cache":false,"metadata":{"k":"v"}}`)
+	for _, dec := range []struct {
+		name      string
+		unmarshal func([]byte, any) error
+	}{{"encoding-json", json.Unmarshal}, {"DecodeJSON", DecodeJSON}} {
+		b.Run(dec.name, func(b *testing.B) {
+			for b.Loop() {
+				var r specRecord
+				if err := dec.unmarshal(col, &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
