@@ -136,7 +136,8 @@ func newCreateReq(st job.State, meta store.JobMeta) (createReq, error) {
 		return createReq{}, err
 	}
 	req := createReq{st: st, meta: meta, row: row, stored: stored}
-	// The endpoints are read in the writer's transaction.
+	// A creation that depends on the tenant's webhook endpoints is derived
+	// by the writer, whose transaction reads them; any other, here.
 	if !st.CreateNeedsEndpoints() {
 		if req.creation, err = newCreation(st); err != nil {
 			return createReq{}, err
