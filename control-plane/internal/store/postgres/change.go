@@ -25,30 +25,41 @@ type stateTx struct{ tx pgx.Tx }
 
 var _ store.StateTx = stateTx{}
 
-// The job a state read is about, as SQL on $1: its id, or a task's id.
+// The jobs a state read is about, as a test of a job id on $1 (a text
+// array): the ids themselves, or the ids of tasks of theirs.
 const (
-	byJobID  = `$1::text`
-	byTaskID = `(SELECT job_id FROM tasks WHERE id = $1)`
+	jobsByID    = `= ANY($1::text[])`
+	jobsOfTasks = `IN (SELECT job_id FROM tasks WHERE id = ANY($1::text[]))`
 )
 
-// stateSQL reads and locks a job with its metadata, its last event and its
-// tenant's webhook endpoints (as JSON) in one statement; %s is the job id
-// (byJobID or byTaskID). With $2 != ” a job of another tenant is not found.
-const stateSQL = `SELECT ` + jobColsJ + `, m.cache_key, m.traceparent, e.seq, e.status, e.stage, e.progress,
+// A state read is three statements in one round trip, whatever the number
+// of jobs (one statement per job cost PostgreSQL an executor start each and
+// was most of a report batch's statements). The first takes the jobs' row
+// locks in id order, the store's lock order, so two transactions never wait
+// on each other in a cycle; the other two then read, each with a snapshot
+// taken after the locks are held, the jobs with their metadata, last event
+// and tenant's webhook endpoints (as JSON), and the jobs' tasks. Holding a
+// job's lock is what lets its other rows be read unlocked. With $2 != ''
+// jobs of other tenants are neither locked nor read. match is jobsByID or
+// jobsOfTasks.
+func lockJobsSQL(match string) string {
+	return `SELECT id FROM jobs WHERE id ` + match + ` AND ($2::text = '' OR tenant = $2::text) ORDER BY id FOR UPDATE`
+}
+
+func readJobsSQL(match string) string {
+	return `SELECT ` + jobColsJ + `, m.cache_key, m.traceparent, e.seq, e.status, e.stage, e.progress,
 	(SELECT jsonb_agg(jsonb_build_object('id', w.id, 'url', w.url, 'events', w.events) ORDER BY w.created_at, w.id)
 	 FROM webhook_endpoints w WHERE w.tenant = j.tenant)
 FROM jobs j
 LEFT JOIN job_meta m ON m.job_id = j.id
 LEFT JOIN LATERAL (SELECT seq, status, stage, progress FROM job_events
                    WHERE job_id = j.id ORDER BY seq DESC LIMIT 1) e ON true
-WHERE j.id = %s AND ($2::text = '' OR j.tenant = $2::text)
-FOR UPDATE OF j`
+WHERE j.id ` + match + ` AND ($2::text = '' OR j.tenant = $2::text)`
+}
 
-// queueReadState queues the two reads of one job's state; jobID is byJobID
-// or byTaskID.
-func queueReadState(b *pgx.Batch, jobID, key, tenant string) {
-	b.Queue(fmt.Sprintf(stateSQL, jobID), key, tenant)
-	b.Queue(`SELECT `+taskCols+` FROM tasks WHERE job_id = `+jobID+` ORDER BY ord`, key)
+func readTasksSQL(match string) string {
+	return `SELECT ` + taskCols + ` FROM tasks WHERE job_id ` + match +
+		` AND ($2::text = '' OR tenant = $2::text) ORDER BY job_id, ord`
 }
 
 // extraRow scans a row's leading columns into the caller's destinations
@@ -60,8 +71,59 @@ type extraRow struct {
 
 func (r extraRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
 
-// readState reads what queueReadState queued (ErrNotFound for no job).
-func readState(br pgx.BatchResults) (*job.State, error) {
+// readStates locks and reads the states of the jobs that match ids (see
+// lockJobsSQL), by job id.
+func (s stateTx) readStates(ctx context.Context, match string, ids []string, tenant string) (map[string]*job.State, error) {
+	b := &pgx.Batch{}
+	b.Queue(lockJobsSQL(match), ids, tenant)
+	b.Queue(readJobsSQL(match), ids, tenant)
+	b.Queue(readTasksSQL(match), ids, tenant)
+	br := s.tx.SendBatch(ctx, b)
+	states, err := scanStates(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("read job states: %w", mapErr(cerr))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return states, nil
+}
+
+// scanStates reads what readStates queued.
+func scanStates(br pgx.BatchResults) (map[string]*job.State, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("lock jobs: %w", mapErr(err))
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("read jobs: %w", mapErr(err))
+	}
+	states := map[string]*job.State{}
+	for rows.Next() {
+		st, err := scanState(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		states[st.Job.ID] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read jobs: %w", mapErr(err))
+	}
+	tasks, err := collectTasks(br.Query())
+	if err != nil {
+		return nil, fmt.Errorf("read tasks: %w", mapErr(err))
+	}
+	for _, t := range tasks {
+		if st := states[t.JobID]; st != nil {
+			st.Tasks = append(st.Tasks, t)
+		}
+	}
+	return states, nil
+}
+
+// scanState scans one row of readJobsSQL.
+func scanState(row pgx.Row) (*job.State, error) {
 	var (
 		st                     job.State
 		cacheKey, tp, evStatus *string
@@ -70,16 +132,11 @@ func readState(br pgx.BatchResults) (*job.State, error) {
 		evProgress             *float64
 		endpoints              []byte
 	)
-	j, jobErr := scanJob(extraRow{br.QueryRow(), []any{&cacheKey, &tp, &evSeq, &evStatus, &evStage, &evProgress, &endpoints}})
-	st.Job = j
-	tasks, err := collectTasks(br.Query())
-	if jobErr != nil {
-		return nil, fmt.Errorf("lock job: %w", mapErr(jobErr))
-	}
+	j, err := scanJob(extraRow{row, []any{&cacheKey, &tp, &evSeq, &evStatus, &evStage, &evProgress, &endpoints}})
 	if err != nil {
-		return nil, fmt.Errorf("read tasks: %w", err)
+		return nil, fmt.Errorf("read job: %w", err)
 	}
-	st.Tasks = tasks
+	st.Job = j
 	if cacheKey != nil {
 		st.CacheKey, st.Traceparent = *cacheKey, *tp
 	}
@@ -88,7 +145,7 @@ func readState(br pgx.BatchResults) (*job.State, error) {
 	}
 	if len(endpoints) > 0 {
 		if err := json.Unmarshal(endpoints, &st.Endpoints); err != nil {
-			return nil, fmt.Errorf("read webhook endpoints: %w", err)
+			return nil, fmt.Errorf("job %s webhook endpoints: %w", j.ID, err)
 		}
 	}
 	return &st, nil
@@ -99,58 +156,37 @@ func (s stateTx) LockJobs(ctx context.Context, tenant string, ids []string) ([]*
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	b := &pgx.Batch{}
-	for _, id := range ids {
-		queueReadState(b, byJobID, id, tenant)
+	states, err := s.readStates(ctx, jobsByID, ids, tenant)
+	if err != nil {
+		return nil, err
 	}
-	br := s.tx.SendBatch(ctx, b)
 	out := make([]*job.State, 0, len(ids))
 	for _, id := range ids {
-		st, err := readState(br)
-		if err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("job %s: %w", id, err)
+		st, ok := states[id]
+		if !ok {
+			return nil, fmt.Errorf("job %s: lock job: %w", id, mapErr(pgx.ErrNoRows))
 		}
 		out = append(out, st)
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("read job states: %w", mapErr(err))
 	}
 	return out, nil
 }
 
-// LockTaskJobs takes the locks of the tasks' jobs in one statement, in id
-// order (the store's lock order, so two batches never wait on each other in
-// a cycle), and reads each job's state in the same round trip.
+// LockTaskJobs takes the locks of the tasks' jobs in id order and reads
+// their states, in one round trip.
 func (s stateTx) LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.State, error) {
-	b := &pgx.Batch{}
-	b.Queue(`SELECT id FROM jobs WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY($1)) ORDER BY id FOR UPDATE`, taskIDs)
-	for _, id := range taskIDs {
-		queueReadState(b, byTaskID, id, "")
+	states, err := s.readStates(ctx, jobsOfTasks, taskIDs, "")
+	if err != nil {
+		return nil, err
 	}
-	br := s.tx.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		return nil, fmt.Errorf("lock jobs: %w", err)
+	jobOf := make(map[string]string, len(taskIDs))
+	for _, st := range states {
+		for _, t := range st.Tasks {
+			jobOf[t.ID] = st.Job.ID
+		}
 	}
 	out := make([]*job.State, len(taskIDs))
-	byJob := map[string]*job.State{} // one state per job, shared by its tasks
-	for i := range taskIDs {
-		st, err := readState(br)
-		switch {
-		case isNotFound(err):
-			continue
-		case err != nil:
-			_ = br.Close()
-			return nil, err
-		}
-		if prev, ok := byJob[st.Job.ID]; ok {
-			st = prev
-		}
-		byJob[st.Job.ID], out[i] = st, st
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("read job states: %w", mapErr(err))
+	for i, id := range taskIDs {
+		out[i] = states[jobOf[id]] // nil for an unknown task
 	}
 	return out, nil
 }
