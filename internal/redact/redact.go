@@ -10,29 +10,69 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mask replaces what is hidden.
 const Mask = "[REDACTED]"
 
+// pattern is one kind of secret in free text. may is a cheap test that
+// every match passes (a literal the pattern needs): a log line is written
+// for every task an agent completes, and running each regular expression
+// on each of its strings cost more than writing the line.
 type pattern struct {
 	re   *regexp.Regexp
 	repl string
+	may  func(s string) bool
 }
 
 // patterns of secrets in free text. Credentials keep their prefix and id so
 // a log still says which key acted.
 func patterns() []pattern {
 	return []pattern{
-		{regexp.MustCompile(`\b(yt[cae]_[A-Za-z0-9]+_)[A-Za-z0-9_-]{8,}`), "${1}" + Mask},
-		{regexp.MustCompile(`(?i)\b(bearer\s+)[^\s"',]+`), "${1}" + Mask},
-		{regexp.MustCompile(`(?i)([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|sig|signature|token|secret|password)=)[^&\s"']+`), "${1}" + Mask},
-		{regexp.MustCompile(`(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@`), "${1}" + Mask + "@"},
+		{regexp.MustCompile(`\b(yt[cae]_[A-Za-z0-9]+_)[A-Za-z0-9_-]{8,}`), "${1}" + Mask,
+			func(s string) bool {
+				return strings.Contains(s, "ytc_") || strings.Contains(s, "yta_") || strings.Contains(s, "yte_")
+			}},
+		{regexp.MustCompile(`(?i)\b(bearer\s+)[^\s"',]+`), "${1}" + Mask,
+			func(s string) bool { return containsFold(s, "bearer") }},
+		{regexp.MustCompile(`(?i)([?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|sig|signature|token|secret|password)=)[^&\s"']+`), "${1}" + Mask,
+			func(s string) bool { return strings.Contains(s, "=") && strings.ContainsAny(s, "?&") }},
+		{regexp.MustCompile(`(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@`), "${1}" + Mask + "@",
+			func(s string) bool { return strings.Contains(s, "://") && strings.Contains(s, "@") }},
 	}
 }
 
 // sensitiveKey matches attribute names whose values are secrets.
 var sensitiveKey = regexp.MustCompile(`(?i)(^|_|-)(token|secret|password|passwd|api_?key|authorization|cookie|credential)s?($|_|-)`)
+
+// isSensitiveKey is sensitiveKey.MatchString, run only on names that hold
+// one of its words (the cheap test, as pattern.may). A name with other
+// than ASCII goes to the expression: in (?i) the Kelvin sign matches k.
+func isSensitiveKey(k string) bool {
+	for i := range len(k) {
+		if k[i] >= utf8.RuneSelf {
+			return sensitiveKey.MatchString(k)
+		}
+	}
+	for _, w := range [...]string{"token", "secret", "passw", "key", "authorization", "cookie", "credential"} {
+		if containsFold(k, w) {
+			return sensitiveKey.MatchString(k)
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s holds sub (lower case), ASCII letters
+// matched in either case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
 
 // Redactor masks secrets in strings.
 type Redactor struct {
@@ -59,7 +99,9 @@ func (r *Redactor) String(s string) string {
 		s = strings.ReplaceAll(s, v, Mask)
 	}
 	for _, p := range r.patterns {
-		s = p.re.ReplaceAllString(s, p.repl)
+		if p.may(s) {
+			s = p.re.ReplaceAllString(s, p.repl)
+		}
 	}
 	return s
 }
@@ -102,7 +144,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 
 func (h *Handler) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
-	if sensitiveKey.MatchString(a.Key) && v.Kind() != slog.KindGroup {
+	if isSensitiveKey(a.Key) && v.Kind() != slog.KindGroup {
 		return slog.String(a.Key, Mask)
 	}
 	switch v.Kind() {
