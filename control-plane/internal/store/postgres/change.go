@@ -40,8 +40,8 @@ const (
 // taken after the locks are held, the jobs with their metadata, last event
 // and tenant's webhook endpoints (as JSON), and the jobs' tasks. Holding a
 // job's lock is what lets its other rows be read unlocked. Given a tenant
-// ($2), jobs of other tenants are neither locked nor read. match is jobsByID or
-// jobsOfTasks.
+// ($2), jobs of other tenants are neither locked nor read. match is
+// jobsByID or jobsOfTasks.
 func lockJobsSQL(match string) string {
 	return `SELECT id FROM jobs WHERE id ` + match + ` AND ($2::text = '' OR tenant = $2::text) ORDER BY id FOR UPDATE`
 }

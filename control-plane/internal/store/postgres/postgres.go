@@ -140,8 +140,6 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
-
 // mapErr turns the job rules' errors and PostgreSQL constraint violations
 // into the store's sentinel errors, keeping the original in the chain.
 func mapErr(err error) error {
