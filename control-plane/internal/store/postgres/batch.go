@@ -19,9 +19,9 @@ import (
 const writeTimeout = 30 * time.Second
 
 // genericPlans makes a group-commit transaction run its statements on their
-// cached generic plans. Their parameters are arrays and lists of ids whose
-// values never change a plan's shape, yet PostgreSQL kept planning them
-// afresh for each call (custom plans were estimated cheaper): a tenth of
+// cached generic plans. They are few and fixed, driven by keys and arrays
+// of rows whose values do not change the best plan, yet PostgreSQL planned
+// them afresh on every call (it estimated custom plans cheaper): a tenth of
 // its time in a burn-down. Other statements keep the default, where a
 // custom plan can drop an unused optional filter (docs/performance.md,
 // "Round two, eighth pass").
