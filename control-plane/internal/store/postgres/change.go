@@ -98,17 +98,13 @@ func scanStates(br pgx.BatchResults) (map[string]*job.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read jobs: %w", mapErr(err))
 	}
-	states := map[string]*job.State{}
-	for rows.Next() {
-		st, err := scanState(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		states[st.Job.ID] = st
-	}
-	if err := rows.Err(); err != nil {
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*job.State, error) { return scanState(r) })
+	if err != nil {
 		return nil, fmt.Errorf("read jobs: %w", mapErr(err))
+	}
+	states := make(map[string]*job.State, len(jobs))
+	for _, st := range jobs {
+		states[st.Job.ID] = st
 	}
 	tasks, err := collectTasks(br.Query())
 	if err != nil {
