@@ -347,6 +347,42 @@ func TestRedisBus(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("B not woken by A's notify")
 	}
+
+	// A burst of Notifies is carried by one publish per pause (2 ms, the
+	// bus's publishPause), and the last one of the burst still reaches B.
+	raw := ca.Subscribe(ctx, prefix+"wake")
+	defer raw.Close()
+	if _, err := raw.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const burst = 1000
+	start = time.Now()
+	for range burst {
+		a.Notify(ctx)
+		time.Sleep(20 * time.Microsecond)
+	}
+	woken = hubB.Wait()
+	a.Notify(ctx)
+	select {
+	case <-woken.C:
+	case <-time.After(10 * time.Second):
+		t.Fatal("B not woken by the Notify after a burst")
+	}
+	elapsed := time.Since(start)
+	published := 0
+	for {
+		if _, err := raw.ReceiveTimeout(ctx, time.Second); err != nil {
+			break // a second without a publish: the burst is over
+		}
+		published++
+	}
+	// Each publish is followed by a pause, and at most one follows B's
+	// wake-up.
+	limit := int(elapsed/(2*time.Millisecond)) + 2
+	t.Logf("%d Notifies in %v, %d publishes (at most %d)", burst+1, elapsed, published, limit)
+	if published == 0 || published > limit {
+		t.Fatalf("%d Notifies in %v made %d publishes, want 1 to %d", burst+1, elapsed, published, limit)
+	}
 }
 
 // TestConcurrentLeasingPostgres: many dispatchers racing on PostgreSQL

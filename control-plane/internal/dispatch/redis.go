@@ -27,10 +27,17 @@ type RedisBus struct {
 	// subscription, and the local hub was already woken by Notify.
 	self string
 	// kick asks the publisher (Run) for one publish; a wake-up says only
-	// "look for work", so the Notifies made while a publish is in flight are
-	// carried by a single next one instead of one each.
+	// "look for work", so the Notifies made while a publish is in flight or
+	// during the pause after it are carried by a single next one instead of
+	// one each.
 	kick chan struct{}
 }
+
+// publishPause is the least time between two publishes. A lone Notify is
+// published at once; a burst (thousands of submissions a second) costs
+// other replicas at most this much wake-up latency and costs Redis, and
+// this replica, one publish per pause instead of one per round trip.
+const publishPause = 2 * time.Millisecond
 
 // NewRedisBus returns a bus on channel; call Run to start receiving.
 func NewRedisBus(client redis.UniversalClient, channel string, hub *Hub, log *slog.Logger) *RedisBus {
@@ -60,6 +67,11 @@ func (b *RedisBus) publish(ctx context.Context) {
 			b.log.Debug("wake-up publish failed; other replicas will poll", "err", err)
 		}
 		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(publishPause):
+		}
 	}
 }
 
