@@ -105,6 +105,7 @@ func New(cfg Config, d Deps) *Service {
 	if d.Resolver == nil {
 		d.Resolver = net.DefaultResolver
 	}
+	d.Resolver = timedResolver{d.Resolver}
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
@@ -255,8 +256,6 @@ func (s *Service) lookupCache(ctx context.Context, tenant, key string) (store.Ca
 // CheckHost refuses a URL whose host is loopback, private or otherwise not
 // public (unless allowed), or that does not parse.
 func (s *Service) CheckHost(ctx context.Context, raw string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
 	if err := s.policy().CheckURL(ctx, s.d.Resolver, raw); err != nil {
 		if errors.Is(err, netguard.ErrForbidden) {
 			return &job.ValidationError{Code: api.CodeForbiddenSource,
@@ -265,6 +264,17 @@ func (s *Service) CheckHost(ctx context.Context, raw string) error {
 		return &job.ValidationError{Code: api.CodeInvalidURL, Message: "url does not parse"}
 	}
 	return nil
+}
+
+// timedResolver bounds each lookup to 3 s. The bound is set around the
+// lookup, not the whole check: most hosts are checked without one (an
+// address, or a refused name), and a deadline's timer is not free.
+type timedResolver struct{ r Resolver }
+
+func (t timedResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return t.r.LookupNetIP(ctx, network, host)
 }
 
 func (s *Service) policy() netguard.Policy {

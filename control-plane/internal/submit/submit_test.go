@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -266,5 +267,36 @@ func TestProbesReuseConnections(t *testing.T) {
 	}
 	if heads.Load() != 5 || conns.Load() != 1 {
 		t.Fatalf("%d HEAD requests over %d connections, want 5 over 1", heads.Load(), conns.Load())
+	}
+}
+
+// lookups records the host lookups CheckHost makes and whether each had a
+// deadline.
+type lookups struct {
+	hosts       []string
+	noDeadlines int
+}
+
+func (l *lookups) LookupNetIP(ctx context.Context, _, host string) ([]netip.Addr, error) {
+	l.hosts = append(l.hosts, host)
+	if _, ok := ctx.Deadline(); !ok {
+		l.noDeadlines++
+	}
+	return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+}
+
+// TestHostLookupsAreBounded: a host name is looked up under a deadline
+// even when the caller's context has none; an address needs no lookup.
+func TestHostLookupsAreBounded(t *testing.T) {
+	l := &lookups{}
+	svc := submit.New(submit.Config{}, submit.Deps{Resolver: l, Log: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	for _, u := range []string{"https://media.example/a.mp4", "http://93.184.215.14/b.mp4"} {
+		if err := svc.CheckHost(ctx, u); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+	}
+	if len(l.hosts) != 1 || l.hosts[0] != "media.example" || l.noDeadlines != 0 {
+		t.Fatalf("lookups %v, %d without a deadline; want one of media.example, with one", l.hosts, l.noDeadlines)
 	}
 }
