@@ -180,8 +180,7 @@ func RollupOf(changes []job.Change) Rollup {
 			if jobs[k] == nil {
 				jobs[k] = &StatsRow{Tenant: d.Tenant, Res: res, Minute: start}
 			}
-			sum := addRows(*jobs[k], r)
-			jobs[k] = &sum
+			*jobs[k] = addRows(*jobs[k], r)
 			if failed != "" {
 				errs[errorKey{d.Tenant, failed, res, start}]++
 			}
