@@ -11,9 +11,10 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Job creation is group-committed (batch.go): one transaction of two round
-// trips (BEGIN with the jobs; their tasks, first events, webhook deliveries
-// and metadata with the COMMIT) for all the jobs submitted at a moment. One
+// Job creation is group-committed (batch.go): one transaction for all the
+// jobs submitted at a moment, sent in one round trip when they are all
+// queued jobs (createAtOnce), else in two (BEGIN with the jobs; their
+// tasks, first events, webhook deliveries and metadata with the COMMIT). One
 // writer: concurrent creation transactions insert into the same index pages
 // and statistics rows and wait on each other (PostgreSQL spent three times
 // as long per row with four writers as with one, docs/performance.md), and
@@ -89,6 +90,9 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job, tasks []job.Task, meta
 // answers every call in it; a job whose idempotency key was already taken
 // is answered after the commit, from the job that has it.
 func (s *Store) createBatch(batch []*call[createReq, created]) {
+	if s.createAtOnce(batch) {
+		return
+	}
 	groupCommit(s, batch, func(ctx context.Context, tx *pipeTx, batch []*call[createReq, created]) (func(context.Context), error) {
 		out, inserted, err := insertJobs(ctx, tx, batch)
 		if err != nil {
@@ -107,6 +111,44 @@ func (s *Store) createBatch(batch []*call[createReq, created]) {
 	})
 }
 
+// createAtOnce writes a batch whose creations were all derived by their
+// callers (queued jobs: none needs its tenant's webhook endpoints) in one
+// round trip, BEGIN to COMMIT, instead of groupCommit's two: the writer
+// does not wait for the jobs' insert to learn which keys were taken, and
+// PostgreSQL does not wait for the writer between the two. Its insert of the
+// jobs has no ON CONFLICT, so a key already taken fails the transaction.
+// It reports whether it committed and answered the batch; when it did not
+// (a replayed key, or any other failure), nothing was written and the
+// batch is written by groupCommit, which tells replays apart and isolates
+// a failing job. A replay costs its batch one rolled-back transaction.
+func (s *Store) createAtOnce(batch []*call[createReq, created]) bool {
+	creations := make([]*creation, len(batch))
+	var jobs rows
+	for i, c := range batch {
+		if creations[i] = c.req.creation; creations[i] == nil {
+			return false
+		}
+		jobs.add(c.req.row...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
+		tx.later(genericPlans)
+		b := &pgx.Batch{}
+		jobs.queue(b, insertNewJobsSQL)
+		queueCreations(b, tx, batch, creations)
+		tx.sendLater(b)
+		return nil
+	})
+	if err != nil {
+		return false
+	}
+	for _, c := range batch {
+		c.answer(created{c.req.stored, true}, nil)
+	}
+	return true
+}
+
 // idempotentReplay answers a creation whose idempotency key its tenant has
 // already used: with that job if the requests match.
 func (s *Store) idempotentReplay(ctx context.Context, j job.Job) (job.Job, error) {
@@ -121,13 +163,18 @@ func (s *Store) idempotentReplay(ctx context.Context, j job.Job) (job.Job, error
 	return prev, nil
 }
 
-// insertJobsSQL inserts jobs (jobRow) and returns the ids of those whose
-// tenant had not used their idempotency key (ON CONFLICT waits for a
-// transaction still writing that key).
-var insertJobsSQL = `INSERT INTO jobs (` + jobCols + `) SELECT * FROM ` +
-	unnest(jobCols, "text", "text", "text", "text", "float8", "jsonb", "text", "text", "int", "jsonb", "jsonb",
-		"text", "timestamptz", "timestamptz", "timestamptz", "int", "int") +
-	` ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`
+var (
+	// insertNewJobsSQL inserts jobs (jobRow) that must all be new: a taken
+	// idempotency key fails it (createAtOnce).
+	insertNewJobsSQL = `INSERT INTO jobs (` + jobCols + `) SELECT * FROM ` +
+		unnest(jobCols, "text", "text", "text", "text", "float8", "jsonb", "text", "text", "int", "jsonb", "jsonb",
+			"text", "timestamptz", "timestamptz", "timestamptz", "int", "int")
+	// insertJobsSQL inserts jobs and returns the ids of those whose tenant
+	// had not used their idempotency key (ON CONFLICT waits for a
+	// transaction still writing that key).
+	insertJobsSQL = insertNewJobsSQL +
+		` ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`
+)
 
 // newCreateReq is the creation writer's request for the new job of st.
 func newCreateReq(st job.State, meta store.JobMeta) (createReq, error) {
@@ -253,37 +300,49 @@ func insertJobs(ctx context.Context, tx *pipeTx, batch []*call[createReq, create
 		}
 	}
 
-	// A new job has no earlier event, so its first one needs no read.
+	creations := make([]*creation, len(batch))
+	for i, c := range batch {
+		if !inserted[i] {
+			continue
+		}
+		if creations[i] = c.req.creation; creations[i] == nil {
+			st := c.req.st
+			st.Endpoints = store.Targets(endpoints[tenants[st.Job.Tenant]])
+			var err error
+			if creations[i], err = newCreation(st); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	b = &pgx.Batch{}
+	queueCreations(b, tx, batch, creations)
+	tx.sendLater(b) // with the commit: nothing here needs their answers
+	return out, inserted, nil
+}
+
+// queueCreations queues what the batch's new jobs write besides their rows:
+// their tasks, first events and the deliveries those cause, metadata, and
+// the statistics rollup. creations[i] is batch[i]'s, nil for a job not
+// inserted. A new job has no earlier event, so its first one needs no read.
+func queueCreations(b *pgx.Batch, tx pgx.Tx, batch []*call[createReq, created], creations []*creation) {
 	var (
 		tasks, meta rows
 		effects     effects
 		changes     []job.Change
 	)
-	for i, c := range batch {
-		if !inserted[i] {
-			continue
-		}
-		r := c.req
-		cr := r.creation
+	for i, cr := range creations {
 		if cr == nil {
-			r.st.Endpoints = store.Targets(endpoints[tenants[r.st.Job.Tenant]])
-			var err error
-			if cr, err = newCreation(r.st); err != nil {
-				return nil, nil, err
-			}
+			continue
 		}
 		tasks.append(cr.tasks)
 		effects.merge(&cr.effects)
 		changes = append(changes, cr.ch)
-		if m := r.meta; m.CacheKey != "" || m.Traceparent != "" {
+		if m := batch[i].req.meta; m.CacheKey != "" || m.Traceparent != "" {
 			meta.add(m.JobID, m.Tenant, m.CacheKey, m.Traceparent)
 		}
 	}
-	b = &pgx.Batch{}
 	tasks.queue(b, insertTasksSQL)
 	effects.queue(b)
 	meta.queue(b, insertMetaSQL)
 	queueRollup(b, changes, connShard(tx))
-	tx.sendLater(b) // with the commit: nothing here needs their answers
-	return out, inserted, nil
 }

@@ -100,6 +100,66 @@ func TestCreateBatch(t *testing.T) {
 	}
 }
 
+// TestCreateAtOnce: a batch of queued jobs is written in one round trip;
+// one that replays an idempotency key, or holds a job answered from the
+// cache (its first event needs the tenant's webhook endpoints), is not
+// written there at all, and the careful way then answers it right.
+func TestCreateAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	keyed, plain := testJob(at, "k"), testJob(at, "")
+	batch := []*call[createReq, created]{newReq(keyed), newReq(plain)}
+	if !s.createAtOnce(batch) {
+		t.Fatal("a batch of new queued jobs was not written at once")
+	}
+	for i, id := range []string{keyed.ID, plain.ID} {
+		if r := <-batch[i].done; r.err != nil || !r.val.created || r.val.job.ID != id {
+			t.Fatalf("job %d: %+v", i, r)
+		}
+		if ts, err := s.JobTasks(ctx, id); err != nil || len(ts) == 0 {
+			t.Fatalf("job %s: tasks %v, err %v", id, ts, err)
+		}
+	}
+
+	replay, other := testJob(at, "k"), testJob(at, "")
+	hit := testJob(at, "")
+	cached, tasks := job.AnswerFromCache(hit, job.Plan(hit, func() string { return uuid.Must(uuid.NewV7()).String() }, 3),
+		"results/r.json", api.Result{Language: "en"})
+	cachedReq, err := newCreateReq(job.New(cached, tasks), store.JobMeta{JobID: cached.ID, Tenant: cached.Tenant})
+	if err != nil || cachedReq.creation != nil {
+		t.Fatalf("a job answered from the cache: creation %v, err %v; want it left to the writer", cachedReq.creation, err)
+	}
+	for _, batch := range [][]*call[createReq, created]{
+		{newReq(other), newReq(replay)},
+		{newReq(other), {req: cachedReq, done: make(chan result[created], 1)}},
+	} {
+		if s.createAtOnce(batch) {
+			t.Fatal("written at once")
+		}
+		for i, c := range batch {
+			select {
+			case r := <-c.done:
+				t.Fatalf("call %d answered: %+v", i, r)
+			default:
+			}
+		}
+		if _, err := s.GetJob(ctx, "", other.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a job of a batch not written at once is stored (err %v)", err)
+		}
+	}
+
+	batch = []*call[createReq, created]{newReq(other), newReq(replay)}
+	s.createBatch(batch)
+	if r := <-batch[0].done; r.err != nil || !r.val.created {
+		t.Fatalf("new job beside a replay: %+v", r)
+	}
+	if r := <-batch[1].done; r.err != nil || r.val.created || r.val.job.ID != keyed.ID {
+		t.Fatalf("replay: %+v, want job %s", r, keyed.ID)
+	}
+}
+
 // TestReportBatchFallback: when a batch of agents' reports fails in the
 // database (here a stage PostgreSQL cannot store), the others are written on
 // their own and only the bad one fails.
