@@ -17,9 +17,10 @@ import (
 // per table whose columns arrive as arrays (unnest), not with a statement
 // per row: a report batch wrote about a dozen statements per task, and one
 // per table saves PostgreSQL a statement's start-up for every row (the
-// rows' own cost, mostly their index entries, stays). The statistics stay
-// one upsert per row: job_stats' wide upsert as one statement cost more
-// than the rows it replaced (docs/performance.md).
+// rows' own cost, mostly their index entries, stays). The narrow
+// agent_stats upsert is one statement too; job_stats and the other
+// statistics stay one upsert per row: job_stats' wide upsert as one
+// statement cost more than the rows it replaced (docs/performance.md).
 
 // rows gathers the rows of one multi-row statement, column by column.
 type rows [][]any

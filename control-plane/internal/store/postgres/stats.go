@@ -38,6 +38,16 @@ var (
 			ON CONFLICT (res, minute, tenant, shard) DO UPDATE SET ` + store.StatsIncrements("job_stats")
 	}()
 	statsSumsSQL = store.StatsSums()
+	// upsertAgentStatsSQL adds a batch's agent rows in one statement: a
+	// completion adds one per resolution, so one statement per row was the
+	// busiest statement of a burn-down by count. The rows come unique and
+	// in key order (store.RollupOf), so one statement meets each once and
+	// two writers sharing a shard lock them in the same order.
+	upsertAgentStatsSQL = `INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed)
+		SELECT * FROM ` + unnest("res, minute, agent_id, tenant, shard, succeeded, failed",
+		"smallint", "bigint", "text", "text", "smallint", "int", "int") + `
+		ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
+		failed = agent_stats.failed + excluded.failed`
 )
 
 // queueRollup queues the statistics that changes add (store.RollupOf), on
@@ -50,11 +60,11 @@ func queueRollup(b *pgx.Batch, changes []job.Change, shard int) {
 	for _, row := range r.Jobs {
 		b.Queue(upsertJobStatsSQL, append([]any{row.Res, row.Minute, row.Tenant, shard}, row.Values()...)...)
 	}
+	var agents rows
 	for _, a := range r.Agents {
-		b.Queue(`INSERT INTO agent_stats (res, minute, agent_id, tenant, shard, succeeded, failed) VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (res, minute, agent_id, tenant, shard) DO UPDATE SET succeeded = agent_stats.succeeded + excluded.succeeded,
-			failed = agent_stats.failed + excluded.failed`, a.Res, a.Minute, a.AgentID, a.Tenant, shard, a.Succeeded, a.Failed)
+		agents.add(a.Res, a.Minute, a.AgentID, a.Tenant, int64(shard), a.Succeeded, a.Failed)
 	}
+	agents.queue(b, upsertAgentStatsSQL)
 	for _, e := range r.Errors {
 		b.Queue(`INSERT INTO error_stats (res, minute, tenant, code, shard, n) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (res, minute, tenant, code, shard) DO UPDATE SET n = error_stats.n + excluded.n`,
