@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 
 	"github.com/ytcaption/ytcaption/control-plane/server"
@@ -94,7 +95,9 @@ func serverCmd(io IO) *cobra.Command {
 		Short: "Run a control-plane replica",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return server.Run(cmd.Context(), cfg, newLogger(io, cfg.AdminKey, cfg.S3.SecretKey))
+			log := newLogger(io, cfg.AdminKey, cfg.S3.SecretKey)
+			tuneGC(io, memlimit.FromCgroup, log)
+			return server.Run(cmd.Context(), cfg, log)
 		},
 	}
 	serverFlags(cmd, io, &cfg)
