@@ -141,6 +141,7 @@ func (s *Store) createAtOnce(batch []*call[createReq, created]) bool {
 		return nil
 	})
 	if err != nil {
+		s.log.Debug("postgres: creation batch not written at once; writing it in two round trips", "jobs", len(batch), "err", err)
 		return false
 	}
 	for _, c := range batch {
