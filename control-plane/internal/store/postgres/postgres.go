@@ -62,6 +62,8 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		// means more commits a second (see docs/performance.md).
 		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
+	sh := newShards()
+	cfg.AfterConnect, cfg.BeforeClose = sh.afterConnect, sh.beforeClose
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)

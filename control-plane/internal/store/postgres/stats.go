@@ -15,16 +15,13 @@ import (
 )
 
 // statsShards is how many rows a rollup key is spread over. A transaction
-// writes the shard of its connection (connShard), so the transactions in
-// flight at once (creation and report batches, and every lease) seldom
-// touch the same row: a shared row would make each wait for the other's
-// commit, fsync included, which serialized the whole hot path. Buckets
-// that have closed are folded back into shard 0 by CompactStats, so reads
-// of history sum one row per key.
+// writes the shard of its connection (connShard, shards.go), so the
+// transactions in flight at once (creation and report batches, and every
+// lease) do not touch the same row: a shared row would make each wait for
+// the other's commit, fsync included, which serialized the whole hot path.
+// Buckets that have closed are folded back into shard 0 by CompactStats,
+// so reads of history sum one row per key.
 const statsShards = 16
-
-// connShard is the rollup shard of tx's connection.
-func connShard(tx pgx.Tx) int { return int(tx.Conn().PgConn().PID() % statsShards) }
 
 var (
 	upsertJobStatsSQL = func() string {
