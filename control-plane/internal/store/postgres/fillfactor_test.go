@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -39,5 +42,50 @@ func TestStageUpdateStaysOnItsPage(t *testing.T) {
 	}
 	if block != 0 {
 		t.Fatalf("the updated job moved from page 0 to page %d", block)
+	}
+}
+
+// TestHeartbeatIsHOT: a heartbeat rewrites its task's lease deadline, stage
+// and progress, none of them indexed, and the task's page keeps room, so
+// the new row version is a heap-only tuple (HOT): no index gets an entry.
+// Read with pageinspect, which ships with PostgreSQL's server package.
+func TestHeartbeatIsHOT(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Now().UTC()
+	for range 100 {
+		j := testJob(at, "")
+		if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Max: 1, Now: at, Deadline: at.Add(time.Minute)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	l := leased[0]
+	if _, err := s.Heartbeat(ctx, store.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: "download", Progress: 0.5,
+		Now: at, Deadline: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// The extension lives in this test's schema (dropped with it) unless
+	// the database has it already, wherever that is.
+	if _, err := s.pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pageinspect`); err != nil {
+		t.Fatalf("pageinspect: %v", err)
+	}
+	var ext string
+	if err := s.pool.QueryRow(ctx, `SELECT quote_ident(extnamespace::regnamespace::text) FROM pg_extension WHERE extname = 'pageinspect'`).Scan(&ext); err != nil {
+		t.Fatal(err)
+	}
+	const heapOnlyTuple = 0x8000 // t_infomask2's HEAP_ONLY_TUPLE
+	var heapOnly bool
+	if err := s.pool.QueryRow(ctx, `SELECT (p.t_infomask2 & $2) <> 0
+		FROM tasks t, `+ext+`.heap_page_items(`+ext+`.get_raw_page('tasks', (t.ctid::text::point)[0]::int)) p
+		WHERE t.id = $1 AND p.lp = (t.ctid::text::point)[1]::int`, l.ID, heapOnlyTuple).Scan(&heapOnly); err != nil {
+		t.Fatal(err)
+	}
+	if !heapOnly {
+		t.Fatal("the heartbeat's row version is not heap-only: it added index entries")
 	}
 }
