@@ -41,6 +41,26 @@ func newReq(j job.Job) *call[createReq, created] {
 	return &call[createReq, created]{req: req, done: make(chan result[created], 1)}
 }
 
+// createPlanned creates j with its planned tasks.
+func createPlanned(t *testing.T, s *Store, j job.Job) []job.Task {
+	t.Helper()
+	tasks := job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3)
+	if _, _, err := s.CreateJob(context.Background(), j, tasks, store.JobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	return tasks
+}
+
+// leaseOne leases one task for agent "a".
+func leaseOne(t *testing.T, s *Store, at time.Time) store.Leased {
+	t.Helper()
+	leased, err := s.LeaseTasks(context.Background(), store.LeaseParams{AgentID: "a", Max: 1, Now: at, Deadline: at.Add(time.Minute)})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %d tasks, %v", len(leased), err)
+	}
+	return leased[0]
+}
+
 func testJob(at time.Time, key string) job.Job {
 	return job.Job{ID: uuid.Must(uuid.NewV7()).String(), Tenant: "acme", Status: api.JobQueued, IdempotencyKey: key,
 		RequestHash: "h", Spec: job.Spec{URL: "https://media.example.com/a.mp4", Task: api.TaskTranscribe},
@@ -206,14 +226,8 @@ func TestReportBatchSameJob(t *testing.T) {
 	s := openStore(t)
 	at := time.Now().UTC()
 	j := testJob(at, "")
-	if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
-		t.Fatal(err)
-	}
-	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Max: 1, Now: at, Deadline: at.Add(time.Minute)})
-	if err != nil || len(leased) != 1 {
-		t.Fatalf("lease: %d tasks, %v", len(leased), err)
-	}
-	l := leased[0]
+	createPlanned(t, s, j)
+	l := leaseOne(t, s, at)
 	beat := store.Report{Op: "heartbeat", TaskID: l.ID, Decide: func(st *job.State) (job.Task, *job.Change, error) {
 		return st.Heartbeat(job.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: "download", Progress: 0.5, Now: at, Deadline: at.Add(time.Hour)})
 	}}
@@ -221,7 +235,7 @@ func TestReportBatchSameJob(t *testing.T) {
 		return st.Complete(job.Completion{TaskID: l.ID, Holder: "a", Token: l.Token, Result: api.TaskResult{Key: "r/" + l.ID}, Now: at})
 	}}
 	var out []store.Reported
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
 		out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{beat, done})
 		return err
 	})

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -55,16 +52,9 @@ func TestHeartbeatIsHOT(t *testing.T) {
 	s := openStore(t)
 	at := time.Now().UTC()
 	for range 100 {
-		j := testJob(at, "")
-		if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
-			t.Fatal(err)
-		}
+		createPlanned(t, s, testJob(at, ""))
 	}
-	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Max: 1, Now: at, Deadline: at.Add(time.Minute)})
-	if err != nil || len(leased) != 1 {
-		t.Fatalf("lease: %d tasks, %v", len(leased), err)
-	}
-	l := leased[0]
+	l := leaseOne(t, s, at)
 	if _, err := s.Heartbeat(ctx, store.Heartbeat{TaskID: l.ID, Holder: "a", Token: l.Token, Stage: "download", Progress: 0.5,
 		Now: at, Deadline: at.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
