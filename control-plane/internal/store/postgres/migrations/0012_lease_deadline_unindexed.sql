@@ -3,7 +3,7 @@
 -- new index entries; unindexed, and with room on each page, it can stay on
 -- the row's page as a HOT update with none. The sweep that looks for
 -- expired leases reads the leased tasks through tasks_leased_agent instead:
--- they are as many as the fleet's running tasks, and it runs every few
--- seconds, not on every heartbeat.
+-- they are as many as the fleet's running tasks, and it runs once a second
+-- on one replica, not on every heartbeat.
 DROP INDEX IF EXISTS tasks_leased_deadline;
 ALTER TABLE tasks SET (fillfactor = 80);
