@@ -189,10 +189,7 @@ func TestReportBatchFallback(t *testing.T) {
 	s := openStore(t)
 	at := time.Now().UTC()
 	for range 2 {
-		j := testJob(at, "")
-		if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
-			t.Fatal(err)
-		}
+		createPlanned(t, s, testJob(at, ""))
 	}
 	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a", Capabilities: api.Capabilities{Slots: 2}, Max: 2, Now: at, Deadline: at.Add(time.Minute)})
 	if err != nil || len(leased) != 2 {

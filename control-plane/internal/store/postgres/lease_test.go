@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -29,10 +27,7 @@ func TestLeaseBatch(t *testing.T) {
 		if i >= 6 {
 			j.Spec.Labels = map[string]string{"gpu": "a100"}
 		}
-		tasks := job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3)
-		if _, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{}); err != nil {
-			t.Fatal(err)
-		}
+		tasks := createPlanned(t, s, j)
 		if i >= 6 {
 			gpu = append(gpu, tasks[0].ID)
 		} else {
@@ -106,11 +101,7 @@ func TestCompletionStandsWhenItsLeaseFails(t *testing.T) {
 	at := time.Now().UTC().Add(-time.Minute)
 	var ids []string
 	for i := range 2 {
-		j := testJob(at.Add(time.Duration(i)*time.Second), "")
-		tasks := job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3)
-		if _, _, err := s.CreateJob(ctx, j, tasks, store.JobMeta{}); err != nil {
-			t.Fatal(err)
-		}
+		tasks := createPlanned(t, s, testJob(at.Add(time.Duration(i)*time.Second), ""))
 		ids = append(ids, tasks[0].ID)
 	}
 	if err := s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "h", CreatedAt: at, LastSeenAt: at}); err != nil {

@@ -60,11 +60,9 @@ func (s *shards) beforeClose(c *pgx.Conn) {
 	}
 }
 
-// connShard is the statistics shard of tx's connection.
+// connShard is the statistics shard of tx's connection (every store
+// transaction's connection comes from the pool, so it has one).
 func connShard(tx pgx.Tx) int {
-	pc := tx.Conn().PgConn()
-	if n, ok := pc.CustomData()[shardKey].(int); ok {
-		return n
-	}
-	return int(pc.PID() % statsShards) // a connection from outside the pool
+	n, _ := tx.Conn().PgConn().CustomData()[shardKey].(int)
+	return n
 }

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -21,10 +18,7 @@ func TestVacuumAfterLeases(t *testing.T) {
 	s.vacuum.every = 3
 	at := time.Now().UTC().Add(-time.Minute)
 	for i := range 4 {
-		j := testJob(at.Add(time.Duration(i)*time.Second), "")
-		if _, _, err := s.CreateJob(ctx, j, job.Plan(j, func() string { return uuid.Must(uuid.NewV7()).String() }, 3), store.JobMeta{}); err != nil {
-			t.Fatal(err)
-		}
+		createPlanned(t, s, testJob(at.Add(time.Duration(i)*time.Second), ""))
 	}
 	if err := s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "h", CreatedAt: at, LastSeenAt: at}); err != nil {
 		t.Fatal(err)
