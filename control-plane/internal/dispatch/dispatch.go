@@ -113,19 +113,31 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 			AgentID: agentID, Capabilities: caps, Max: max, Now: now, Deadline: now.Add(d.cfg.LeaseDuration),
 		})
 		cancel()
+		acting := budget >= 0 // on a wake-up: the hub is told how the look ended
 		if err != nil {
 			d.hub.Leave(t)
-			d.hub.HandOver(nil, budget) // the wake-up was not acted on
+			if acting {
+				d.hub.Done(nil, budget, false) // the wake-up was not acted on
+			}
 			return nil, fmt.Errorf("lease: %w", err)
 		}
 		if len(tasks) > 0 || wait <= 0 {
 			d.hub.Leave(t)
+			if acting {
+				d.hub.Done(nil, -1, len(tasks) == max)
+			}
 			d.Took(len(tasks), max)
 			return tasks, nil
 		}
-		if budget > 0 && d.readyWork(ctx) {
-			// A task is ready that this agent cannot run: let another look.
-			d.hub.HandOver(t, budget-1)
+		if acting {
+			// A task still ready after this empty look may be one this agent
+			// cannot run: let another look.
+			ready := budget > 0 && d.readyWork(ctx)
+			if ready {
+				d.hub.Done(t, budget-1, false)
+			} else {
+				d.hub.Done(t, -1, budget > 0)
+			}
 		}
 		d.pollerOnce.Do(func() { go d.poll() })
 		d.waiting.Add(1)

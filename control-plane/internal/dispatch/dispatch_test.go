@@ -110,23 +110,16 @@ func TestHub(t *testing.T) {
 	if budget, ok := woken(t, c); !ok || budget != 1 {
 		t.Fatalf("the wake-up b left was not passed to c (woken %v, budget %d)", ok, budget)
 	}
-	h.Leave(a)
-	h.Leave(c)
-	h.HandOver(nil, -1)
+	for _, tk := range []*dispatch.Ticket{a, c} { // their looks leased what they asked
+		h.Leave(tk)
+		h.Done(nil, -1, true)
+	}
 	h.Wake() // nobody waits: nothing to remember
 	d := h.Wait()
 	if _, ok := woken(t, d); ok {
 		t.Fatal("a new waiter saw an old wake-up")
 	}
 	e := h.Wait()
-	h.HandOver(d, 0) // a waiter handing on never wakes itself
-	if _, ok := woken(t, d); ok {
-		t.Fatal("HandOver woke the waiter it came from")
-	}
-	if _, ok := woken(t, e); !ok {
-		t.Fatal("HandOver did not wake the next waiter")
-	}
-	e = h.Wait()
 	h.WakeAll()
 	for _, tk := range []*dispatch.Ticket{d, e} {
 		if budget, ok := woken(t, tk); !ok || budget != 0 {
@@ -136,6 +129,79 @@ func TestHub(t *testing.T) {
 	if h.Waiters() != 0 {
 		t.Fatalf("%d waiters left", h.Waiters())
 	}
+}
+
+// TestHubHandOn: an empty look hands its wake-up on, never to the waiter's
+// own new ticket. While another woken waiter still looks, the hand-on waits
+// for that look: it goes on when that look ends without leasing all it
+// asked for, and is dropped when it leased all (its agent's Took wakes the
+// next waiter) or saw nothing ready.
+func TestHubHandOn(t *testing.T) {
+	t.Parallel()
+	h := dispatch.NewHub()
+	mustWake := func(tk *dispatch.Ticket, want int) {
+		t.Helper()
+		if budget, ok := woken(t, tk); !ok || budget != want {
+			t.Fatalf("woken %v with budget %d; want woken with %d", ok, budget, want)
+		}
+	}
+	mustNot := func(tk *dispatch.Ticket, why string) {
+		t.Helper()
+		if _, ok := woken(t, tk); ok {
+			t.Fatal(why)
+		}
+	}
+
+	// Alone: handed on at once, skipping the waiter's new ticket.
+	a := h.Wait()
+	h.Wake()
+	mustWake(a, 0)
+	a2, x := h.Wait(), h.Wait()
+	h.Done(a2, 0, false)
+	mustNot(a2, "a hand-on woke the waiter it came from")
+	mustWake(x, 0)
+	h.Leave(x)
+	h.Done(nil, -1, true)
+	h.Leave(a2)
+
+	// Two woken looks: the first one's hand-on waits for the second.
+	w1, w2, w3 := h.Wait(), h.Wait(), h.Wait()
+	h.Wake()
+	h.Wake()
+	mustWake(w1, 2)
+	mustWake(w2, 1)
+	n1 := h.Wait()
+	h.Done(n1, 1, false) // empty, a task ready
+	mustNot(w3, "handed on while another woken waiter was looking")
+	n2 := h.Wait()
+	h.Done(n2, -1, false) // empty too, no budget to check with
+	mustWake(w3, 1)
+	mustNot(n1, "a put-off hand-on woke a second waiter")
+
+	// The second look leased all it asked for: the hand-on is dropped.
+	h.Leave(w3)
+	h.Done(nil, -1, true)
+	h.Wake()
+	h.Wake()
+	mustWake(n1, 1)
+	mustWake(n2, 0)
+	m1, y := h.Wait(), h.Wait()
+	h.Done(m1, 0, false)
+	h.Leave(n2)
+	h.Done(nil, -1, true)
+	mustNot(y, "a hand-on went on after a look that leased all it asked for")
+
+	// A failed look hands on a put-off hand-on with the larger budget.
+	h.Wake()
+	h.Wake()
+	mustWake(m1, 1)
+	mustWake(y, 0)
+	z1, z2 := h.Wait(), h.Wait()
+	h.Done(z1, 1, false)
+	h.Leave(y)
+	h.Done(nil, 0, false)
+	mustWake(z1, 1)
+	mustNot(z2, "one put-off hand-on woke two waiters")
 }
 
 // countingStore counts lease queries.

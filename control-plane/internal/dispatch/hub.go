@@ -19,9 +19,20 @@ import (
 // nothing while a task is still ready (one it cannot run). A hand-over
 // after an empty look carries a budget of the waiters left to try, so a
 // task nobody here can run visits each waiter once, not forever.
+//
+// While other woken waiters are still looking, an empty look's hand-over
+// is put off: the ready task it saw is, on a busy replica, most often one
+// another woken waiter is about to lease (submitted after this look began,
+// with a wake-up of its own). The last of those lookers hands it on if it
+// ends without leasing all it asked for. Handing on at once sent about six
+// needless lease queries after each job at 200 jobs a second
+// (docs/performance.md, "Round two, twelfth pass").
 type Hub struct {
 	mu      sync.Mutex
 	waiters list.List // of *Ticket, oldest first
+	looking int       // woken waiters whose look has not ended (Done)
+	owing   bool      // a hand-over was put off while others looked
+	owed    int       // its budget
 }
 
 // Ticket is one waiter's place in the hub. A waiter takes it before it
@@ -57,8 +68,45 @@ func (h *Hub) Leave(t *Ticket) {
 	h.mu.Unlock()
 	select {
 	case budget := <-t.C:
-		h.HandOver(nil, budget)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.looking-- // woken, but it will not look for this wake-up
+		h.wakeLocked(nil, budget)
 	default:
+	}
+}
+
+// Done ends the look of a waiter that a wake-up woke. handOn >= 0 hands
+// the wake-up on with that budget (the look failed, or found nothing while
+// a task is ready); -1 hands nothing on. covered says no put-off hand-over
+// is needed any more: the look leased all it asked for (Dispatcher.Took
+// wakes the next waiter) or saw that nothing is ready. from is the
+// waiter's new ticket, if it waits again, which the hand-over skips.
+func (h *Hub) Done(from *Ticket, handOn int, covered bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.looking--
+	if handOn >= 0 && h.looking > 0 {
+		h.owed = max(h.owed, handOn)
+		if !h.owing {
+			h.owed, h.owing = handOn, true
+		}
+		return
+	}
+	if h.looking > 0 || !h.owing {
+		if handOn >= 0 {
+			h.wakeLocked(from, handOn)
+		}
+		return
+	}
+	// The last woken look has ended and a hand-over was put off.
+	owed := h.owed
+	h.owing = false
+	switch {
+	case handOn >= 0:
+		h.wakeLocked(from, max(handOn, owed))
+	case !covered:
+		h.wakeLocked(from, owed)
 	}
 }
 
@@ -68,18 +116,6 @@ func (h *Hub) Wake() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.wakeLocked(nil, h.waiters.Len()-1)
-}
-
-// HandOver wakes the longest waiter other than from (a waiter handing a
-// wake-up on stays queued while it does) with the given budget; a negative
-// budget wakes no one.
-func (h *Hub) HandOver(from *Ticket, budget int) {
-	if budget < 0 {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.wakeLocked(from, budget)
 }
 
 // Waiters returns how many waiters are queued.
@@ -105,9 +141,11 @@ func (h *Hub) wakeLocked(skip *Ticket, budget int) {
 		e = e.Next()
 	}
 	if e == nil {
+		h.owing = false // no one left to try
 		return
 	}
 	t := h.waiters.Remove(e).(*Ticket)
 	t.elem = nil
+	h.looking++
 	t.C <- max(budget, 0) // never blocks: a ticket is woken at most once
 }
