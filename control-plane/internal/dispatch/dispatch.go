@@ -123,10 +123,14 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 		}
 		if len(tasks) > 0 || wait <= 0 {
 			d.hub.Leave(t)
-			if acting {
-				d.hub.Done(nil, -1, len(tasks) == max)
+			switch {
+			case !acting:
+				d.Took(len(tasks), max)
+			case len(tasks) == max:
+				d.hub.TookAll()
+			default:
+				d.hub.Done(nil, -1, false)
 			}
-			d.Took(len(tasks), max)
 			return tasks, nil
 		}
 		if acting {

@@ -110,7 +110,7 @@ func TestHub(t *testing.T) {
 	if budget, ok := woken(t, c); !ok || budget != 1 {
 		t.Fatalf("the wake-up b left was not passed to c (woken %v, budget %d)", ok, budget)
 	}
-	for _, tk := range []*dispatch.Ticket{a, c} { // their looks leased what they asked
+	for _, tk := range []*dispatch.Ticket{a, c} { // their looks saw nothing more ready
 		h.Leave(tk)
 		h.Done(nil, -1, true)
 	}
@@ -178,7 +178,7 @@ func TestHubHandOn(t *testing.T) {
 	mustWake(w3, 1)
 	mustNot(n1, "a put-off hand-on woke a second waiter")
 
-	// The second look leased all it asked for: the hand-on is dropped.
+	// The second look saw nothing ready: the hand-on is dropped.
 	h.Leave(w3)
 	h.Done(nil, -1, true)
 	h.Wake()
@@ -189,7 +189,7 @@ func TestHubHandOn(t *testing.T) {
 	h.Done(m1, 0, false)
 	h.Leave(n2)
 	h.Done(nil, -1, true)
-	mustNot(y, "a hand-on went on after a look that leased all it asked for")
+	mustNot(y, "a hand-on went on after a look that saw nothing ready")
 
 	// A failed look hands on a put-off hand-on with the larger budget.
 	h.Wake()
@@ -202,6 +202,24 @@ func TestHubHandOn(t *testing.T) {
 	h.Done(nil, 0, false)
 	mustWake(z1, 1)
 	mustNot(z2, "one put-off hand-on woke two waiters")
+
+	// A look that leased all it asked for wakes the next waiter with a full
+	// budget, at once when alone, else once the other woken looks end.
+	h.Leave(z1)
+	h.TookAll()
+	mustWake(z2, 0)
+	p, q, r := h.Wait(), h.Wait(), h.Wait()
+	h.Leave(z2)
+	h.TookAll()
+	mustWake(p, 2)
+	h.Wake()
+	mustWake(q, 1)
+	h.Leave(p)
+	h.TookAll()
+	mustNot(r, "a look that leased all woke a waiter while another woken one was looking")
+	h.Leave(q)
+	h.Done(nil, -1, false) // leased fewer than it asked: what is left is not for it
+	mustWake(r, 0)
 }
 
 // countingStore counts lease queries.

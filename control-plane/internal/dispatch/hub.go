@@ -79,12 +79,24 @@ func (h *Hub) Leave(t *Ticket) {
 // Done ends the look of a waiter that a wake-up woke. handOn >= 0 hands
 // the wake-up on with that budget (the look failed, or found nothing while
 // a task is ready); -1 hands nothing on. covered says no put-off hand-over
-// is needed any more: the look leased all it asked for (Dispatcher.Took
-// wakes the next waiter) or saw that nothing is ready. from is the
+// is needed any more: the look saw that nothing is ready. from is the
 // waiter's new ticket, if it waits again, which the hand-over skips.
 func (h *Hub) Done(from *Ticket, handOn int, covered bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.doneLocked(from, handOn, covered)
+}
+
+// TookAll ends the look of a woken waiter that leased all it asked for:
+// more may be ready, so the wake-up goes on to the next waiter with a full
+// budget, or, while other woken waiters still look, with the last of them.
+func (h *Hub) TookAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.doneLocked(nil, max(h.waiters.Len()-1, 0), false)
+}
+
+func (h *Hub) doneLocked(from *Ticket, handOn int, covered bool) {
 	h.looking--
 	if handOn >= 0 && h.looking > 0 {
 		h.owed = max(h.owed, handOn)
