@@ -20,13 +20,13 @@ import (
 // after an empty look carries a budget of the waiters left to try, so a
 // task nobody here can run visits each waiter once, not forever.
 //
-// While other woken waiters are still looking, an empty look's hand-over
-// is put off: the ready task it saw is, on a busy replica, most often one
-// another woken waiter is about to lease (submitted after this look began,
-// with a wake-up of its own). The last of those lookers hands it on if it
-// ends without leasing all it asked for. Handing on at once sent about six
-// needless lease queries after each job at 200 jobs a second
-// (docs/performance.md, "Round two, twelfth pass").
+// While other woken waiters are still looking, a hand-over is put off: the
+// ready task an empty look saw is, on a busy replica, most often one another
+// woken waiter is about to lease (submitted after this look began, with a
+// wake-up of its own). The last of those lookers hands it on, unless it saw
+// nothing ready (Done). Handing on at once sent about six needless lease
+// queries after each job at 200 jobs a second (docs/performance.md, "Round
+// two, twelfth pass").
 type Hub struct {
 	mu      sync.Mutex
 	waiters list.List // of *Ticket, oldest first
@@ -98,27 +98,21 @@ func (h *Hub) TookAll() {
 
 func (h *Hub) doneLocked(from *Ticket, handOn int, covered bool) {
 	h.looking--
-	if handOn >= 0 && h.looking > 0 {
-		h.owed = max(h.owed, handOn)
-		if !h.owing {
-			h.owed, h.owing = handOn, true
-		}
-		return
-	}
-	if h.looking > 0 || !h.owing {
-		if handOn >= 0 {
-			h.wakeLocked(from, handOn)
-		}
-		return
-	}
-	// The last woken look has ended and a hand-over was put off.
-	owed := h.owed
-	h.owing = false
 	switch {
-	case handOn >= 0:
-		h.wakeLocked(from, max(handOn, owed))
-	case !covered:
-		h.wakeLocked(from, owed)
+	case h.looking > 0 && handOn >= 0: // put off until the other looks end
+		if !h.owing || handOn > h.owed {
+			h.owed = handOn
+		}
+		h.owing = true
+		return
+	case h.looking == 0 && h.owing: // the last woken look: the put-off hand-over goes on with it
+		h.owing = false
+		if handOn >= 0 || !covered {
+			handOn = max(handOn, h.owed)
+		}
+	}
+	if handOn >= 0 {
+		h.wakeLocked(from, handOn)
 	}
 }
 
