@@ -165,7 +165,8 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 
 // Took tells of a lease that took n of the max tasks asked, here or in a
 // completion that leased its agent's next tasks: one that took all it
-// asked for passes the wake-up on, as more may be ready.
+// asked for passes the wake-up on, as more may be ready. (A look that a
+// wake-up woke tells the hub instead: Hub.TookAll.)
 func (d *Dispatcher) Took(n, max int) {
 	if n == max {
 		d.hub.Wake()

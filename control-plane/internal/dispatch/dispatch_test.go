@@ -132,10 +132,10 @@ func TestHub(t *testing.T) {
 }
 
 // TestHubHandOn: an empty look hands its wake-up on, never to the waiter's
-// own new ticket. While another woken waiter still looks, the hand-on waits
-// for that look: it goes on when that look ends without leasing all it
-// asked for, and is dropped when it leased all (its agent's Took wakes the
-// next waiter) or saw nothing ready.
+// own new ticket, and so does a look that leased all it asked for (with a
+// full budget). While another woken waiter still looks, the hand-on waits
+// for that look: it goes on when that look ends, with the larger budget,
+// unless that look saw nothing ready.
 func TestHubHandOn(t *testing.T) {
 	t.Parallel()
 	h := dispatch.NewHub()
