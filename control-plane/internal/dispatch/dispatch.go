@@ -123,14 +123,12 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 		}
 		if len(tasks) > 0 || wait <= 0 {
 			d.hub.Leave(t)
-			switch {
-			case !acting:
-				d.Took(len(tasks), max)
-			case len(tasks) == max:
-				d.hub.TookAll()
-			default:
-				d.hub.Done(nil, -1, false)
+			if acting {
+				// All it asked for: Took wakes the next waiter, which covers a
+				// put-off hand-over.
+				d.hub.Done(nil, -1, len(tasks) == max)
 			}
+			d.Took(len(tasks), max)
 			return tasks, nil
 		}
 		if acting {
@@ -165,8 +163,10 @@ func (d *Dispatcher) Lease(ctx context.Context, agentID string, caps api.Capabil
 
 // Took tells of a lease that took n of the max tasks asked, here or in a
 // completion that leased its agent's next tasks: one that took all it
-// asked for passes the wake-up on, as more may be ready. (A look that a
-// wake-up woke tells the hub instead: Hub.TookAll.)
+// asked for passes the wake-up on at once, as more may be ready: with a
+// backlog, waiting for other woken looks first (as an empty look's
+// hand-over does) left agents idle (docs/performance.md, "Round two,
+// twelfth pass").
 func (d *Dispatcher) Took(n, max int) {
 	if n == max {
 		d.hub.Wake()

@@ -20,13 +20,13 @@ import (
 // after an empty look carries a budget of the waiters left to try, so a
 // task nobody here can run visits each waiter once, not forever.
 //
-// While other woken waiters are still looking, a hand-over is put off: the
-// ready task an empty look saw is, on a busy replica, most often one another
-// woken waiter is about to lease (submitted after this look began, with a
-// wake-up of its own). The last of those lookers hands it on, unless it saw
-// nothing ready (Done). Handing on at once sent about six needless lease
-// queries after each job at 200 jobs a second (docs/performance.md, "Round
-// two, twelfth pass").
+// While other woken waiters are still looking, an empty look's hand-over
+// is put off: the ready task it saw is, on a busy replica, most often one
+// another woken waiter is about to lease (submitted after this look began,
+// with a wake-up of its own). The last of those lookers hands it on, unless
+// it saw nothing ready or leased all it asked for (Done). Handing on at once
+// sent about six needless lease queries after each job at 200 jobs a second
+// (docs/performance.md, "Round two, twelfth pass").
 type Hub struct {
 	mu      sync.Mutex
 	waiters list.List // of *Ticket, oldest first
@@ -79,24 +79,12 @@ func (h *Hub) Leave(t *Ticket) {
 // Done ends the look of a waiter that a wake-up woke. handOn >= 0 hands
 // the wake-up on with that budget (the look failed, or found nothing while
 // a task is ready); -1 hands nothing on. covered says no put-off hand-over
-// is needed any more: the look saw that nothing is ready. from is the
+// is needed any more: the look saw that nothing is ready, or leased all it
+// asked for (Dispatcher.Took then wakes the next waiter). from is the
 // waiter's new ticket, if it waits again, which the hand-over skips.
 func (h *Hub) Done(from *Ticket, handOn int, covered bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.doneLocked(from, handOn, covered)
-}
-
-// TookAll ends the look of a woken waiter that leased all it asked for:
-// more may be ready, so the wake-up goes on to the next waiter with a full
-// budget, or, while other woken waiters still look, with the last of them.
-func (h *Hub) TookAll() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.doneLocked(nil, max(h.waiters.Len()-1, 0), false)
-}
-
-func (h *Hub) doneLocked(from *Ticket, handOn int, covered bool) {
 	h.looking--
 	switch {
 	case h.looking > 0 && handOn >= 0: // put off until the other looks end
