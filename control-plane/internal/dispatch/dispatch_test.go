@@ -150,6 +150,13 @@ func TestHubHandOn(t *testing.T) {
 			t.Fatal(why)
 		}
 	}
+	wakeTwo := func(a, b *dispatch.Ticket, budgetA, budgetB int) {
+		t.Helper()
+		h.Wake()
+		h.Wake()
+		mustWake(a, budgetA)
+		mustWake(b, budgetB)
+	}
 
 	// Alone: handed on at once, skipping the waiter's new ticket.
 	a := h.Wait()
@@ -165,10 +172,7 @@ func TestHubHandOn(t *testing.T) {
 
 	// Two woken looks: the first one's hand-on waits for the second.
 	w1, w2, w3 := h.Wait(), h.Wait(), h.Wait()
-	h.Wake()
-	h.Wake()
-	mustWake(w1, 2)
-	mustWake(w2, 1)
+	wakeTwo(w1, w2, 2, 1)
 	n1 := h.Wait()
 	h.Done(n1, 1, false) // empty, a task ready
 	mustNot(w3, "handed on while another woken waiter was looking")
@@ -181,10 +185,7 @@ func TestHubHandOn(t *testing.T) {
 	// agent's Took wakes the next waiter): the hand-on is dropped.
 	h.Leave(w3)
 	h.Done(nil, -1, true)
-	h.Wake()
-	h.Wake()
-	mustWake(n1, 1)
-	mustWake(n2, 0)
+	wakeTwo(n1, n2, 1, 0)
 	m1, y := h.Wait(), h.Wait()
 	h.Done(m1, 0, false)
 	h.Leave(n2)
@@ -192,10 +193,7 @@ func TestHubHandOn(t *testing.T) {
 	mustNot(y, "a hand-on went on after a look that saw nothing ready")
 
 	// A failed look hands on a put-off hand-on with the larger budget.
-	h.Wake()
-	h.Wake()
-	mustWake(m1, 1)
-	mustWake(y, 0)
+	wakeTwo(m1, y, 1, 0)
 	z1, z2 := h.Wait(), h.Wait()
 	h.Done(z1, 1, false)
 	h.Leave(y)
