@@ -177,9 +177,9 @@ func (f *FFmpeg) EncodePlayback(ctx context.Context, in, out string) error {
 		"-i", fileURL(in),
 		"-vn", "-sn", "-dn", "-map", "0:a:0",
 		"-ac", "1", "-c:a", "libopus", "-b:a", PlaybackBitrate, "-application", "voip",
-		// Half the encoder's default effort halves its time (a prepare task
-		// waits for the copy before its chunks are published) for speech no
-		// listener tells apart at this bitrate.
+		// Half the encoder's default effort about halves its time (a prepare
+		// task waits for the copy before its chunks are published): for ten
+		// minutes of speech 7.3 s became 3.9 s, the file 0.7 % smaller.
 		"-compression_level", PlaybackEffort,
 		"-f", "ogg", fileURL(out)}
 	if _, err := f.run(ctx, f.cfg.ExtractTimeout, f.cfg.FFmpeg, args); err != nil {
