@@ -18,6 +18,12 @@ import (
 // for the whole server), so the store vacuums tasks itself after every
 // vacuumEvery leases: in the background, one VACUUM at a time per replica,
 // skipped when another session's vacuum holds the table.
+//
+// It vacuums with no parallel workers: starting them cost more than they
+// saved on this table, and they took every core from the leases and
+// submissions it runs beside (on two cores a vacuum took 110–290 ms with
+// them and 12–100 ms without, and stalled submissions up to 60 ms; see
+// docs/performance.md, "Round two, thirteenth pass").
 const vacuumEvery = 2000
 
 // vacuumTimeout bounds one VACUUM of tasks.
@@ -45,7 +51,7 @@ func (v *vacuumer) leasedN(n int) {
 		defer cancel()
 		// A role that does not own the table gets a warning and no vacuum,
 		// not an error: autovacuum still comes by.
-		if _, err := v.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) tasks`); err != nil {
+		if _, err := v.pool.Exec(ctx, `VACUUM (SKIP_LOCKED, PARALLEL 0) tasks`); err != nil {
 			v.log.WarnContext(ctx, "postgres: vacuum of tasks failed; autovacuum will come by", "err", err)
 		}
 	})
