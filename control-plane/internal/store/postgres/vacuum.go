@@ -21,8 +21,8 @@ import (
 //
 // It vacuums with no parallel workers: starting them cost more than they
 // saved on this table, and they took every core from the leases and
-// submissions it runs beside (on two cores a vacuum took 110–290 ms with
-// them and 12–100 ms without, and stalled submissions up to 60 ms; see
+// submissions it runs beside (on two cores a vacuum took about 200 ms with
+// them and 55 ms without, and stalled submissions up to 60 ms; see
 // docs/performance.md, "Round two, thirteenth pass").
 const vacuumEvery = 2000
 
