@@ -27,7 +27,8 @@ type StateTx interface {
 	// for an unknown task, taking the jobs' locks in id order. The tasks of
 	// one job share one state.
 	LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.State, error)
-	// Write writes changes in order.
+	// Write writes changes in order. A store may send them with its
+	// transaction's next statement or commit, where a failure then shows.
 	Write(ctx context.Context, changes []job.Change) error
 }
 

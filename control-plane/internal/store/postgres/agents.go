@@ -211,7 +211,7 @@ func (s *Store) SetAgentDrain(ctx context.Context, id string, drain bool, _ time
 // RevokeAgent cuts the agent off and requeues its leased tasks at once, as
 // if it had released them: the agent is gone, not the work at fault.
 func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		tag, err := tx.Exec(ctx, `UPDATE agents SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, now)
 		if err != nil {
 			return fmt.Errorf("mark revoked: %w", err)

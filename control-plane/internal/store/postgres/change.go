@@ -21,7 +21,7 @@ import (
 // task rows be read unlocked.
 
 // stateTx is a transaction as store's change flows use it.
-type stateTx struct{ tx pgx.Tx }
+type stateTx struct{ tx *pipeTx }
 
 var _ store.StateTx = stateTx{}
 
@@ -187,10 +187,13 @@ func (s stateTx) LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.Sta
 	return out, nil
 }
 
-// Write writes changes in one round trip, each table with one statement
-// (rows.go) in which every row a batch touches appears once, in its last
-// version: the changes of a batch are decided in order on shared states,
-// so a later change of a job or task supersedes an earlier one.
+// Write queues changes to go with the transaction's next round trip (at
+// the latest its commit or, in a savepoint, its release): nothing waits
+// for their answers, and one that fails fails that round trip. Each table
+// is written with one statement (rows.go) in which every row a batch
+// touches appears once, in its last version: the changes of a batch are
+// decided in order on shared states, so a later change of a job or task
+// supersedes an earlier one.
 func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 	type taskWrite struct {
 		t     job.Task
@@ -270,11 +273,8 @@ func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 	js.queue(b, updateJobsSQL)
 	effects.queue(b)
 	queueRollup(b, changes, connShard(s.tx))
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := s.tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("write: %w", mapErr(err))
+	if b.Len() > 0 {
+		s.tx.sendLater(b)
 	}
 	return nil
 }

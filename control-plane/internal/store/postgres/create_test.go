@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
@@ -232,7 +231,7 @@ func TestReportBatchSameJob(t *testing.T) {
 		return st.Complete(job.Completion{TaskID: l.ID, Holder: "a", Token: l.Token, Result: api.TaskResult{Key: "r/" + l.ID}, Now: at})
 	}}
 	var out []store.Reported
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+	err := s.inPipe(ctx, func(tx *pipeTx) (err error) {
 		out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{beat, done})
 		return err
 	})

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -121,5 +123,50 @@ func TestCompletionStandsWhenItsLeaseFails(t *testing.T) {
 		if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want {
 			t.Errorf("task %s is %s (%v), want %s", id, tk.State, err, want)
 		}
+	}
+}
+
+// TestLeaseRoundTrips: a lease reads the agents' states with its query and
+// sends its writes with the commit: three round trips when it finds work
+// (query, job states, commit), two when it finds none.
+func TestLeaseRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	at := time.Now().UTC().Add(-time.Minute)
+	task := createPlanned(t, s, testJob(at, ""))[0]
+	if err := s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "h", CreatedAt: at, LastSeenAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.pool.Config().ConnConfig.Copy()
+	rt := &roundTrips{}
+	cfg.Tracer = rt
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	now := time.Now().UTC()
+	lease := func() []store.Leased {
+		t.Helper()
+		rt.n.Store(0)
+		tx := beginPipe(conn)
+		out, err := s.leaseAll(ctx, tx, []store.LeaseParams{{AgentID: "a1", Max: 2, Now: now, Deadline: now.Add(time.Minute)}})
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0]
+	}
+	if got := lease(); len(got) != 1 || got[0].ID != task.ID || rt.n.Load() != 3 {
+		t.Fatalf("lease with work: %d tasks in %d round trips, want task %s in 3", len(got), rt.n.Load(), task.ID)
+	}
+	if tk, err := s.GetTask(ctx, task.ID); err != nil || tk.State != job.TaskLeased || tk.AgentID != "a1" {
+		t.Fatalf("task stored as %+v (%v)", tk, err)
+	}
+	if got := lease(); len(got) != 0 || rt.n.Load() != 2 {
+		t.Fatalf("lease without work: %d tasks in %d round trips, want 0 in 2", len(got), rt.n.Load())
 	}
 }

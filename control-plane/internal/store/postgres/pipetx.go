@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -16,8 +17,10 @@ import (
 // four or more, and its writer, the one a batch of callers waits for, is
 // back sooner. A queued statement that fails fails the round trip it went
 // with: the transaction is then aborted and can only be rolled back, as
-// with pgx's own transaction. It implements pgx.Tx; a savepoint (Begin) is
-// one too.
+// with pgx's own transaction. A savepoint's queued writes go at the latest
+// with its release, which then waits for them, so that one that fails is
+// undone with the savepoint alone. It implements pgx.Tx; a savepoint
+// (Begin) is one too.
 type pipeTx struct {
 	conn *pgx.Conn
 	// pending is sent, in order, before the next statement.
@@ -26,6 +29,7 @@ type pipeTx struct {
 	savepoint string
 	parent    *pipeTx // nil for the transaction itself
 	nested    int     // savepoints made in it, for their names
+	wrote     bool    // sendLater was called on it
 	closed    bool
 }
 
@@ -56,6 +60,7 @@ func (tx *pipeTx) later(sql string, args ...any) {
 // sendLater queues b's statements to go with the next round trip (at the
 // latest the commit); their results are not read.
 func (tx *pipeTx) sendLater(b *pgx.Batch) {
+	tx.wrote = true
 	r := tx.root()
 	r.pending = append(r.pending, b.QueuedQueries...)
 }
@@ -124,10 +129,15 @@ func (tx *pipeTx) Begin(context.Context) (pgx.Tx, error) {
 	if tx.root().closed {
 		return nil, pgx.ErrTxClosed
 	}
+	return tx.begin(), nil
+}
+
+// begin is Begin for callers that queue writes in the savepoint.
+func (tx *pipeTx) begin() *pipeTx {
 	tx.nested++
 	sp := &pipeTx{conn: tx.conn, parent: tx, savepoint: tx.savepointName() + "_" + strconv.Itoa(tx.nested)}
 	sp.later("savepoint " + sp.savepoint)
-	return sp, nil
+	return sp
 }
 
 // savepointName prefixes the names of the savepoints made in tx.
@@ -139,14 +149,27 @@ func (tx *pipeTx) savepointName() string {
 }
 
 // Commit commits the transaction with the pending statements, or releases
-// the savepoint with the next round trip.
+// the savepoint: with the next round trip, or now if writes were queued in
+// it. If one of those fails, the savepoint is rolled back and Commit
+// returns the failure; the transaction goes on without the savepoint's
+// work.
 func (tx *pipeTx) Commit(ctx context.Context) error {
 	if tx.closed || tx.root().closed {
 		return pgx.ErrTxClosed
 	}
 	if tx.parent != nil {
 		tx.closed = true
-		tx.later("release savepoint " + tx.savepoint)
+		release := "release savepoint " + tx.savepoint
+		if !tx.wrote {
+			tx.later(release)
+			return nil
+		}
+		if _, err := tx.parent.Exec(ctx, release); err != nil {
+			if _, rerr := tx.parent.Exec(ctx, "rollback to savepoint "+tx.savepoint); rerr != nil {
+				return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+			}
+			return err
+		}
 		return nil
 	}
 	tag, err := tx.Exec(ctx, "commit")

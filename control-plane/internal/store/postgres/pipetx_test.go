@@ -186,3 +186,45 @@ func TestPipeTxSavepoint(t *testing.T) {
 		t.Fatalf("rows %v, want [1 2]", got)
 	}
 }
+
+// A savepoint's queued writes go with its release, which waits for them: one
+// that fails fails the release, the savepoint's work is undone, and the
+// transaction goes on with its own. A savepoint that queued nothing is
+// released with the next round trip.
+func TestPipeTxSavepointWrites(t *testing.T) {
+	ctx := context.Background()
+	conn, rt := pipeConn(t)
+	tx := beginPipe(conn)
+	tx.sendLater(insert(1))
+	ok := tx.begin()
+	ok.sendLater(insert(2))
+	if err := ok.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.n.Load(); got != 1 {
+		t.Fatalf("%d round trips after releasing a savepoint that wrote, want 1", got)
+	}
+	bad := tx.begin()
+	bad.sendLater(insert(3, 1)) // 1 is taken
+	err := bad.Commit(ctx)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		t.Fatalf("Commit of the savepoint = %v, want a unique violation", err)
+	}
+	read := tx.begin()
+	var n int
+	if err := read.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("count after the failed savepoint = %d, %v; want 2", n, err)
+	}
+	before := rt.n.Load()
+	if err := read.Commit(ctx); err != nil || rt.n.Load() != before {
+		t.Fatalf("Commit of a savepoint that only read = %v after %d more round trips, want nil after 0", err, rt.n.Load()-before)
+	}
+	tx.sendLater(insert(4))
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableRows(t, conn); !slices.Equal(got, []int{1, 2, 4}) {
+		t.Fatalf("rows %v, want [1 2 4]", got)
+	}
+}

@@ -159,63 +159,75 @@ func (s *Store) leaseBatch(batch []*call[store.LeaseParams, []store.Leased]) {
 // leaseAll leases for several calls in tx (those with Max 0 take nothing):
 // the calls that share capabilities are served by one fair-share query,
 // and the tenants served are stamped once. out[i] is what ps[i] leased.
-// The leases count towards the next vacuum (a transaction rolled back
-// after all only brings it a little closer).
-func (s *Store) leaseAll(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]store.Leased, error) {
+// The first query goes in one round trip with the read of the agents'
+// states, and the writes go with the transaction's next round trip: a
+// lease that finds work costs three (query, job states, commit), one that
+// finds none two. The leases count towards the next vacuum (a transaction
+// rolled back after all only brings it a little closer).
+func (s *Store) leaseAll(ctx context.Context, tx *pipeTx, ps []store.LeaseParams) ([][]store.Leased, error) {
 	out := make([][]store.Leased, len(ps))
-	groups, err := leaseGroups(ctx, tx, ps)
+	groups, err := leaseGroups(ps)
 	if err != nil {
 		return nil, err
 	}
-	var all []store.Leased
-	for _, g := range groups {
+	var (
+		all     []store.Leased
+		stopped []string
+	)
+	for i, g := range groups {
 		calls := make([]store.LeaseParams, len(g))
-		for i, c := range g {
-			calls[i] = ps[c]
+		for j, c := range g {
+			calls[j] = ps[c]
 		}
-		got, err := leaseFor(ctx, tx, calls)
+		var agents []string
+		if i == 0 {
+			agents = leasingAgents(ps)
+		}
+		candidates, st, err := selectReady(ctx, tx, calls, agents)
 		if err != nil {
 			return nil, err
 		}
-		for i, c := range g {
-			out[c] = got[i]
-			all = append(all, got[i]...)
+		stopped = append(stopped, st...)
+		// A draining or revoked agent's call gets nothing; the query
+		// counted its tasks, which stay queued.
+		g = slices.DeleteFunc(g, func(c int) bool { return slices.Contains(stopped, ps[c].AgentID) })
+		calls = slices.DeleteFunc(calls, func(p store.LeaseParams) bool { return slices.Contains(stopped, p.AgentID) })
+		got, err := store.LeaseMany(ctx, stateTx{tx}, calls, candidates)
+		if err != nil {
+			return nil, err
+		}
+		for j, c := range g {
+			out[c] = got[j]
+			all = append(all, got[j]...)
 		}
 	}
 	if len(all) > 0 {
-		if _, err := tx.Exec(ctx, servedSQL, servedTenants(all), store.LeaseNow(ps)); err != nil {
-			return nil, fmt.Errorf("stamp served tenants: %w", err)
-		}
+		b := &pgx.Batch{}
+		b.Queue(servedSQL, servedTenants(all), store.LeaseNow(ps))
+		tx.sendLater(b)
 	}
 	s.vacuum.leasedN(len(all))
 	return out, nil
 }
 
-// leaseGroups groups the calls that may lease (Max > 0) by capabilities,
-// in arrival order (indexes into ps); a draining or revoked agent's call
-// gets nothing.
-func leaseGroups(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]int, error) {
-	agents := make([]string, 0, len(ps))
+// leasingAgents lists the agents of the calls that may lease (Max > 0).
+func leasingAgents(ps []store.LeaseParams) []string {
+	var agents []string
 	for _, p := range ps {
 		if p.Max > 0 {
 			agents = append(agents, p.AgentID)
 		}
 	}
-	if len(agents) == 0 {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id FROM agents WHERE id = ANY($1) AND (draining OR revoked_at IS NOT NULL)`, agents)
-	if err != nil {
-		return nil, fmt.Errorf("agent states: %w", err)
-	}
-	stopped, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("agent states: %w", err)
-	}
+	return agents
+}
+
+// leaseGroups groups the calls that may lease (Max > 0) by capabilities,
+// in arrival order (indexes into ps).
+func leaseGroups(ps []store.LeaseParams) ([][]int, error) {
 	var groups [][]int
 	index := map[string]int{}
 	for i, p := range ps {
-		if p.Max <= 0 || slices.Contains(stopped, p.AgentID) {
+		if p.Max <= 0 {
 			continue
 		}
 		key, err := json.Marshal(p.Capabilities)
@@ -233,9 +245,10 @@ func leaseGroups(ctx context.Context, tx pgx.Tx, ps []store.LeaseParams) ([][]in
 	return groups, nil
 }
 
-// leaseFor leases for calls that share capabilities: one fair-share query
-// for all their tasks, which go to the calls in order.
-func leaseFor(ctx context.Context, tx pgx.Tx, calls []store.LeaseParams) ([][]store.Leased, error) {
+// selectReady locks the ready tasks for calls that share capabilities,
+// one fair-share query for all of them, best first. Given agents, it also
+// reads in the same round trip which of them are draining or revoked.
+func selectReady(ctx context.Context, tx *pipeTx, calls []store.LeaseParams, agents []string) (candidates []job.Task, stopped []string, err error) {
 	caps := calls[0].Capabilities
 	kinds := append([]string{}, caps.Kinds...)
 	engines := make([]string, 0, len(caps.Engines))
@@ -244,7 +257,7 @@ func leaseFor(ctx context.Context, tx pgx.Tx, calls []store.LeaseParams) ([][]st
 	}
 	labels, err := json.Marshal(caps.Labels)
 	if err != nil {
-		return nil, fmt.Errorf("labels: %w", err)
+		return nil, nil, fmt.Errorf("labels: %w", err)
 	}
 	if caps.Labels == nil {
 		labels = []byte("{}")
@@ -253,11 +266,30 @@ func leaseFor(ctx context.Context, tx pgx.Tx, calls []store.LeaseParams) ([][]st
 	for _, p := range calls {
 		total += p.Max
 	}
-	candidates, err := collectTasks(tx.Query(ctx, leaseSQL, store.LeaseNow(calls), kinds, engines, string(labels), total, leaseSpread*total+leaseSlack))
-	if err != nil {
-		return nil, fmt.Errorf("select ready tasks: %w", err)
+	b := &pgx.Batch{}
+	if len(agents) > 0 {
+		b.Queue(`SELECT id FROM agents WHERE id = ANY($1) AND (draining OR revoked_at IS NOT NULL)`, agents)
 	}
-	return store.LeaseMany(ctx, stateTx{tx}, calls, candidates)
+	b.Queue(leaseSQL, store.LeaseNow(calls), kinds, engines, string(labels), total, leaseSpread*total+leaseSlack)
+	br := tx.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("select ready tasks: %w", cerr)
+		}
+	}()
+	if len(agents) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent states: %w", err)
+		}
+		if stopped, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return nil, nil, fmt.Errorf("agent states: %w", err)
+		}
+	}
+	if candidates, err = collectTasks(br.Query()); err != nil {
+		return nil, nil, fmt.Errorf("select ready tasks: %w", err)
+	}
+	return candidates, stopped, nil
 }
 
 // servedTenants lists the tenants of leased tasks once each, sorted so that
@@ -307,7 +339,7 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		limit = defaultRescueLimit
 	}
 	var rescued []job.Task
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		expired, err := collectTasks(tx.Query(ctx, `SELECT `+taskColsT+`
 			FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.state = 'leased' AND t.lease_deadline < $1
