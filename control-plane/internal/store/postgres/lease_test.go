@@ -128,13 +128,17 @@ func TestCompletionStandsWhenItsLeaseFails(t *testing.T) {
 
 // TestLeaseRoundTrips: a lease reads the agents' states with its query and
 // sends its writes with the commit: three round trips when it finds work
-// (query, job states, commit), two when it finds none.
+// (query, job states, commit), two when it finds none. A completion that
+// leases the next task costs five (its job's state; its writes with the
+// lease's query; the leased job's state; the lease's writes with the
+// savepoint's release; the commit).
 func TestLeaseRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openStore(t)
 	at := time.Now().UTC().Add(-time.Minute)
-	task := createPlanned(t, s, testJob(at, ""))[0]
+	first := createPlanned(t, s, testJob(at, ""))[0]
+	second := createPlanned(t, s, testJob(at.Add(time.Second), ""))[0]
 	if err := s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "h", CreatedAt: at, LastSeenAt: at}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,26 +151,52 @@ func TestLeaseRoundTrips(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	now := time.Now().UTC()
-	lease := func() []store.Leased {
+	params := store.LeaseParams{AgentID: "a1", Max: 1, Now: now, Deadline: now.Add(time.Minute)}
+	// inTx runs fn in a transaction on conn and counts its round trips.
+	inTx := func(fn func(tx *pipeTx) error) int64 {
 		t.Helper()
 		rt.n.Store(0)
 		tx := beginPipe(conn)
-		out, err := s.leaseAll(ctx, tx, []store.LeaseParams{{AgentID: "a1", Max: 2, Now: now, Deadline: now.Add(time.Minute)}})
+		err := fn(tx)
 		if err == nil {
 			err = tx.Commit(ctx)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		return out[0]
+		return rt.n.Load()
 	}
-	if got := lease(); len(got) != 1 || got[0].ID != task.ID || rt.n.Load() != 3 {
-		t.Fatalf("lease with work: %d tasks in %d round trips, want task %s in 3", len(got), rt.n.Load(), task.ID)
+	var got []store.Leased
+	lease := func(tx *pipeTx) error {
+		out, err := s.leaseAll(ctx, tx, []store.LeaseParams{params})
+		if err == nil {
+			got = out[0]
+		}
+		return err
 	}
-	if tk, err := s.GetTask(ctx, task.ID); err != nil || tk.State != job.TaskLeased || tk.AgentID != "a1" {
-		t.Fatalf("task stored as %+v (%v)", tk, err)
+	if n := inTx(lease); len(got) != 1 || got[0].ID != first.ID || n != 3 {
+		t.Fatalf("lease with work: %d tasks in %d round trips, want task %s in 3", len(got), n, first.ID)
 	}
-	if got := lease(); len(got) != 0 || rt.n.Load() != 2 {
-		t.Fatalf("lease without work: %d tasks in %d round trips, want 0 in 2", len(got), rt.n.Load())
+	done := &call[store.Report, store.Reported]{ctx: ctx, req: store.Report{Op: "complete", TaskID: first.ID, Next: &params,
+		Decide: func(st *job.State) (job.Task, *job.Change, error) {
+			return st.Complete(job.Completion{TaskID: first.ID, Holder: "a1", Token: got[0].Token, Now: now})
+		}}}
+	var out []store.Reported
+	n := inTx(func(tx *pipeTx) (err error) {
+		if out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{done.req}); err != nil {
+			return err
+		}
+		return s.leaseNext(ctx, tx, []*call[store.Report, store.Reported]{done}, out)
+	})
+	if out[0].Err != nil || len(out[0].Next) != 1 || out[0].Next[0].ID != second.ID || n != 5 {
+		t.Fatalf("completion with the next lease: %v, %d tasks in %d round trips, want task %s in 5", out[0].Err, len(out[0].Next), n, second.ID)
+	}
+	for id, want := range map[string]job.TaskState{first.ID: job.TaskSucceeded, second.ID: job.TaskLeased} {
+		if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want || tk.AgentID != "a1" {
+			t.Errorf("task %s stored as %s for %q (%v), want %s", id, tk.State, tk.AgentID, err, want)
+		}
+	}
+	if n := inTx(lease); len(got) != 0 || n != 2 {
+		t.Fatalf("lease without work: %d tasks in %d round trips, want 0 in 2", len(got), n)
 	}
 }
