@@ -12,9 +12,10 @@ import (
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
-// Every change of jobs takes two round trips inside its transaction: one
-// reads the jobs' whole states while taking their row locks, the other
-// writes what package job decided (store.ChangeJobs, store.ApplyReports):
+// Every change of jobs takes one round trip inside its transaction, which
+// reads the jobs' whole states while taking their row locks, and queues the
+// writes of what package job decided to go with the transaction's next
+// round trip (store.ChangeJobs, store.ApplyReports):
 // the tasks removed, changed and added, the jobs re-derived from them,
 // their next events, the webhook deliveries those cause and the cache
 // entries of jobs that succeeded. Holding a job's lock is what lets its
