@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ytcaption/ytcaption/control-plane/api"
 	"github.com/ytcaption/ytcaption/control-plane/internal/job"
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
@@ -142,14 +140,7 @@ func TestLeaseRoundTrips(t *testing.T) {
 	if err := s.CreateAgent(ctx, store.Agent{ID: "a1", TokenHash: "h", CreatedAt: at, LastSeenAt: at}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := s.pool.Config().ConnConfig.Copy()
-	rt := &roundTrips{}
-	cfg.Tracer = rt
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	conn, rt := tracedConn(t, s.pool.Config().ConnConfig.Copy())
 	now := time.Now().UTC()
 	params := store.LeaseParams{AgentID: "a1", Max: 1, Now: now, Deadline: now.Add(time.Minute)}
 	// inTx runs fn in a transaction on conn and counts its round trips.

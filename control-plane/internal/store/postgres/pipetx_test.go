@@ -29,23 +29,29 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
-// pipeConn connects to a fresh schema holding table t (x int primary key)
-// and counts the round trips made after that.
-func pipeConn(t *testing.T) (*pgx.Conn, *roundTrips) {
+// tracedConn connects with cfg and counts the round trips it makes.
+func tracedConn(t *testing.T, cfg *pgx.ConnConfig) (*pgx.Conn, *roundTrips) {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	rt := &roundTrips{}
 	cfg.Tracer = rt
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	if _, err := conn.Exec(ctx, "CREATE TABLE t (x int PRIMARY KEY)"); err != nil {
+	return conn, rt
+}
+
+// pipeConn connects to a fresh schema holding table t (x int primary key)
+// and counts the round trips made after that.
+func pipeConn(t *testing.T) (*pgx.Conn, *roundTrips) {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, rt := tracedConn(t, cfg)
+	if _, err := conn.Exec(context.Background(), "CREATE TABLE t (x int PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
 	rt.n.Store(0)
