@@ -62,7 +62,7 @@ func (s *Store) CreateEnrollment(ctx context.Context, e store.Enrollment) error 
 // UseEnrollment consumes one use of a valid enrollment token.
 func (s *Store) UseEnrollment(ctx context.Context, tokenHash string, now time.Time) (store.Enrollment, error) {
 	var out store.Enrollment
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		e, err := scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentCols+` FROM enrollments
 			WHERE token_hash = $1 FOR UPDATE`, tokenHash))
 		if err != nil {
@@ -230,7 +230,7 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, now time.Time) error
 		if err != nil {
 			return fmt.Errorf("lock jobs: %w", err)
 		}
-		_, err = store.ChangeJobs(ctx, stateTx{tx}, "", ids, func(st *job.State) (job.Change, error) {
+		_, err = store.ChangeJobs(ctx, stateTx{tx: tx}, "", ids, func(st *job.State) (job.Change, error) {
 			return st.ReleaseAgent(id, now)
 		})
 		return err
@@ -260,7 +260,7 @@ func scanAPIKey(row pgx.Row) (store.APIKey, error) {
 
 // CreateAPIKey stores a key, creating its tenant if needed.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (name, created_at) VALUES ($1, $2)
 			ON CONFLICT (name) DO NOTHING`, k.Tenant, k.CreatedAt); err != nil {
 			return fmt.Errorf("create tenant: %w", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
 
@@ -13,7 +11,7 @@ import (
 // renewals racing with the same token cannot both succeed.
 func (s *Store) RenewAgentToken(ctx context.Context, r store.AgentTokenRenewal) (store.Agent, error) {
 	var out store.Agent
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		a, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.id = $1 FOR UPDATE OF a`, r.AgentID))
 		if err != nil {
 			return mapErr(err)

@@ -31,7 +31,7 @@ func scanArtifact(r pgx.Row) (store.Artifact, error) {
 // pending one of the same version.
 func (s *Store) CreateArtifact(ctx context.Context, a store.Artifact) ([]store.Artifact, error) {
 	var replaced []store.Artifact
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		rows, err := tx.Query(ctx, `DELETE FROM artifacts WHERE kind = $1 AND name = $2 AND version = $3 AND committed_at IS NULL
 			RETURNING `+artifactCols, a.Kind, a.Name, a.Version)
 		if err != nil {

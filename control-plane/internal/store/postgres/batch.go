@@ -30,8 +30,27 @@ const genericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
 // groupCommit runs write for a whole batch in one transaction and, once it
 // has committed, the answers write returned. If the transaction fails, each
 // call is written again on its own, so one bad call fails alone.
-func groupCommit[Q, R any](s *Store, batch []*call[Q, R],
-	write func(context.Context, *pipeTx, []*call[Q, R]) (answer func(context.Context), err error)) {
+func groupCommit[Q, R any](s *Store, batch []*call[Q, R], write batchWrite[Q, R]) {
+	err := commitBatch(s, batch, write)
+	switch {
+	case err == nil:
+	case len(batch) > 1:
+		for _, c := range batch {
+			groupCommit(s, []*call[Q, R]{c}, write)
+		}
+	default:
+		var zero R
+		batch[0].answer(zero, mapErr(err))
+	}
+}
+
+// batchWrite writes a batch in tx and returns what answers its calls once
+// the transaction has committed.
+type batchWrite[Q, R any] func(context.Context, *pipeTx, []*call[Q, R]) (answer func(context.Context), err error)
+
+// commitBatch runs write for a whole batch in one transaction and, if it
+// commits, the answers write returned; otherwise it answers no call.
+func commitBatch[Q, R any](s *Store, batch []*call[Q, R], write batchWrite[Q, R]) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	var answer func(context.Context)
@@ -41,17 +60,11 @@ func groupCommit[Q, R any](s *Store, batch []*call[Q, R],
 		answer, err = write(ctx, tx, batch)
 		return err
 	})
-	switch {
-	case err == nil:
-		answer(ctx)
-	case len(batch) > 1:
-		for _, c := range batch {
-			groupCommit(s, []*call[Q, R]{c}, write)
-		}
-	default:
-		var zero R
-		batch[0].answer(zero, mapErr(err))
+	if err != nil {
+		return err
 	}
+	answer(ctx)
+	return nil
 }
 
 // ErrClosed is returned for work handed to a closed store.

@@ -21,16 +21,25 @@ import (
 // entries of jobs that succeeded. Holding a job's lock is what lets its
 // task rows be read unlocked.
 
-// stateTx is a transaction as store's change flows use it.
-type stateTx struct{ tx *pipeTx }
+// stateTx is a transaction as store's change flows use it. read holds
+// states this transaction has already read under their jobs' locks, with
+// the query that picked their tasks (selectReady); LockJobs answers from
+// them when it can, so a lease pays no round trip for its jobs' states.
+type stateTx struct {
+	tx   *pipeTx
+	read map[string]*job.State
+}
 
 var _ store.StateTx = stateTx{}
 
 // The jobs a state read is about, as a test of a job id on $1 (a text
-// array): the ids themselves, or the ids of tasks of theirs.
+// array): the ids themselves, the ids of tasks of theirs, or (with $1
+// empty) the jobs whose tasks the lease query before it in the same
+// transaction picked and locked.
 const (
 	jobsByID    = `= ANY($1::text[])`
 	jobsOfTasks = `IN (SELECT job_id FROM tasks WHERE id = ANY($1::text[]))`
+	jobsPicked  = `= ANY($1::text[] || nullif(current_setting('` + pickedJobsVar + `', true), '')::text[])`
 )
 
 // A state read is three statements in one round trip, whatever the number
@@ -72,13 +81,19 @@ type extraRow struct {
 
 func (r extraRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
 
+// queueStateReads queues a state read of the jobs that match ids (see
+// lockJobsSQL); scanStates reads its answers.
+func queueStateReads(b *pgx.Batch, match string, ids []string, tenant string) {
+	b.Queue(lockJobsSQL(match), ids, tenant)
+	b.Queue(readJobsSQL(match), ids, tenant)
+	b.Queue(readTasksSQL(match), ids, tenant)
+}
+
 // readStates locks and reads the states of the jobs that match ids (see
 // lockJobsSQL), by job id.
 func (s stateTx) readStates(ctx context.Context, match string, ids []string, tenant string) (map[string]*job.State, error) {
 	b := &pgx.Batch{}
-	b.Queue(lockJobsSQL(match), ids, tenant)
-	b.Queue(readJobsSQL(match), ids, tenant)
-	b.Queue(readTasksSQL(match), ids, tenant)
+	queueStateReads(b, match, ids, tenant)
 	br := s.tx.SendBatch(ctx, b)
 	states, err := scanStates(br)
 	if cerr := br.Close(); err == nil && cerr != nil {
@@ -90,7 +105,7 @@ func (s stateTx) readStates(ctx context.Context, match string, ids []string, ten
 	return states, nil
 }
 
-// scanStates reads what readStates queued.
+// scanStates reads what queueStateReads queued.
 func scanStates(br pgx.BatchResults) (map[string]*job.State, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("lock jobs: %w", mapErr(err))
@@ -153,6 +168,9 @@ func (s stateTx) LockJobs(ctx context.Context, tenant string, ids []string) ([]*
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if out, ok := s.alreadyRead(tenant, ids); ok {
+		return out, nil
+	}
 	states, err := s.readStates(ctx, jobsByID, ids, tenant)
 	if err != nil {
 		return nil, err
@@ -166,6 +184,21 @@ func (s stateTx) LockJobs(ctx context.Context, tenant string, ids []string) ([]*
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// alreadyRead returns the states of ids, in order, if this transaction
+// read all of them with their locks (s.read) and no tenant limits them.
+func (s stateTx) alreadyRead(tenant string, ids []string) ([]*job.State, bool) {
+	if tenant != "" || len(s.read) == 0 {
+		return nil, false
+	}
+	out := make([]*job.State, len(ids))
+	for i, id := range ids {
+		if out[i] = s.read[id]; out[i] == nil {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // LockTaskJobs takes the locks of the tasks' jobs in id order and reads
@@ -189,7 +222,7 @@ func (s stateTx) LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.Sta
 }
 
 // Write queues changes to go with the transaction's next round trip (at
-// the latest its commit or, in a savepoint, its release): nothing waits
+// the latest its commit): nothing waits
 // for their answers, and one that fails fails that round trip. Each table
 // is written with one statement (rows.go) in which every row a batch
 // touches appears once, in its last version: the changes of a batch are

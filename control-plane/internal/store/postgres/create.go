@@ -325,7 +325,7 @@ func insertJobs(ctx context.Context, tx *pipeTx, batch []*call[createReq, create
 // their tasks, first events and the deliveries those cause, metadata, and
 // the statistics rollup. creations[i] is batch[i]'s, nil for a job not
 // inserted. A new job has no earlier event, so its first one needs no read.
-func queueCreations(b *pgx.Batch, tx pgx.Tx, batch []*call[createReq, created], creations []*creation) {
+func queueCreations(b *pgx.Batch, tx *pipeTx, batch []*call[createReq, created], creations []*creation) {
 	var (
 		tasks, meta rows
 		effects     effects

@@ -232,7 +232,7 @@ func TestReportBatchSameJob(t *testing.T) {
 	}}
 	var out []store.Reported
 	err := s.inPipe(ctx, func(tx *pipeTx) (err error) {
-		out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{beat, done})
+		out, err = store.ApplyReports(ctx, stateTx{tx: tx}, []store.Report{beat, done})
 		return err
 	})
 	if err != nil {

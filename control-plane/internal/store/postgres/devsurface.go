@@ -162,7 +162,7 @@ func (s *Store) WebhookSecrets(ctx context.Context, tenant, candidate string, no
 		return out, nil
 	}
 	var out []store.WebhookSecret
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		// Serialize first-use creation per tenant so two replicas cannot
 		// each store a different first secret.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ytcaption.webhook-secret.' || $1::text, 0))`, tenant); err != nil {
@@ -188,7 +188,7 @@ func (s *Store) WebhookSecrets(ctx context.Context, tenant, candidate string, no
 // RotateWebhookSecret makes secret current and keeps one previous secret.
 func (s *Store) RotateWebhookSecret(ctx context.Context, tenant, secret string, now time.Time) ([]store.WebhookSecret, error) {
 	var out []store.WebhookSecret
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ytcaption.webhook-secret.' || $1::text, 0))`, tenant); err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, until time.Time
 
 // RecordWebhookAttempt logs an attempt and updates its delivery.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, a store.WebhookAttempt, status string, next *time.Time) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		var n int
 		if err := tx.QueryRow(ctx, `UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1,
 			next_attempt_at = $3, updated_at = $4 WHERE id = $1 RETURNING attempts`, a.DeliveryID, status, next, a.At).Scan(&n); err != nil {
@@ -341,7 +341,7 @@ func getDelivery(ctx context.Context, q querier, tenant, id string) (store.Webho
 // RedeliverWebhook makes a delivery pending again.
 func (s *Store) RedeliverWebhook(ctx context.Context, tenant, id string, now time.Time) (store.WebhookDelivery, error) {
 	var d store.WebhookDelivery
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		tag, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3,
 			window_start = $3, updated_at = $3 WHERE id = $1 AND ($2::text = '' OR tenant = $2::text)`, id, tenant, now)
 		if err != nil {

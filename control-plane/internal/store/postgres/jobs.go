@@ -137,7 +137,7 @@ func jobTasks(ctx context.Context, q querier, jobID string) ([]job.Task, error) 
 func (s *Store) changeJob(ctx context.Context, op, tenant, id string, decide func(*job.State) (job.Change, error)) (job.Job, error) {
 	var out job.Job
 	err := s.inPipe(ctx, func(tx *pipeTx) error {
-		states, err := store.ChangeJobs(ctx, stateTx{tx}, tenant, []string{id}, decide)
+		states, err := store.ChangeJobs(ctx, stateTx{tx: tx}, tenant, []string{id}, decide)
 		if err != nil {
 			return err
 		}

@@ -14,8 +14,10 @@ import (
 // TestLeaseBatch drives one lease group commit directly, so the batch holds
 // exactly what the test puts in it: calls sharing capabilities share one
 // query and take its tasks in arrival order, each up to its max; another
-// capability set is served on its own; a draining agent gets nothing and a
-// call whose context ended gets its error, without disturbing the others.
+// capability set is served on its own, and a last one that finds nothing
+// after them leases nothing; each leased task comes with its job as
+// leased; a draining agent gets nothing and a call whose context ended
+// gets its error, without disturbing the others.
 func TestLeaseBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -34,7 +36,7 @@ func TestLeaseBatch(t *testing.T) {
 			plain = append(plain, tasks[0].ID)
 		}
 	}
-	for _, id := range []string{"a1", "a2", "drained", "gpu"} {
+	for _, id := range []string{"a1", "a2", "drained", "gpu", "h100"} {
 		if err := s.CreateAgent(ctx, store.Agent{ID: id, TokenHash: "h-" + id, CreatedAt: at, LastSeenAt: at}); err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +58,7 @@ func TestLeaseBatch(t *testing.T) {
 		leaseCallOf(gone, "a3", 2, api.Capabilities{}),
 		leaseCallOf(ctx, "gpu", 5, onGPU),
 		leaseCallOf(ctx, "a2", 10, api.Capabilities{}),
+		leaseCallOf(ctx, "h100", 3, api.Capabilities{Labels: map[string]string{"gpu": "h100"}}),
 	}
 	s.leaseBatch(batch)
 	got := make([][]string, len(batch))
@@ -71,13 +74,14 @@ func TestLeaseBatch(t *testing.T) {
 			t.Fatalf("call %d: %v", i, r.err)
 		}
 		for _, l := range r.val {
-			if l.AgentID != c.req.AgentID || l.State != job.TaskLeased || l.Token != 1 || !l.LeaseDeadline.Equal(c.req.Deadline) {
+			if l.AgentID != c.req.AgentID || l.State != job.TaskLeased || l.Token != 1 || !l.LeaseDeadline.Equal(c.req.Deadline) ||
+				l.Job.ID != l.JobID || l.Job.Status != api.JobRunning {
 				t.Errorf("call %d leased %+v", i, l.Task)
 			}
 			got[i] = append(got[i], l.ID)
 		}
 	}
-	want := [][]string{plain[:2], nil, nil, gpu, plain[2:]}
+	want := [][]string{plain[:2], nil, nil, gpu, plain[2:], nil}
 	for i := range want {
 		if !slices.Equal(got[i], want[i]) {
 			t.Errorf("call %d (%s) leased %v, want %v", i, batch[i].req.AgentID, got[i], want[i])
@@ -92,15 +96,21 @@ func TestLeaseBatch(t *testing.T) {
 }
 
 // TestCompletionStandsWhenItsLeaseFails: a completion whose next lease
-// fails in PostgreSQL (an agent id no text column can hold) is committed
-// all the same, leases nothing, and leaves the queue as it was.
+// fails in PostgreSQL, in its query (an agent id no text column can hold)
+// or in its writes, which go with the commit (a trigger refuses them), is
+// committed all the same, leases nothing, and leaves the queue as it was.
 func TestCompletionStandsWhenItsLeaseFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openStore(t)
+	if _, err := s.pool.Exec(ctx, `CREATE FUNCTION refuse_lease() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'lease refused'; END $$;
+CREATE TRIGGER refuse_lease BEFORE UPDATE ON tasks FOR EACH ROW WHEN (NEW.agent_id = 'refused') EXECUTE FUNCTION refuse_lease()`); err != nil {
+		t.Fatal(err)
+	}
 	at := time.Now().UTC().Add(-time.Minute)
 	var ids []string
-	for i := range 2 {
+	for i := range 3 {
 		tasks := createPlanned(t, s, testJob(at.Add(time.Duration(i)*time.Second), ""))
 		ids = append(ids, tasks[0].ID)
 	}
@@ -108,28 +118,29 @@ func TestCompletionStandsWhenItsLeaseFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a1", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
-	if err != nil || len(leased) != 1 || leased[0].ID != ids[0] {
-		t.Fatalf("lease: %+v, %v", leased, err)
-	}
-	bad := &store.LeaseParams{AgentID: "a1\x00", Max: 1, Now: now, Deadline: now.Add(time.Minute)}
-	j, next, err := s.CompleteAndLease(ctx, store.Completion{TaskID: ids[0], Holder: "a1", Token: leased[0].Token, Now: now}, bad)
-	if err != nil || len(next) != 0 || j.Status != api.JobSucceeded {
-		t.Fatalf("complete with a failing lease: job %s, next %+v, err %v", j.Status, next, err)
-	}
-	for id, want := range map[string]job.TaskState{ids[0]: job.TaskSucceeded, ids[1]: job.TaskQueued} {
-		if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want {
-			t.Errorf("task %s is %s (%v), want %s", id, tk.State, err, want)
+	for i, agent := range []string{"a1\x00", "refused"} {
+		leased, err := s.LeaseTasks(ctx, store.LeaseParams{AgentID: "a1", Max: 1, Now: now, Deadline: now.Add(time.Minute)})
+		if err != nil || len(leased) != 1 || leased[0].ID != ids[i] {
+			t.Fatalf("lease: %+v, %v", leased, err)
+		}
+		bad := &store.LeaseParams{AgentID: agent, Max: 1, Now: now, Deadline: now.Add(time.Minute)}
+		j, next, err := s.CompleteAndLease(ctx, store.Completion{TaskID: ids[i], Holder: "a1", Token: leased[0].Token, Now: now}, bad)
+		if err != nil || len(next) != 0 || j.Status != api.JobSucceeded {
+			t.Fatalf("complete with a lease for %q that fails: job %s, next %+v, err %v", agent, j.Status, next, err)
+		}
+		for id, want := range map[string]job.TaskState{ids[i]: job.TaskSucceeded, ids[i+1]: job.TaskQueued} {
+			if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want {
+				t.Errorf("lease for %q: task %s is %s (%v), want %s", agent, id, tk.State, err, want)
+			}
 		}
 	}
 }
 
-// TestLeaseRoundTrips: a lease reads the agents' states with its query and
-// sends its writes with the commit: three round trips when it finds work
-// (query, job states, commit), two when it finds none. A completion that
-// leases the next task costs five (its job's state; its writes with the
-// lease's query; the leased job's state; the lease's writes with the
-// savepoint's release; the commit).
+// TestLeaseRoundTrips: a lease reads the agents' states and its jobs'
+// states with its query and sends its writes with the commit: two round
+// trips (query, commit), whether it finds work or not. A completion that
+// leases the next task costs three (its job's state; its writes with the
+// lease's query; the lease's writes with the commit).
 func TestLeaseRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -165,8 +176,8 @@ func TestLeaseRoundTrips(t *testing.T) {
 		}
 		return err
 	}
-	if n := inTx(lease); len(got) != 1 || got[0].ID != first.ID || n != 3 {
-		t.Fatalf("lease with work: %d tasks in %d round trips, want task %s in 3", len(got), n, first.ID)
+	if n := inTx(lease); len(got) != 1 || got[0].ID != first.ID || got[0].Job.ID != first.JobID || got[0].Job.Status != api.JobRunning || n != 2 {
+		t.Fatalf("lease with work: %d tasks (%+v) in %d round trips, want task %s of a running job in 2", len(got), got, n, first.ID)
 	}
 	done := &call[store.Report, store.Reported]{ctx: ctx, req: store.Report{Op: "complete", TaskID: first.ID, Next: &params,
 		Decide: func(st *job.State) (job.Task, *job.Change, error) {
@@ -174,13 +185,13 @@ func TestLeaseRoundTrips(t *testing.T) {
 		}}}
 	var out []store.Reported
 	n := inTx(func(tx *pipeTx) (err error) {
-		if out, err = store.ApplyReports(ctx, stateTx{tx}, []store.Report{done.req}); err != nil {
+		if out, err = store.ApplyReports(ctx, stateTx{tx: tx}, []store.Report{done.req}); err != nil {
 			return err
 		}
 		return s.leaseNext(ctx, tx, []*call[store.Report, store.Reported]{done}, out)
 	})
-	if out[0].Err != nil || len(out[0].Next) != 1 || out[0].Next[0].ID != second.ID || n != 5 {
-		t.Fatalf("completion with the next lease: %v, %d tasks in %d round trips, want task %s in 5", out[0].Err, len(out[0].Next), n, second.ID)
+	if out[0].Err != nil || len(out[0].Next) != 1 || out[0].Next[0].ID != second.ID || n != 3 {
+		t.Fatalf("completion with the next lease: %v, %d tasks in %d round trips, want task %s in 3", out[0].Err, len(out[0].Next), n, second.ID)
 	}
 	for id, want := range map[string]job.TaskState{first.ID: job.TaskSucceeded, second.ID: job.TaskLeased} {
 		if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want || tk.AgentID != "a1" {

@@ -2,38 +2,27 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pipeTx is a transaction that sends the statements whose answers nobody
-// waits for (BEGIN, SAVEPOINT, RELEASE, and writes queued with sendLater)
-// with the next statement that is waited for, instead of one round trip
-// each: a group commit's transaction costs two round trips where it cost
-// four or more, and its writer, the one a batch of callers waits for, is
-// back sooner. A queued statement that fails fails the round trip it went
-// with: the transaction is then aborted and can only be rolled back, as
-// with pgx's own transaction. A savepoint's queued writes go at the latest
-// with its release, which then waits for them, so that one that fails is
-// undone with the savepoint alone. It implements pgx.Tx; a savepoint
-// (Begin) is one too.
+// waits for (BEGIN, and writes queued with sendLater) with the next
+// statement that is waited for, instead of one round trip each: a group
+// commit's transaction costs two round trips where it cost four or more,
+// and its writer, the one a batch of callers waits for, is back sooner. A
+// queued statement that fails fails the round trip it went with: the
+// transaction is then aborted and can only be rolled back, as with pgx's
+// own transaction. It has no savepoints: a change that must fail alone is
+// written again without the rest (applyReports).
 type pipeTx struct {
 	conn *pgx.Conn
 	// pending is sent, in order, before the next statement.
 	pending []*pgx.QueuedQuery
-	// savepoint is this savepoint's name; "" for the transaction itself.
-	savepoint string
-	parent    *pipeTx // nil for the transaction itself
-	nested    int     // savepoints made in it, for their names
-	wrote     bool    // sendLater was called on it
-	closed    bool
+	closed  bool
 }
-
-var _ pgx.Tx = (*pipeTx)(nil)
 
 // beginPipe starts a transaction on conn whose BEGIN goes with its first
 // statement.
@@ -43,39 +32,27 @@ func beginPipe(conn *pgx.Conn) *pipeTx {
 	return tx
 }
 
-// root is the transaction that owns the queue of pending statements.
-func (tx *pipeTx) root() *pipeTx {
-	for tx.parent != nil {
-		tx = tx.parent
-	}
-	return tx
-}
-
 // later queues sql to go with the next round trip.
 func (tx *pipeTx) later(sql string, args ...any) {
-	r := tx.root()
-	r.pending = append(r.pending, &pgx.QueuedQuery{SQL: sql, Arguments: args})
+	tx.pending = append(tx.pending, &pgx.QueuedQuery{SQL: sql, Arguments: args})
 }
 
 // sendLater queues b's statements to go with the next round trip (at the
 // latest the commit); their results are not read.
 func (tx *pipeTx) sendLater(b *pgx.Batch) {
-	tx.wrote = true
-	r := tx.root()
-	r.pending = append(r.pending, b.QueuedQueries...)
+	tx.pending = append(tx.pending, b.QueuedQueries...)
 }
 
 // send sends the pending statements followed by b's, reads the pending ones'
 // results, and returns b's.
 func (tx *pipeTx) send(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	r := tx.root()
-	if r.closed {
+	if tx.closed {
 		return errResults{pgx.ErrTxClosed}
 	}
-	n := len(r.pending)
+	n := len(tx.pending)
 	if n > 0 {
-		b = &pgx.Batch{QueuedQueries: append(r.pending, b.QueuedQueries...)}
-		r.pending = nil
+		b = &pgx.Batch{QueuedQueries: append(tx.pending, b.QueuedQueries...)}
+		tx.pending = nil
 	}
 	br := tx.conn.SendBatch(ctx, b)
 	for range n {
@@ -124,53 +101,10 @@ func (tx *pipeTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	return &pipeRow{rows: rows, err: err}
 }
 
-// Begin makes a savepoint, sent with the next statement.
-func (tx *pipeTx) Begin(context.Context) (pgx.Tx, error) {
-	if tx.root().closed {
-		return nil, pgx.ErrTxClosed
-	}
-	return tx.begin(), nil
-}
-
-// begin is Begin for callers that queue writes in the savepoint.
-func (tx *pipeTx) begin() *pipeTx {
-	tx.nested++
-	sp := &pipeTx{conn: tx.conn, parent: tx, savepoint: tx.savepointName() + "_" + strconv.Itoa(tx.nested)}
-	sp.later("savepoint " + sp.savepoint)
-	return sp
-}
-
-// savepointName prefixes the names of the savepoints made in tx.
-func (tx *pipeTx) savepointName() string {
-	if tx.savepoint == "" {
-		return "sp"
-	}
-	return tx.savepoint
-}
-
-// Commit commits the transaction with the pending statements, or releases
-// the savepoint: with the next round trip, or now if writes were queued in
-// it. If one of those fails, the savepoint is rolled back and Commit
-// returns the failure; the transaction goes on without the savepoint's
-// work.
+// Commit commits the transaction with the pending statements.
 func (tx *pipeTx) Commit(ctx context.Context) error {
-	if tx.closed || tx.root().closed {
+	if tx.closed {
 		return pgx.ErrTxClosed
-	}
-	if tx.parent != nil {
-		tx.closed = true
-		release := "release savepoint " + tx.savepoint
-		if !tx.wrote {
-			tx.later(release)
-			return nil
-		}
-		if _, err := tx.parent.Exec(ctx, release); err != nil {
-			if _, rerr := tx.parent.Exec(ctx, "rollback to savepoint "+tx.savepoint); rerr != nil {
-				return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
-			}
-			return err
-		}
-		return nil
 	}
 	tag, err := tx.Exec(ctx, "commit")
 	tx.closed = true
@@ -184,19 +118,12 @@ func (tx *pipeTx) Commit(ctx context.Context) error {
 	return nil
 }
 
-// Rollback rolls the transaction back, dropping the pending statements, or
-// rolls back to the savepoint.
+// Rollback rolls the transaction back, dropping the pending statements.
 func (tx *pipeTx) Rollback(ctx context.Context) error {
-	if tx.closed || tx.root().closed {
+	if tx.closed {
 		return pgx.ErrTxClosed
 	}
 	tx.closed = true
-	if tx.parent != nil {
-		// Now, not later: after a failed statement PostgreSQL parses
-		// nothing but transaction control until this has run.
-		_, err := tx.Exec(ctx, "rollback to savepoint "+tx.savepoint)
-		return err
-	}
 	tx.pending = nil
 	tx.rollback(ctx)
 	return nil
@@ -213,22 +140,6 @@ func (tx *pipeTx) rollback(ctx context.Context) {
 		_ = tx.conn.Close(ctx)
 	}
 }
-
-// CopyFrom copies once the pending statements have gone.
-func (tx *pipeTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	if err := tx.send(ctx, &pgx.Batch{}).Close(); err != nil {
-		return 0, err
-	}
-	return tx.conn.CopyFrom(ctx, table, cols, src)
-}
-
-// Prepare prepares on the connection, as pgx's transaction does.
-func (tx *pipeTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
-	return tx.conn.Prepare(ctx, name, sql)
-}
-
-// LargeObjects are not supported: the store has none.
-func (tx *pipeTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
 
 // Conn is the transaction's connection.
 func (tx *pipeTx) Conn() *pgx.Conn { return tx.conn }

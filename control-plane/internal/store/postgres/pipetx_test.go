@@ -79,22 +79,15 @@ func insert(xs ...int) *pgx.Batch {
 	return b
 }
 
-// A transaction that begins, reads in a savepoint, releases it and commits
-// writes nobody waited for makes two round trips: the read and the commit.
+// A transaction that begins, reads and commits writes nobody waited for
+// makes two round trips: the read and the commit.
 func TestPipeTxRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	conn, rt := pipeConn(t)
 	tx := beginPipe(conn)
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var one int
-	if err := sp.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+	if err := tx.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("QueryRow = %d, %v", one, err)
-	}
-	if err := sp.Commit(ctx); err != nil {
-		t.Fatal(err)
 	}
 	tx.sendLater(insert(1, 2))
 	if got := rt.n.Load(); got != 1 {
@@ -141,10 +134,9 @@ func TestPipeTxQueuedWriteFailsCommit(t *testing.T) {
 	}
 }
 
-// A savepoint rolled back after a failed statement undoes its own work and
-// leaves the transaction usable; a rollback before anything was sent sends
-// nothing.
-func TestPipeTxSavepoint(t *testing.T) {
+// Reads and writes see the transaction's own work, a QueryRow of no row
+// is ErrNoRows, and a rollback before anything was sent sends nothing.
+func TestPipeTxReads(t *testing.T) {
 	ctx := context.Background()
 	conn, rt := pipeConn(t)
 
@@ -157,22 +149,9 @@ func TestPipeTxSavepoint(t *testing.T) {
 	if _, err := tx.Exec(ctx, "INSERT INTO t VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sp.Exec(ctx, "INSERT INTO t VALUES (3)"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sp.Exec(ctx, "INSERT INTO t VALUES (1)"); err == nil {
-		t.Fatal("duplicate insert succeeded")
-	}
-	if err := sp.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var n int
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("count after the savepoint's rollback = %d, %v; want 1", n, err)
+		t.Fatalf("count = %d, %v; want 1", n, err)
 	}
 	if err := tx.QueryRow(ctx, "SELECT x FROM t WHERE x = 9").Scan(&n); !errors.Is(err, pgx.ErrNoRows) {
 		t.Fatalf("QueryRow of no row = %v, want ErrNoRows", err)
@@ -190,47 +169,5 @@ func TestPipeTxSavepoint(t *testing.T) {
 	}
 	if got := tableRows(t, conn); !slices.Equal(got, []int{1, 2}) {
 		t.Fatalf("rows %v, want [1 2]", got)
-	}
-}
-
-// A savepoint's queued writes go with its release, which waits for them: one
-// that fails fails the release, the savepoint's work is undone, and the
-// transaction goes on with its own. A savepoint that queued nothing is
-// released with the next round trip.
-func TestPipeTxSavepointWrites(t *testing.T) {
-	ctx := context.Background()
-	conn, rt := pipeConn(t)
-	tx := beginPipe(conn)
-	tx.sendLater(insert(1))
-	ok := tx.begin()
-	ok.sendLater(insert(2))
-	if err := ok.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := rt.n.Load(); got != 1 {
-		t.Fatalf("%d round trips after releasing a savepoint that wrote, want 1", got)
-	}
-	bad := tx.begin()
-	bad.sendLater(insert(3, 1)) // 1 is taken
-	err := bad.Commit(ctx)
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != "23505" {
-		t.Fatalf("Commit of the savepoint = %v, want a unique violation", err)
-	}
-	read := tx.begin()
-	var n int
-	if err := read.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("count after the failed savepoint = %d, %v; want 2", n, err)
-	}
-	before := rt.n.Load()
-	if err := read.Commit(ctx); err != nil || rt.n.Load() != before {
-		t.Fatalf("Commit of a savepoint that only read = %v after %d more round trips, want nil after 0", err, rt.n.Load()-before)
-	}
-	tx.sendLater(insert(4))
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := tableRows(t, conn); !slices.Equal(got, []int{1, 2, 4}) {
-		t.Fatalf("rows %v, want [1 2 4]", got)
 	}
 }

@@ -100,16 +100,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// inTx runs fn in a READ COMMITTED transaction. The locking discipline makes
-// deadlocks a bug, but a deadlock or serialization failure is retried a few
-// times anyway rather than surfaced to an agent as an internal error; fn must
-// therefore set its results only from what it reads. The transaction is
-// pipelined (pipetx.go).
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.inPipe(ctx, func(tx *pipeTx) error { return fn(tx) })
-}
-
-// inPipe is inTx for a caller that queues writes with pipeTx.sendLater.
+// inPipe runs fn in a READ COMMITTED transaction, pipelined (pipetx.go).
+// The locking discipline makes deadlocks a bug, but a deadlock or
+// serialization failure is retried a few times anyway rather than surfaced
+// to an agent as an internal error; fn must therefore set its results only
+// from what it reads.
 func (s *Store) inPipe(ctx context.Context, fn func(*pipeTx) error) error {
 	const attempts = 3
 	for i := 1; ; i++ {

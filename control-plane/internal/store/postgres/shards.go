@@ -62,7 +62,7 @@ func (s *shards) beforeClose(c *pgx.Conn) {
 
 // connShard is the statistics shard of tx's connection (every store
 // transaction's connection comes from the pool, so it has one).
-func connShard(tx pgx.Tx) int {
+func connShard(tx interface{ Conn() *pgx.Conn }) int {
 	n, _ := tx.Conn().PgConn().CustomData()[shardKey].(int)
 	return n
 }

@@ -215,7 +215,7 @@ func (s *Store) CompactStats(ctx context.Context, before time.Time) error {
 			SELECT ` + k + `, 0, ` + sel + ` FROM moved GROUP BY ` + k + `
 			ON CONFLICT (` + k + `, shard) DO UPDATE SET ` + upd
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inPipe(ctx, func(tx *pipeTx) error {
 		for _, q := range []string{
 			fold("job_stats", []string{"res", "minute", "tenant"}, store.StatsCounterCols),
 			fold("agent_stats", []string{"res", "minute", "agent_id", "tenant"}, []string{"succeeded", "failed"}),

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/ytcaption/ytcaption/control-plane/internal/store"
 )
@@ -34,33 +35,48 @@ func (s *Store) report(ctx context.Context, r store.Report) (store.Reported, err
 // groupCommit) and answers every call. A report the job rules refuse (a
 // stale lease, say) writes nothing and does not disturb the batch. The
 // accepted reports that ask for the agent's next tasks lease them in the
-// same transaction, all with one fair-share query per set of capabilities.
+// same transaction, all with one fair-share query per set of capabilities,
+// the leases' writes going with the commit. Should that transaction fail,
+// the batch is written again without leases: a lease that fails leases
+// nothing, the reports stand, and their agents ask again.
 func (s *Store) applyReports(batch []*call[store.Report, store.Reported]) {
-	groupCommit(s, batch, func(ctx context.Context, tx *pipeTx, batch []*call[store.Report, store.Reported]) (func(context.Context), error) {
+	if slices.ContainsFunc(batch, func(c *call[store.Report, store.Reported]) bool { return c.req.Next != nil }) {
+		err := commitBatch(s, batch, s.writeReports(true))
+		if err == nil {
+			return
+		}
+		s.log.Warn("postgres: reports with their agents' next leases not written; writing them without the leases", "err", err)
+	}
+	groupCommit(s, batch, s.writeReports(false))
+}
+
+// writeReports writes a batch of reports and, if lease is set, the next
+// tasks they ask for.
+func (s *Store) writeReports(lease bool) batchWrite[store.Report, store.Reported] {
+	return func(ctx context.Context, tx *pipeTx, batch []*call[store.Report, store.Reported]) (func(context.Context), error) {
 		reports := make([]store.Report, len(batch))
 		for i, c := range batch {
 			reports[i] = c.req
 		}
-		out, err := store.ApplyReports(ctx, stateTx{tx}, reports)
+		out, err := store.ApplyReports(ctx, stateTx{tx: tx}, reports)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.leaseNext(ctx, tx, batch, out); err != nil {
-			return nil, err
+		if lease {
+			if err := s.leaseNext(ctx, tx, batch, out); err != nil {
+				return nil, err
+			}
 		}
 		return func(context.Context) {
 			for i, c := range batch {
 				c.answer(out[i], nil)
 			}
 		}, nil
-	})
+	}
 }
 
-// leaseNext leases, inside a savepoint, the next tasks the accepted reports
-// of batch ask for (Report.Next) into out. A lease that fails, its writes
-// included, is rolled back alone and leases nothing: the reports stand, and
-// their agents ask again. Only an error that breaks the transaction itself
-// is returned.
+// leaseNext leases the next tasks the accepted reports of batch ask for
+// (Report.Next) into out.
 func (s *Store) leaseNext(ctx context.Context, tx *pipeTx, batch []*call[store.Report, store.Reported], out []store.Reported) error {
 	ps := make([]store.LeaseParams, len(batch))
 	asked := false
@@ -72,20 +88,9 @@ func (s *Store) leaseNext(ctx context.Context, tx *pipeTx, batch []*call[store.R
 	if !asked {
 		return nil
 	}
-	sp := tx.begin()
-	leased, err := s.leaseAll(ctx, sp, ps)
+	leased, err := s.leaseAll(ctx, tx, ps)
 	if err != nil {
-		s.log.WarnContext(ctx, "postgres: lease after reports failed; the agents will lease again", "err", err)
-		if rerr := sp.Rollback(ctx); rerr != nil {
-			return fmt.Errorf("roll back the lease: %w", rerr)
-		}
-		return nil
-	}
-	if err := sp.Commit(ctx); err != nil {
-		// The savepoint is rolled back, or the transaction is broken and
-		// its commit fails.
-		s.log.WarnContext(ctx, "postgres: lease after reports not written; the agents will lease again", "err", err)
-		return nil
+		return fmt.Errorf("lease after reports: %w", err)
 	}
 	for i := range out {
 		out[i].Next = leased[i]

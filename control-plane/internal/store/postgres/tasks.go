@@ -27,9 +27,11 @@ import (
 // the LIMIT; job.State.Lease applies the rule itself, and wins should they
 // disagree); SKIP LOCKED on the task and its job means concurrent leasers
 // and job updates never make it wait, and the per-pair slack ($6) leaves
-// candidates when some are locked; only the best $6 are joined to their
+// candidates when some are locked; only the best $5 are joined to their
 // rows and locked. The state test is repeated on t so a row
 // leased since the snapshot is dropped when re-checked under its lock.
+// The ids of the jobs it locked are left in pickedJobsVar for the state
+// reads queued behind it.
 // Parameters: now, kinds, engines, labels (jsonb), max, per-pair limit.
 const leaseSQL = `WITH RECURSIVE pairs AS (
     (SELECT tenant, kind FROM tasks WHERE state = 'queued' ORDER BY tenant, kind LIMIT 1)
@@ -71,13 +73,24 @@ ranked AS (
     WHERE cap = 0 OR running + r <= cap
     ORDER BY fair, served, priority DESC, run_at, id
     LIMIT $6
+),
+picked AS MATERIALIZED (
+    SELECT ` + taskColsT + `, c.fair, c.served
+    FROM ranked c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'queued' AND t.run_at <= $1
+    ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
+    LIMIT $5
+    FOR UPDATE OF t, j SKIP LOCKED
 )
-SELECT ` + taskColsT + `
-FROM ranked c JOIN tasks t ON t.id = c.id JOIN jobs j ON j.id = t.job_id
-WHERE t.state = 'queued' AND t.run_at <= $1
-ORDER BY c.fair, c.served, c.priority DESC, c.run_at, c.id
-LIMIT $5
-FOR UPDATE OF t, j SKIP LOCKED`
+SELECT ` + taskCols + ` FROM picked
+WHERE set_config('` + pickedJobsVar + `', (SELECT array_agg(DISTINCT job_id)::text FROM picked), true) <> ''
+ORDER BY fair, served, priority DESC, run_at, id`
+
+// pickedJobsVar names the transaction-local setting in which leaseSQL
+// leaves the ids of the jobs whose tasks it locked, so that the reads of
+// their states can follow it in the same round trip (jobsPicked): the
+// reads cannot be given ids a statement of the same batch returns.
+const pickedJobsVar = "ytcaption.picked_jobs"
 
 // Each (tenant, kind) offers leaseSpread times the batch's tasks plus
 // leaseSlack candidates, for the rows other leasers hold: up to four lease
@@ -159,11 +172,11 @@ func (s *Store) leaseBatch(batch []*call[store.LeaseParams, []store.Leased]) {
 // leaseAll leases for several calls in tx (those with Max 0 take nothing):
 // the calls that share capabilities are served by one fair-share query,
 // and the tenants served are stamped once. out[i] is what ps[i] leased.
-// The first query goes in one round trip with the read of the agents'
-// states, and the writes go with the transaction's next round trip: a
-// lease that finds work costs three (query, job states, commit), one that
-// finds none two. The leases count towards the next vacuum (a transaction
-// rolled back after all only brings it a little closer).
+// The first query goes in one round trip with the reads of the agents'
+// states and of the picked jobs' states, and the writes go with the
+// transaction's next round trip: a lease costs two (query, commit),
+// whether it finds work or not. The leases count towards the next vacuum
+// (a transaction rolled back after all only brings it a little closer).
 func (s *Store) leaseAll(ctx context.Context, tx *pipeTx, ps []store.LeaseParams) ([][]store.Leased, error) {
 	out := make([][]store.Leased, len(ps))
 	groups, err := leaseGroups(ps)
@@ -183,7 +196,7 @@ func (s *Store) leaseAll(ctx context.Context, tx *pipeTx, ps []store.LeaseParams
 		if i == 0 {
 			agents = leasingAgents(ps)
 		}
-		candidates, st, err := selectReady(ctx, tx, calls, agents)
+		candidates, states, st, err := selectReady(ctx, tx, calls, agents)
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +205,7 @@ func (s *Store) leaseAll(ctx context.Context, tx *pipeTx, ps []store.LeaseParams
 		// counted its tasks, which stay queued.
 		g = slices.DeleteFunc(g, func(c int) bool { return slices.Contains(stopped, ps[c].AgentID) })
 		calls = slices.DeleteFunc(calls, func(p store.LeaseParams) bool { return slices.Contains(stopped, p.AgentID) })
-		got, err := store.LeaseMany(ctx, stateTx{tx}, calls, candidates)
+		got, err := store.LeaseMany(ctx, stateTx{tx: tx, read: states}, calls, candidates)
 		if err != nil {
 			return nil, err
 		}
@@ -246,9 +259,10 @@ func leaseGroups(ps []store.LeaseParams) ([][]int, error) {
 }
 
 // selectReady locks the ready tasks for calls that share capabilities,
-// one fair-share query for all of them, best first. Given agents, it also
-// reads in the same round trip which of them are draining or revoked.
-func selectReady(ctx context.Context, tx *pipeTx, calls []store.LeaseParams, agents []string) (candidates []job.Task, stopped []string, err error) {
+// one fair-share query for all of them, best first, and reads their jobs'
+// states (by job id) in the same round trip. Given agents, it also reads
+// there which of them are draining or revoked.
+func selectReady(ctx context.Context, tx *pipeTx, calls []store.LeaseParams, agents []string) (candidates []job.Task, states map[string]*job.State, stopped []string, err error) {
 	caps := calls[0].Capabilities
 	kinds := append([]string{}, caps.Kinds...)
 	engines := make([]string, 0, len(caps.Engines))
@@ -257,7 +271,7 @@ func selectReady(ctx context.Context, tx *pipeTx, calls []store.LeaseParams, age
 	}
 	labels, err := json.Marshal(caps.Labels)
 	if err != nil {
-		return nil, nil, fmt.Errorf("labels: %w", err)
+		return nil, nil, nil, fmt.Errorf("labels: %w", err)
 	}
 	if caps.Labels == nil {
 		labels = []byte("{}")
@@ -271,6 +285,7 @@ func selectReady(ctx context.Context, tx *pipeTx, calls []store.LeaseParams, age
 		b.Queue(`SELECT id FROM agents WHERE id = ANY($1) AND (draining OR revoked_at IS NOT NULL)`, agents)
 	}
 	b.Queue(leaseSQL, store.LeaseNow(calls), kinds, engines, string(labels), total, leaseSpread*total+leaseSlack)
+	queueStateReads(b, jobsPicked, nil, "")
 	br := tx.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
@@ -280,16 +295,19 @@ func selectReady(ctx context.Context, tx *pipeTx, calls []store.LeaseParams, age
 	if len(agents) > 0 {
 		rows, err := br.Query()
 		if err != nil {
-			return nil, nil, fmt.Errorf("agent states: %w", err)
+			return nil, nil, nil, fmt.Errorf("agent states: %w", err)
 		}
 		if stopped, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return nil, nil, fmt.Errorf("agent states: %w", err)
+			return nil, nil, nil, fmt.Errorf("agent states: %w", err)
 		}
 	}
 	if candidates, err = collectTasks(br.Query()); err != nil {
-		return nil, nil, fmt.Errorf("select ready tasks: %w", err)
+		return nil, nil, nil, fmt.Errorf("select ready tasks: %w", err)
 	}
-	return candidates, stopped, nil
+	if states, err = scanStates(br); err != nil {
+		return nil, nil, nil, fmt.Errorf("picked jobs: %w", err)
+	}
+	return candidates, states, stopped, nil
 }
 
 // servedTenants lists the tenants of leased tasks once each, sorted so that
@@ -349,7 +367,7 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, p job.RetryPol
 		if err != nil {
 			return fmt.Errorf("select expired leases: %w", err)
 		}
-		rescued, err = store.Rescue(ctx, stateTx{tx}, expired, p, jitter, now)
+		rescued, err = store.Rescue(ctx, stateTx{tx: tx}, expired, p, jitter, now)
 		return err
 	})
 	if err != nil {
