@@ -222,12 +222,11 @@ func (s stateTx) LockTaskJobs(ctx context.Context, taskIDs []string) ([]*job.Sta
 }
 
 // Write queues changes to go with the transaction's next round trip (at
-// the latest its commit): nothing waits
-// for their answers, and one that fails fails that round trip. Each table
-// is written with one statement (rows.go) in which every row a batch
-// touches appears once, in its last version: the changes of a batch are
-// decided in order on shared states, so a later change of a job or task
-// supersedes an earlier one.
+// the latest its commit): nothing waits for their answers, and one that
+// fails fails that round trip. Each table is written with one statement
+// (rows.go) in which every row a batch touches appears once, in its last
+// version: the changes of a batch are decided in order on shared states,
+// so a later change of a job or task supersedes an earlier one.
 func (s stateTx) Write(ctx context.Context, changes []job.Change) error {
 	type taskWrite struct {
 		t     job.Task

@@ -27,7 +27,7 @@ import (
 // the LIMIT; job.State.Lease applies the rule itself, and wins should they
 // disagree); SKIP LOCKED on the task and its job means concurrent leasers
 // and job updates never make it wait, and the per-pair slack ($6) leaves
-// candidates when some are locked; only the best $5 are joined to their
+// candidates when some are locked; only the best $6 are joined to their
 // rows and locked. The state test is repeated on t so a row
 // leased since the snapshot is dropped when re-checked under its lock.
 // The ids of the jobs it locked are left in pickedJobsVar for the state
@@ -89,7 +89,10 @@ ORDER BY fair, served, priority DESC, run_at, id`
 // pickedJobsVar names the transaction-local setting in which leaseSQL
 // leaves the ids of the jobs whose tasks it locked, so that the reads of
 // their states can follow it in the same round trip (jobsPicked): the
-// reads cannot be given ids a statement of the same batch returns.
+// reads cannot be given ids a statement of the same batch returns. A query
+// that picks nothing leaves the setting as it was: the reads then find
+// nothing, or the jobs an earlier lease of the transaction picked, which
+// nothing asks for (TestLeaseBatch).
 const pickedJobsVar = "ytcaption.picked_jobs"
 
 // Each (tenant, kind) offers leaseSpread times the batch's tasks plus
