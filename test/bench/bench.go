@@ -9,6 +9,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"io"
 	"log/slog"
 	"os"
@@ -275,6 +276,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			continue
 		}
 		cfg.Log.Info("benchmark", "name", b.Name)
+		if err := checkpoint(ctx, cfg.PostgresURL); err != nil {
+			return r, err
+		}
 		start := time.Now()
 		if err := b.Run(ctx, cfg, r); err != nil {
 			cfg.Log.Error("benchmark failed", "name", b.Name, "err", err)
@@ -340,4 +344,19 @@ func Machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores, %s memory, %s/%s, %s", runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// checkpoint writes out the database's dirty pages before a benchmark, so
+// that one benchmark's writes are not flushed, by a checkpoint or by the
+// next one's evictions, while another is measured.
+func checkpoint(ctx context.Context, adminURL string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
 }
