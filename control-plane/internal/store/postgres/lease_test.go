@@ -179,19 +179,20 @@ func TestLeaseRoundTrips(t *testing.T) {
 	if n := inTx(lease); len(got) != 1 || got[0].ID != first.ID || got[0].Job.ID != first.JobID || got[0].Job.Status != api.JobRunning || n != 2 {
 		t.Fatalf("lease with work: %d tasks (%+v) in %d round trips, want task %s of a running job in 2", len(got), got, n, first.ID)
 	}
-	done := &call[store.Report, store.Reported]{ctx: ctx, req: store.Report{Op: "complete", TaskID: first.ID, Next: &params,
-		Decide: func(st *job.State) (job.Task, *job.Change, error) {
-			return st.Complete(job.Completion{TaskID: first.ID, Holder: "a1", Token: got[0].Token, Now: now})
-		}}}
-	var out []store.Reported
+	done := &call[store.Report, store.Reported]{ctx: ctx, done: make(chan result[store.Reported], 1),
+		req: store.Report{Op: "complete", TaskID: first.ID, Next: &params,
+			Decide: func(st *job.State) (job.Task, *job.Change, error) {
+				return st.Complete(job.Completion{TaskID: first.ID, Holder: "a1", Token: got[0].Token, Now: now})
+			}}}
+	var answer func(context.Context)
 	n := inTx(func(tx *pipeTx) (err error) {
-		if out, err = store.ApplyReports(ctx, stateTx{tx: tx}, []store.Report{done.req}); err != nil {
-			return err
-		}
-		return s.leaseNext(ctx, tx, []*call[store.Report, store.Reported]{done}, out)
+		answer, err = s.writeReports(true)(ctx, tx, []*call[store.Report, store.Reported]{done})
+		return err
 	})
-	if out[0].Err != nil || len(out[0].Next) != 1 || out[0].Next[0].ID != second.ID || n != 3 {
-		t.Fatalf("completion with the next lease: %v, %d tasks in %d round trips, want task %s in 3", out[0].Err, len(out[0].Next), n, second.ID)
+	answer(ctx)
+	out := <-done.done
+	if out.err != nil || out.val.Err != nil || len(out.val.Next) != 1 || out.val.Next[0].ID != second.ID || n != 3 {
+		t.Fatalf("completion with the next lease: %v / %v, %d tasks in %d round trips, want task %s in 3", out.err, out.val.Err, len(out.val.Next), n, second.ID)
 	}
 	for id, want := range map[string]job.TaskState{first.ID: job.TaskSucceeded, second.ID: job.TaskLeased} {
 		if tk, err := s.GetTask(ctx, id); err != nil || tk.State != want || tk.AgentID != "a1" {
